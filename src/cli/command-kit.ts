@@ -1,0 +1,37 @@
+import { Option, type Command } from 'commander';
+import { createContext, type AppContext } from '../context.js';
+import { OUTPUT_FORMATS, type OutputFormat } from './output.js';
+
+/**
+ * Shared plumbing for command modules: a lazily built AppContext (so `--help` touches nothing)
+ * and the `-o/--output` option every listing command takes.
+ */
+export interface CliEnv {
+  context(): AppContext;
+  /** Close what the context opened; main() calls it after every command. */
+  dispose(): Promise<void>;
+  env: NodeJS.ProcessEnv;
+}
+
+export function createCliEnv(env: NodeJS.ProcessEnv): CliEnv {
+  let ctx: AppContext | undefined;
+  return {
+    env,
+    context() {
+      ctx ??= createContext({ env, onWarning: (m) => process.stderr.write(`WARNING: ${m}\n`) });
+      return ctx;
+    },
+    async dispose() {
+      await ctx?.close();
+    },
+  };
+}
+
+export function outputOption(): Option {
+  return new Option('-o, --output <format>', 'output format').choices(OUTPUT_FORMATS).default('table');
+}
+
+export type OutputOpts = { output: OutputFormat };
+
+/** A command module adds its subcommands to the program. */
+export type RegisterCommand = (program: Command, cli: CliEnv) => void;

@@ -1,0 +1,67 @@
+import { Migrator, type Migration, type MigrationProvider } from 'kysely';
+import { DatabaseError } from '../errors.js';
+import { columnKit } from './migrations/column-types.js';
+import * as m0001 from './migrations/0001_initial.js';
+import type { MetadataDb } from './open.js';
+
+/**
+ * Numbered migrations, compiled in (no file-system discovery, so the built package is all that
+ * is needed). Kysely's migrator takes a lock row first, so two processes running `db migrate` at
+ * once apply each migration exactly once.
+ */
+const MIGRATIONS = { '0001_initial': m0001 } as const;
+
+export const MIGRATION_TABLE = 'updraft_migration';
+export const MIGRATION_LOCK_TABLE = 'updraft_migration_lock';
+
+function migrator(db: MetadataDb): Migrator {
+  const kit = columnKit(db.dialect);
+  const provider: MigrationProvider = {
+    async getMigrations() {
+      const out: Record<string, Migration> = {};
+      for (const [name, mod] of Object.entries(MIGRATIONS)) {
+        out[name] = { up: (k) => mod.up(k, kit), down: (k) => mod.down(k) };
+      }
+      return out;
+    },
+  };
+  return new Migrator({
+    db: db.kysely,
+    provider,
+    migrationTableName: MIGRATION_TABLE,
+    migrationLockTableName: MIGRATION_LOCK_TABLE,
+  });
+}
+
+export interface MigrationStatus {
+  applied: string[];
+  pending: string[];
+}
+
+/** Bring the schema up to date; a no-op when it already is. Returns the migrations applied now. */
+export async function migrateToLatest(db: MetadataDb): Promise<string[]> {
+  const { error, results } = await migrator(db).migrateToLatest();
+  if (error) {
+    const failed = results?.find((r) => r.status === 'Error')?.migrationName;
+    throw new DatabaseError(`Migration ${failed ?? ''} failed: ${(error as Error).message}`.replace('  ', ' '), {
+      cause: error,
+    });
+  }
+  return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+}
+
+export async function migrationStatus(db: MetadataDb): Promise<MigrationStatus> {
+  const all = await migrator(db).getMigrations();
+  return {
+    applied: all.filter((m) => m.executedAt).map((m) => m.name),
+    pending: all.filter((m) => !m.executedAt).map((m) => m.name),
+  };
+}
+
+/** Drop every table (ours and the migrator's). `db reset` calls this, then migrates again. */
+export async function dropAll(db: MetadataDb): Promise<void> {
+  await m0001.down(db.kysely as never);
+  for (const t of [MIGRATION_TABLE, MIGRATION_LOCK_TABLE]) {
+    await db.kysely.schema.dropTable(t).ifExists().execute();
+  }
+}

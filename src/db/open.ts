@@ -1,0 +1,130 @@
+import { Kysely, MysqlDialect, PostgresDialect, SqliteDialect, type Dialect } from 'kysely';
+import { DatabaseError } from '../errors.js';
+import { parseConnectionUrl, redactUrl, type ConnectionTarget, type DialectName } from './connection-url.js';
+import type { Database } from './tables.js';
+
+/**
+ * The metadata store: one Kysely instance over the three adapters (SQLite, MySQL/MariaDB,
+ * PostgreSQL) plus what callers need to know about the server's abilities. Nothing outside
+ * src/db chooses SQL by dialect; it asks `capabilities`.
+ */
+export interface MetadataDb {
+  readonly kysely: Kysely<Database>;
+  readonly dialect: DialectName;
+  readonly capabilities: Capabilities;
+  close(): Promise<void>;
+}
+
+export interface Capabilities {
+  /** Server product and version, e.g. "MariaDB 10.11.19", "MySQL 5.7.44", "PostgreSQL 15.2", "SQLite 3.45". */
+  readonly serverVersion: string;
+  /** `SELECT … FOR UPDATE SKIP LOCKED` works: PostgreSQL, MySQL 8+, MariaDB 10.6+. */
+  readonly skipLocked: boolean;
+  /** More than one scheduler may run against this database at once. */
+  readonly multipleSchedulers: boolean;
+}
+
+export interface OpenOptions {
+  poolSize?: number;
+  /** Folder against which a relative sqlite path resolves (AIRFLOW_HOME). */
+  baseDir?: string;
+}
+
+export async function openMetadataDb(url: string, options: OpenOptions = {}): Promise<MetadataDb> {
+  const target = parseConnectionUrl(url, options.baseDir);
+  const dialect = await createDialect(target, options.poolSize ?? 5);
+  const kysely = new Kysely<Database>({ dialect });
+  let serverVersion: string;
+  try {
+    serverVersion = await probeVersion(kysely, target.dialect);
+  } catch (error) {
+    await kysely.destroy().catch(() => undefined);
+    throw new DatabaseError(`Cannot connect to the metadata database ${redactUrl(url)}: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+  const skipLocked = supportsSkipLocked(target.dialect, serverVersion);
+  return {
+    kysely,
+    dialect: target.dialect,
+    capabilities: { serverVersion, skipLocked, multipleSchedulers: skipLocked },
+    close: () => kysely.destroy(),
+  };
+}
+
+async function createDialect(target: ConnectionTarget, poolSize: number): Promise<Dialect> {
+  if (target.dialect === 'sqlite') {
+    const { default: SQLite } = await import('better-sqlite3');
+    const db = new SQLite(target.filename);
+    // WAL lets the webserver read while the scheduler writes; busy_timeout waits out short write locks.
+    db.pragma('journal_mode = WAL');
+    db.pragma('busy_timeout = 10000');
+    db.pragma('synchronous = NORMAL');
+    db.pragma('foreign_keys = ON');
+    return new SqliteDialect({ database: db });
+  }
+  if (target.dialect === 'mysql') {
+    const { createPool } = await import('mysql2');
+    return new MysqlDialect({
+      pool: createPool({
+        host: target.host,
+        port: target.port,
+        user: target.user,
+        password: target.password,
+        database: target.database,
+        connectionLimit: poolSize,
+        charset: 'utf8mb4_unicode_ci',
+        timezone: 'Z',
+        // BIGINT millisecond columns come back as numbers (they are far below 2^53).
+        supportBigNumbers: true,
+        bigNumberStrings: false,
+        decimalNumbers: true,
+        connectTimeout: 10_000,
+      }),
+    });
+  }
+  const pg = await import('pg');
+  const types = pg.default.types;
+  return new PostgresDialect({
+    pool: new pg.default.Pool({
+      host: target.host,
+      port: target.port,
+      user: target.user,
+      password: target.password,
+      database: target.database,
+      max: poolSize,
+      connectionTimeoutMillis: 10_000,
+      // int8 (BIGINT, COUNT(*)) as numbers rather than strings: every value we store fits in 2^53.
+      types: {
+        getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+          oid === types.builtins.INT8 || oid === types.builtins.NUMERIC
+            ? (v: string) => Number(v)
+            : types.getTypeParser(oid, format)) as typeof types.getTypeParser,
+      },
+    }),
+  });
+}
+
+async function probeVersion(kysely: Kysely<Database>, dialect: DialectName): Promise<string> {
+  const { sql } = await import('kysely');
+  if (dialect === 'sqlite') {
+    const r = await sql<{ v: string }>`select sqlite_version() as v`.execute(kysely);
+    return `SQLite ${r.rows[0]?.v ?? '?'}`;
+  }
+  if (dialect === 'mysql') {
+    const r = await sql<{ v: string }>`select version() as v`.execute(kysely);
+    const v = r.rows[0]?.v ?? '?';
+    return v.toLowerCase().includes('mariadb') ? `MariaDB ${v.split('-')[0]}` : `MySQL ${v.split('-')[0]}`;
+  }
+  const r = await sql<{ v: string }>`show server_version`.execute(kysely);
+  return `PostgreSQL ${String(Object.values(r.rows[0] ?? {})[0] ?? '?').split(' ')[0]}`;
+}
+
+export function supportsSkipLocked(dialect: DialectName, serverVersion: string): boolean {
+  if (dialect === 'postgres') return true;
+  if (dialect === 'sqlite') return false;
+  const [product, version = '0'] = serverVersion.split(' ');
+  const [major = 0, minor = 0] = version.split('.').map(Number);
+  if (product === 'MariaDB') return major > 10 || (major === 10 && minor >= 6);
+  return major >= 8;
+}
