@@ -1,0 +1,44 @@
+/**
+ * The executor interface. The scheduler hands task instances to an executor and learns how they
+ * ended from the metadata DB (the task runner writes the final state itself) plus the events the
+ * executor reports. Sequential, Local and the Redis-backed distributed executor implement it.
+ */
+export interface TaskInstanceKey {
+  dagId: string;
+  runId: string;
+  taskId: string;
+  mapIndex: number;
+  tryNumber: number;
+}
+
+export interface TaskWorkItem {
+  key: TaskInstanceKey;
+  /** Absolute path of the DAG file that defines the task (the runner imports it). */
+  fileloc: string;
+  queue: string;
+  priorityWeight: number;
+  poolSlots: number;
+  executionTimeoutMs: number | null;
+}
+
+/** How a task process ended, as the executor saw it (the DB holds the authoritative task state). */
+export type ExecutorEvent =
+  | { type: 'started'; key: TaskInstanceKey; pid: number; hostname: string }
+  | { type: 'finished'; key: TaskInstanceKey; exitCode: number | null; signal: string | null };
+
+export interface Executor {
+  readonly name: string;
+  /** Free slots right now (parallelism minus running). */
+  readonly openSlots: number;
+  start(): Promise<void>;
+  /** Queue work; must not block on the task itself. */
+  queue(item: TaskWorkItem): Promise<void>;
+  /** Events since the last call (started/finished processes). */
+  drainEvents(): ExecutorEvent[];
+  /** Resolve when something happened (an event is pending) or after `maxWaitMs`. */
+  waitForEvent(maxWaitMs: number): Promise<void>;
+  /** Ask a running task to stop (clear / mark while running). */
+  terminate(key: TaskInstanceKey): Promise<void>;
+  /** Stop taking work; wait for running tasks up to the grace period, then kill them. */
+  stop(graceMs: number): Promise<void>;
+}
