@@ -40,12 +40,27 @@ export interface MigrationStatus {
 
 /** Bring the schema up to date; a no-op when it already is. Returns the migrations applied now. */
 export async function migrateToLatest(db: MetadataDb): Promise<string[]> {
+  if (db.dialect !== 'sqlite') return runMigrations(db);
+  // better-sqlite3 waits for a lock synchronously, blocking the event loop: two connections of the
+  // same process migrating at once would stall each other. Serialize them here; other processes are
+  // kept out by the migration lock (see LockingSqliteAdapter in open.ts).
+  const run = sqliteMigrations.then(() => runMigrations(db));
+  sqliteMigrations = run.catch(() => undefined);
+  return run;
+}
+
+let sqliteMigrations: Promise<unknown> = Promise.resolve();
+
+async function runMigrations(db: MetadataDb): Promise<string[]> {
   const { error, results } = await migrator(db).migrateToLatest();
   if (error) {
     const failed = results?.find((r) => r.status === 'Error')?.migrationName;
-    throw new DatabaseError(`Migration ${failed ?? ''} failed: ${(error as Error).message}`.replace('  ', ' '), {
-      cause: error,
-    });
+    throw new DatabaseError(
+      `Migration ${failed ?? ''} failed: ${(error as Error).message}`.replace('  ', ' '),
+      {
+        cause: error,
+      },
+    );
   }
   return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
 }

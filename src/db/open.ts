@@ -1,4 +1,15 @@
-import { Kysely, MysqlDialect, PostgresDialect, SqliteDialect, type Dialect } from 'kysely';
+import { chmodSync, closeSync, existsSync, openSync } from 'node:fs';
+import {
+  Kysely,
+  MysqlDialect,
+  PostgresDialect,
+  SqliteAdapter,
+  SqliteDialect,
+  sql,
+  type Dialect,
+  type DialectAdapter,
+  type MigrationLockOptions,
+} from 'kysely';
 import { DatabaseError } from '../errors.js';
 import { parseConnectionUrl, redactUrl, type ConnectionTarget, type DialectName } from './connection-url.js';
 import type { Database } from './tables.js';
@@ -39,9 +50,12 @@ export async function openMetadataDb(url: string, options: OpenOptions = {}): Pr
     serverVersion = await probeVersion(kysely, target.dialect);
   } catch (error) {
     await kysely.destroy().catch(() => undefined);
-    throw new DatabaseError(`Cannot connect to the metadata database ${redactUrl(url)}: ${(error as Error).message}`, {
-      cause: error,
-    });
+    throw new DatabaseError(
+      `Cannot connect to the metadata database ${redactUrl(url)}: ${(error as Error).message}`,
+      {
+        cause: error,
+      },
+    );
   }
   const skipLocked = supportsSkipLocked(target.dialect, serverVersion);
   return {
@@ -55,13 +69,14 @@ export async function openMetadataDb(url: string, options: OpenOptions = {}): Pr
 async function createDialect(target: ConnectionTarget, poolSize: number): Promise<Dialect> {
   if (target.dialect === 'sqlite') {
     const { default: SQLite } = await import('better-sqlite3');
+    createPrivateFile(target.filename);
     const db = new SQLite(target.filename);
     // WAL lets the webserver read while the scheduler writes; busy_timeout waits out short write locks.
     db.pragma('journal_mode = WAL');
     db.pragma('busy_timeout = 10000');
     db.pragma('synchronous = NORMAL');
     db.pragma('foreign_keys = ON');
-    return new SqliteDialect({ database: db });
+    return new LockingSqliteDialect({ database: db });
   }
   if (target.dialect === 'mysql') {
     const { createPool } = await import('mysql2');
@@ -127,4 +142,41 @@ export function supportsSkipLocked(dialect: DialectName, serverVersion: string):
   const [major = 0, minor = 0] = version.split('.').map(Number);
   if (product === 'MariaDB') return major > 10 || (major === 10 && minor >= 6);
   return major >= 8;
+}
+
+/**
+ * The metadata file holds hashed passwords and connection secrets: when Updraft creates it, only
+ * the owner may read it (0600). An existing file keeps the mode its owner chose.
+ */
+function createPrivateFile(filename: string): void {
+  if (filename === ':memory:' || existsSync(filename)) return;
+  try {
+    closeSync(openSync(filename, 'wx', 0o600));
+  } catch (error) {
+    // Another process created it first: theirs stands. A missing folder is reported by SQLite itself.
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') return;
+  }
+  // WAL and shared-memory side files are created by SQLite with the main file's mode.
+  chmodSync(filename, 0o600);
+}
+
+/**
+ * Kysely's SQLite adapter takes no migration lock (it assumes one connection per database). Two
+ * `updraft db migrate` processes on one file would then both read "nothing applied" and both
+ * create the tables. Writing the lock row as the first statement of the migration transaction
+ * takes SQLite's write lock (waiting out the other process with busy_timeout), so the second
+ * process reads the migration state only after the first one committed.
+ */
+class LockingSqliteAdapter extends SqliteAdapter {
+  override async acquireMigrationLock(db: Kysely<unknown>, options: MigrationLockOptions): Promise<void> {
+    await sql`update ${sql.table(options.lockTable)} set is_locked = 1 where id = ${options.lockRowId}`.execute(
+      db,
+    );
+  }
+}
+
+class LockingSqliteDialect extends SqliteDialect {
+  override createAdapter(): DialectAdapter {
+    return new LockingSqliteAdapter();
+  }
 }
