@@ -25,12 +25,14 @@ const POSTGRES_SCHEMES = new Set(['postgresql', 'postgres', 'postgresql+psycopg2
 export function parseConnectionUrl(url: string, baseDir = process.cwd()): ConnectionTarget {
   const trimmed = url.trim();
   const scheme = trimmed.slice(0, Math.max(0, trimmed.indexOf('://'))).toLowerCase();
-  if (!scheme) throw invalid(url, 'a URL such as sqlite:////path/airflow.db or postgresql://user:pass@host/db');
+  if (!scheme)
+    throw invalid(url, 'a URL such as sqlite:////path/airflow.db or postgresql://user:pass@host/db');
 
   if (scheme === 'sqlite') {
     const rest = trimmed.slice('sqlite://'.length);
     if (rest === '' || rest === '/:memory:') return { dialect: 'sqlite', filename: ':memory:' };
-    if (!rest.startsWith('/')) throw invalid(url, 'sqlite:///relative/path.db or sqlite:////absolute/path.db');
+    if (!rest.startsWith('/'))
+      throw invalid(url, 'sqlite:///relative/path.db or sqlite:////absolute/path.db');
     // sqlite:///x.db → "x.db" (relative); sqlite:////x.db → "/x.db" (absolute).
     const path = rest.slice(1).split('?')[0]!;
     return { dialect: 'sqlite', filename: isAbsolute(path) ? path : resolve(baseDir, path) };
@@ -47,7 +49,8 @@ export function parseConnectionUrl(url: string, baseDir = process.cwd()): Connec
     throw invalid(url, `${scheme}://USER:PASSWORD@HOST:PORT/DATABASE`);
   }
   const database = decodeURIComponent(parsed.pathname.replace(/^\//, ''));
-  if (!database) throw invalid(url, `${scheme}://USER:PASSWORD@HOST:PORT/DATABASE (the database name is missing)`);
+  if (!database)
+    throw invalid(url, `${scheme}://USER:PASSWORD@HOST:PORT/DATABASE (the database name is missing)`);
   return {
     dialect,
     host: parsed.hostname || 'localhost',

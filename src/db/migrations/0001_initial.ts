@@ -28,7 +28,11 @@ export async function up(db: Kysely<unknown>, k: ColumnKit): Promise<void> {
         .addColumn('next_dagrun_create_after', 'bigint'),
     )
     .execute();
-  await s.createIndex('idx_dag_next_dagrun_create_after').on('dag').columns(['is_paused', 'is_active', 'next_dagrun_create_after']).execute();
+  await s
+    .createIndex('idx_dag_next_dagrun_create_after')
+    .on('dag')
+    .columns(['is_paused', 'is_active', 'next_dagrun_create_after'])
+    .execute();
 
   await k
     .finish(
@@ -267,7 +271,11 @@ export async function up(db: Kysely<unknown>, k: ColumnKit): Promise<void> {
     .execute();
 
   await k
-    .finish(k.serialPk(s.createTable('ab_role'), 'id').addColumn('name', 'varchar(64)', (c) => c.notNull().unique()))
+    .finish(
+      k
+        .serialPk(s.createTable('ab_role'), 'id')
+        .addColumn('name', 'varchar(64)', (c) => c.notNull().unique()),
+    )
     .execute();
 
   await k

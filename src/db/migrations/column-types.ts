@@ -19,7 +19,10 @@ export interface ColumnKit {
   /** Indexed human text (usernames, pool names): VARCHAR(190) so utf8mb4 indexes fit 767 bytes. */
   shortText: Expression<unknown>;
   /** An autoincrement integer primary key. */
-  serialPk<T extends string, C extends string>(t: CreateTableBuilder<T, C>, name: string): CreateTableBuilder<T, C>;
+  serialPk<T extends string, C extends string>(
+    t: CreateTableBuilder<T, C>,
+    name: string,
+  ): CreateTableBuilder<T, C>;
   /** Table options: InnoDB, utf8mb4 on MySQL. */
   finish<T extends string, C extends string>(t: CreateTableBuilder<T, C>): CreateTableBuilder<T, C>;
 }
@@ -36,6 +39,7 @@ export function columnKit(dialect: DialectName): ColumnKit {
       dialect === 'postgres'
         ? t.addColumn(name, 'serial', (c) => c.primaryKey())
         : t.addColumn(name, 'integer', (c) => c.primaryKey().autoIncrement()),
-    finish: (t) => (mysql ? t.modifyEnd(sql`engine=InnoDB default charset=utf8mb4 collate=utf8mb4_unicode_ci`) : t),
+    finish: (t) =>
+      mysql ? t.modifyEnd(sql`engine=InnoDB default charset=utf8mb4 collate=utf8mb4_unicode_ci`) : t,
   };
 }
