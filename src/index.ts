@@ -3,3 +3,4 @@
  * Internals (db, scheduler, web) are not exported from here.
  */
 export { UpdraftError, ConfigError, ValidationError, NotFoundError, ConflictError, DagImportError } from './errors.js';
+export * from './dag/index.js';

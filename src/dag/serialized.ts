@@ -90,7 +90,15 @@ export interface SerializedTask {
   isShortCircuit: boolean;
   sensor: SensorSpec | null;
   /** Dynamic task mapping: expanded at run time from literal lists or upstream XComs. */
-  mapped: { expandKeys: string[] } | null;
+  mapped: {
+    expandKeys: string[];
+    /**
+     * Where each expanded argument comes from, so the scheduler can count instances without user
+     * code: a literal list of `length` items, or the XCom `key` of upstream task `taskId` (a list).
+     * The instance count is the product over all keys.
+     */
+    sources?: Record<string, { kind: 'literal'; length: number } | { kind: 'xcom'; taskId: string; key: string }>;
+  } | null;
   /** Task group path, e.g. "section_1.inner" (the task id already carries it as a prefix). */
   groupId: string | null;
   doc: string | null;

@@ -1,0 +1,139 @@
+/**
+ * Load a DAG file in the current process and return the DAGs it defines.
+ *
+ * TypeScript and JavaScript files are bundled with esbuild (the file's own relative imports are
+ * inlined; packages stay external). The `updraft` import is pointed at this very package's entry
+ * point, so the DAG file and the caller share one module instance and `instanceof` works, wherever
+ * the file lives. The bundle is written as a hidden `.mjs` next to the source (so packages
+ * resolve from the user's folder exactly as they would for the source), imported, and deleted.
+ */
+import { build, type Message, type Plugin } from 'esbuild';
+import { existsSync } from 'node:fs';
+import { unlink, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { DagImportError } from '../errors.js';
+import { collectDags, isDag, type DAG } from '../dag/dag.js';
+
+export const DAG_FILE_EXTENSIONS = ['.ts', '.mts', '.js', '.mjs'] as const;
+
+/** The package's entry point (dist/index.js), also when this module runs from src under a test runner. */
+export function updraftEntryPoint(): string {
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  const sibling = path.resolve(here, '../index.js');
+  if (existsSync(sibling)) return sibling;
+  return path.resolve(here, '../../dist/index.js');
+}
+
+const selfReference: Plugin = {
+  name: 'updraft-self-reference',
+  setup(b) {
+    const entry = pathToFileURL(updraftEntryPoint()).href;
+    b.onResolve({ filter: /^updraft$/ }, () => ({ path: entry, external: true }));
+  },
+};
+
+function formatMessages(messages: Message[]): string {
+  return messages
+    .map((m) => {
+      const loc = m.location ? `${m.location.file}:${m.location.line}:${m.location.column + 1}: ` : '';
+      const line = m.location?.lineText ? `\n    ${m.location.lineText}\n    ${' '.repeat(m.location.column)}^` : '';
+      return `${loc}${m.text}${line}`;
+    })
+    .join('\n');
+}
+
+/** Bundle a DAG file to ESM text. Syntax errors become DagImportError with file:line:column. */
+export async function bundleDagFile(absPath: string): Promise<string> {
+  try {
+    const result = await build({
+      entryPoints: [absPath],
+      bundle: true,
+      write: false,
+      format: 'esm',
+      platform: 'node',
+      target: 'node20',
+      packages: 'external',
+      sourcemap: 'inline',
+      sourcesContent: false,
+      logLevel: 'silent',
+      plugins: [selfReference],
+    });
+    const out = result.outputFiles[0];
+    if (!out) throw new DagImportError(`esbuild produced no output for ${absPath}`);
+    return out.text;
+  } catch (error) {
+    if (error instanceof DagImportError) throw error;
+    const errors = (error as { errors?: Message[] }).errors;
+    if (Array.isArray(errors) && errors.length > 0) throw new DagImportError(formatMessages(errors), { cause: error });
+    throw new DagImportError(`Could not compile ${absPath}: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+let counter = 0;
+
+async function writeBundle(absPath: string, code: string): Promise<string> {
+  const name = `.${path.basename(absPath)}.updraft-${process.pid}-${++counter}.mjs`;
+  const nextToSource = path.join(path.dirname(absPath), name);
+  try {
+    await writeFile(nextToSource, code, { flag: 'wx' });
+    return nextToSource;
+  } catch {
+    // A read-only DAG folder: packages then resolve from the temp dir (and the updraft package).
+    const fallback = path.join(os.tmpdir(), name);
+    await writeFile(fallback, code);
+    return fallback;
+  }
+}
+
+/** True for the hidden bundles importDagFile writes (discovery skips them). */
+export function isTransientBundle(fileName: string): boolean {
+  return /^\..+\.updraft-\d+-\d+\.mjs$/.test(path.basename(fileName));
+}
+
+let sourceMapsOn = false;
+
+/**
+ * Import the file and return its DAGs (each validated, with fileloc set). Each call evaluates the
+ * file afresh. Anything that goes wrong — syntax, a throw at import, an invalid DAG — is a
+ * DagImportError whose message says what and where.
+ */
+export async function importDagFile(absPath: string): Promise<DAG[]> {
+  if (!path.isAbsolute(absPath)) throw new DagImportError(`DAG file path must be absolute: ${absPath}`);
+  if (!existsSync(absPath)) throw new DagImportError(`DAG file not found: ${absPath}`);
+  if (!sourceMapsOn) {
+    // Stack traces of import errors then point at the user's .ts lines.
+    process.setSourceMapsEnabled(true);
+    sourceMapsOn = true;
+  }
+  const code = await bundleDagFile(absPath);
+  const bundlePath = await writeBundle(absPath, code);
+  let exported: Record<string, unknown> = {};
+  let registered: DAG[];
+  try {
+    registered = await collectDags(async () => {
+      exported = (await import(pathToFileURL(bundlePath).href)) as Record<string, unknown>;
+    });
+  } catch (error) {
+    const e = error as Error;
+    const stack = (e?.stack ?? String(error)).replaceAll(pathToFileURL(bundlePath).href, absPath).replaceAll(bundlePath, absPath);
+    throw new DagImportError(stack, { cause: error });
+  } finally {
+    await unlink(bundlePath).catch(() => undefined);
+  }
+  const dags: DAG[] = [...registered];
+  for (const value of Object.values(exported)) {
+    const candidates = Array.isArray(value) ? value : [value];
+    for (const c of candidates) if (isDag(c) && !dags.includes(c)) dags.push(c);
+  }
+  const seen = new Map<string, DAG>();
+  for (const dag of dags) {
+    const other = seen.get(dag.dagId);
+    if (other && other !== dag) throw new DagImportError(`DAG id '${dag.dagId}' is defined twice in ${absPath}`);
+    seen.set(dag.dagId, dag);
+    dag.fileloc = absPath;
+    dag.validate();
+  }
+  return dags;
+}

@@ -1,0 +1,124 @@
+import { spawn } from 'node:child_process';
+import { BaseOperator, type BaseOperatorArgs } from '../base-operator.js';
+import { SkipTask, type TaskContext } from '../execution.js';
+
+export interface BashOperatorArgs extends BaseOperatorArgs {
+  bashCommand: string;
+  /** Replaces the environment unless appendEnv is true. */
+  env?: Record<string, string>;
+  appendEnv?: boolean;
+  cwd?: string;
+  /** Exit code that means "skipped" (default 99). */
+  skipOnExitCode?: number | number[];
+  /** Push the last line of stdout as the return value (default true, as Airflow). */
+  doXcomPush?: boolean;
+  /** Milliseconds between SIGTERM and SIGKILL when aborted. */
+  killGraceMs?: number;
+}
+
+/** Runs a command with bash. Exit 0 → success, 99 → skipped, anything else → failure. */
+export class BashOperator extends BaseOperator {
+  static override templateFields = ['bashCommand', 'env', 'cwd'];
+  bashCommand: string;
+  env: Record<string, string> | undefined;
+  cwd: string | undefined;
+  private readonly opts: BashOperatorArgs;
+
+  constructor(args: BashOperatorArgs) {
+    super(args);
+    if (typeof args.bashCommand !== 'string' || args.bashCommand.trim() === '') {
+      throw new Error(`Task '${this.taskId}': bashCommand must be a non-empty string`);
+    }
+    this.bashCommand = args.bashCommand;
+    this.env = args.env;
+    this.cwd = args.cwd;
+    this.opts = args;
+    this.uiColor = '#f0ede4';
+  }
+
+  override async execute(context: TaskContext): Promise<string | undefined> {
+    const baseEnv = this.env === undefined || this.opts.appendEnv ? { ...process.env } : {};
+    const env: NodeJS.ProcessEnv = {
+      ...baseEnv,
+      ...(this.env ?? {}),
+      AIRFLOW_CTX_DAG_ID: context.dag.dagId,
+      AIRFLOW_CTX_TASK_ID: context.task.taskId,
+      AIRFLOW_CTX_RUN_ID: context.run_id,
+      AIRFLOW_CTX_EXECUTION_DATE: context.ts,
+      AIRFLOW_CTX_TRY_NUMBER: String(context.ti.tryNumber),
+    };
+    if (!env.PATH) env.PATH = process.env.PATH ?? '/usr/bin:/bin';
+    context.log.info(`Running command: ${this.bashCommand}`);
+    const { code, lastLine } = await runBash(this.bashCommand, { env, cwd: this.cwd, signal: context.signal, log: context.log, graceMs: this.opts.killGraceMs ?? 5000 });
+    const skipCodes = [this.opts.skipOnExitCode ?? 99].flat();
+    if (code !== null && skipCodes.includes(code)) throw new SkipTask(`Bash command returned exit code ${code}. Skipping.`);
+    if (code !== 0) throw new Error(`Bash command failed. The command returned a non-zero exit code ${String(code)}.`);
+    return this.opts.doXcomPush === false ? undefined : lastLine;
+  }
+}
+
+interface RunOptions {
+  env: NodeJS.ProcessEnv;
+  cwd: string | undefined;
+  signal: AbortSignal;
+  log: TaskContext['log'];
+  graceMs: number;
+}
+
+/**
+ * Spawn `bash -c` in its own process group, stream its output into the task log, and on abort kill
+ * the whole group (TERM, then KILL after the grace period) so no grandchild survives.
+ */
+export function runBash(command: string, o: RunOptions): Promise<{ code: number | null; lastLine: string | undefined }> {
+  return new Promise((resolve, reject) => {
+    if (o.signal.aborted) return reject(o.signal.reason instanceof Error ? o.signal.reason : new Error('aborted'));
+    const child = spawn('bash', ['-c', command], { env: o.env, cwd: o.cwd, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    let lastLine: string | undefined;
+    let pending = '';
+    const onData = (chunk: Buffer) => {
+      pending += chunk.toString('utf8');
+      const lines = pending.split('\n');
+      pending = lines.pop() ?? '';
+      for (const line of lines) {
+        o.log.info(line);
+        if (line.trim() !== '') lastLine = line;
+      }
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', (chunk: Buffer) => {
+      for (const line of chunk.toString('utf8').split('\n')) if (line !== '') o.log.info(line);
+    });
+    let killTimer: NodeJS.Timeout | undefined;
+    const killGroup = (sig: NodeJS.Signals) => {
+      try {
+        if (child.pid) process.kill(-child.pid, sig);
+      } catch {
+        // already gone
+      }
+    };
+    const onAbort = () => {
+      o.log.warn('Sending SIGTERM to the process group');
+      killGroup('SIGTERM');
+      killTimer = setTimeout(() => killGroup('SIGKILL'), o.graceMs);
+    };
+    o.signal.addEventListener('abort', onAbort, { once: true });
+    child.on('error', (error) => {
+      o.signal.removeEventListener('abort', onAbort);
+      reject(error);
+    });
+    child.on('close', (code) => {
+      o.signal.removeEventListener('abort', onAbort);
+      if (killTimer) clearTimeout(killTimer);
+      if (pending) {
+        o.log.info(pending);
+        if (pending.trim() !== '') lastLine = pending;
+      }
+      if (o.signal.aborted) {
+        killGroup('SIGKILL');
+        return reject(o.signal.reason instanceof Error ? o.signal.reason : new Error('Task aborted'));
+      }
+      o.log.info(`Command exited with return code ${String(code)}`);
+      resolve({ code, lastLine });
+    });
+  });
+}
