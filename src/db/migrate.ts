@@ -80,3 +80,18 @@ export async function dropAll(db: MetadataDb): Promise<void> {
     await db.kysely.schema.dropTable(t).ifExists().execute();
   }
 }
+
+/** Commands that read or write data call this first: an unmigrated DB gets a clear instruction. */
+export async function assertMigrated(db: MetadataDb): Promise<void> {
+  const { applied, pending } = await migrationStatus(db);
+  if (applied.length === 0) {
+    throw new DatabaseError(
+      'The metadata database is not initialized. Run `updraft db migrate` (or `db init`) first.',
+    );
+  }
+  if (pending.length > 0) {
+    throw new DatabaseError(
+      `The metadata database needs migrations (${pending.join(', ')}). Run \`updraft db migrate\`.`,
+    );
+  }
+}

@@ -1,6 +1,17 @@
 import type { RegisterCommand } from '../command-kit.js';
 import { registerConfig } from './config.js';
 import { registerDb } from './db.js';
+import { registerUsers } from './users.js';
+import { registerVariables } from './variables.js';
+import { registerConnections } from './connections.js';
+import { registerPools } from './pools.js';
 
 /** Every command group, in the order `updraft --help` lists them. */
-export const commandModules: RegisterCommand[] = [registerDb, registerConfig];
+export const commandModules: RegisterCommand[] = [
+  registerDb,
+  registerConfig,
+  registerUsers,
+  registerVariables,
+  registerConnections,
+  registerPools,
+];

@@ -1,0 +1,160 @@
+import { UsageError, ValidationError } from '../../errors.js';
+import {
+  addConnection,
+  connectionToUri,
+  deleteConnection,
+  listConnections,
+  maskSecret,
+  parseConnectionEnvValue,
+  parseConnectionUri,
+  requireConnection,
+  type ConnectionFields,
+  type ConnectionInfo,
+} from '../../connections/index.js';
+import { outputOption, type OutputOpts, type RegisterCommand } from '../command-kit.js';
+import { printRows } from '../output.js';
+import { migratedStore } from './store.js';
+
+const COLUMNS = [
+  'conn_id',
+  'conn_type',
+  'description',
+  'host',
+  'port',
+  'schema',
+  'login',
+  'password',
+  'extra',
+  'source',
+];
+
+/** A connection as commands print it: the password never in clear. */
+function row(c: ConnectionInfo) {
+  return {
+    conn_id: c.connId,
+    conn_type: c.connType,
+    description: c.description ?? null,
+    host: c.host ?? null,
+    port: c.port ?? null,
+    schema: c.schema ?? null,
+    login: c.login ?? null,
+    password: maskSecret(c.password),
+    extra: c.extra ?? null,
+    source: c.source,
+  };
+}
+
+interface AddOpts {
+  connUri?: string;
+  connJson?: string;
+  connType?: string;
+  connHost?: string;
+  connLogin?: string;
+  connPassword?: string;
+  connPort?: string;
+  connSchema?: string;
+  connExtra?: string;
+  connDescription?: string;
+}
+
+function fieldsFrom(connId: string, opts: AddOpts): ConnectionFields {
+  const separate = [
+    opts.connType,
+    opts.connHost,
+    opts.connLogin,
+    opts.connPassword,
+    opts.connPort,
+    opts.connSchema,
+  ];
+  const forms = [
+    opts.connUri !== undefined,
+    opts.connJson !== undefined,
+    separate.some((v) => v !== undefined),
+  ];
+  if (forms.filter(Boolean).length > 1) {
+    throw new UsageError(
+      'Pass the connection as --conn-uri, as --conn-json, or as --conn-type/--conn-host/... options; not several.',
+    );
+  }
+  let fields: ConnectionFields;
+  if (opts.connUri !== undefined) fields = parseConnectionUri(connId, opts.connUri);
+  else if (opts.connJson !== undefined) {
+    if (!opts.connJson.trim().startsWith('{')) throw new ValidationError('--conn-json takes a JSON object.');
+    fields = parseConnectionEnvValue(connId, opts.connJson);
+  } else {
+    if (!opts.connType)
+      throw new UsageError('Pass --conn-uri URI, --conn-json JSON, or at least --conn-type TYPE.');
+    let port: number | null = null;
+    if (opts.connPort !== undefined) {
+      port = Number(opts.connPort);
+      if (!/^\d+$/.test(opts.connPort))
+        throw new ValidationError(`Invalid --conn-port '${opts.connPort}': expected a number.`);
+    }
+    fields = {
+      connId,
+      connType: opts.connType,
+      host: opts.connHost ?? null,
+      login: opts.connLogin ?? null,
+      password: opts.connPassword ?? null,
+      port,
+      schema: opts.connSchema ?? null,
+    };
+  }
+  if (opts.connExtra !== undefined) fields.extra = opts.connExtra;
+  if (opts.connDescription !== undefined) fields.description = opts.connDescription;
+  return fields;
+}
+
+export const registerConnections: RegisterCommand = (program, cli) => {
+  const connections = program.command('connections').description('Manage connections');
+
+  connections
+    .command('add <conn_id>')
+    .description('Add a connection, given as a URI, as JSON, or field by field')
+    .option('--conn-uri <uri>', 'connection URI, e.g. postgres://user:pass@host:5432/db?sslmode=require')
+    .option('--conn-json <json>', 'connection as JSON: {"conn_type": ..., "host": ..., ...}')
+    .option('--conn-type <type>', 'connection type, e.g. postgres, http, aws')
+    .option('--conn-host <host>', 'host')
+    .option('--conn-login <login>', 'login')
+    .option('--conn-password <password>', 'password')
+    .option('--conn-port <port>', 'port')
+    .option('--conn-schema <schema>', 'schema')
+    .option('--conn-extra <json>', 'extra, a JSON object')
+    .option('--conn-description <text>', 'description')
+    .action(async (connId: string, opts: AddOpts) => {
+      const ctx = cli.context();
+      const conn = await addConnection(await migratedStore(cli), ctx.fernet, fieldsFrom(connId, opts));
+      console.log(
+        `Successfully added \`conn_id\`=${conn.connId} : ${connectionToUri({ ...conn, password: maskSecret(conn.password) })}`,
+      );
+    });
+
+  connections
+    .command('get <conn_id>')
+    .description('Show a connection (AIRFLOW_CONN_<ID> takes precedence; the password is masked)')
+    .addOption(outputOption())
+    .action(async (connId: string, opts: OutputOpts) => {
+      const ctx = cli.context();
+      const conn = await requireConnection(await migratedStore(cli), ctx.fernet, connId, cli.env);
+      printRows([row(conn)], COLUMNS, opts.output);
+    });
+
+  connections
+    .command('list')
+    .description('List connections stored in the metadata DB (passwords masked)')
+    .option('--conn-id <conn_id>', 'only this connection')
+    .addOption(outputOption())
+    .action(async (opts: OutputOpts & { connId?: string }) => {
+      const ctx = cli.context();
+      const all = await listConnections(await migratedStore(cli), ctx.fernet);
+      printRows(all.filter((c) => !opts.connId || c.connId === opts.connId).map(row), COLUMNS, opts.output);
+    });
+
+  connections
+    .command('delete <conn_id>')
+    .description('Delete a connection')
+    .action(async (connId: string) => {
+      await deleteConnection(await migratedStore(cli), connId);
+      console.log(`Successfully deleted connection with \`conn_id\`=${connId}`);
+    });
+};

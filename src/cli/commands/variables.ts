@@ -1,0 +1,73 @@
+import { ValidationError } from '../../errors.js';
+import {
+  deleteVariable,
+  getVariable,
+  listVariables,
+  parseVariableJson,
+  setVariable,
+} from '../../variables/index.js';
+import { NotFoundError } from '../../errors.js';
+import { outputOption, type OutputOpts, type RegisterCommand } from '../command-kit.js';
+import { printRows } from '../output.js';
+import { migratedStore } from './store.js';
+
+export const registerVariables: RegisterCommand = (program, cli) => {
+  const variables = program.command('variables').description('Manage variables');
+
+  variables
+    .command('set <key> <value>')
+    .description('Set a variable (created, or replaced if it exists)')
+    .option('--description <text>', 'description of the variable')
+    .option('-j, --serialize-json', 'VALUE is JSON: check it and store it normalized')
+    .action(async (key: string, value: string, opts: { description?: string; serializeJson?: boolean }) => {
+      let stored = value;
+      if (opts.serializeJson) {
+        try {
+          stored = JSON.stringify(JSON.parse(value));
+        } catch {
+          throw new ValidationError(`The value of ${key} is not valid JSON (it was passed with -j).`);
+        }
+      }
+      const ctx = cli.context();
+      await setVariable(await migratedStore(cli), ctx.fernet, key, stored, opts.description);
+      console.log(`Variable ${key} created`);
+    });
+
+  variables
+    .command('get <key>')
+    .description('Print the value of a variable (AIRFLOW_VAR_<KEY> takes precedence)')
+    .option('-d, --default <value>', 'print this when the variable does not exist')
+    .option('-j, --deserialize-json', 'parse the value as JSON and print it formatted')
+    .action(async (key: string, opts: { default?: string; deserializeJson?: boolean }) => {
+      const ctx = cli.context();
+      const value = await getVariable(await migratedStore(cli), ctx.fernet, key, cli.env);
+      if (value === undefined) {
+        if (opts.default === undefined) throw new NotFoundError(`Variable ${key} does not exist.`);
+        console.log(opts.default);
+        return;
+      }
+      console.log(opts.deserializeJson ? JSON.stringify(parseVariableJson(key, value), null, 2) : value);
+    });
+
+  variables
+    .command('list')
+    .description('List variables (keys and descriptions; values stay hidden)')
+    .addOption(outputOption())
+    .action(async (opts: OutputOpts) => {
+      const ctx = cli.context();
+      const rows = (await listVariables(await migratedStore(cli), ctx.fernet)).map((v) => ({
+        key: v.key,
+        description: v.description,
+        is_encrypted: v.isEncrypted,
+      }));
+      printRows(rows, ['key', 'description', 'is_encrypted'], opts.output);
+    });
+
+  variables
+    .command('delete <key>')
+    .description('Delete a variable')
+    .action(async (key: string) => {
+      await deleteVariable(await migratedStore(cli), key);
+      console.log(`Variable ${key} deleted`);
+    });
+};
