@@ -1,0 +1,38 @@
+import type { TaskInstanceState } from '../db/tables.js';
+import type { TaskInstanceKey } from './executor.js';
+
+/**
+ * Messages between a local executor and its task processes (child_process IPC, JSON).
+ * One task at a time per process: run → started → done; the executor then either sends the next
+ * run or lets the process go (it exits after a done with reusable=false).
+ */
+export interface RunMessage {
+  type: 'run';
+  key: TaskInstanceKey;
+  fileloc: string;
+  /** queue() time in the executor (epoch ms), for overhead measurements. */
+  queuedAt: number;
+}
+export type ToChild = RunMessage | { type: 'terminate'; reason: string } | { type: 'shutdown' };
+
+export type ToParent =
+  | { type: 'ready'; pid: number }
+  | { type: 'started'; key: TaskInstanceKey; pid: number; hostname: string; queuedAt: number; startedAt: number }
+  | {
+      type: 'done';
+      key: TaskInstanceKey;
+      /** False when the runner did not run the try (another runner had it, or the TI moved on). */
+      ran: boolean;
+      state: TaskInstanceState | null;
+      message: string | null;
+      /** The process may take another task (see task-process-main.ts for the rules). */
+      reusable: boolean;
+    }
+  | { type: 'fatal'; message: string };
+
+export function isToParent(value: unknown): value is ToParent {
+  return typeof value === 'object' && value !== null && typeof (value as { type?: unknown }).type === 'string';
+}
+export function isToChild(value: unknown): value is ToChild {
+  return typeof value === 'object' && value !== null && typeof (value as { type?: unknown }).type === 'string';
+}

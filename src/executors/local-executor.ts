@@ -1,0 +1,304 @@
+import type { AppContext } from '../context.js';
+import type { MetadataDb } from '../db/index.js';
+import type { TaskInstanceState } from '../db/tables.js';
+import { ConflictError, errorMessage } from '../errors.js';
+import type { Logger } from '../log.js';
+import { recordLostTry } from '../task-runner/external-failure.js';
+import { killProcessTree } from '../task-runner/process-tree.js';
+import type { Executor, ExecutorEvent, TaskInstanceKey, TaskWorkItem } from './executor.js';
+import type { ToParent } from './ipc-protocol.js';
+import { TaskProcess } from './task-process.js';
+
+/**
+ * LocalExecutor (core.parallelism tasks at once) and SequentialExecutor (one at a time): each task
+ * runs in its own child process, taken from a pool of WARM processes that have already started
+ * Node, loaded the runner and the DAG modules and opened the metadata DB, so a task starts with one
+ * IPC message instead of a Node start.
+ *
+ * Isolation choice: a process runs one task at a time and is reused for the next task only while
+ * it is clean — the task ended by itself (no timeout, no terminate), left no child processes and no
+ * stray handles, its heap is well under --max-old-space-size, and it has run fewer than
+ * core.task_runner_max_tasks_per_process tasks. The DAG file is imported afresh for every task, so
+ * operator objects and module state never carry over. Anything else (a crash, an OOM, a
+ * process.exit in task code) ends that process only; the executor records the lost try
+ * (up_for_retry / failed) and forks a replacement. core.task_runner_warm_processes idle processes
+ * are kept ready, so replacing one is off the critical path.
+ */
+export interface LocalExecutorOptions {
+  name: 'LocalExecutor' | 'SequentialExecutor';
+  parallelism: number;
+  warmProcesses: number;
+  maxOldSpaceSizeMb: number;
+  maxTasksPerProcess: number;
+  baseLogFolder: string;
+  /** killed_task_cleanup_time: SIGTERM → SIGKILL grace when terminating a task. */
+  killGraceMs: number;
+  /** Environment of the task processes (the configuration they load). */
+  env: NodeJS.ProcessEnv;
+  db: () => Promise<MetadataDb>;
+  log: Logger;
+}
+
+interface Pending {
+  item: TaskWorkItem;
+  queuedAt: number;
+}
+
+export function keyString(key: TaskInstanceKey): string {
+  return `${key.dagId}\u0000${key.runId}\u0000${key.taskId}\u0000${key.mapIndex}\u0000${key.tryNumber}`;
+}
+
+export class LocalExecutor implements Executor {
+  readonly name: string;
+  private readonly processes = new Set<TaskProcess>();
+  private readonly pending: Pending[] = [];
+  private readonly events: ExecutorEvent[] = [];
+  private wakeUp: (() => void) | null = null;
+  private started = false;
+  private stopping = false;
+  /** Per-task start overhead samples (queue() → runner started), for benchmarks. */
+  readonly startLatenciesMs: number[] = [];
+
+  constructor(private readonly options: LocalExecutorOptions) {
+    this.name = options.name;
+  }
+
+  get openSlots(): number {
+    return Math.max(0, this.options.parallelism - this.busyCount() - this.pending.length);
+  }
+
+  /** Task processes alive right now (busy or idle), for tests and diagnostics. */
+  get processIds(): number[] {
+    return [...this.processes].filter((p) => p.state !== 'gone').map((p) => p.pid);
+  }
+
+  async start(): Promise<void> {
+    if (this.started) return;
+    this.started = true;
+    this.topUp();
+    // Wait for the first warm process so the first task does not pay for the fork.
+    if (this.options.warmProcesses > 0) await this.waitUntil(() => this.idle().length > 0 || this.stopping, 30_000);
+  }
+
+  async queue(item: TaskWorkItem): Promise<void> {
+    if (!this.started) throw new ConflictError(`${this.name} was not started`);
+    if (this.stopping) throw new ConflictError(`${this.name} is stopping and takes no more tasks`);
+    const k = keyString(item.key);
+    if (this.pending.some((p) => keyString(p.item.key) === k) || [...this.processes].some((p) => p.task && keyString(p.task) === k && p.state === 'busy')) {
+      throw new ConflictError(`Task instance ${item.key.dagId}.${item.key.taskId} (${item.key.runId}, try ${item.key.tryNumber}) is already queued or running`);
+    }
+    this.pending.push({ item, queuedAt: Date.now() });
+    this.dispatch();
+  }
+
+  drainEvents(): ExecutorEvent[] {
+    return this.events.splice(0, this.events.length);
+  }
+
+  waitForEvent(maxWaitMs: number): Promise<void> {
+    if (this.events.length > 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, maxWaitMs);
+      const previous = this.wakeUp;
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.wakeUp = () => {
+        previous?.();
+        done();
+      };
+    });
+  }
+
+  async terminate(key: TaskInstanceKey): Promise<void> {
+    const k = keyString(key);
+    const idx = this.pending.findIndex((p) => keyString(p.item.key) === k);
+    if (idx >= 0) {
+      this.pending.splice(idx, 1);
+      this.emit({ type: 'finished', key, exitCode: null, signal: 'SIGTERM' });
+      return;
+    }
+    const proc = [...this.processes].find((p) => p.state === 'busy' && p.task && keyString(p.task) === k);
+    if (proc) await this.terminateProcess(proc, 'The task was terminated by the executor');
+  }
+
+  async stop(graceMs: number): Promise<void> {
+    this.stopping = true;
+    this.pending.splice(0, this.pending.length);
+    for (const p of this.idle()) p.send({ type: 'shutdown' });
+    await this.waitUntil(() => this.busyCount() === 0, graceMs);
+    await Promise.all([...this.processes].filter((p) => p.state === 'busy').map((p) => this.terminateProcess(p, 'The executor is stopping')));
+    for (const p of this.processes) if (p.state !== 'gone') await killProcessTree(p.pid, 1000);
+    this.processes.clear();
+  }
+
+  // ---- internals ----
+
+  private busyCount(): number {
+    return [...this.processes].filter((p) => p.state === 'busy').length;
+  }
+
+  private idle(): TaskProcess[] {
+    return [...this.processes].filter((p) => p.state === 'idle');
+  }
+
+  private starting(): number {
+    return [...this.processes].filter((p) => p.state === 'starting').length;
+  }
+
+  private emit(event: ExecutorEvent): void {
+    this.events.push(event);
+    const wake = this.wakeUp;
+    this.wakeUp = null;
+    wake?.();
+  }
+
+  /** Hand pending tasks to idle processes; fork more when short (never above parallelism busy). */
+  private dispatch(): void {
+    while (this.pending.length > 0 && this.busyCount() < this.options.parallelism) {
+      const proc = this.idle()[0];
+      if (!proc) break;
+      const next = this.pending.shift()!;
+      proc.state = 'busy';
+      proc.task = next.item.key;
+      proc.reportedDone = false;
+      proc.taskStartedAt = Date.now();
+      if (!proc.send({ type: 'run', key: next.item.key, fileloc: next.item.fileloc, queuedAt: next.queuedAt })) {
+        // It died between idle and now; its exit handler cleans up. Put the task back.
+        proc.task = null;
+        this.pending.unshift(next);
+        proc.state = 'gone';
+        this.processes.delete(proc);
+        continue;
+      }
+      this.armWatchdog(proc, next.item);
+    }
+    this.topUp();
+  }
+
+  /** Keep enough processes starting/idle for the pending work plus the warm reserve. */
+  private topUp(): void {
+    if (this.stopping || !this.started) return;
+    const busy = this.busyCount();
+    const wantedIdle = Math.min(this.pending.length, this.options.parallelism - busy) + Math.min(this.options.warmProcesses, this.options.parallelism);
+    const have = this.idle().length + this.starting();
+    for (let i = have; i < wantedIdle && busy + i < this.options.parallelism + this.options.warmProcesses; i++) this.fork();
+  }
+
+  private fork(): void {
+    const proc = new TaskProcess({
+      env: this.options.env,
+      maxOldSpaceSizeMb: this.options.maxOldSpaceSizeMb,
+      onMessage: (p, m) => this.onMessage(p, m),
+      onExit: (p, code, signal) => this.onExit(p, code, signal),
+      onOutput: (p, line) => this.options.log.debug(`task process ${p.pid}: ${line}`),
+    });
+    this.processes.add(proc);
+  }
+
+  private onMessage(proc: TaskProcess, message: ToParent): void {
+    switch (message.type) {
+      case 'ready':
+        if (proc.state === 'starting') proc.state = 'idle';
+        if (this.stopping) proc.send({ type: 'shutdown' });
+        this.dispatch();
+        return;
+      case 'started':
+        this.startLatenciesMs.push(message.startedAt - message.queuedAt);
+        this.emit({ type: 'started', key: message.key, pid: message.pid, hostname: message.hostname });
+        return;
+      case 'done': {
+        proc.reportedDone = true;
+        this.clearWatchdog(proc);
+        const finished: ExecutorEvent & { state?: TaskInstanceState | null; ran?: boolean } = {
+          type: 'finished',
+          key: message.key,
+          exitCode: message.ran && message.state !== null ? 0 : 1,
+          signal: null,
+          state: message.state,
+          ran: message.ran,
+        };
+        if (!message.ran) this.options.log.warn(`Task ${message.key.dagId}.${message.key.taskId} was not run: ${message.message ?? ''}`);
+        if (message.reusable && !proc.terminating && !this.stopping) {
+          proc.state = 'idle';
+          proc.task = null;
+        } else {
+          proc.state = 'retiring';
+          proc.send({ type: 'shutdown' });
+        }
+        this.emit(finished);
+        this.dispatch();
+        return;
+      }
+      case 'fatal':
+        this.options.log.error(`Task process ${proc.pid} failed: ${message.message}`);
+        return;
+    }
+  }
+
+  private onExit(proc: TaskProcess, code: number | null, signal: NodeJS.Signals | null): void {
+    this.processes.delete(proc);
+    this.clearWatchdog(proc);
+    const key = proc.task;
+    if (key && !proc.reportedDone) {
+      // The process died while running a task: record the lost try, then report it.
+      const why = proc.timedOut
+        ? `Timeout: the task ran longer than its executionTimeout and did not stop; its process (pid ${proc.pid}) was killed`
+        : signal
+        ? `The task process (pid ${proc.pid}) was killed by ${signal}${signal === 'SIGABRT' || signal === 'SIGKILL' ? ' (out of memory or killed)' : ''}`
+        : `The task process (pid ${proc.pid}) exited with code ${String(code)} before the task finished${code === 134 ? ' (JavaScript heap out of memory)' : ''}`;
+      this.options.log.warn(`${key.dagId}.${key.taskId} (${key.runId}): ${why}`);
+      void this.recordLost(key, why).finally(() => {
+        this.emit({ type: 'finished', key, exitCode: code, signal });
+      });
+    }
+    this.dispatch();
+  }
+
+  private armWatchdog(proc: TaskProcess, item: TaskWorkItem): void {
+    if (item.executionTimeoutMs === null || item.executionTimeoutMs <= 0) return;
+    // The runner enforces the timeout itself; this is the backstop for a task that blocks the
+    // event loop (a synchronous endless loop), where no timer inside the process can run.
+    const after = item.executionTimeoutMs + Math.max(this.options.killGraceMs, 5000) + 5000;
+    proc.watchdog = setTimeout(() => {
+      if (proc.state !== 'busy' || proc.reportedDone) return;
+      this.options.log.warn(`${item.key.dagId}.${item.key.taskId}: no answer ${after / 1000} s after start with executionTimeout ${item.executionTimeoutMs! / 1000} s; killing its process`);
+      proc.timedOut = true;
+      void killProcessTree(proc.pid, 1000);
+    }, after);
+    proc.watchdog.unref();
+  }
+
+  private clearWatchdog(proc: TaskProcess): void {
+    if (proc.watchdog) clearTimeout(proc.watchdog);
+    proc.watchdog = null;
+  }
+
+  private async recordLost(key: TaskInstanceKey, why: string): Promise<TaskInstanceState | null> {
+    try {
+      const db = await this.options.db();
+      return await recordLostTry(db.kysely, key, why, this.options.baseLogFolder);
+    } catch (error) {
+      this.options.log.error(`Could not record the end of ${key.dagId}.${key.taskId}: ${errorMessage(error)}`);
+      return null;
+    }
+  }
+
+  private async terminateProcess(proc: TaskProcess, reason: string): Promise<void> {
+    proc.terminating = true;
+    proc.send({ type: 'terminate', reason });
+    // The runner aborts the task and records its end; if it does not within the grace, kill it all.
+    const settled = await this.waitUntil(() => proc.reportedDone || proc.state === 'gone', this.options.killGraceMs);
+    if (!settled || proc.state !== 'gone') await killProcessTree(proc.pid, Math.min(this.options.killGraceMs, 5000));
+  }
+
+  private async waitUntil(condition: () => boolean, timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    while (!condition()) {
+      if (Date.now() >= deadline) return false;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    return true;
+  }
+}

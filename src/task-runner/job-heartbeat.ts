@@ -1,0 +1,81 @@
+import type { Kysely } from 'kysely';
+import type { Database, JobState } from '../db/tables.js';
+import type { DialectName } from '../db/connection-url.js';
+
+/**
+ * The LocalTaskJob row of one try: the scheduler's zombie detection reads `latest_heartbeat`
+ * (a running TI whose job stopped heartbeating for scheduler_zombie_task_threshold is a zombie).
+ * Each beat also re-reads the TI, so a clear or a mark from the UI stops the task, as in Airflow
+ * ("State of this instance has been externally set to …").
+ */
+export interface JobIdentity {
+  dagId: string;
+  hostname: string;
+  unixname: string;
+  pid: number;
+  executorClass: string | null;
+}
+
+export async function createTaskJob(db: Kysely<Database>, who: JobIdentity, now = Date.now(), dialect: DialectName = 'sqlite'): Promise<number> {
+  const values = {
+    dag_id: who.dagId,
+    state: 'running' as const,
+    job_type: 'LocalTaskJob',
+    start_date: now,
+    end_date: null,
+    latest_heartbeat: now,
+    executor_class: who.executorClass,
+    hostname: who.hostname,
+    unixname: who.unixname,
+    pid: who.pid,
+  };
+  if (dialect === 'postgres') {
+    // PostgreSQL reports no insert id without RETURNING.
+    const row = await db.insertInto('job').values(values).returning('id').executeTakeFirstOrThrow();
+    return Number(row.id);
+  }
+  const inserted = await db.insertInto('job').values(values).executeTakeFirst();
+  return Number(inserted.insertId);
+}
+
+export async function endTaskJob(db: Kysely<Database>, jobId: number, state: JobState): Promise<void> {
+  const now = Date.now();
+  await db.updateTable('job').set({ state, end_date: now, latest_heartbeat: now }).where('id', '=', jobId).execute();
+}
+
+export interface HeartbeatOptions {
+  db: Kysely<Database>;
+  jobId: number;
+  intervalMs: number;
+  /** Called on each beat; return false to report that the TI was changed from outside. */
+  stillOurs: () => Promise<boolean>;
+  onLostOwnership: () => void;
+  onError?: (error: unknown) => void;
+}
+
+/** Beat until stopped. A DB hiccup is reported and the next beat tries again. */
+export function startHeartbeat(options: HeartbeatOptions): { stop(): void } {
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+  const beat = async () => {
+    if (stopped) return;
+    try {
+      await options.db.updateTable('job').set({ latest_heartbeat: Date.now() }).where('id', '=', options.jobId).execute();
+      if (!stopped && !(await options.stillOurs())) {
+        stopped = true;
+        options.onLostOwnership();
+        return;
+      }
+    } catch (error) {
+      options.onError?.(error);
+    }
+    if (!stopped) timer = setTimeout(beat, options.intervalMs);
+  };
+  timer = setTimeout(beat, options.intervalMs);
+  return {
+    stop() {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+    },
+  };
+}

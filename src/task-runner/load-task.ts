@@ -1,0 +1,36 @@
+import { DagImportError, NotFoundError } from '../errors.js';
+import type { BaseOperator } from '../dag/base-operator.js';
+import type { DAG } from '../dag/dag.js';
+import { isDag } from '../dag/dag.js';
+import { importDagFile } from '../dag-processing/import-dag-file.js';
+
+/**
+ * Find a task's operator by importing its DAG file in this process (the runner's only contact
+ * with user code before execute). Each call imports the file afresh, so operator objects and the
+ * file's module state never carry over from one task to the next in a reused process.
+ */
+export interface LoadedTask {
+  dag: DAG;
+  operator: BaseOperator;
+}
+
+export async function loadTask(fileloc: string, dagId: string, taskId: string): Promise<LoadedTask> {
+  const imported: unknown = await importDagFile(fileloc);
+  const dags = extractDags(imported);
+  const dag = dags.find((d) => d.dagId === dagId);
+  if (!dag) {
+    throw new DagImportError(`DAG '${dagId}' could not be found in ${fileloc}; either it does not exist or it failed to parse.`);
+  }
+  if (!dag.hasTask(taskId)) throw new NotFoundError(`Task '${taskId}' not found in DAG '${dagId}' (${fileloc})`);
+  return { dag, operator: dag.getTask(taskId) };
+}
+
+function extractDags(imported: unknown): DAG[] {
+  if (Array.isArray(imported)) return imported.filter(isDag);
+  if (imported && typeof imported === 'object') {
+    const o = imported as { dags?: unknown; errors?: unknown; error?: unknown };
+    if (Array.isArray(o.dags)) return o.dags.filter(isDag);
+    if (o.dags instanceof Map) return [...(o.dags as Map<string, unknown>).values()].filter(isDag);
+  }
+  return [];
+}

@@ -1,0 +1,156 @@
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+
+/**
+ * Killing a task means killing everything it started. A BashOperator's `bash` may start children
+ * of its own, and those may have left the task's process group (setsid, `detached` spawns), so
+ * killing one pid or one group is not enough. We walk the process table (Linux /proc) to find every
+ * descendant and the process groups they lead, then signal all of them.
+ */
+interface ProcEntry {
+  pid: number;
+  ppid: number;
+  pgid: number;
+}
+
+function readProcTable(): ProcEntry[] {
+  const entries: ProcEntry[] = [];
+  let names: string[];
+  try {
+    names = readdirSync('/proc');
+  } catch {
+    return entries; // not Linux: callers still signal the root pid and its group
+  }
+  for (const name of names) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      // Field 2 (comm) may contain spaces and parentheses; the fields after the last ')' are fixed.
+      const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      entries.push({ pid: Number(name), ppid: Number(rest[1]), pgid: Number(rest[2]) });
+    } catch {
+      // The process ended while we were reading.
+    }
+  }
+  return entries;
+}
+
+/** Direct children from /proc/PID/task/TID/children (cheap; needs CONFIG_PROC_CHILDREN). Null if unavailable. */
+function childrenOf(pid: number): number[] | null {
+  let tids: string[];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return existsSync('/proc/self/task') ? [] : null; // the process is gone (or no /proc at all)
+  }
+  const out: number[] = [];
+  for (const tid of tids) {
+    let text: string;
+    try {
+      text = readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT' && tid === String(pid)) return null;
+      continue;
+    }
+    for (const part of text.split(' ')) if (part.trim() !== '') out.push(Number(part));
+  }
+  return out;
+}
+
+/** Every descendant of `rootPid` (children, grandchildren …), not including the root. */
+export function listDescendants(rootPid: number): number[] {
+  const direct = childrenOf(rootPid);
+  if (direct !== null) {
+    const out: number[] = [];
+    const stack = [...direct];
+    while (stack.length > 0) {
+      const pid = stack.pop()!;
+      out.push(pid);
+      stack.push(...(childrenOf(pid) ?? []));
+    }
+    return out;
+  }
+  const table = readProcTable();
+  const children = new Map<number, number[]>();
+  for (const e of table) {
+    const list = children.get(e.ppid) ?? [];
+    list.push(e.pid);
+    children.set(e.ppid, list);
+  }
+  const out: number[] = [];
+  const stack = [...(children.get(rootPid) ?? [])];
+  while (stack.length > 0) {
+    const pid = stack.pop()!;
+    out.push(pid);
+    stack.push(...(children.get(pid) ?? []));
+  }
+  return out;
+}
+
+/** True while the process exists and is not a zombie waiting to be reaped. */
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return true; // no /proc: trust kill(0)
+  }
+}
+
+function signalQuietly(target: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(target, signal);
+  } catch {
+    // Already gone, or not ours.
+  }
+}
+
+/**
+ * Signal the descendants of `rootPid` (and `rootPid` itself unless `includeRoot` is false), plus
+ * every process group a descendant leads. The snapshot is taken before signalling, so processes
+ * orphaned by the first kills are still reached.
+ */
+export function signalProcessTree(rootPid: number, signal: NodeJS.Signals, includeRoot = true): number[] {
+  const descendants = listDescendants(rootPid);
+  const table = new Map(readProcTable().map((e) => [e.pid, e]));
+  const ownGroup = process.pid > 0 ? table.get(process.pid)?.pgid : undefined;
+  const groups = new Set<number>();
+  for (const pid of descendants) {
+    const pgid = table.get(pid)?.pgid;
+    // Never signal our own group from inside it (that would kill the caller).
+    if (pgid !== undefined && pgid > 1 && pgid !== ownGroup) groups.add(pgid);
+  }
+  if (includeRoot) {
+    const rootGroup = table.get(rootPid)?.pgid;
+    if (rootGroup === rootPid && rootGroup !== ownGroup) groups.add(rootGroup);
+  }
+  for (const g of groups) signalQuietly(-g, signal);
+  for (const pid of descendants) signalQuietly(pid, signal);
+  if (includeRoot) signalQuietly(rootPid, signal);
+  return descendants;
+}
+
+/**
+ * SIGTERM the tree, wait up to `graceMs` for it to go, then SIGKILL whatever is left (including
+ * processes that appeared in the meantime). Resolves when nothing of the tree is alive.
+ */
+export async function killProcessTree(rootPid: number, graceMs: number, includeRoot = true): Promise<void> {
+  const first = signalProcessTree(rootPid, 'SIGTERM', includeRoot);
+  const tracked = new Set(includeRoot ? [rootPid, ...first] : first);
+  const deadline = Date.now() + graceMs;
+  while (Date.now() < deadline && [...tracked].some(isAlive)) {
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  for (const pid of includeRoot && isAlive(rootPid) ? listDescendants(rootPid) : []) tracked.add(pid);
+  if (!includeRoot) for (const pid of listDescendants(rootPid)) tracked.add(pid);
+  signalProcessTree(rootPid, 'SIGKILL', includeRoot);
+  for (const pid of tracked) if (isAlive(pid)) signalQuietly(pid, 'SIGKILL');
+  const hardDeadline = Date.now() + 2000;
+  while (Date.now() < hardDeadline && [...tracked].some(isAlive)) {
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}

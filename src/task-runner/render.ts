@@ -1,0 +1,12 @@
+import { jsonSafe, type BaseOperator } from '../dag/base-operator.js';
+import type { TaskContext } from '../dag/execution.js';
+import { renderTemplates } from '../dag/templates.js';
+
+/**
+ * Render an operator's templated fields with the task context (dag/templates.ts does the work)
+ * and return them as JSON-safe data for task_instance.rendered_fields and `tasks render`.
+ */
+export async function renderTaskFields(operator: BaseOperator, context: TaskContext): Promise<Record<string, unknown>> {
+  const rendered = await renderTemplates(operator, context);
+  return Object.fromEntries(Object.entries(rendered).map(([k, v]) => [k, jsonSafe(v)]));
+}

@@ -1,0 +1,438 @@
+import { hostname as osHostname, userInfo } from 'node:os';
+import type { Kysely } from 'kysely';
+import type { Database, DagRunRow, TaskInstanceState } from '../db/tables.js';
+import type { MetadataDb } from '../db/index.js';
+import type { UpdraftConfig } from '../config/schema.js';
+import type { Fernet } from '../security/fernet.js';
+import { errorMessage } from '../errors.js';
+import { createTaskContext, type DagRunInfo, type TaskContext, type TaskServices } from '../dag/execution.js';
+import type { BaseOperator, TaskCallback } from '../dag/base-operator.js';
+import { serializeParams, validateParams } from '../dag/params.js';
+import { executeOperator, type ExecutionOutcome } from './execute-task.js';
+import { loadTask, type LoadedTask } from './load-task.js';
+import { renderTaskFields } from './render.js';
+import { canRetry, nextRetryAt, type RetrySettings } from './retry-policy.js';
+import { openTaskLogger, taskLogPath, type TaskLogger } from './task-log.js';
+import { claimTaskInstance, finishTaskInstance, firstRescheduleStart, readTaskInstance, recordReschedule, storeRenderedFields } from './ti-store.js';
+import { createTaskJob, endTaskJob, startHeartbeat } from './job-heartbeat.js';
+import { clearXComs, createXComBackend, RETURN_VALUE_KEY, SKIPMIXIN_KEY, writeXCom, type SkipMixinValue } from './xcom-store.js';
+import { createTaskServices } from './task-services.js';
+
+/**
+ * Run one try of one task instance, the way the scheduler intends it (see README.md in this
+ * folder for the contract with the scheduler):
+ *   claim (guarded) → job row + heartbeat → import the DAG file → context → render → execute
+ *   → XCom / branch record → final state (written here, by the runner) → callbacks.
+ */
+export interface TaskRunRequest {
+  dagId: string;
+  runId: string;
+  taskId: string;
+  mapIndex: number;
+  tryNumber: number;
+  fileloc: string;
+}
+
+export interface RunnerDeps {
+  db: MetadataDb;
+  fernet: Fernet;
+  config: UpdraftConfig;
+  env?: NodeJS.ProcessEnv;
+  executorClass?: string | null;
+  /** See ExecuteOptions.ownsProcess. */
+  ownsProcess: boolean;
+  /** Aborts the task from outside (executor terminate, SIGTERM). */
+  signal?: AbortSignal;
+  /** Lines of the task log also go here (`tasks run` prints them). */
+  echo?: (line: string) => void;
+  services?: Partial<Pick<TaskServices, 'triggerDagRun'>>;
+}
+
+export type RunResult =
+  | { ran: false; reason: string }
+  | { ran: true; state: TaskInstanceState; tainted: boolean; logPath: string; error: string | null };
+
+export function runnerHostname(config: UpdraftConfig): string {
+  return config.core.hostname || osHostname();
+}
+
+function unixName(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return String(process.getuid?.() ?? 'unknown');
+  }
+}
+
+export async function runTaskInstance(request: TaskRunRequest, deps: RunnerDeps): Promise<RunResult> {
+  const db = deps.db.kysely;
+  const key = request;
+  const ti = await readTaskInstance(db, key);
+  if (!ti) return { ran: false, reason: `Task instance ${describe(request)} does not exist` };
+  if (ti.try_number !== request.tryNumber || !(ti.state === 'queued' || ti.state === 'scheduled')) {
+    return { ran: false, reason: `Task instance ${describe(request)} is in state ${ti.state ?? 'none'} (try ${ti.try_number}), not queued for try ${request.tryNumber}` };
+  }
+  const host = runnerHostname(deps.config);
+  const who = { dagId: request.dagId, hostname: host, unixname: unixName(), pid: process.pid, executorClass: deps.executorClass ?? null };
+  const jobId = await createTaskJob(db, who, Date.now(), deps.db.dialect);
+  const startDate = Date.now();
+  if (!(await claimTaskInstance(db, key, { ...who, jobId, startDate }))) {
+    await db.deleteFrom('job').where('id', '=', jobId).execute();
+    return { ran: false, reason: `Task instance ${describe(request)} was claimed by another runner or changed state` };
+  }
+
+  const logPath = taskLogPath(deps.config.logging.base_log_folder, key);
+  const log = openTaskLogger({ path: logPath, echo: deps.echo });
+  const controller = new AbortController();
+  const onOuterAbort = () => controller.abort(deps.signal?.reason ?? new Error('The task was terminated'));
+  deps.signal?.addEventListener('abort', onOuterAbort, { once: true });
+  if (deps.signal?.aborted) onOuterAbort();
+  const heartbeat = startHeartbeat({
+    db,
+    jobId,
+    intervalMs: deps.config.scheduler.job_heartbeat_sec * 1000,
+    stillOurs: async () => {
+      const now = await readTaskInstance(db, key);
+      return now?.state === 'running' && now.try_number === request.tryNumber && now.job_id === jobId;
+    },
+    onLostOwnership: () => {
+      log.warn('State of this instance has been externally set to something else. Terminating instance.');
+      controller.abort(new Error('The task instance was changed from outside (cleared or marked) while it ran'));
+    },
+    onError: (error) => log.warn(`Heartbeat failed: ${errorMessage(error)}`),
+  });
+
+  let state: TaskInstanceState = 'failed';
+  let tainted = false;
+  let errorText: string | null = null;
+  try {
+    log.info(`Starting attempt ${request.tryNumber} of ${ti.max_tries + 1}`);
+    log.info(`Executing <Task(${ti.operator ?? 'Operator'}): ${request.taskId}> on ${request.runId} (pid ${process.pid}, host ${host})`);
+    const done = await runAndRecord(request, deps, { log, controller, startDate, maxTries: ti.max_tries, jobId });
+    state = done.state;
+    tainted = done.tainted;
+    errorText = done.error;
+  } catch (error) {
+    // Something in the runner itself failed (DB down mid-run …): record the failure if we still can.
+    errorText = errorMessage(error);
+    log.error(`Task runner error: ${errorText}`);
+    state = (await recordFailureSafely(db, request, startDate, ti.max_tries, null, log)) ?? 'failed';
+  } finally {
+    heartbeat.stop();
+    deps.signal?.removeEventListener('abort', onOuterAbort);
+    await endTaskJob(db, jobId, state === 'failed' ? 'failed' : 'success').catch(() => undefined);
+    log.close();
+  }
+  return { ran: true, state, tainted, logPath, error: errorText };
+}
+
+interface RunState {
+  log: TaskLogger;
+  controller: AbortController;
+  startDate: number;
+  maxTries: number;
+  jobId: number;
+}
+
+async function runAndRecord(
+  request: TaskRunRequest,
+  deps: RunnerDeps,
+  rs: RunState,
+): Promise<{ state: TaskInstanceState; tainted: boolean; error: string | null }> {
+  const db = deps.db.kysely;
+  const { log } = rs;
+  let loaded: LoadedTask;
+  let context: TaskContext;
+  let operator: BaseOperator;
+  let retry: RetrySettings | null = null;
+  try {
+    loaded = await loadTask(request.fileloc, request.dagId, request.taskId);
+    retry = retrySettingsOf(loaded.operator);
+    const dagRun = await readDagRun(db, request.dagId, request.runId);
+    await clearXComs(db, request);
+    const built = await buildContext({ request, deps, loaded, dagRun, log, signal: rs.controller.signal, startDate: rs.startDate, maxTries: rs.maxTries, testMode: false });
+    context = built.context;
+    operator = built.operator;
+    await runCallback(operator.callbacks.onExecuteCallback, context, undefined, 'onExecuteCallback', log);
+    const rendered = await renderTaskFields(operator, context);
+    await storeRenderedFields(db, request, rendered);
+  } catch (error) {
+    log.error(`Task failed before execute: ${errorMessage(error)}`);
+    const state = await recordFailure(db, request, rs.startDate, rs.maxTries, retry ?? (await retrySettingsFromSerialized(db, request)), true, log);
+    return { state: state ?? 'failed', tainted: false, error: errorMessage(error) };
+  }
+
+  const { outcome, tainted } = await executeOperator({
+    operator,
+    context,
+    controller: rs.controller,
+    executionTimeoutMs: operator.executionTimeoutMs,
+    settleGraceMs: Math.min(deps.config.core.killed_task_cleanup_time * 1000, 5000),
+    log,
+    ownsProcess: deps.ownsProcess,
+  });
+  const state = await recordOutcome(db, request, loaded.operator, operator, outcome, rs, retry, context);
+  return { state, tainted, error: outcome.kind === 'failed' ? errorMessage(outcome.error) : null };
+}
+
+async function recordOutcome(
+  db: Kysely<Database>,
+  request: TaskRunRequest,
+  declared: BaseOperator,
+  operator: BaseOperator,
+  outcome: ExecutionOutcome,
+  rs: RunState,
+  retry: RetrySettings | null,
+  context: TaskContext,
+): Promise<TaskInstanceState> {
+  const { log } = rs;
+  const flags = declared.serialize();
+  let finalOutcome = outcome;
+  if (outcome.kind === 'success') {
+    try {
+      await recordResult(db, request, declared, flags, outcome.value, log);
+    } catch (error) {
+      finalOutcome = { kind: 'failed', error, retryable: true };
+    }
+  }
+  const end = Date.now();
+  const duration = (end - rs.startDate) / 1000;
+  let state: TaskInstanceState;
+  switch (finalOutcome.kind) {
+    case 'success':
+      state = (await finishTaskInstance(db, request, { state: 'success', end_date: end, duration })) ? 'success' : await externalState(db, request);
+      log.info(`Marking task as SUCCESS. dag_id=${request.dagId}, task_id=${request.taskId}, run_id=${request.runId}`);
+      if (state === 'success') await runCallback(operator.callbacks.onSuccessCallback, context, undefined, 'onSuccessCallback', log);
+      return state;
+    case 'skipped':
+      log.info(`${finalOutcome.message}. Marking task as SKIPPED.`);
+      return (await finishTaskInstance(db, request, { state: 'skipped', end_date: end, duration })) ? 'skipped' : await externalState(db, request);
+    case 'reschedule': {
+      const at = finalOutcome.at.getTime();
+      log.info(`Rescheduling task, marking task as UP_FOR_RESCHEDULE until ${finalOutcome.at.toISOString()}`);
+      await recordReschedule(db, request, rs.startDate, end, at);
+      return (await finishTaskInstance(db, request, { state: 'up_for_reschedule', end_date: end, duration, next_retry_at: at }))
+        ? 'up_for_reschedule'
+        : await externalState(db, request);
+    }
+    case 'failed': {
+      log.error(`Task failed with exception: ${describeError(finalOutcome.error)}`);
+      const state = (await recordFailure(db, request, rs.startDate, rs.maxTries, retry, finalOutcome.retryable, log)) ?? (await externalState(db, request));
+      if (state === 'up_for_retry') await runCallback(operator.callbacks.onRetryCallback, context, finalOutcome.error, 'onRetryCallback', log);
+      if (state === 'failed') await runCallback(operator.callbacks.onFailureCallback, context, finalOutcome.error, 'onFailureCallback', log);
+      return state;
+    }
+  }
+}
+
+/** Return value → XCom; branch / short-circuit decisions → the skipmixin record the scheduler reads. */
+async function recordResult(
+  db: Kysely<Database>,
+  request: TaskRunRequest,
+  declared: BaseOperator,
+  flags: { isBranch: boolean; isShortCircuit: boolean },
+  value: unknown,
+  log: TaskLogger,
+): Promise<void> {
+  if (value !== undefined) await writeXCom(db, request, RETURN_VALUE_KEY, value);
+  if (flags.isBranch) {
+    const followed = value === undefined || value === null ? [] : [value].flat().map(String);
+    const downstream = new Set(declared.downstreamTaskIds);
+    const unknown = followed.filter((id) => !downstream.has(id));
+    if (unknown.length > 0) {
+      throw new Error(`Branch returned task id(s) ${unknown.map((u) => `'${u}'`).join(', ')} that are not directly downstream of '${declared.taskId}' (downstream: ${[...downstream].join(', ') || 'none'})`);
+    }
+    log.info(`Following branch ${followed.join(', ') || '(none)'}; skipping the other downstream tasks`);
+    const record: SkipMixinValue = { followed };
+    await writeXCom(db, request, SKIPMIXIN_KEY, record);
+  } else if (flags.isShortCircuit && !value) {
+    log.info('Condition result is falsy: skipping all downstream tasks');
+    const record: SkipMixinValue = { followed: [], skipAllDownstream: true };
+    await writeXCom(db, request, SKIPMIXIN_KEY, record);
+  }
+}
+
+/** failed or up_for_retry (with next_retry_at); null when the TI is no longer ours. */
+async function recordFailure(
+  db: Kysely<Database>,
+  request: TaskRunRequest,
+  startDate: number,
+  maxTries: number,
+  retry: RetrySettings | null,
+  retryable: boolean,
+  log: TaskLogger,
+): Promise<TaskInstanceState | null> {
+  const end = Date.now();
+  const duration = (end - startDate) / 1000;
+  if (retryable && retry && canRetry(request.tryNumber, maxTries)) {
+    const at = nextRetryAt(retry, request.tryNumber, end);
+    log.info(`Marking task as UP_FOR_RETRY (retry at ${new Date(at).toISOString()}). dag_id=${request.dagId}, task_id=${request.taskId}, run_id=${request.runId}`);
+    return (await finishTaskInstance(db, request, { state: 'up_for_retry', end_date: end, duration, next_retry_at: at })) ? 'up_for_retry' : null;
+  }
+  log.info(`Marking task as FAILED. dag_id=${request.dagId}, task_id=${request.taskId}, run_id=${request.runId}`);
+  return (await finishTaskInstance(db, request, { state: 'failed', end_date: end, duration, next_retry_at: null })) ? 'failed' : null;
+}
+
+async function recordFailureSafely(
+  db: Kysely<Database>,
+  request: TaskRunRequest,
+  startDate: number,
+  maxTries: number,
+  retry: RetrySettings | null,
+  log: TaskLogger,
+): Promise<TaskInstanceState | null> {
+  try {
+    return await recordFailure(db, request, startDate, maxTries, retry ?? (await retrySettingsFromSerialized(db, request)), true, log);
+  } catch {
+    return null;
+  }
+}
+
+async function externalState(db: Kysely<Database>, request: TaskRunRequest): Promise<TaskInstanceState> {
+  const now = await readTaskInstance(db, request);
+  return (now?.state ?? 'failed') as TaskInstanceState;
+}
+
+export function retrySettingsOf(operator: BaseOperator): RetrySettings {
+  const s = operator.serialize();
+  return { retryDelayMs: s.retryDelayMs, retryExponentialBackoff: s.retryExponentialBackoff, maxRetryDelayMs: s.maxRetryDelayMs };
+}
+
+/** Retry settings from the serialized DAG (when the DAG file cannot be imported, or from the executor). */
+export async function retrySettingsFromSerialized(db: Kysely<Database>, key: { dagId: string; taskId: string }): Promise<RetrySettings | null> {
+  const row = await db.selectFrom('serialized_dag').select('data').where('dag_id', '=', key.dagId).executeTakeFirst();
+  if (!row) return null;
+  try {
+    const dag = JSON.parse(row.data) as { tasks?: { taskId: string; retryDelayMs: number; retryExponentialBackoff: boolean; maxRetryDelayMs: number | null }[] };
+    const t = dag.tasks?.find((x) => x.taskId === key.taskId);
+    return t ? { retryDelayMs: t.retryDelayMs, retryExponentialBackoff: t.retryExponentialBackoff, maxRetryDelayMs: t.maxRetryDelayMs } : null;
+  } catch {
+    return null;
+  }
+}
+
+export async function readDagRun(db: Kysely<Database>, dagId: string, runId: string): Promise<DagRunRow> {
+  const run = await db.selectFrom('dag_run').selectAll().where('dag_id', '=', dagId).where('run_id', '=', runId).executeTakeFirst();
+  if (!run) throw new Error(`DAG run ${dagId}/${runId} does not exist`);
+  return run;
+}
+
+export function dagRunInfo(run: DagRunRow): DagRunInfo {
+  let conf: Record<string, unknown> = {};
+  if (run.conf) {
+    try {
+      const parsed = JSON.parse(run.conf) as unknown;
+      if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) conf = parsed as Record<string, unknown>;
+    } catch {
+      conf = {};
+    }
+  }
+  return {
+    dagId: run.dag_id,
+    runId: run.run_id,
+    runType: run.run_type,
+    conf,
+    logicalDate: new Date(run.logical_date),
+    dataIntervalStart: new Date(run.data_interval_start ?? run.logical_date),
+    dataIntervalEnd: new Date(run.data_interval_end ?? run.logical_date),
+    externalTrigger: run.external_trigger === 1,
+  };
+}
+
+export interface BuildContextInput {
+  request: Omit<TaskRunRequest, 'fileloc'>;
+  deps: Pick<RunnerDeps, 'db' | 'fernet' | 'env' | 'services'>;
+  loaded: LoadedTask;
+  /** A recorded run, or the run info `tasks test` makes up. */
+  dagRun: DagRunRow | DagRunInfo;
+  log: TaskLogger;
+  signal: AbortSignal;
+  startDate: number;
+  maxTries: number;
+  testMode: boolean;
+}
+
+/** The Airflow template context, and the operator to run (a mapped task's instance for its map index). */
+export async function buildContext(input: BuildContextInput): Promise<{ context: TaskContext; operator: BaseOperator }> {
+  const { request, deps, loaded } = input;
+  const db = deps.db.kysely;
+  const run = 'run_id' in input.dagRun ? dagRunInfo(input.dagRun) : input.dagRun;
+  const xcom = createXComBackend(db, request, input.testMode);
+  const services = createTaskServices({ db, fernet: deps.fernet, xcom, env: deps.env, triggerDagRun: deps.services?.triggerDagRun });
+  const params = validateParams(serializeParams(loaded.dag.params), run.conf);
+  const prev = input.testMode ? null : await previousSuccess(db, request.dagId, run.logicalDate.getTime());
+  const sensorFirst = input.testMode ? null : await firstRescheduleStart(db, { ...request });
+  const taskLog = {
+    info: (m: string) => input.log.info(m, 'task'),
+    warn: (m: string) => input.log.warn(m, 'task'),
+    error: (m: string) => input.log.error(m, 'task'),
+    debug: (m: string) => input.log.debug(m, 'task'),
+  };
+  const context = createTaskContext({
+    dag: loaded.dag,
+    task: loaded.operator,
+    dagRun: run,
+    params,
+    tryNumber: request.tryNumber,
+    maxTries: input.maxTries,
+    mapIndex: request.mapIndex,
+    startDate: new Date(input.startDate),
+    prevDataIntervalStartSuccess: prev ? new Date(prev.start) : null,
+    prevDataIntervalEndSuccess: prev ? new Date(prev.end) : null,
+    services,
+    log: taskLog,
+    signal: input.signal,
+    testMode: input.testMode,
+    sensorFirstPokeAt: sensorFirst !== null ? new Date(sensorFirst) : null,
+  });
+  let operator = loaded.operator;
+  // Mapped task: expand, then build the instance of our map index. (Operators have a `then`
+  // method — Airflow's >> — so they must never be the value of a promise: we call the
+  // synchronous instance() rather than awaiting a promise that resolves to an operator.)
+  const mapped = operator as BaseOperator & {
+    expandInstances?: (ctx: TaskContext) => Promise<Record<string, unknown>[]>;
+    instance?: (kwargs: Record<string, unknown>) => BaseOperator;
+  };
+  if (typeof mapped.expandInstances === 'function' && typeof mapped.instance === 'function') {
+    if (request.mapIndex < 0) throw new Error(`Task '${request.taskId}' is mapped; give a map index`);
+    const combos = await mapped.expandInstances(context);
+    const kwargs = combos[request.mapIndex];
+    if (!kwargs) throw new Error(`Task '${request.taskId}' has no map index ${request.mapIndex} (${combos.length} instances)`);
+    operator = mapped.instance(kwargs);
+    context.task = operator;
+  }
+  return { context, operator };
+}
+
+async function previousSuccess(db: Kysely<Database>, dagId: string, before: number): Promise<{ start: number; end: number } | null> {
+  const row = await db
+    .selectFrom('dag_run')
+    .select(['data_interval_start', 'data_interval_end', 'logical_date'])
+    .where('dag_id', '=', dagId)
+    .where('state', '=', 'success')
+    .where('logical_date', '<', before)
+    .orderBy('logical_date', 'desc')
+    .limit(1)
+    .executeTakeFirst();
+  if (!row) return null;
+  return { start: row.data_interval_start ?? row.logical_date, end: row.data_interval_end ?? row.logical_date };
+}
+
+async function runCallback(callback: TaskCallback | undefined, context: TaskContext, error: unknown, name: string, log: TaskLogger): Promise<void> {
+  if (typeof callback !== 'function') return;
+  try {
+    await (callback(context, error) as Promise<unknown>);
+  } catch (cbError) {
+    // A failing callback is logged; it does not change the task's state (Airflow does the same).
+    log.error(`Error when executing ${name}: ${errorMessage(cbError)}`);
+  }
+}
+
+function describe(r: Omit<TaskRunRequest, 'fileloc'>): string {
+  return `${r.dagId}.${r.taskId} run=${r.runId}${r.mapIndex >= 0 ? ` map_index=${r.mapIndex}` : ''}`;
+}
+
+function describeError(error: unknown): string {
+  if (error instanceof Error) return error.stack && !error.name.endsWith('TimeoutError') ? error.stack : `${error.name}: ${error.message}`;
+  return String(error);
+}

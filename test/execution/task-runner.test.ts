@@ -1,0 +1,115 @@
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runTaskInstance, type TaskRunRequest } from '../../src/task-runner/run-task-instance.js';
+import { taskLogPath } from '../../src/task-runner/task-log.js';
+import { TEST_DIALECTS } from '../support/databases.js';
+import { createExecEnv, EXEC_DAG_FILE, seedDagRun, seedSerializedDag, seedTaskInstance, tiRow, type ExecEnv } from './helpers.js';
+
+/** The task runner in this process against each real metadata DB: states, XCom, logs, guards. */
+describe.each(TEST_DIALECTS)('task runner on %s', (dialect) => {
+  let e: ExecEnv;
+  const run = (key: Omit<TaskRunRequest, 'fileloc'>) =>
+    runTaskInstance({ ...key, fileloc: EXEC_DAG_FILE }, { db: e.db, fernet: e.ctx.fernet, config: e.ctx.config.values, ownsProcess: false });
+
+  beforeAll(async () => {
+    e = await createExecEnv(dialect);
+    await seedSerializedDag(e.db);
+    await seedDagRun(e.db, 'run_1', { who: 'updraft' });
+  });
+  afterAll(async () => {
+    await e?.cleanup();
+  });
+
+  it('runs a bash task to success, records the runner, renders templates with conf over params, writes the log', async () => {
+    const key = await seedTaskInstance(e.db, 'run_1', 'echo_ok');
+    const result = await run(key);
+    expect(result).toMatchObject({ ran: true, state: 'success' });
+    const ti = await tiRow(e.db, 'run_1', 'echo_ok');
+    expect(ti.state).toBe('success');
+    expect(ti.pid).toBe(process.pid);
+    expect(ti.hostname).toBeTruthy();
+    expect(ti.unixname).toBeTruthy();
+    expect(ti.start_date).toBeGreaterThan(0);
+    expect(ti.end_date).toBeGreaterThanOrEqual(ti.start_date!);
+    expect(ti.duration).toBeGreaterThanOrEqual(0);
+    expect(JSON.parse(ti.rendered_fields!)).toMatchObject({ bashCommand: 'echo "hello updraft on 2024-01-02"' });
+    const job = await e.db.kysely.selectFrom('job').selectAll().where('id', '=', ti.job_id!).executeTakeFirstOrThrow();
+    expect(job).toMatchObject({ job_type: 'LocalTaskJob', state: 'success', pid: process.pid });
+    const path = taskLogPath(e.logFolder, key);
+    expect(path).toBe(`${e.logFolder}/dag_id=exec_test/run_id=run_1/task_id=echo_ok/attempt=1.log`);
+    const log = readFileSync(path, 'utf8');
+    expect(log).toMatch(/^\[\d{4}-\d\d-\d\dT[\d:.]+\+0000\] \{runner\} INFO - Starting attempt 1 of 1$/m);
+    expect(log).toContain('hello updraft on 2024-01-02');
+    expect(log).toContain('Marking task as SUCCESS');
+    const xcom = await e.db.kysely.selectFrom('xcom').selectAll().where('task_id', '=', 'echo_ok').executeTakeFirstOrThrow();
+    expect(JSON.parse(xcom.value)).toBe('hello updraft on 2024-01-02');
+  });
+
+  it('marks exit code 99 as skipped', async () => {
+    const key = await seedTaskInstance(e.db, 'run_1', 'exit_99');
+    expect(await run(key)).toMatchObject({ ran: true, state: 'skipped' });
+    expect((await tiRow(e.db, 'run_1', 'exit_99')).state).toBe('skipped');
+  });
+
+  it('puts a failed try up for retry with exponential backoff capped by maxRetryDelay, then fails the last try', async () => {
+    const key = await seedTaskInstance(e.db, 'run_1', 'fail_retry', { tryNumber: 1, maxTries: 2 });
+    const before = Date.now();
+    expect(await run(key)).toMatchObject({ ran: true, state: 'up_for_retry' });
+    let ti = await tiRow(e.db, 'run_1', 'fail_retry');
+    expect(ti.state).toBe('up_for_retry');
+    // try 1 → retryDelay 10 s
+    expect(ti.next_retry_at! - ti.end_date!).toBe(10_000);
+    expect(ti.end_date!).toBeGreaterThanOrEqual(before);
+
+    // The scheduler requeues try 2: backoff doubles to 20 s, capped at 15 s.
+    await e.db.kysely.updateTable('task_instance').set({ state: 'queued', try_number: 2 }).where('task_id', '=', 'fail_retry').where('run_id', '=', 'run_1').execute();
+    expect(await run({ ...key, tryNumber: 2 })).toMatchObject({ state: 'up_for_retry' });
+    ti = await tiRow(e.db, 'run_1', 'fail_retry');
+    expect(ti.next_retry_at! - ti.end_date!).toBe(15_000);
+
+    await e.db.kysely.updateTable('task_instance').set({ state: 'queued', try_number: 3 }).where('task_id', '=', 'fail_retry').where('run_id', '=', 'run_1').execute();
+    expect(await run({ ...key, tryNumber: 3 })).toMatchObject({ state: 'failed' });
+    ti = await tiRow(e.db, 'run_1', 'fail_retry');
+    expect(ti.state).toBe('failed');
+    expect(ti.next_retry_at).toBeNull();
+    expect(readFileSync(taskLogPath(e.logFolder, { ...key, tryNumber: 3 }), 'utf8')).toContain('Marking task as FAILED');
+  });
+
+  it('fails FailTaskNow without using the remaining retries', async () => {
+    const key = await seedTaskInstance(e.db, 'run_1', 'fail_now', { maxTries: 3 });
+    expect(await run(key)).toMatchObject({ ran: true, state: 'failed' });
+  });
+
+  it('round-trips XCom between two tasks', async () => {
+    await run(await seedTaskInstance(e.db, 'run_1', 'push'));
+    expect(await run(await seedTaskInstance(e.db, 'run_1', 'pull'))).toMatchObject({ state: 'success' });
+    const row = await e.db.kysely.selectFrom('xcom').selectAll().where('run_id', '=', 'run_1').where('task_id', '=', 'pull').where('key', '=', 'return_value').executeTakeFirstOrThrow();
+    expect(JSON.parse(row.value)).toEqual({ sum: 6 });
+  });
+
+  it('records the followed branch and a falsy short-circuit for the scheduler', async () => {
+    await run(await seedTaskInstance(e.db, 'run_1', 'branch'));
+    await run(await seedTaskInstance(e.db, 'run_1', 'gate'));
+    const rows = await e.db.kysely.selectFrom('xcom').select(['task_id', 'value']).where('run_id', '=', 'run_1').where('key', '=', 'skipmixin_key').orderBy('task_id').execute();
+    expect(rows.map((r) => [r.task_id, JSON.parse(r.value)])).toEqual([
+      ['branch', { followed: ['left'] }],
+      ['gate', { followed: [], skipAllDownstream: true }],
+    ]);
+  });
+
+  it('refuses to run a try that is not queued for it (no task instance runs twice)', async () => {
+    const key = await seedTaskInstance(e.db, 'run_1', 'quick', { tryNumber: 1 });
+    const countJobs = async () => (await e.db.kysely.selectFrom('job').select('id').where('job_type', '=', 'LocalTaskJob').execute()).length;
+    const jobsBefore = await countJobs();
+    const [a, b] = await Promise.all([run(key), run(key)]);
+    const ran = [a, b].filter((r) => r.ran);
+    expect(ran).toHaveLength(1);
+    expect((await tiRow(e.db, 'run_1', 'quick')).state).toBe('success');
+    // A stale request for an old try is refused too, and changes nothing.
+    const stale = await run({ ...key, tryNumber: 0 });
+    expect(stale.ran).toBe(false);
+    expect((await tiRow(e.db, 'run_1', 'quick')).state).toBe('success');
+    // Only the runner that got the task instance keeps a job row.
+    expect(await countJobs()).toBe(jobsBefore + 1);
+  });
+});
