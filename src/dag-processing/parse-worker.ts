@@ -1,0 +1,52 @@
+/**
+ * Child-process entry of the DAG processor: imports DAG files one at a time on request and sends
+ * back their serialized DAGs (or the import error). Runs user code, so it lives in its own process
+ * that the parent kills on timeout.
+ */
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { setAuthoringDefaults, type AuthoringDefaults } from '../dag/defaults.js';
+import type { SerializedDag } from '../dag/serialized.js';
+import { importDagFile } from './import-dag-file.js';
+
+export interface ParseRequest {
+  id: number;
+  file: string;
+  defaults: AuthoringDefaults;
+}
+
+export interface ParseResponse {
+  id: number;
+  file: string;
+  /** sha256 of the source as read just before importing it. */
+  sourceHash: string;
+  source: string;
+  dags: SerializedDag[];
+  error: string | null;
+  durationMs: number;
+}
+
+async function parse(req: ParseRequest): Promise<ParseResponse> {
+  const started = performance.now();
+  let source = '';
+  let sourceHash = '';
+  try {
+    source = await readFile(req.file, 'utf8');
+    sourceHash = createHash('sha256').update(source).digest('hex');
+    setAuthoringDefaults(req.defaults);
+    const dags = await importDagFile(req.file);
+    const serialized = dags.map((d) => d.serialize());
+    return { id: req.id, file: req.file, sourceHash, source, dags: serialized, error: null, durationMs: performance.now() - started };
+  } catch (error) {
+    const e = error as Error;
+    const text = e?.message && e.name === 'DagImportError' ? e.message : (e?.stack ?? String(error));
+    return { id: req.id, file: req.file, sourceHash, source, dags: [], error: text, durationMs: performance.now() - started };
+  }
+}
+
+process.on('message', (msg: ParseRequest) => {
+  void parse(msg).then((res) => process.send?.(res));
+});
+// A DAG file that leaves an unhandled rejection behind should not kill the worker for the next file.
+process.on('unhandledRejection', () => undefined);
+process.send?.({ ready: true });

@@ -1,0 +1,192 @@
+import { readFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import type { AppContext } from '../context.js';
+import { authoringDefaultsFromConfig } from '../dag/defaults.js';
+import type { Logger } from '../log.js';
+import { listDagFiles, listExampleFiles } from './discover.js';
+import { ParsePool } from './parse-pool.js';
+import { removeMissingFiles, storeParseResult } from './store.js';
+
+export interface ProcessingStats {
+  filesFound: number;
+  filesParsed: number;
+  filesUnchanged: number;
+  dags: number;
+  importErrors: number;
+  /** serialized_dag rows written (new or changed DAG structure). */
+  serializedWrites: number;
+  deactivatedDags: string[];
+  removedFiles: string[];
+  durationMs: number;
+}
+
+export interface ProcessOptions {
+  /** Re-parse every file even if unchanged (`dags reserialize`). */
+  force?: boolean;
+  /** Reuse a pool across passes (the DagProcessor loop does); otherwise one is made and closed. */
+  pool?: ParsePool;
+  log?: Logger;
+}
+
+export function createParsePool(ctx: AppContext, log?: Logger): ParsePool {
+  const v = ctx.config.values;
+  return new ParsePool({
+    size: v.scheduler.parsing_processes,
+    timeoutMs: Math.max(1, v.core.dagbag_import_timeout * 1000),
+    defaults: authoringDefaultsFromConfig(v),
+    log: log ?? ctx.log.child('dag-processor'),
+  });
+}
+
+/** The files a pass looks at: core.dags_folder, plus the bundled examples when core.load_examples. */
+export async function discoverFiles(ctx: AppContext): Promise<string[]> {
+  const v = ctx.config.values;
+  const files = await listDagFiles(v.core.dags_folder);
+  if (v.core.load_examples) files.push(...(await listExampleFiles()));
+  return files;
+}
+
+/**
+ * One pass of the DAG processor: discover files, parse the new and changed ones in isolated
+ * processes, store their DAGs / import errors, and deactivate DAGs whose files are gone.
+ * Unchanged files (same sha256 as dag_code) are not imported at all.
+ */
+export async function processDagFolderOnce(ctx: AppContext, options: ProcessOptions = {}): Promise<ProcessingStats> {
+  const started = performance.now();
+  const log = options.log ?? ctx.log.child('dag-processor');
+  const db = (await ctx.db()).kysely;
+  const files = await discoverFiles(ctx);
+  const known = new Map<string, string>();
+  for (const r of await db.selectFrom('dag_code').select(['fileloc', 'source_hash']).execute()) known.set(r.fileloc, r.source_hash);
+
+  const changed: string[] = [];
+  for (const file of files) {
+    if (!options.force && known.has(file)) {
+      try {
+        const hash = createHash('sha256').update(await readFile(file, 'utf8')).digest('hex');
+        if (hash === known.get(file)) continue;
+      } catch {
+        // Vanished between listing and reading: the parse will report it.
+      }
+    }
+    changed.push(file);
+  }
+
+  const stats: ProcessingStats = {
+    filesFound: files.length,
+    filesParsed: changed.length,
+    filesUnchanged: files.length - changed.length,
+    dags: 0,
+    importErrors: 0,
+    serializedWrites: 0,
+    deactivatedDags: [],
+    removedFiles: [],
+    durationMs: 0,
+  };
+
+  const pool = options.pool ?? createParsePool(ctx, log);
+  const now = Date.now();
+  const pausedAtCreation = ctx.config.values.core.dags_are_paused_at_creation;
+  try {
+    // Parse in parallel, write one file at a time (SQLite has a single writer anyway).
+    let writes = Promise.resolve();
+    await Promise.all(
+      changed.map(async (file) => {
+        const res = await pool.parse(file);
+        writes = writes.then(async () => {
+          const out = await storeParseResult(db, res, { now, pausedAtCreation });
+          stats.dags += out.dagIds.length;
+          stats.serializedWrites += out.serializedWrites;
+          stats.deactivatedDags.push(...out.deactivated);
+          if (out.importError) {
+            stats.importErrors++;
+            log.warn(`Failed to import ${file}: ${res.error?.split('\n')[0] ?? 'duplicate DAG id'}`);
+          } else {
+            log.debug(`Parsed ${file} in ${res.durationMs.toFixed(0)} ms: ${out.dagIds.join(', ') || 'no DAGs'}`);
+          }
+        });
+        await writes;
+      }),
+    );
+    await writes;
+  } finally {
+    if (!options.pool) await pool.close();
+  }
+  const removed = await removeMissingFiles(db, new Set(files));
+  stats.removedFiles = removed.files;
+  stats.deactivatedDags.push(...removed.dags);
+  stats.durationMs = performance.now() - started;
+  if (stats.filesParsed > 0 || removed.files.length > 0) {
+    log.info(
+      `Processed ${stats.filesFound} files: ${stats.filesParsed} parsed, ${stats.dags} DAGs, ${stats.importErrors} import errors, ` +
+        `${stats.deactivatedDags.length} deactivated, in ${stats.durationMs.toFixed(0)} ms`,
+    );
+  }
+  return stats;
+}
+
+/**
+ * The DAG processor loop, run inside the scheduler or by `updraft dag-processor`: a pass every
+ * scheduler.min_file_process_interval seconds (unchanged files cost one read and a hash).
+ */
+export class DagProcessor {
+  private pool: ParsePool | undefined;
+  private stopped = false;
+  private wake: (() => void) | undefined;
+  private readonly log: Logger;
+
+  constructor(
+    private readonly ctx: AppContext,
+    private readonly opts: { intervalMs?: number; onPass?: (stats: ProcessingStats) => void } = {},
+  ) {
+    this.log = ctx.log.child('dag-processor');
+  }
+
+  get intervalMs(): number {
+    return this.opts.intervalMs ?? Math.max(1000, this.ctx.config.values.scheduler.min_file_process_interval * 1000);
+  }
+
+  async runOnce(force = false): Promise<ProcessingStats> {
+    this.pool ??= createParsePool(this.ctx, this.log);
+    const stats = await processDagFolderOnce(this.ctx, { pool: this.pool, log: this.log, force });
+    this.opts.onPass?.(stats);
+    return stats;
+  }
+
+  /** Run passes until stop() (or `maxPasses` passes, for `dag-processor -n`). */
+  async run(maxPasses = Infinity): Promise<void> {
+    let passes = 0;
+    while (!this.stopped && passes < maxPasses) {
+      try {
+        await this.runOnce();
+      } catch (error) {
+        this.log.error(`DAG processing pass failed: ${(error as Error).message}`);
+      }
+      passes++;
+      if (this.stopped || passes >= maxPasses) break;
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, this.intervalMs);
+        this.wake = () => {
+          clearTimeout(t);
+          resolve();
+        };
+      });
+    }
+    await this.close();
+  }
+
+  /** Ask for a pass now (e.g. after `dags reserialize`). */
+  poke(): void {
+    this.wake?.();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.wake?.();
+  }
+
+  async close(): Promise<void> {
+    await this.pool?.close();
+    this.pool = undefined;
+  }
+}
