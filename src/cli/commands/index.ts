@@ -5,6 +5,9 @@ import { registerUsers } from './users.js';
 import { registerVariables } from './variables.js';
 import { registerConnections } from './connections.js';
 import { registerPools } from './pools.js';
+import { registerDags } from './dags.js';
+import { registerTasks } from './tasks.js';
+import { registerDagProcessor } from './dag-processor.js';
 
 /** Every command group, in the order `updraft --help` lists them. */
 export const commandModules: RegisterCommand[] = [
@@ -14,4 +17,7 @@ export const commandModules: RegisterCommand[] = [
   registerVariables,
   registerConnections,
   registerPools,
+  registerDags,
+  registerTasks,
+  registerDagProcessor,
 ];
