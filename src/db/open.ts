@@ -168,6 +168,12 @@ function createPrivateFile(filename: string): void {
  * process reads the migration state only after the first one committed.
  */
 class LockingSqliteAdapter extends SqliteAdapter {
+  // SQLite does run DDL inside transactions; saying so makes Kysely run each migration batch in
+  // one transaction (all or nothing) with the lock below held until commit.
+  override get supportsTransactionalDdl(): boolean {
+    return true;
+  }
+
   override async acquireMigrationLock(db: Kysely<unknown>, options: MigrationLockOptions): Promise<void> {
     await sql`update ${sql.table(options.lockTable)} set is_locked = 1 where id = ${options.lockRowId}`.execute(
       db,
