@@ -8,6 +8,7 @@ import { registerPools } from './pools.js';
 import { registerDags } from './dags.js';
 import { registerTasks } from './tasks.js';
 import { registerDagProcessor } from './dag-processor.js';
+import { registerWebserver } from './webserver.js';
 
 /** Every command group, in the order `updraft --help` lists them. */
 export const commandModules: RegisterCommand[] = [
@@ -20,4 +21,5 @@ export const commandModules: RegisterCommand[] = [
   registerDags,
   registerTasks,
   registerDagProcessor,
+  registerWebserver,
 ];

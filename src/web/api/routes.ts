@@ -1,0 +1,383 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { NotFoundError, PermissionDeniedError, ValidationError } from '../../errors.js';
+import { apiGuard } from '../auth/guard.js';
+import type { Action } from '../auth/roles.js';
+import { recordAudit } from '../data/audit.js';
+import { decorate, getDag, getSerializedDag, listImportErrors } from '../data/dags.js';
+import { healthReport } from '../data/health.js';
+import { readTaskLog } from '../data/logs.js';
+import * as ops from '../data/operations.js';
+import * as res from '../data/resources.js';
+import { getDagRun, getTaskInstance, listDagRuns, listTaskInstances, listXcoms } from '../data/runs.js';
+import { UPDRAFT_VERSION, healthThresholds, type WebContext } from '../web-context.js';
+import { configSections } from '../data/config-view.js';
+import { dagJson, dagRunJson, eventLogJson, importErrorJson, taskInstanceJson, taskJson, xcomJson } from './serialize.js';
+import { listParam, optionalBool, optionalInstant, optionalInt, paging } from './paging.js';
+
+
+/** One REST endpoint: the route, the permission it needs, and what the OpenAPI document says. */
+export interface Endpoint {
+  method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
+  path: string;
+  action: Action | 'none';
+  summary: string;
+  tag: string;
+  body?: Record<string, unknown>;
+  handler: (request: FastifyRequest, reply: FastifyReply) => Promise<unknown>;
+}
+
+type Params = Record<string, string>;
+type Query = Record<string, unknown>;
+const p = (r: FastifyRequest) => r.params as Params;
+const q = (r: FastifyRequest) => (r.query ?? {}) as Query;
+const b = (r: FastifyRequest) => (r.body ?? {}) as Record<string, unknown>;
+const who = (r: FastifyRequest) => r.principal?.username ?? 'anonymous';
+
+const STRING = { type: 'string' } as const;
+const BOOL = { type: 'boolean' } as const;
+
+export function apiEndpoints(web: WebContext): Endpoint[] {
+  const db = web.db;
+  const fernet = web.app.fernet;
+  const audit = (r: FastifyRequest, event: string, extra: Omit<Parameters<typeof recordAudit>[1], 'event' | 'owner'> = {}) =>
+    recordAudit(db, { event, owner: who(r), ...extra });
+
+  const dagFilter = async (query: Query) => {
+    const { limit, offset } = paging(web, query);
+    const paused = optionalBool(query.paused, 'paused');
+    const onlyActive = optionalBool(query.only_active, 'only_active') ?? true;
+    let base = db.selectFrom('dag');
+    if (onlyActive) base = base.where('is_active', '=', 1);
+    if (paused !== undefined) base = base.where('is_paused', '=', paused ? 1 : 0);
+    const tags = listParam(query.tags);
+    if (tags?.length) base = base.where('dag_id', 'in', (eb) => eb.selectFrom('dag_tag').select('dag_tag.dag_id').where('name', 'in', tags));
+    const pattern = query.dag_id_pattern;
+    if (typeof pattern === 'string' && pattern) base = base.where('dag_id', 'like', `%${pattern.replace(/[\\%_]/g, (c) => `\\${c}`)}%`);
+    const [rows, total] = await Promise.all([
+      base.selectAll().orderBy('dag_id').limit(limit).offset(offset).execute(),
+      base.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirst(),
+    ]);
+    const decorated = await decorate(db, rows);
+    return { dags: decorated.map((e) => dagJson(e.dag, e.tags)), total_entries: Number(total?.n ?? 0) };
+  };
+
+  const downstreamOf = (tasks: { taskId: string; upstream: string[] }[]) => {
+    const down = new Map<string, string[]>(tasks.map((t) => [t.taskId, []]));
+    for (const t of tasks) for (const u of t.upstream) down.get(u)?.push(t.taskId);
+    return down;
+  };
+
+  return [
+    { method: 'GET', path: '/health', action: 'none', tag: 'Monitoring', summary: 'Health of the metadatabase, scheduler and other components',
+      handler: async () => healthReport(db, healthThresholds(web.app)) },
+    { method: 'GET', path: '/version', action: 'none', tag: 'Monitoring', summary: 'Updraft version',
+      handler: async () => ({ version: UPDRAFT_VERSION, git_version: null }) },
+
+    { method: 'GET', path: '/dags', action: 'read', tag: 'DAG', summary: 'List DAGs (limit, offset, tags, paused, only_active, dag_id_pattern)',
+      handler: async (r) => dagFilter(q(r)) },
+    { method: 'GET', path: '/dags/:dag_id', action: 'read', tag: 'DAG', summary: 'Get a DAG',
+      handler: async (r) => {
+        const [entry] = await decorate(db, [await getDag(db, p(r).dag_id!)]);
+        return dagJson(entry!.dag, entry!.tags);
+      } },
+    { method: 'PATCH', path: '/dags/:dag_id', action: 'operate_dags', tag: 'DAG', summary: 'Pause or unpause a DAG',
+      body: { type: 'object', required: ['is_paused'], properties: { is_paused: BOOL }, additionalProperties: true },
+      handler: async (r) => {
+        const dagId = p(r).dag_id!;
+        const mask = listParam(q(r).update_mask);
+        if (mask && mask.some((m) => m !== 'is_paused')) throw new ValidationError('Only is_paused can be updated.');
+        const paused = b(r).is_paused as boolean;
+        await ops.setPaused(db, dagId, paused);
+        await audit(r, paused ? 'paused' : 'unpaused', { dagId });
+        const [entry] = await decorate(db, [await getDag(db, dagId)]);
+        return dagJson(entry!.dag, entry!.tags);
+      } },
+    { method: 'DELETE', path: '/dags/:dag_id', action: 'operate_dags', tag: 'DAG', summary: 'Delete a DAG and its runs',
+      handler: async (r, reply) => {
+        await ops.deleteDag(db, p(r).dag_id!);
+        await audit(r, 'delete_dag', { dagId: p(r).dag_id! });
+        return reply.status(204).send();
+      } },
+    { method: 'GET', path: '/dags/:dag_id/tasks', action: 'read', tag: 'DAG', summary: 'Tasks of a DAG',
+      handler: async (r) => {
+        const dag = await getSerializedDag(db, p(r).dag_id!);
+        const down = downstreamOf(dag.tasks);
+        return { tasks: dag.tasks.map((t) => taskJson(t, down.get(t.taskId) ?? [])), total_entries: dag.tasks.length };
+      } },
+    { method: 'GET', path: '/dags/:dag_id/tasks/:task_id', action: 'read', tag: 'DAG', summary: 'One task of a DAG',
+      handler: async (r) => {
+        const dag = await getSerializedDag(db, p(r).dag_id!);
+        const task = dag.tasks.find((t) => t.taskId === p(r).task_id);
+        if (!task) throw new NotFoundError(`Task "${p(r).task_id}" not found in DAG "${dag.dagId}".`);
+        return taskJson(task, downstreamOf(dag.tasks).get(task.taskId) ?? []);
+      } },
+
+    { method: 'GET', path: '/dags/:dag_id/dagRuns', action: 'read', tag: 'DAGRun', summary: 'List runs of a DAG ("~" for all DAGs)',
+      handler: async (r) => {
+        const dagId = p(r).dag_id!;
+        if (dagId !== '~') await getDag(db, dagId);
+        const { rows, total } = await listDagRuns(db, { dagId: dagId === '~' ? undefined : dagId, states: listParam(q(r).state), ...paging(web, q(r)) });
+        return { dag_runs: rows.map(dagRunJson), total_entries: total };
+      } },
+    { method: 'POST', path: '/dags/:dag_id/dagRuns', action: 'operate_dags', tag: 'DAGRun', summary: 'Trigger a DAG run with conf',
+      body: { type: 'object', properties: { dag_run_id: { type: ['string', 'null'] }, logical_date: { type: ['string', 'null'] }, execution_date: { type: ['string', 'null'] }, conf: { type: 'object' }, note: { type: ['string', 'null'] } }, additionalProperties: false },
+      handler: async (r) => {
+        const body = b(r);
+        const dagId = p(r).dag_id!;
+        const run = await ops.triggerDagRun(db, dagId, {
+          runId: (body.dag_run_id as string | null) ?? undefined,
+          conf: body.conf ?? {},
+          logicalDate: optionalInstant(body.logical_date ?? body.execution_date, 'logical_date'),
+        });
+        await audit(r, 'trigger', { dagId, runId: run.run_id, extra: run.conf });
+        return dagRunJson(run);
+      } },
+    { method: 'GET', path: '/dags/:dag_id/dagRuns/:dag_run_id', action: 'read', tag: 'DAGRun', summary: 'Get a DAG run',
+      handler: async (r) => dagRunJson(await getDagRun(db, p(r).dag_id!, p(r).dag_run_id!)) },
+    { method: 'PATCH', path: '/dags/:dag_id/dagRuns/:dag_run_id', action: 'operate_dags', tag: 'DAGRun', summary: 'Set a run success, failed or queued',
+      body: { type: 'object', required: ['state'], properties: { state: { enum: ['success', 'failed', 'queued'] } } },
+      handler: async (r) => {
+        const { dag_id, dag_run_id } = p(r) as { dag_id: string; dag_run_id: string };
+        const state = b(r).state as 'success' | 'failed' | 'queued';
+        const run = await ops.setDagRunState(db, dag_id, dag_run_id, state);
+        await audit(r, `dagrun_${state}`, { dagId: dag_id, runId: dag_run_id });
+        return dagRunJson(run);
+      } },
+    { method: 'DELETE', path: '/dags/:dag_id/dagRuns/:dag_run_id', action: 'operate_dags', tag: 'DAGRun', summary: 'Delete a DAG run',
+      handler: async (r, reply) => {
+        const { dag_id, dag_run_id } = p(r) as { dag_id: string; dag_run_id: string };
+        await ops.deleteDagRun(db, dag_id, dag_run_id);
+        await audit(r, 'delete_dagrun', { dagId: dag_id, runId: dag_run_id });
+        return reply.status(204).send();
+      } },
+
+    { method: 'GET', path: '/dags/:dag_id/dagRuns/:dag_run_id/taskInstances', action: 'read', tag: 'TaskInstance', summary: 'Task instances of a run',
+      handler: async (r) => {
+        const { dag_id, dag_run_id } = p(r) as { dag_id: string; dag_run_id: string };
+        if (dag_id !== '~' && dag_run_id !== '~') await getDagRun(db, dag_id, dag_run_id);
+        const { rows, total } = await listTaskInstances(db, {
+          dagId: dag_id === '~' ? undefined : dag_id,
+          runId: dag_run_id === '~' ? undefined : dag_run_id,
+          states: listParam(q(r).state),
+          ...paging(web, q(r)),
+        });
+        return { task_instances: rows.map(taskInstanceJson), total_entries: total };
+      } },
+    { method: 'GET', path: '/dags/:dag_id/dagRuns/:dag_run_id/taskInstances/:task_id', action: 'read', tag: 'TaskInstance', summary: 'One task instance',
+      handler: async (r) => {
+        const { dag_id, dag_run_id, task_id } = p(r) as Record<string, string>;
+        return taskInstanceJson(await getTaskInstance(db, dag_id!, dag_run_id!, task_id!, optionalInt(q(r).map_index, 'map_index') ?? -1));
+      } },
+    { method: 'GET', path: '/dags/:dag_id/dagRuns/:dag_run_id/taskInstances/:task_id/logs/:task_try_number', action: 'read', tag: 'TaskInstance',
+      summary: 'Log of one try (JSON {content, continuation_token}, or text/plain when asked)',
+      handler: async (r, reply) => {
+        const { dag_id, dag_run_id, task_id, task_try_number } = p(r) as Record<string, string>;
+        const tryNumber = optionalInt(task_try_number, 'task_try_number')!;
+        if (tryNumber < 1) throw new ValidationError('task_try_number starts at 1.');
+        const mapIndex = optionalInt(q(r).map_index, 'map_index') ?? -1;
+        const ti = await getTaskInstance(db, dag_id!, dag_run_id!, task_id!, mapIndex);
+        if (tryNumber > Math.max(ti.try_number, 1)) throw new NotFoundError(`Task instance has no try ${tryNumber} (latest is ${ti.try_number}).`);
+        const token = q(r).token;
+        const offset = typeof token === 'string' && token ? optionalInt(token, 'token')! : 0;
+        const chunk = await readTaskLog(web.app.config.values.logging.base_log_folder, { dagId: dag_id!, runId: dag_run_id!, taskId: task_id!, mapIndex, tryNumber }, offset);
+        if ((r.headers.accept ?? '').startsWith('text/plain')) return reply.type('text/plain; charset=utf-8').send(chunk.content);
+        return { content: chunk.content, continuation_token: String(chunk.nextOffset) };
+      } },
+    { method: 'GET', path: '/dags/:dag_id/dagRuns/:dag_run_id/taskInstances/:task_id/xcomEntries', action: 'read', tag: 'XCom', summary: 'XCom entries of a task instance',
+      handler: async (r) => {
+        const { dag_id, dag_run_id, task_id } = p(r) as Record<string, string>;
+        const { limit, offset } = paging(web, q(r));
+        const rows = await listXcoms(db, dag_id!, dag_run_id!, task_id === '~' ? undefined : task_id, limit, offset);
+        return { xcom_entries: rows.map((x) => xcomJson(x, false)), total_entries: rows.length };
+      } },
+    { method: 'GET', path: '/dags/:dag_id/dagRuns/:dag_run_id/taskInstances/:task_id/xcomEntries/:xcom_key', action: 'read', tag: 'XCom', summary: 'One XCom value',
+      handler: async (r) => {
+        const { dag_id, dag_run_id, task_id, xcom_key } = p(r) as Record<string, string>;
+        const row = (await listXcoms(db, dag_id!, dag_run_id!, task_id, 1000)).find((x) => x.key === xcom_key);
+        if (!row) throw new NotFoundError(`XCom "${xcom_key}" not found.`);
+        return xcomJson(row, true);
+      } },
+    { method: 'POST', path: '/dags/:dag_id/clearTaskInstances', action: 'operate_dags', tag: 'DAG', summary: 'Clear task instances (dry_run defaults to true, as in Airflow)',
+      body: { type: 'object', additionalProperties: false, properties: {
+        dry_run: BOOL, task_ids: { type: 'array', items: STRING }, start_date: STRING, end_date: STRING, only_failed: BOOL, only_running: BOOL,
+        include_subdags: BOOL, include_parentdag: BOOL, reset_dag_runs: BOOL, dag_run_id: { type: ['string', 'null'] },
+        include_upstream: BOOL, include_downstream: BOOL, include_future: BOOL, include_past: BOOL } },
+      handler: async (r) => {
+        const body = b(r);
+        const dagId = p(r).dag_id!;
+        await getDag(db, dagId);
+        const dryRun = (body.dry_run as boolean | undefined) ?? true;
+        const cleared = await ops.clearTaskInstances(db, {
+          dagId,
+          runId: (body.dag_run_id as string | null) ?? undefined,
+          startDate: optionalInstant(body.start_date, 'start_date'),
+          endDate: optionalInstant(body.end_date, 'end_date'),
+          taskIds: body.task_ids as string[] | undefined,
+          upstream: body.include_upstream as boolean | undefined,
+          downstream: body.include_downstream as boolean | undefined,
+          past: body.include_past as boolean | undefined,
+          future: body.include_future as boolean | undefined,
+          onlyFailed: body.only_failed as boolean | undefined,
+          dryRun,
+        });
+        if (!dryRun) await audit(r, 'clear', { dagId, runId: (body.dag_run_id as string | null) ?? null, extra: body });
+        return { task_instances: cleared.map((t) => ({ dag_id: t.dag_id, dag_run_id: t.run_id, task_id: t.task_id, map_index: t.map_index, execution_date: null })) };
+      } },
+    { method: 'POST', path: '/dags/:dag_id/updateTaskInstancesState', action: 'operate_dags', tag: 'DAG', summary: 'Mark task instances success or failed',
+      body: { type: 'object', required: ['task_id', 'dag_run_id', 'new_state'], properties: {
+        task_id: STRING, dag_run_id: STRING, new_state: { enum: ['success', 'failed'] }, dry_run: BOOL, include_upstream: BOOL,
+        include_downstream: BOOL, include_future: BOOL, include_past: BOOL } },
+      handler: async (r) => {
+        const body = b(r);
+        const dagId = p(r).dag_id!;
+        const changed = await ops.setTaskInstanceState(db, {
+          dagId, runId: body.dag_run_id as string, taskId: body.task_id as string, state: body.new_state as 'success' | 'failed',
+          upstream: body.include_upstream as boolean | undefined, downstream: body.include_downstream as boolean | undefined,
+          dryRun: (body.dry_run as boolean | undefined) ?? true,
+        });
+        if (body.dry_run === false) await audit(r, `mark_${String(body.new_state)}`, { dagId, runId: body.dag_run_id as string, taskId: body.task_id as string });
+        return { task_instances: changed.map((t) => ({ dag_id: t.dag_id, dag_run_id: t.run_id, task_id: t.task_id, map_index: t.map_index, execution_date: null })) };
+      } },
+
+    { method: 'GET', path: '/variables', action: 'manage_resources', tag: 'Variable', summary: 'List variables (sensitive values masked)',
+      handler: async (r) => {
+        const { limit, offset } = paging(web, q(r));
+        const { rows, total } = await res.listVariables(db, fernet, limit, offset);
+        return { variables: rows, total_entries: total };
+      } },
+    { method: 'GET', path: '/variables/:variable_key', action: 'manage_resources', tag: 'Variable', summary: 'Get a variable',
+      handler: async (r) => res.getVariable(db, fernet, p(r).variable_key!) },
+    { method: 'POST', path: '/variables', action: 'manage_resources', tag: 'Variable', summary: 'Create or replace a variable',
+      body: { type: 'object', required: ['key', 'value'], properties: { key: STRING, value: STRING, description: { type: ['string', 'null'] } } },
+      handler: async (r) => {
+        const body = b(r);
+        await res.setVariable(db, fernet, body.key as string, body.value as string, (body.description as string | null) ?? null);
+        await audit(r, 'variable.create', { extra: { key: body.key } });
+        return res.getVariable(db, fernet, body.key as string);
+      } },
+    { method: 'PATCH', path: '/variables/:variable_key', action: 'manage_resources', tag: 'Variable', summary: 'Update a variable',
+      body: { type: 'object', required: ['value'], properties: { key: STRING, value: STRING, description: { type: ['string', 'null'] } } },
+      handler: async (r) => {
+        const key = p(r).variable_key!;
+        await res.getVariable(db, fernet, key);
+        const body = b(r);
+        if (body.key !== undefined && body.key !== key) throw new ValidationError('The key in the body must match the URL.');
+        await res.setVariable(db, fernet, key, body.value as string, (body.description as string | null) ?? null);
+        await audit(r, 'variable.edit', { extra: { key } });
+        return res.getVariable(db, fernet, key);
+      } },
+    { method: 'DELETE', path: '/variables/:variable_key', action: 'manage_resources', tag: 'Variable', summary: 'Delete a variable',
+      handler: async (r, reply) => {
+        await res.deleteVariable(db, p(r).variable_key!);
+        await audit(r, 'variable.delete', { extra: { key: p(r).variable_key } });
+        return reply.status(204).send();
+      } },
+
+    { method: 'GET', path: '/connections', action: 'manage_resources', tag: 'Connection', summary: 'List connections (passwords masked)',
+      handler: async (r) => {
+        const { limit, offset } = paging(web, q(r));
+        const { rows, total } = await res.listConnections(db, fernet, limit, offset);
+        return { connections: rows, total_entries: total };
+      } },
+    { method: 'GET', path: '/connections/:connection_id', action: 'manage_resources', tag: 'Connection', summary: 'Get a connection',
+      handler: async (r) => res.getConnection(db, fernet, p(r).connection_id!) },
+    { method: 'POST', path: '/connections', action: 'manage_resources', tag: 'Connection', summary: 'Create a connection',
+      body: { type: 'object', required: ['connection_id', 'conn_type'], properties: {
+        connection_id: STRING, conn_type: STRING, description: { type: ['string', 'null'] }, host: { type: ['string', 'null'] },
+        login: { type: ['string', 'null'] }, schema: { type: ['string', 'null'] }, port: { type: ['integer', 'null'] },
+        password: { type: ['string', 'null'] }, extra: { type: ['string', 'null'] } } },
+      handler: async (r) => {
+        const body = b(r) as unknown as res.ConnectionInput;
+        await res.createConnection(db, fernet, body);
+        await audit(r, 'connection.create', { extra: { connection_id: body.connection_id } });
+        return res.getConnection(db, fernet, body.connection_id);
+      } },
+    { method: 'DELETE', path: '/connections/:connection_id', action: 'manage_resources', tag: 'Connection', summary: 'Delete a connection',
+      handler: async (r, reply) => {
+        await res.deleteConnection(db, p(r).connection_id!);
+        await audit(r, 'connection.delete', { extra: { connection_id: p(r).connection_id } });
+        return reply.status(204).send();
+      } },
+
+    { method: 'GET', path: '/pools', action: 'manage_resources', tag: 'Pool', summary: 'List pools with slot usage',
+      handler: async (r) => {
+        const { limit, offset } = paging(web, q(r));
+        const { rows, total } = await res.listPools(db, limit, offset);
+        return { pools: rows, total_entries: total };
+      } },
+    { method: 'GET', path: '/pools/:pool_name', action: 'manage_resources', tag: 'Pool', summary: 'Get a pool',
+      handler: async (r) => res.getPool(db, p(r).pool_name!) },
+    { method: 'POST', path: '/pools', action: 'manage_resources', tag: 'Pool', summary: 'Create a pool',
+      body: { type: 'object', required: ['name', 'slots'], properties: { name: STRING, slots: { type: 'integer' }, description: { type: ['string', 'null'] } } },
+      handler: async (r) => {
+        const body = b(r);
+        await res.upsertPool(db, body.name as string, body.slots as number, (body.description as string | null) ?? null);
+        await audit(r, 'pool.create', { extra: { pool: body.name } });
+        return res.getPool(db, body.name as string);
+      } },
+    { method: 'PATCH', path: '/pools/:pool_name', action: 'manage_resources', tag: 'Pool', summary: 'Change a pool’s slots or description',
+      body: { type: 'object', properties: { name: STRING, slots: { type: 'integer' }, description: { type: ['string', 'null'] } } },
+      handler: async (r) => {
+        const name = p(r).pool_name!;
+        const current = await res.getPool(db, name);
+        const body = b(r);
+        await res.upsertPool(db, name, (body.slots as number | undefined) ?? current.slots, body.description === undefined ? current.description : (body.description as string | null));
+        await audit(r, 'pool.edit', { extra: { pool: name } });
+        return res.getPool(db, name);
+      } },
+    { method: 'DELETE', path: '/pools/:pool_name', action: 'manage_resources', tag: 'Pool', summary: 'Delete a pool',
+      handler: async (r, reply) => {
+        await res.deletePool(db, p(r).pool_name!);
+        await audit(r, 'pool.delete', { extra: { pool: p(r).pool_name } });
+        return reply.status(204).send();
+      } },
+
+    { method: 'GET', path: '/importErrors', action: 'read', tag: 'ImportError', summary: 'DAG files that failed to import',
+      handler: async (r) => {
+        const { limit, offset } = paging(web, q(r));
+        const { rows, total } = await listImportErrors(db, limit, offset);
+        return { import_errors: rows.map(importErrorJson), total_entries: total };
+      } },
+    { method: 'GET', path: '/importErrors/:import_error_id', action: 'read', tag: 'ImportError', summary: 'One import error',
+      handler: async (r) => {
+        const id = optionalInt(p(r).import_error_id, 'import_error_id')!;
+        const row = await db.selectFrom('import_error').selectAll().where('id', '=', id).executeTakeFirst();
+        if (!row) throw new NotFoundError(`Import error ${id} not found.`);
+        return importErrorJson(row);
+      } },
+    { method: 'GET', path: '/eventLogs', action: 'read', tag: 'EventLog', summary: 'Audit log of user actions',
+      handler: async (r) => {
+        const { limit, offset } = paging(web, q(r));
+        let base = db.selectFrom('log');
+        const query = q(r);
+        if (typeof query.dag_id === 'string') base = base.where('dag_id', '=', query.dag_id);
+        if (typeof query.event === 'string') base = base.where('event', '=', query.event);
+        const [rows, total] = await Promise.all([
+          base.selectAll().orderBy('id', 'desc').limit(limit).offset(offset).execute(),
+          base.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirst(),
+        ]);
+        return { event_logs: rows.map(eventLogJson), total_entries: Number(total?.n ?? 0) };
+      } },
+    { method: 'GET', path: '/config', action: 'read_config', tag: 'Config', summary: 'Current configuration (Admin, and only if webserver.expose_config)',
+      handler: async () => {
+        if (!web.app.config.values.webserver.expose_config) {
+          throw new PermissionDeniedError('Your Updraft administrator chose not to expose the configuration ([webserver] expose_config = False).');
+        }
+        return { sections: configSections(web.app) };
+      } },
+  ];
+}
+
+
+export function registerApi(app: FastifyInstance, web: WebContext, endpoints: Endpoint[]): void {
+  for (const e of endpoints) {
+    const url = `/api/v1${e.path}`;
+    app.route({
+      method: e.method,
+      url,
+      schema: e.body ? { body: e.body } : undefined,
+      preHandler: e.action === 'none' ? undefined : apiGuard(web.guard, e.action),
+      handler: e.handler,
+    });
+  }
+}

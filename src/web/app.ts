@@ -1,0 +1,59 @@
+import cookie from '@fastify/cookie';
+import formbody from '@fastify/formbody';
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { AppContext } from '../context.js';
+import { NotFoundError } from '../errors.js';
+import { parseApiAuthBackends } from './auth/api-backends.js';
+import { loadSession, type GuardDeps } from './auth/guard.js';
+import { LoginRateLimiter } from './auth/rate-limit.js';
+import { SessionCodec } from './auth/session.js';
+import { CredentialCache } from './auth/users.js';
+import { sendError } from './http-errors.js';
+import { apiEndpoints, registerApi } from './api/routes.js';
+import { openApiDocument } from './api/openapi.js';
+import { registerUi } from './ui/routes.js';
+import { healthReport } from './data/health.js';
+import { UPDRAFT_VERSION, healthThresholds, type WebContext } from './web-context.js';
+
+/**
+ * The web application: UI pages, the REST API under /api/v1, /health and /version. Built without
+ * listening so tests can drive it with `inject` and the CLI can bind it to a port.
+ */
+export async function buildWebApp(app: AppContext): Promise<FastifyInstance> {
+  const metadata = await app.db();
+  const values = app.config.values;
+  const guard: GuardDeps = {
+    db: metadata.kysely,
+    sessions: new SessionCodec(values.webserver.secret_key, values.webserver.session_lifetime_minutes * 60_000),
+    apiBackends: parseApiAuthBackends(values.api.auth_backends),
+    credentials: new CredentialCache(),
+    limiter: new LoginRateLimiter(values.webserver.login_rate_limit),
+    secureCookies: values.webserver.base_url.startsWith('https://'),
+  };
+  const web: WebContext = { app, db: metadata.kysely, guard };
+
+  const server = Fastify({ logger: false, trustProxy: false, bodyLimit: 1024 * 1024 });
+  await server.register(cookie);
+  await server.register(formbody);
+  server.decorateRequest('session', null as never);
+  server.decorateRequest('principal', null);
+  server.setErrorHandler((error, request, reply) => sendError(error, request, reply));
+  server.setNotFoundHandler((request, reply) => sendError(new NotFoundError(`Nothing at ${request.method} ${request.url}.`), request, reply));
+  server.addHook('onRequest', async (request, reply) => {
+    reply.header('X-Content-Type-Options', 'nosniff');
+    reply.header('X-Frame-Options', 'DENY');
+    reply.header('Referrer-Policy', 'same-origin');
+    if (request.url === '/health' || request.url === '/version' || request.url.startsWith('/static/')) return;
+    await loadSession(guard, request, reply);
+  });
+
+  server.get('/health', async () => healthReport(web.db, healthThresholds(app)));
+  server.get('/version', async () => ({ version: UPDRAFT_VERSION, git_version: null }));
+
+  const endpoints = apiEndpoints(web);
+  const document = openApiDocument(endpoints);
+  server.get('/api/v1/openapi.json', async () => document);
+  registerApi(server, web, endpoints);
+  registerUi(server, web);
+  return server;
+}

@@ -1,0 +1,148 @@
+import type { Kysely } from 'kysely';
+import type { Database, DagRow } from '../../db/tables.js';
+import type { SerializedDag } from '../../dag/serialized.js';
+import { NotFoundError } from '../../errors.js';
+
+/**
+ * Reads behind the DAG list and DAG pages. Every aggregate is one GROUP BY over the page's DAG ids,
+ * so a page costs a fixed number of queries however many DAGs, runs and task instances exist.
+ */
+export type DagListTab = 'all' | 'active' | 'paused';
+
+export interface DagListQuery {
+  tab: DagListTab;
+  search?: string;
+  tags?: string[];
+  limit: number;
+  offset: number;
+}
+
+export interface DagListEntry {
+  dag: DagRow;
+  tags: string[];
+  runCounts: Record<string, number>;
+  lastRun: { runId: string; state: string; logicalDate: number; startDate: number | null } | null;
+  recentTaskCounts: Record<string, number>;
+}
+
+export interface DagListPage {
+  entries: DagListEntry[];
+  counts: { all: number; active: number; paused: number };
+  totalEntries: number;
+}
+
+function filtered(db: Kysely<Database>, q: Pick<DagListQuery, 'search' | 'tags'>) {
+  let query = db.selectFrom('dag').where('dag.is_active', '=', 1);
+  if (q.search) {
+    const like = `%${q.search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+    query = query.where((eb) => eb.or([eb('dag.dag_id', 'like', like), eb('dag.owners', 'like', like)]));
+  }
+  if (q.tags && q.tags.length > 0) {
+    const tags = q.tags;
+    query = query.where('dag.dag_id', 'in', (eb) => eb.selectFrom('dag_tag').select('dag_tag.dag_id').where('dag_tag.name', 'in', tags));
+  }
+  return query;
+}
+
+export async function listDags(db: Kysely<Database>, q: DagListQuery): Promise<DagListPage> {
+  const countRows = await filtered(db, q)
+    .select(['dag.is_paused', (eb) => eb.fn.countAll<number>().as('n')])
+    .groupBy('dag.is_paused')
+    .execute();
+  const paused = Number(countRows.find((r) => Number(r.is_paused) === 1)?.n ?? 0);
+  const active = Number(countRows.find((r) => Number(r.is_paused) === 0)?.n ?? 0);
+  const counts = { all: paused + active, active, paused };
+
+  let pageQuery = filtered(db, q).selectAll('dag');
+  if (q.tab === 'active') pageQuery = pageQuery.where('dag.is_paused', '=', 0);
+  if (q.tab === 'paused') pageQuery = pageQuery.where('dag.is_paused', '=', 1);
+  const dags = await pageQuery.orderBy('dag.dag_id').limit(q.limit).offset(q.offset).execute();
+  const entries = await decorate(db, dags);
+  return { entries, counts, totalEntries: counts[q.tab] };
+}
+
+/** Tags, run state counts, last run and recent task state counts for a page of DAGs. */
+export async function decorate(db: Kysely<Database>, dags: DagRow[]): Promise<DagListEntry[]> {
+  if (dags.length === 0) return [];
+  const ids = dags.map((d) => d.dag_id);
+  const [tagRows, runCountRows, latestIds] = await Promise.all([
+    db.selectFrom('dag_tag').select(['dag_id', 'name']).where('dag_id', 'in', ids).orderBy('name').execute(),
+    db
+      .selectFrom('dag_run')
+      .select(['dag_id', 'state', (eb) => eb.fn.countAll<number>().as('n')])
+      .where('dag_id', 'in', ids)
+      .groupBy(['dag_id', 'state'])
+      .execute(),
+    db
+      .selectFrom('dag_run')
+      .select((eb) => eb.fn.max('id').as('id'))
+      .where('dag_id', 'in', ids)
+      .groupBy('dag_id')
+      .execute(),
+  ]);
+  const runIds = latestIds.map((r) => Number(r.id)).filter((n) => Number.isFinite(n));
+  const latestRuns = runIds.length
+    ? await db
+        .selectFrom('dag_run')
+        .select(['dag_id', 'run_id', 'state', 'logical_date', 'start_date'])
+        .where('id', 'in', runIds)
+        .execute()
+    : [];
+  const tiRows = latestRuns.length
+    ? await db
+        .selectFrom('task_instance')
+        .select(['dag_id', 'state', (eb) => eb.fn.countAll<number>().as('n')])
+        .where((eb) => eb.or(latestRuns.map((r) => eb.and([eb('dag_id', '=', r.dag_id), eb('run_id', '=', r.run_id)]))))
+        .groupBy(['dag_id', 'state'])
+        .execute()
+    : [];
+  return dags.map((dag) => {
+    const last = latestRuns.find((r) => r.dag_id === dag.dag_id);
+    return {
+      dag,
+      tags: tagRows.filter((t) => t.dag_id === dag.dag_id).map((t) => t.name),
+      runCounts: Object.fromEntries(runCountRows.filter((r) => r.dag_id === dag.dag_id).map((r) => [r.state, Number(r.n)])),
+      lastRun: last
+        ? { runId: last.run_id, state: last.state, logicalDate: Number(last.logical_date), startDate: last.start_date == null ? null : Number(last.start_date) }
+        : null,
+      recentTaskCounts: Object.fromEntries(
+        tiRows.filter((r) => r.dag_id === dag.dag_id).map((r) => [r.state ?? 'none', Number(r.n)]),
+      ),
+    };
+  });
+}
+
+export async function getDag(db: Kysely<Database>, dagId: string): Promise<DagRow> {
+  const dag = await db.selectFrom('dag').selectAll().where('dag_id', '=', dagId).executeTakeFirst();
+  if (!dag) throw new NotFoundError(`DAG "${dagId}" not found.`);
+  return dag;
+}
+
+export async function getDagTags(db: Kysely<Database>, dagId: string): Promise<string[]> {
+  const rows = await db.selectFrom('dag_tag').select('name').where('dag_id', '=', dagId).orderBy('name').execute();
+  return rows.map((r) => r.name);
+}
+
+export async function getSerializedDag(db: Kysely<Database>, dagId: string): Promise<SerializedDag> {
+  const row = await db.selectFrom('serialized_dag').select('data').where('dag_id', '=', dagId).executeTakeFirst();
+  if (!row) throw new NotFoundError(`DAG "${dagId}" has no serialized form yet (the DAG processor has not parsed it).`);
+  return JSON.parse(row.data) as SerializedDag;
+}
+
+export async function getDagSource(db: Kysely<Database>, dagId: string): Promise<{ fileloc: string; source: string }> {
+  const dag = await getDag(db, dagId);
+  const code = await db.selectFrom('dag_code').select('source_code').where('fileloc', '=', dag.fileloc).executeTakeFirst();
+  if (!code) throw new NotFoundError(`No source stored for ${dag.fileloc}.`);
+  return { fileloc: dag.fileloc, source: code.source_code };
+}
+
+export async function allTags(db: Kysely<Database>): Promise<string[]> {
+  const rows = await db.selectFrom('dag_tag').select('name').distinct().orderBy('name').execute();
+  return rows.map((r) => r.name);
+}
+
+export async function listImportErrors(db: Kysely<Database>, limit = 100, offset = 0) {
+  const rows = await db.selectFrom('import_error').selectAll().orderBy('timestamp', 'desc').limit(limit).offset(offset).execute();
+  const total = await db.selectFrom('import_error').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirst();
+  return { rows, total: Number(total?.n ?? 0) };
+}

@@ -1,0 +1,85 @@
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { isUpdraftError, type ErrorKind } from '../errors.js';
+
+/**
+ * The one place where errors become HTTP statuses. API callers get RFC 7807 problem JSON (the
+ * shape of Airflow's stable API); browsers on UI pages get a small HTML page.
+ */
+const STATUS_BY_KIND: Partial<Record<ErrorKind, number>> = {
+  validation: 400,
+  usage: 400,
+  not_found: 404,
+  conflict: 409,
+  unauthenticated: 401,
+  forbidden: 403,
+  timeout: 504,
+};
+
+const TITLE_BY_STATUS: Record<number, string> = {
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  409: 'Conflict',
+  413: 'Payload Too Large',
+  415: 'Unsupported Media Type',
+  429: 'Too Many Requests',
+  500: 'Internal Server Error',
+  504: 'Gateway Timeout',
+};
+
+export interface Problem {
+  type: string;
+  title: string;
+  status: number;
+  detail: string;
+}
+
+export function problemFor(error: unknown): Problem {
+  let status = 500;
+  let detail = 'An internal error occurred.';
+  if (isUpdraftError(error)) {
+    status = STATUS_BY_KIND[error.kind] ?? 500;
+    if (status !== 500) detail = error.message;
+  } else if (isFastifyClientError(error)) {
+    // Fastify's own schema/body-parser errors (bad JSON, too large) carry a 4xx statusCode.
+    status = error.statusCode!;
+    detail = error.message;
+  }
+  const title = TITLE_BY_STATUS[status] ?? 'Error';
+  return { type: `about:blank#${status}`, title, status, detail };
+}
+
+function isFastifyClientError(error: unknown): error is FastifyError {
+  const code = (error as FastifyError | undefined)?.statusCode;
+  return typeof code === 'number' && code >= 400 && code < 500;
+}
+
+export function sendError(error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  const problem = problemFor(error);
+  if (problem.status === 500) request.log.error({ err: error }, 'request failed');
+  if (problem.status === 401 && request.url.startsWith('/api/')) {
+    reply.header('WWW-Authenticate', 'Basic realm="Updraft"');
+  }
+  if (wantsHtml(request)) {
+    if (problem.status === 401) return reply.redirect(`/login?next=${encodeURIComponent(request.url)}`);
+    return reply
+      .status(problem.status)
+      .type('text/html; charset=utf-8')
+      .send(
+        `<!doctype html><meta charset="utf-8"><title>${problem.status} ${problem.title}</title>` +
+          `<link rel="stylesheet" href="/static/app.css"><main class="error-page"><h1>${problem.status} ${problem.title}</h1>` +
+          `<p>${escapeText(problem.detail)}</p><p><a href="/home">Back to DAGs</a></p></main>`,
+      );
+  }
+  return reply.status(problem.status).type('application/problem+json').send(problem);
+}
+
+function wantsHtml(request: FastifyRequest): boolean {
+  if (request.url.startsWith('/api/') || request.url.startsWith('/ui/')) return false;
+  return (request.headers.accept ?? '').includes('text/html');
+}
+
+function escapeText(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}

@@ -1,0 +1,154 @@
+/**
+ * The UI's stylesheet and script, served from memory (no front-end build step). State colours
+ * are Airflow's, so users recognise them.
+ */
+export const STATE_COLORS: Record<string, string> = {
+  success: '#008000',
+  running: '#00ff00',
+  failed: '#ff0000',
+  queued: '#808080',
+  scheduled: '#d2b48c',
+  up_for_retry: '#ffd700',
+  up_for_reschedule: '#40e0d0',
+  upstream_failed: '#ffa500',
+  skipped: '#ff69b4',
+  removed: '#d3d3d3',
+  restarting: '#ee82ee',
+  deferred: '#9370db',
+  none: '#ffffff',
+};
+
+const stateCss = Object.entries(STATE_COLORS)
+  .map(([state, color]) => `.state-${state}{background:${color}}`)
+  .join('\n');
+
+export const APP_CSS = `
+:root{--fg:#1f2933;--muted:#616e7c;--line:#d9e2ec;--bg:#f5f7fa;--accent:#017cee;--danger:#c0392b}
+*{box-sizing:border-box}
+body{margin:0;font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:var(--fg);background:var(--bg)}
+a{color:var(--accent);text-decoration:none}a:hover{text-decoration:underline}
+header.top{display:flex;align-items:center;gap:18px;background:#fff;border-bottom:1px solid var(--line);padding:8px 20px;position:sticky;top:0;z-index:5}
+header.top .brand{font-weight:700;font-size:17px;color:var(--fg)}
+header.top nav{display:flex;gap:14px;flex:1;flex-wrap:wrap}
+header.top nav details{position:relative}header.top nav summary{cursor:pointer;color:var(--accent);list-style:none}
+header.top nav details div{position:absolute;background:#fff;border:1px solid var(--line);padding:6px 0;min-width:160px;box-shadow:0 4px 10px rgba(0,0,0,.08)}
+header.top nav details div a{display:block;padding:4px 12px}
+header.top .user{color:var(--muted);display:flex;gap:10px;align-items:center}
+main{padding:16px 20px;max-width:1500px;margin:0 auto}
+h1{font-size:22px;margin:4px 0 12px}h2{font-size:17px;margin:18px 0 8px}
+.banner{padding:10px 14px;border-radius:4px;margin:0 0 12px;border:1px solid}
+.banner.warn{background:#fff8e1;border-color:#f0c36d;color:#7a5a00}
+.banner.error{background:#fdecea;border-color:#f5a9a3;color:#8a1f11}
+.banner.info{background:#e8f4fd;border-color:#a6d0f5;color:#0b4f82}
+.banner pre{white-space:pre-wrap;margin:6px 0 0;font-size:12px}
+table.list{width:100%;border-collapse:collapse;background:#fff;border:1px solid var(--line)}
+table.list th,table.list td{padding:6px 8px;border-bottom:1px solid var(--line);text-align:left;vertical-align:middle}
+table.list th{background:#f0f4f8;font-weight:600;font-size:13px;color:#334e68}
+table.list tr:hover td{background:#fafcff}
+.tag{display:inline-block;background:#e4ecf5;border-radius:10px;padding:0 8px;margin:2px 3px 0 0;font-size:12px;color:#334e68}
+.tabs{display:flex;gap:4px;margin:0 0 10px;border-bottom:1px solid var(--line);flex-wrap:wrap}
+.tabs a{padding:6px 12px;border:1px solid transparent;border-bottom:none;border-radius:4px 4px 0 0;color:var(--muted)}
+.tabs a.active{background:#fff;border-color:var(--line);color:var(--fg);font-weight:600}
+.toolbar{display:flex;gap:10px;align-items:center;margin:0 0 10px;flex-wrap:wrap}
+input[type=text],input[type=password],input[type=number],input[type=search],select,textarea{font:inherit;padding:5px 8px;border:1px solid #bcccdc;border-radius:4px;background:#fff}
+textarea{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:13px;width:100%}
+button,.button{font:inherit;padding:5px 12px;border-radius:4px;border:1px solid #9fb3c8;background:#fff;cursor:pointer;color:var(--fg);display:inline-block}
+button.primary,.button.primary{background:var(--accent);border-color:var(--accent);color:#fff}
+button.danger{border-color:var(--danger);color:var(--danger)}
+button.link{border:none;background:none;color:var(--accent);padding:0}
+form.inline{display:inline}
+.counts{display:flex;gap:3px;flex-wrap:wrap}
+.count{display:inline-flex;min-width:22px;height:22px;border-radius:11px;align-items:center;justify-content:center;font-size:11px;padding:0 5px;border:2px solid #bbb;background:#fff;color:#222}
+.muted{color:var(--muted)}
+.switch{appearance:none;width:34px;height:18px;border-radius:9px;background:#bcccdc;position:relative;cursor:pointer;vertical-align:middle;border:none}
+.switch::after{content:"";position:absolute;top:2px;left:2px;width:14px;height:14px;border-radius:50%;background:#fff;transition:left .15s}
+.switch:checked{background:#017cee}.switch:checked::after{left:18px}
+.pagination{display:flex;gap:6px;margin:10px 0;align-items:center}
+.grid-wrap{overflow:auto;background:#fff;border:1px solid var(--line);padding:8px}
+table.grid{border-collapse:separate;border-spacing:3px}
+table.grid th.task{text-align:left;font-weight:normal;white-space:nowrap;padding-right:10px;font-size:13px}
+table.grid th.task.group{font-weight:600}
+table.grid td{padding:0}
+table.grid .cell{display:block;width:16px;height:16px;border-radius:3px;border:1px solid rgba(0,0,0,.15)}
+table.grid .runbar{display:block;width:16px;height:40px;border-radius:3px;margin:0 auto}
+table.grid .sel{outline:2px solid #102a43;outline-offset:1px}
+.legend{display:flex;gap:10px;flex-wrap:wrap;font-size:12px;margin:8px 0}
+.legend span i{display:inline-block;width:12px;height:12px;border-radius:2px;border:1px solid rgba(0,0,0,.2);vertical-align:-2px;margin-right:3px}
+.panel{background:#fff;border:1px solid var(--line);padding:12px 14px;margin-top:12px;border-radius:4px}
+pre.code,pre.log{background:#0f1720;color:#e5ecf2;padding:12px;overflow:auto;font-size:12.5px;line-height:1.5;border-radius:4px;max-height:600px;white-space:pre-wrap;word-break:break-word}
+pre.code{background:#fbfcfd;color:#102a43;border:1px solid var(--line)}
+dl.details{display:grid;grid-template-columns:220px 1fr;gap:4px 12px;background:#fff;border:1px solid var(--line);padding:12px}
+dl.details dt{color:var(--muted)}dl.details dd{margin:0;word-break:break-word}
+.split{display:grid;grid-template-columns:minmax(0,1fr) minmax(0,1fr);gap:16px}
+@media (max-width:1100px){.split{grid-template-columns:1fr}}
+.login{max-width:360px;margin:80px auto;background:#fff;border:1px solid var(--line);padding:24px;border-radius:6px}
+.login label{display:block;margin:10px 0 4px}.login input{width:100%}
+.error-page{max-width:640px;margin:60px auto}
+svg.graph text{font-size:12px;font-family:inherit}
+svg.graph .node rect{stroke:#627d98;stroke-width:1;rx:4}
+svg.graph .edge{stroke:#9fb3c8;stroke-width:1.4;fill:none;marker-end:url(#arrow)}
+.flash{padding:8px 12px;background:#e3f9e5;border:1px solid #91d3a0;border-radius:4px;margin-bottom:12px}
+${stateCss}
+`;
+
+/**
+ * Live updates: every element with data-live="<id>" is refreshed from a fresh copy of the same
+ * page every few seconds (no full reload, form fields elsewhere keep their values). The log
+ * viewer follows a running task by asking only for bytes appended since the last poll.
+ */
+export const APP_JS = `
+(function(){
+  const csrf = document.querySelector('meta[name=csrf-token]')?.content || '';
+  async function refreshLive(){
+    const regions = document.querySelectorAll('[data-live]');
+    if (!regions.length || document.hidden) return;
+    try {
+      const res = await fetch(location.href, {headers:{'X-Updraft-Partial':'1'}, credentials:'same-origin'});
+      if (!res.ok) return;
+      const doc = new DOMParser().parseFromString(await res.text(), 'text/html');
+      regions.forEach(function(el){
+        const fresh = doc.querySelector('[data-live="' + el.dataset.live + '"]');
+        if (fresh && fresh.innerHTML !== el.innerHTML) el.innerHTML = fresh.innerHTML;
+      });
+      document.querySelectorAll('[data-live-optional]').forEach(function(el){
+        const fresh = doc.querySelector('[data-live-optional="' + el.dataset.liveOptional + '"]');
+        el.innerHTML = fresh ? fresh.innerHTML : '';
+      });
+    } catch (e) { /* next poll */ }
+  }
+  setInterval(refreshLive, Number(document.body.dataset.refreshMs || 3000));
+
+  document.addEventListener('change', function(ev){
+    const t = ev.target;
+    if (t.matches('input.switch[data-autosubmit]')) t.form.submit();
+  });
+  document.addEventListener('submit', function(ev){
+    const msg = ev.target.dataset.confirm;
+    if (msg && !confirm(msg)) ev.preventDefault();
+  });
+
+  const log = document.querySelector('pre.log[data-log-url]');
+  if (log) {
+    let token = '0';
+    let finished = false;
+    async function poll(){
+      try {
+        const res = await fetch(log.dataset.logUrl + '&token=' + token, {credentials:'same-origin'});
+        if (res.ok) {
+          const body = await res.json();
+          if (body.content) {
+            const atBottom = log.scrollTop + log.clientHeight >= log.scrollHeight - 4;
+            log.textContent += body.content;
+            if (atBottom) log.scrollTop = log.scrollHeight;
+          }
+          token = body.continuation_token;
+          finished = body.finished;
+          if (!log.textContent && finished) log.textContent = '(no log for this try)';
+        }
+      } catch (e) {}
+      if (!finished) setTimeout(poll, 1500);
+    }
+    poll();
+  }
+})();
+`;

@@ -1,0 +1,25 @@
+import { readFileSync } from 'node:fs';
+import type { Kysely } from 'kysely';
+import type { AppContext } from '../context.js';
+import type { Database } from '../db/tables.js';
+import type { GuardDeps } from './auth/guard.js';
+
+/** What every route module needs: the app context, the database and the auth plumbing. */
+export interface WebContext {
+  app: AppContext;
+  db: Kysely<Database>;
+  guard: GuardDeps;
+}
+
+export const UPDRAFT_VERSION: string = (() => {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string };
+    return pkg.version ?? 'unknown';
+  } catch {
+    return 'unknown';
+  }
+})();
+
+export function healthThresholds(app: AppContext) {
+  return { schedulerSeconds: app.config.values.scheduler.scheduler_health_check_threshold };
+}
