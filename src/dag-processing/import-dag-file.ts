@@ -34,10 +34,10 @@ const selfReference: Plugin = {
   },
 };
 
-function formatMessages(messages: Message[]): string {
+function formatMessages(messages: Message[], workingDir: string): string {
   return messages
     .map((m) => {
-      const loc = m.location ? `${m.location.file}:${m.location.line}:${m.location.column + 1}: ` : '';
+      const loc = m.location ? `${path.resolve(workingDir, m.location.file)}:${m.location.line}:${m.location.column + 1}: ` : '';
       const line = m.location?.lineText ? `\n    ${m.location.lineText}\n    ${' '.repeat(m.location.column)}^` : '';
       return `${loc}${m.text}${line}`;
     })
@@ -49,6 +49,9 @@ export async function bundleDagFile(absPath: string): Promise<string> {
   try {
     const result = await build({
       entryPoints: [absPath],
+      // Source map paths relative to the file's own folder, where the bundle is written.
+      absWorkingDir: path.dirname(absPath),
+      outfile: path.join(path.dirname(absPath), 'bundle.mjs'),
       bundle: true,
       write: false,
       format: 'esm',
@@ -66,7 +69,7 @@ export async function bundleDagFile(absPath: string): Promise<string> {
   } catch (error) {
     if (error instanceof DagImportError) throw error;
     const errors = (error as { errors?: Message[] }).errors;
-    if (Array.isArray(errors) && errors.length > 0) throw new DagImportError(formatMessages(errors), { cause: error });
+    if (Array.isArray(errors) && errors.length > 0) throw new DagImportError(formatMessages(errors, path.dirname(absPath)), { cause: error });
     throw new DagImportError(`Could not compile ${absPath}: ${(error as Error).message}`, { cause: error });
   }
 }
@@ -90,6 +93,16 @@ async function writeBundle(absPath: string, code: string): Promise<string> {
 /** True for the hidden bundles importDagFile writes (discovery skips them). */
 export function isTransientBundle(fileName: string): boolean {
   return /^\..+\.updraft-\d+-\d+\.mjs$/.test(path.basename(fileName));
+}
+
+/**
+ * Cut the stack where Node's module loader and Updraft's own loader begin: the frames above
+ * that point are the user's, the rest say nothing about their file.
+ */
+function userFrames(stack: string): string {
+  const lines = stack.split('\n');
+  const cut = lines.findIndex((line) => /^\s+at /.test(line) && (line.includes('node:internal') || /import-dag-file\.(ts|js)/.test(line)));
+  return (cut === -1 ? lines : lines.slice(0, cut)).join('\n');
 }
 
 let sourceMapsOn = false;
@@ -118,7 +131,7 @@ export async function importDagFile(absPath: string): Promise<DAG[]> {
   } catch (error) {
     const e = error as Error;
     const stack = (e?.stack ?? String(error)).replaceAll(pathToFileURL(bundlePath).href, absPath).replaceAll(bundlePath, absPath);
-    throw new DagImportError(stack, { cause: error });
+    throw new DagImportError(userFrames(stack), { cause: error });
   } finally {
     await unlink(bundlePath).catch(() => undefined);
   }

@@ -56,12 +56,20 @@ export async function processDagFolderOnce(ctx: AppContext, options: ProcessOpti
   const log = options.log ?? ctx.log.child('dag-processor');
   const db = (await ctx.db()).kysely;
   const files = await discoverFiles(ctx);
+  // Forget vanished files first, so that a DAG id they held is free for another file in this pass.
+  const removed = await removeMissingFiles(db, new Set(files));
   const known = new Map<string, string>();
   for (const r of await db.selectFrom('dag_code').select(['fileloc', 'source_hash']).execute()) known.set(r.fileloc, r.source_hash);
+  // Files that failed are tried again each pass (their error may depend on other files, e.g. a
+  // duplicate DAG id), except after a timeout: those wait until they change.
+  const retry = new Set<string>();
+  for (const r of await db.selectFrom('import_error').select(['filename', 'stacktrace']).execute()) {
+    if (!r.stacktrace.startsWith('DagBag import timeout')) retry.add(r.filename);
+  }
 
   const changed: string[] = [];
   for (const file of files) {
-    if (!options.force && known.has(file)) {
+    if (!options.force && known.has(file) && !retry.has(file)) {
       try {
         const hash = createHash('sha256').update(await readFile(file, 'utf8')).digest('hex');
         if (hash === known.get(file)) continue;
@@ -100,7 +108,7 @@ export async function processDagFolderOnce(ctx: AppContext, options: ProcessOpti
           stats.deactivatedDags.push(...out.deactivated);
           if (out.importError) {
             stats.importErrors++;
-            log.warn(`Failed to import ${file}: ${res.error?.split('\n')[0] ?? 'duplicate DAG id'}`);
+            log.warn(`Failed to import ${file}: ${out.error?.split('\n')[0] ?? ''}`);
           } else {
             log.debug(`Parsed ${file} in ${res.durationMs.toFixed(0)} ms: ${out.dagIds.join(', ') || 'no DAGs'}`);
           }
@@ -112,7 +120,6 @@ export async function processDagFolderOnce(ctx: AppContext, options: ProcessOpti
   } finally {
     if (!options.pool) await pool.close();
   }
-  const removed = await removeMissingFiles(db, new Set(files));
   stats.removedFiles = removed.files;
   stats.deactivatedDags.push(...removed.dags);
   stats.durationMs = performance.now() - started;

@@ -37,6 +37,8 @@ export interface StoreOptions {
 export interface StoreOutcome {
   dagIds: string[];
   importError: boolean;
+  /** The error recorded for the file, if any. */
+  error: string | null;
   deactivated: string[];
   serializedWrites: number;
 }
@@ -46,7 +48,7 @@ type Db = Kysely<Database> | Transaction<Database>;
 /** Record one parsed file: its DAGs (or its import error), its source, and DAGs it no longer defines. */
 export async function storeParseResult(db: Kysely<Database>, res: ParseResponse, o: StoreOptions): Promise<StoreOutcome> {
   return db.transaction().execute(async (tx) => {
-    const outcome: StoreOutcome = { dagIds: [], importError: false, deactivated: [], serializedWrites: 0 };
+    const outcome: StoreOutcome = { dagIds: [], importError: false, error: null, deactivated: [], serializedWrites: 0 };
     let error = res.error;
     const dags = error ? [] : res.dags;
     // The same dag_id in another live file is an error of this file (Airflow: "DAG id already defined").
@@ -64,6 +66,7 @@ export async function storeParseResult(db: Kysely<Database>, res: ParseResponse,
 
     if (error) {
       outcome.importError = true;
+      outcome.error = error;
       await tx.insertInto('import_error').values({ timestamp: o.now, filename: res.file, stacktrace: error }).execute();
       // The file's DAGs keep their last good version, flagged.
       await tx.updateTable('dag').set({ has_import_errors: 1, last_parsed_time: o.now }).where('fileloc', '=', res.file).execute();
