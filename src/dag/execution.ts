@@ -176,6 +176,8 @@ export interface TaskContext {
   ds_nodash: string;
   ts: string;
   ts_nodash: string;
+  /** `{dag_id}__{task_id}__{ds_nodash}`. */
+  task_instance_key_str: string;
   logical_date: Date;
   /** Airflow 1.x name of logical_date, still common in templates. */
   execution_date: Date;
@@ -261,6 +263,7 @@ export function createTaskContext(input: CreateTaskContextInput): TaskContext {
     ds_nodash: ds.replaceAll('-', ''),
     ts,
     ts_nodash: ts.slice(0, 19).replaceAll('-', '').replaceAll(':', ''),
+    task_instance_key_str: `${input.dag.dagId}__${input.task.taskId}__${ds.replaceAll('-', '')}`,
     logical_date: logical,
     execution_date: logical,
     data_interval_start: input.dagRun.dataIntervalStart,

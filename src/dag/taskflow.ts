@@ -45,6 +45,8 @@ const OPERATOR_NAMES: Record<Kind, string> = {
 
 /** The operator a TaskFlow call creates: runs `fn(...resolvedArgs)`. */
 export class TaskFlowOperator extends BaseOperator {
+  // Call arguments are templated, as Airflow's op_args are (XComArgs inside are left alone).
+  static override templateFields = ['callArgs'];
   callArgs: unknown[];
   constructor(
     args: BaseOperatorArgs & { multipleOutputs?: boolean },
