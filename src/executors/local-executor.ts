@@ -139,8 +139,9 @@ export class LocalExecutor implements Executor {
     return [...this.processes].filter((p) => p.state === 'busy').length;
   }
 
+  /** Idle processes, most recently used first (its caches are the warmest). */
   private idle(): TaskProcess[] {
-    return [...this.processes].filter((p) => p.state === 'idle');
+    return [...this.processes].filter((p) => p.state === 'idle').sort((a, b) => b.taskStartedAt - a.taskStartedAt);
   }
 
   private starting(): number {
@@ -188,7 +189,12 @@ export class LocalExecutor implements Executor {
 
   private fork(): void {
     const proc = new TaskProcess({
-      env: this.options.env,
+      env: {
+        ...this.options.env,
+        UPDRAFT_EXECUTOR_CLASS: this.name,
+        UPDRAFT_TASK_PROCESS_MAX_TASKS: String(this.options.maxTasksPerProcess),
+        UPDRAFT_TASK_PROCESS_HEAP_MB: String(this.options.maxOldSpaceSizeMb),
+      },
       maxOldSpaceSizeMb: this.options.maxOldSpaceSizeMb,
       onMessage: (p, m) => this.onMessage(p, m),
       onExit: (p, code, signal) => this.onExit(p, code, signal),

@@ -10,7 +10,7 @@ import { createContext } from '../context.js';
 import { errorMessage } from '../errors.js';
 import { authoringDefaultsFromConfig, setAuthoringDefaults } from '../dag/defaults.js';
 import { runTaskInstance, runnerHostname } from '../task-runner/run-task-instance.js';
-import { listDescendants } from '../task-runner/process-tree.js';
+import { listTaskProcesses } from '../task-runner/process-tree.js';
 import { isToChild, type RunMessage, type ToParent } from './ipc-protocol.js';
 
 const send = (message: ToParent): void => {
@@ -102,7 +102,7 @@ function activeHandleCount(): number {
  */
 function isStillClean(tasksRun: number, baselineHandles: number): boolean {
   if (MAX_TASKS > 0 && tasksRun >= MAX_TASKS) return false;
-  if (listDescendants(process.pid).length > 0) return false;
+  if (listTaskProcesses(process.pid).length > 0) return false;
   if (activeHandleCount() > baselineHandles + 2) return false;
   if (HEAP_LIMIT_MB > 0 && process.memoryUsage().heapUsed > HEAP_LIMIT_MB * 1024 * 1024 * 0.5) return false;
   return true;

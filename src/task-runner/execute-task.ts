@@ -1,7 +1,7 @@
 import { TimeoutError, errorMessage } from '../errors.js';
 import { isFailNow, isReschedule, isSkip, runWithContext, type TaskContext } from '../dag/execution.js';
 import type { BaseOperator } from '../dag/base-operator.js';
-import { killProcessTree, listDescendants, signalProcessTree } from './process-tree.js';
+import { killTrees, listTaskProcesses } from './process-tree.js';
 
 /**
  * Run one operator's execute() under the runner's rules, and classify how it ended.
@@ -68,13 +68,12 @@ export async function executeOperator(options: ExecuteOptions): Promise<ExecuteR
   // that kill are re-parented away from us and would otherwise escape.
   let atAbort: number[] = [];
   const snapshot = () => {
-    if (options.ownsProcess) atAbort = listDescendants(process.pid);
+    if (options.ownsProcess) atAbort = listTaskProcesses(process.pid);
   };
   controller.signal.addEventListener('abort', snapshot, { once: true });
   const killAll = async () => {
     if (!options.ownsProcess) return;
-    for (const pid of atAbort) signalProcessTree(pid, 'SIGKILL');
-    await killProcessTree(process.pid, options.settleGraceMs, false);
+    await killTrees([...new Set([...atAbort, ...listTaskProcesses(process.pid)])], options.settleGraceMs);
   };
   // Settles with the operator's result; never rejects (the outcome carries the error).
   const running: Promise<ExecutionOutcome> = runWithContext(context, () => operator.execute(context)).then(
@@ -90,9 +89,10 @@ export async function executeOperator(options: ExecuteOptions): Promise<ExecuteR
     if (first !== SETTLED) {
       // Finished by itself. Subprocesses it left running would outlive the task and leak into the
       // next task this process runs: kill them.
-      if (options.ownsProcess && listDescendants(process.pid).length > 0) {
-        log.warn('The task left processes running; killing them.');
-        await killProcessTree(process.pid, 1000, false);
+      const leftovers = options.ownsProcess ? listTaskProcesses(process.pid) : [];
+      if (leftovers.length > 0) {
+        log.warn(`The task left processes running (${leftovers.join(', ')}); killing them.`);
+        await killTrees(leftovers, 1000);
       }
       return { outcome: first, tainted: false };
     }

@@ -154,3 +154,38 @@ export async function killProcessTree(rootPid: number, graceMs: number, includeR
     await new Promise((r) => setTimeout(r, 10));
   }
 }
+
+/**
+ * Helper processes the runner itself keeps (esbuild's compile service, started by the DAG file
+ * loader) are not the task's, and must survive between tasks.
+ */
+function isRunnerHelper(pid: number): boolean {
+  try {
+    const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    return cmdline.some((a) => /(^|\/)esbuild$/.test(a)) && cmdline.some((a) => a.startsWith('--service='));
+  } catch {
+    return false;
+  }
+}
+
+/** Descendants of `rootPid` that belong to the task: everything except the runner's helpers (and their children). */
+export function listTaskProcesses(rootPid: number): number[] {
+  const direct = listDescendants(rootPid);
+  const helpers = direct.filter(isRunnerHelper);
+  if (helpers.length === 0) return direct;
+  const excluded = new Set(helpers.flatMap((h) => [h, ...listDescendants(h)]));
+  return direct.filter((pid) => !excluded.has(pid));
+}
+
+/** SIGTERM each process's tree, wait up to `graceMs`, then SIGKILL what is left. */
+export async function killTrees(pids: number[], graceMs: number): Promise<void> {
+  if (pids.length === 0) return;
+  const tracked = new Set<number>();
+  for (const pid of pids) {
+    tracked.add(pid);
+    for (const d of signalProcessTree(pid, 'SIGTERM')) tracked.add(d);
+  }
+  const deadline = Date.now() + graceMs;
+  while (Date.now() < deadline && [...tracked].some(isAlive)) await new Promise((r) => setTimeout(r, 25));
+  for (const pid of tracked) if (isAlive(pid)) signalProcessTree(pid, 'SIGKILL');
+}

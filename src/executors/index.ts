@@ -1,0 +1,48 @@
+import type { AppContext } from '../context.js';
+import { ConfigError } from '../errors.js';
+import type { Executor } from './executor.js';
+import { LocalExecutor } from './local-executor.js';
+
+export type { Executor, ExecutorEvent, TaskInstanceKey, TaskWorkItem } from './executor.js';
+export { LocalExecutor, keyString } from './local-executor.js';
+
+export interface CreateExecutorOptions {
+  /** Environment of the task processes (default: this process's). */
+  env?: NodeJS.ProcessEnv;
+  /** Override core.parallelism (tests, `dags test`). */
+  parallelism?: number;
+}
+
+/**
+ * The executor named by core.executor. Task processes load their configuration themselves; the
+ * values that matter for where they write are passed explicitly so that they always match this
+ * process's configuration, whatever the environment held.
+ */
+export function createExecutor(ctx: AppContext, options: CreateExecutorOptions = {}): Executor {
+  const c = ctx.config.values;
+  const name = c.core.executor;
+  if (name === 'CeleryExecutor' || name === 'RedisExecutor') {
+    throw new ConfigError(`[core] executor = ${name} is not available yet in this version; use LocalExecutor or SequentialExecutor.`, 'core', 'executor');
+  }
+  const env: NodeJS.ProcessEnv = {
+    ...(options.env ?? process.env),
+    AIRFLOW_HOME: ctx.config.home,
+    AIRFLOW__DATABASE__SQL_ALCHEMY_CONN: c.database.sql_alchemy_conn,
+    AIRFLOW__LOGGING__BASE_LOG_FOLDER: c.logging.base_log_folder,
+    AIRFLOW__CORE__FERNET_KEY: c.core.fernet_key,
+  };
+  const sequential = name === 'SequentialExecutor';
+  const parallelism = sequential ? 1 : (options.parallelism ?? c.core.parallelism);
+  return new LocalExecutor({
+    name,
+    parallelism,
+    warmProcesses: Math.min(c.core.task_runner_warm_processes, sequential ? 1 : parallelism),
+    maxOldSpaceSizeMb: c.core.task_runner_max_old_space_size,
+    maxTasksPerProcess: c.core.task_runner_max_tasks_per_process,
+    baseLogFolder: c.logging.base_log_folder,
+    killGraceMs: c.core.killed_task_cleanup_time * 1000,
+    env,
+    db: () => ctx.db(),
+    log: ctx.log.child('executor'),
+  });
+}

@@ -1,0 +1,185 @@
+import { readFileSync } from 'node:fs';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createExecutor, type Executor, type ExecutorEvent, type TaskInstanceKey } from '../../src/executors/index.js';
+import type { LocalExecutor } from '../../src/executors/local-executor.js';
+import { isAlive } from '../../src/task-runner/process-tree.js';
+import { taskLogPath } from '../../src/task-runner/task-log.js';
+import { createExecEnv, EXEC_DAG_FILE, seedDagRun, seedSerializedDag, seedTaskInstance, tiRow, waitFor, type ExecEnv } from './helpers.js';
+import { createContext } from '../../src/context.js';
+
+/**
+ * The local executors with real task processes: isolation (crash, exit, OOM), timeouts that kill
+ * the whole process tree, parallelism, warm-process reuse, terminate, events.
+ */
+const item = (key: TaskInstanceKey, executionTimeoutMs: number | null = null) => ({
+  key,
+  fileloc: EXEC_DAG_FILE,
+  queue: 'default',
+  priorityWeight: 1,
+  poolSlots: 1,
+  executionTimeoutMs,
+});
+
+async function untilFinished(executor: Executor, keys: TaskInstanceKey[], timeoutMs = 30_000): Promise<ExecutorEvent[]> {
+  const seen: ExecutorEvent[] = [];
+  const deadline = Date.now() + timeoutMs;
+  const done = () => keys.every((k) => seen.some((e) => e.type === 'finished' && e.key.taskId === k.taskId && e.key.runId === k.runId));
+  while (!done()) {
+    if (Date.now() > deadline) throw new Error(`executor events timed out; saw ${JSON.stringify(seen)}`);
+    await executor.waitForEvent(1000);
+    seen.push(...executor.drainEvents());
+  }
+  return seen;
+}
+
+describe.each(['sqlite', 'postgres'] as const)('LocalExecutor on %s', (dialect) => {
+  let e: ExecEnv;
+  let executor: LocalExecutor;
+  let run = 0;
+  const newRun = async (conf: Record<string, unknown> | null = null) => {
+    const id = `run_${++run}`;
+    await seedDagRun(e.db, id, conf, Date.UTC(2024, 0, 1) + run * 86_400_000);
+    return id;
+  };
+
+  beforeAll(async () => {
+    e = await createExecEnv(dialect, { AIRFLOW__CORE__EXECUTOR: 'LocalExecutor', AIRFLOW__CORE__PARALLELISM: '3', AIRFLOW__CORE__TASK_RUNNER_MAX_OLD_SPACE_SIZE: '96' });
+    await seedSerializedDag(e.db);
+  });
+  afterEach(async () => {
+    await executor?.stop(5000);
+  });
+  afterAll(async () => {
+    await e?.cleanup();
+  });
+
+  const start = async () => {
+    executor = createExecutor(e.ctx, { env: e.env }) as LocalExecutor;
+    await executor.start();
+    return executor;
+  };
+
+  it('runs a task in a warm child process, reports started/finished, and reuses the clean process', async () => {
+    await start();
+    const runId = await newRun();
+    const first = await seedTaskInstance(e.db, runId, 'echo_ok');
+    await executor.queue(item(first));
+    const events = await untilFinished(executor, [first]);
+    expect(events.map((x) => x.type)).toEqual(['started', 'finished']);
+    const ti = await tiRow(e.db, runId, 'echo_ok');
+    expect(ti.state).toBe('success');
+    expect(ti.pid).not.toBe(process.pid);
+    expect(events[0]).toMatchObject({ type: 'started', pid: ti.pid });
+    expect(events[1]).toMatchObject({ type: 'finished', exitCode: 0, state: 'success' });
+    expect(readFileSync(taskLogPath(e.logFolder, first), 'utf8')).toContain('hello world on');
+
+    const second = await seedTaskInstance(e.db, runId, 'quick');
+    await executor.queue(item(second));
+    await untilFinished(executor, [second]);
+    expect((await tiRow(e.db, runId, 'quick')).pid).toBe(ti.pid);
+  });
+
+  it('kills the whole process tree of a task that exceeds executionTimeout', async () => {
+    await start();
+    const pidfile = `${e.home}/sleep-${dialect}.pid`;
+    const runId = await newRun({ pidfile });
+    const key = await seedTaskInstance(e.db, runId, 'sleepy');
+    await executor.queue(item(key, 1000));
+    const sleepPid = await waitFor(async () => {
+      try {
+        const n = Number(readFileSync(pidfile, 'utf8').trim());
+        return n > 0 ? n : undefined;
+      } catch {
+        return undefined;
+      }
+    }, 20_000, 'the sleep pid file');
+    expect(isAlive(sleepPid)).toBe(true);
+    await untilFinished(executor, [key]);
+    const ti = await tiRow(e.db, runId, 'sleepy');
+    expect(ti.state).toBe('failed');
+    await waitFor(async () => !isAlive(sleepPid), 5000, `sleep ${sleepPid} to be gone`);
+    expect(readFileSync(taskLogPath(e.logFolder, key), 'utf8')).toMatch(/timed out|Timeout/);
+  });
+
+  it('survives a task that calls process.exit: the try is recorded up_for_retry and the next task runs', async () => {
+    await start();
+    const runId = await newRun();
+    const key = await seedTaskInstance(e.db, runId, 'exit_process', { maxTries: 1 });
+    await executor.queue(item(key));
+    const events = await untilFinished(executor, [key]);
+    expect(events.find((x) => x.type === 'finished')).toMatchObject({ exitCode: 7 });
+    const ti = await tiRow(e.db, runId, 'exit_process');
+    expect(ti.state).toBe('up_for_retry');
+    expect(ti.next_retry_at! - ti.end_date!).toBe(30_000);
+    expect(readFileSync(taskLogPath(e.logFolder, key), 'utf8')).toContain('exited with code 7');
+
+    const after = await seedTaskInstance(e.db, runId, 'quick');
+    await executor.queue(item(after));
+    await untilFinished(executor, [after]);
+    expect((await tiRow(e.db, runId, 'quick')).state).toBe('success');
+  });
+
+  it('survives a task that exhausts its heap: only that process dies and the task fails', async () => {
+    await start();
+    const runId = await newRun();
+    const key = await seedTaskInstance(e.db, runId, 'eat_memory');
+    await executor.queue(item(key));
+    await untilFinished(executor, [key], 60_000);
+    const ti = await tiRow(e.db, runId, 'eat_memory');
+    expect(ti.state).toBe('failed');
+    const after = await seedTaskInstance(e.db, runId, 'quick');
+    await executor.queue(item(after));
+    await untilFinished(executor, [after]);
+    expect((await tiRow(e.db, runId, 'quick')).state).toBe('success');
+  });
+
+  it('runs up to core.parallelism tasks at once and no more', async () => {
+    await start();
+    const keys: TaskInstanceKey[] = [];
+    for (let i = 0; i < 4; i++) keys.push(await seedTaskInstance(e.db, await newRun(), 'slow'));
+    expect(executor.openSlots).toBe(3);
+    for (const k of keys) await executor.queue(item(k));
+    expect(executor.openSlots).toBe(0);
+    await untilFinished(executor, keys, 60_000);
+    const rows = await Promise.all(keys.map((k) => tiRow(e.db, k.runId, 'slow')));
+    const logs = keys.map((k, i) => (rows[i]!.state === 'success' ? '' : readFileSync(taskLogPath(e.logFolder, k), 'utf8'))).join('\n');
+    expect(rows.map((r) => r.state), logs).toEqual(['success', 'success', 'success', 'success']);
+    // Never more than 3 at once, and they did run in parallel.
+    const overlap = (t: number) => rows.filter((r) => r.start_date! <= t && t < r.end_date!).length;
+    const most = Math.max(...rows.map((r) => overlap(r.start_date!)));
+    expect(most).toBeLessThanOrEqual(3);
+    expect(most).toBeGreaterThanOrEqual(2);
+    // The last to start waited for a free slot: it started after another had ended.
+    const byStart = [...rows].sort((a, b) => a.start_date! - b.start_date!);
+    const firstEnd = Math.min(...rows.map((r) => r.end_date!));
+    expect(byStart[3]!.start_date!).toBeGreaterThanOrEqual(firstEnd);
+  });
+
+  it('terminate() stops a running task and kills its processes', async () => {
+    await start();
+    const pidfile = `${e.home}/term-${dialect}.pid`;
+    const runId = await newRun({ pidfile });
+    const key = await seedTaskInstance(e.db, runId, 'long_sleep');
+    await executor.queue(item(key));
+    const bashPid = await waitFor(async () => {
+      try {
+        const n = Number(readFileSync(pidfile, 'utf8').trim());
+        return n > 0 ? n : undefined;
+      } catch {
+        return undefined;
+      }
+    }, 20_000, 'the bash pid file');
+    await executor.terminate(key);
+    await waitFor(async () => !isAlive(bashPid) || undefined, 10_000, `bash ${bashPid} to be gone`);
+    const events = await untilFinished(executor, [key]);
+    expect(events.some((x) => x.type === 'finished')).toBe(true);
+    expect((await tiRow(e.db, runId, 'long_sleep')).state).toBe('failed');
+  });
+});
+
+describe('createExecutor', () => {
+  it('refuses the distributed executor with a clear configuration error', async () => {
+    const ctx = createContext({ env: { ...process.env, AIRFLOW_HOME: '/nonexistent-updraft', AIRFLOW__CORE__EXECUTOR: 'CeleryExecutor' }, writeDefaultConfig: false });
+    expect(() => createExecutor(ctx)).toThrow(/CeleryExecutor is not available yet/);
+  });
+});
