@@ -9,6 +9,7 @@ import { registerDags } from './dags.js';
 import { registerTasks } from './tasks.js';
 import { registerDagProcessor } from './dag-processor.js';
 import { registerWebserver } from './webserver.js';
+import { registerScheduler } from './scheduler.js';
 
 /** Every command group, in the order `updraft --help` lists them. */
 export const commandModules: RegisterCommand[] = [
@@ -22,4 +23,5 @@ export const commandModules: RegisterCommand[] = [
   registerTasks,
   registerDagProcessor,
   registerWebserver,
+  registerScheduler,
 ];
