@@ -24,13 +24,14 @@ export async function buildWebApp(app: AppContext): Promise<FastifyInstance> {
   const values = app.config.values;
   const guard: GuardDeps = {
     db: metadata.kysely,
+    store: metadata,
     sessions: new SessionCodec(values.webserver.secret_key, values.webserver.session_lifetime_minutes * 60_000),
     apiBackends: parseApiAuthBackends(values.api.auth_backends),
     credentials: new CredentialCache(),
     limiter: new LoginRateLimiter(values.webserver.login_rate_limit),
     secureCookies: values.webserver.base_url.startsWith('https://'),
   };
-  const web: WebContext = { app, db: metadata.kysely, guard };
+  const web: WebContext = { app, db: metadata.kysely, store: metadata, guard };
 
   const server = Fastify({ logger: false, trustProxy: false, bodyLimit: 1024 * 1024 });
   await server.register(cookie);

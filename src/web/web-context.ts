@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { Kysely } from 'kysely';
 import type { AppContext } from '../context.js';
+import type { MetadataDb } from '../db/index.js';
 import type { Database } from '../db/tables.js';
 import type { GuardDeps } from './auth/guard.js';
 
@@ -8,6 +9,8 @@ import type { GuardDeps } from './auth/guard.js';
 export interface WebContext {
   app: AppContext;
   db: Kysely<Database>;
+  /** The same database as `db`, in the form the shared services take. */
+  store: MetadataDb;
   guard: GuardDeps;
 }
 

@@ -87,14 +87,14 @@ export function apiEndpoints(web: WebContext): Endpoint[] {
         const mask = listParam(q(r).update_mask);
         if (mask && mask.some((m) => m !== 'is_paused')) throw new ValidationError('Only is_paused can be updated.');
         const paused = b(r).is_paused as boolean;
-        await ops.setPaused(db, dagId, paused);
+        await ops.setPaused(web.app, dagId, paused);
         await audit(r, paused ? 'paused' : 'unpaused', { dagId });
         const [entry] = await decorate(db, [await getDag(db, dagId)]);
         return dagJson(entry!.dag, entry!.tags);
       } },
     { method: 'DELETE', path: '/dags/:dag_id', action: 'operate_dags', tag: 'DAG', summary: 'Delete a DAG and its runs',
       handler: async (r, reply) => {
-        await ops.deleteDag(db, p(r).dag_id!);
+        await ops.deleteDag(web.app, p(r).dag_id!);
         await audit(r, 'delete_dag', { dagId: p(r).dag_id! });
         return reply.status(204).send();
       } },
@@ -124,9 +124,9 @@ export function apiEndpoints(web: WebContext): Endpoint[] {
       handler: async (r) => {
         const body = b(r);
         const dagId = p(r).dag_id!;
-        const run = await ops.triggerDagRun(db, dagId, {
+        const run = await ops.triggerDagRun(web.app, dagId, {
           runId: (body.dag_run_id as string | null) ?? undefined,
-          conf: body.conf ?? {},
+          conf: (body.conf as Record<string, unknown> | undefined) ?? null,
           logicalDate: optionalInstant(body.logical_date ?? body.execution_date, 'logical_date'),
         });
         await audit(r, 'trigger', { dagId, runId: run.run_id, extra: run.conf });
@@ -139,7 +139,7 @@ export function apiEndpoints(web: WebContext): Endpoint[] {
       handler: async (r) => {
         const { dag_id, dag_run_id } = p(r) as { dag_id: string; dag_run_id: string };
         const state = b(r).state as 'success' | 'failed' | 'queued';
-        const run = await ops.setDagRunState(db, dag_id, dag_run_id, state);
+        const run = await ops.setDagRunState(web.app, dag_id, dag_run_id, state);
         await audit(r, `dagrun_${state}`, { dagId: dag_id, runId: dag_run_id });
         return dagRunJson(run);
       } },
@@ -207,7 +207,7 @@ export function apiEndpoints(web: WebContext): Endpoint[] {
         const dagId = p(r).dag_id!;
         await getDag(db, dagId);
         const dryRun = (body.dry_run as boolean | undefined) ?? true;
-        const cleared = await ops.clearTaskInstances(db, {
+        const cleared = await ops.clearTaskInstances(web.app, {
           dagId,
           runId: (body.dag_run_id as string | null) ?? undefined,
           startDate: optionalInstant(body.start_date, 'start_date'),
@@ -230,7 +230,7 @@ export function apiEndpoints(web: WebContext): Endpoint[] {
       handler: async (r) => {
         const body = b(r);
         const dagId = p(r).dag_id!;
-        const changed = await ops.setTaskInstanceState(db, {
+        const changed = await ops.setTaskInstanceState(web.app, {
           dagId, runId: body.dag_run_id as string, taskId: body.task_id as string, state: body.new_state as 'success' | 'failed',
           upstream: body.include_upstream as boolean | undefined, downstream: body.include_downstream as boolean | undefined,
           dryRun: (body.dry_run as boolean | undefined) ?? true,
@@ -242,33 +242,33 @@ export function apiEndpoints(web: WebContext): Endpoint[] {
     { method: 'GET', path: '/variables', action: 'manage_resources', tag: 'Variable', summary: 'List variables (sensitive values masked)',
       handler: async (r) => {
         const { limit, offset } = paging(web, q(r));
-        const { rows, total } = await res.listVariables(db, fernet, limit, offset);
+        const { rows, total } = await res.listVariables(web.store, fernet, limit, offset);
         return { variables: rows, total_entries: total };
       } },
     { method: 'GET', path: '/variables/:variable_key', action: 'manage_resources', tag: 'Variable', summary: 'Get a variable',
-      handler: async (r) => res.getVariable(db, fernet, p(r).variable_key!) },
+      handler: async (r) => res.getVariable(web.store, fernet, p(r).variable_key!) },
     { method: 'POST', path: '/variables', action: 'manage_resources', tag: 'Variable', summary: 'Create or replace a variable',
       body: { type: 'object', required: ['key', 'value'], properties: { key: STRING, value: STRING, description: { type: ['string', 'null'] } } },
       handler: async (r) => {
         const body = b(r);
-        await res.setVariable(db, fernet, body.key as string, body.value as string, (body.description as string | null) ?? null);
+        await res.setVariable(web.store, fernet, body.key as string, body.value as string, (body.description as string | null) ?? null);
         await audit(r, 'variable.create', { extra: { key: body.key } });
-        return res.getVariable(db, fernet, body.key as string);
+        return res.getVariable(web.store, fernet, body.key as string);
       } },
     { method: 'PATCH', path: '/variables/:variable_key', action: 'manage_resources', tag: 'Variable', summary: 'Update a variable',
       body: { type: 'object', required: ['value'], properties: { key: STRING, value: STRING, description: { type: ['string', 'null'] } } },
       handler: async (r) => {
         const key = p(r).variable_key!;
-        await res.getVariable(db, fernet, key);
+        await res.getVariable(web.store, fernet, key);
         const body = b(r);
         if (body.key !== undefined && body.key !== key) throw new ValidationError('The key in the body must match the URL.');
-        await res.setVariable(db, fernet, key, body.value as string, (body.description as string | null) ?? null);
+        await res.setVariable(web.store, fernet, key, body.value as string, (body.description as string | null) ?? null);
         await audit(r, 'variable.edit', { extra: { key } });
-        return res.getVariable(db, fernet, key);
+        return res.getVariable(web.store, fernet, key);
       } },
     { method: 'DELETE', path: '/variables/:variable_key', action: 'manage_resources', tag: 'Variable', summary: 'Delete a variable',
       handler: async (r, reply) => {
-        await res.deleteVariable(db, p(r).variable_key!);
+        await res.deleteVariable(web.store, p(r).variable_key!);
         await audit(r, 'variable.delete', { extra: { key: p(r).variable_key } });
         return reply.status(204).send();
       } },
@@ -276,11 +276,11 @@ export function apiEndpoints(web: WebContext): Endpoint[] {
     { method: 'GET', path: '/connections', action: 'manage_resources', tag: 'Connection', summary: 'List connections (passwords masked)',
       handler: async (r) => {
         const { limit, offset } = paging(web, q(r));
-        const { rows, total } = await res.listConnections(db, fernet, limit, offset);
+        const { rows, total } = await res.listConnections(web.store, fernet, limit, offset);
         return { connections: rows, total_entries: total };
       } },
     { method: 'GET', path: '/connections/:connection_id', action: 'manage_resources', tag: 'Connection', summary: 'Get a connection',
-      handler: async (r) => res.getConnection(db, fernet, p(r).connection_id!) },
+      handler: async (r) => res.getConnection(web.store, fernet, p(r).connection_id!) },
     { method: 'POST', path: '/connections', action: 'manage_resources', tag: 'Connection', summary: 'Create a connection',
       body: { type: 'object', required: ['connection_id', 'conn_type'], properties: {
         connection_id: STRING, conn_type: STRING, description: { type: ['string', 'null'] }, host: { type: ['string', 'null'] },
@@ -288,13 +288,13 @@ export function apiEndpoints(web: WebContext): Endpoint[] {
         password: { type: ['string', 'null'] }, extra: { type: ['string', 'null'] } } },
       handler: async (r) => {
         const body = b(r) as unknown as res.ConnectionInput;
-        await res.createConnection(db, fernet, body);
+        await res.createConnection(web.store, fernet, body);
         await audit(r, 'connection.create', { extra: { connection_id: body.connection_id } });
-        return res.getConnection(db, fernet, body.connection_id);
+        return res.getConnection(web.store, fernet, body.connection_id);
       } },
     { method: 'DELETE', path: '/connections/:connection_id', action: 'manage_resources', tag: 'Connection', summary: 'Delete a connection',
       handler: async (r, reply) => {
-        await res.deleteConnection(db, p(r).connection_id!);
+        await res.deleteConnection(web.store, p(r).connection_id!);
         await audit(r, 'connection.delete', { extra: { connection_id: p(r).connection_id } });
         return reply.status(204).send();
       } },
@@ -302,32 +302,32 @@ export function apiEndpoints(web: WebContext): Endpoint[] {
     { method: 'GET', path: '/pools', action: 'manage_resources', tag: 'Pool', summary: 'List pools with slot usage',
       handler: async (r) => {
         const { limit, offset } = paging(web, q(r));
-        const { rows, total } = await res.listPools(db, limit, offset);
+        const { rows, total } = await res.listPools(web.store, limit, offset);
         return { pools: rows, total_entries: total };
       } },
     { method: 'GET', path: '/pools/:pool_name', action: 'manage_resources', tag: 'Pool', summary: 'Get a pool',
-      handler: async (r) => res.getPool(db, p(r).pool_name!) },
+      handler: async (r) => res.getPool(web.store, p(r).pool_name!) },
     { method: 'POST', path: '/pools', action: 'manage_resources', tag: 'Pool', summary: 'Create a pool',
       body: { type: 'object', required: ['name', 'slots'], properties: { name: STRING, slots: { type: 'integer' }, description: { type: ['string', 'null'] } } },
       handler: async (r) => {
         const body = b(r);
-        await res.upsertPool(db, body.name as string, body.slots as number, (body.description as string | null) ?? null);
+        await res.upsertPool(web.store, body.name as string, body.slots as number, (body.description as string | null) ?? null);
         await audit(r, 'pool.create', { extra: { pool: body.name } });
-        return res.getPool(db, body.name as string);
+        return res.getPool(web.store, body.name as string);
       } },
     { method: 'PATCH', path: '/pools/:pool_name', action: 'manage_resources', tag: 'Pool', summary: 'Change a pool’s slots or description',
       body: { type: 'object', properties: { name: STRING, slots: { type: 'integer' }, description: { type: ['string', 'null'] } } },
       handler: async (r) => {
         const name = p(r).pool_name!;
-        const current = await res.getPool(db, name);
+        const current = await res.getPool(web.store, name);
         const body = b(r);
-        await res.upsertPool(db, name, (body.slots as number | undefined) ?? current.slots, body.description === undefined ? current.description : (body.description as string | null));
+        await res.upsertPool(web.store, name, (body.slots as number | undefined) ?? current.slots, body.description === undefined ? current.description : (body.description as string | null));
         await audit(r, 'pool.edit', { extra: { pool: name } });
-        return res.getPool(db, name);
+        return res.getPool(web.store, name);
       } },
     { method: 'DELETE', path: '/pools/:pool_name', action: 'manage_resources', tag: 'Pool', summary: 'Delete a pool',
       handler: async (r, reply) => {
-        await res.deletePool(db, p(r).pool_name!);
+        await res.deletePool(web.store, p(r).pool_name!);
         await audit(r, 'pool.delete', { extra: { pool: p(r).pool_name } });
         return reply.status(204).send();
       } },

@@ -1,6 +1,7 @@
 import '@fastify/cookie';
 import type { FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
 import type { Kysely } from 'kysely';
+import type { MetadataDb } from '../../db/index.js';
 import type { Database } from '../../db/tables.js';
 import { AuthenticationError, PermissionDeniedError } from '../../errors.js';
 import type { ApiAuthBackend } from './api-backends.js';
@@ -19,6 +20,7 @@ declare module 'fastify' {
 
 export interface GuardDeps {
   db: Kysely<Database>;
+  store: MetadataDb;
   sessions: SessionCodec;
   apiBackends: Set<ApiAuthBackend>;
   credentials: CredentialCache;
@@ -46,7 +48,7 @@ export async function loadSession(deps: GuardDeps, request: FastifyRequest, repl
   request.principal = null;
   if (!decoded) writeSession(reply, deps, request.session);
   if (request.session.uid !== null) {
-    request.principal = await loadPrincipal(deps.db, request.session.uid);
+    request.principal = await loadPrincipal(deps.store, request.session.uid);
     if (!request.principal) {
       // The user was deleted or deactivated since signing in: drop back to anonymous.
       request.session = deps.sessions.create(null);
@@ -109,7 +111,7 @@ async function apiPrincipal(deps: GuardDeps, request: FastifyRequest): Promise<P
     const ip = request.ip;
     if (deps.limiter.isBlocked(ip)) throw new PermissionDeniedError('Too many failed sign-ins from this address; try again in a minute.');
     const cachedId = deps.credentials.get(credentials.username, credentials.password);
-    const principal = cachedId !== undefined ? await loadPrincipal(deps.db, cachedId) : await signIn(deps.db, credentials.username, credentials.password);
+    const principal = cachedId !== undefined ? await loadPrincipal(deps.store, cachedId) : await signIn(deps.store, credentials.username, credentials.password);
     if (!principal) {
       deps.limiter.recordFailure(ip);
       throw new AuthenticationError('Invalid username or password.');

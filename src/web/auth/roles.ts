@@ -1,12 +1,13 @@
 import { PermissionDeniedError } from '../../errors.js';
+import { highestRole, ROLE_NAMES, roleRank as rankOf, type RoleName } from '../../users/index.js';
 
 /**
  * Roles and the one permission table. Airflow's built-in roles nest: each role can do everything
  * the one before it can. Every route names the action it performs; `requirePermission` is the
  * only check.
  */
-export const ROLES = ['Public', 'Viewer', 'User', 'Op', 'Admin'] as const;
-export type RoleName = (typeof ROLES)[number];
+export const ROLES = ROLE_NAMES;
+export type { RoleName };
 
 export type Action =
   /** See DAGs, runs, task instances, logs, XComs, code, browse pages. */
@@ -29,17 +30,12 @@ export const PERMISSIONS: Readonly<Record<Action, RoleName>> = {
 };
 
 export function roleRank(role: RoleName): number {
-  return ROLES.indexOf(role);
+  return rankOf(role);
 }
 
-/** The strongest of a user's roles (unknown custom role names count as Public). */
+/** The strongest of a user's roles (no known role counts as Public). */
 export function effectiveRole(roleNames: readonly string[]): RoleName {
-  let best: RoleName = 'Public';
-  for (const name of roleNames) {
-    const role = ROLES.find((r) => r === name);
-    if (role && roleRank(role) > roleRank(best)) best = role;
-  }
-  return best;
+  return highestRole(roleNames) ?? 'Public';
 }
 
 export function can(role: RoleName, action: Action): boolean {

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-import type { Kysely } from 'kysely';
-import type { Database } from '../../db/tables.js';
-import { verifyPassword } from '../../security/password.js';
+import type { MetadataDb } from '../../db/index.js';
+import { AuthenticationError } from '../../errors.js';
+import { authenticate, findUser } from '../../users/index.js';
 import { effectiveRole, type RoleName } from './roles.js';
 
 /** Who is making a request. */
@@ -14,44 +14,24 @@ export interface Principal {
 export const ANONYMOUS = { userId: 0, username: 'anonymous', role: 'Public' } as const satisfies Principal;
 
 /** An active user with their strongest role, or null (unknown or deactivated user). */
-export async function loadPrincipal(db: Kysely<Database>, userId: number): Promise<Principal | null> {
-  const rows = await db
-    .selectFrom('ab_user as u')
-    .leftJoin('ab_user_role as ur', 'ur.user_id', 'u.id')
-    .leftJoin('ab_role as r', 'r.id', 'ur.role_id')
-    .select(['u.id', 'u.username', 'u.active', 'r.name as role'])
-    .where('u.id', '=', userId)
-    .execute();
-  const first = rows[0];
-  if (!first || !first.active) return null;
-  return { userId: first.id, username: first.username, role: effectiveRole(rows.map((r) => r.role ?? '')) };
+export async function loadPrincipal(store: MetadataDb, userId: number): Promise<Principal | null> {
+  const user = await findUser(store, { id: userId });
+  if (!user || !user.active) return null;
+  return { userId: user.id, username: user.username, role: effectiveRole(user.roles) };
 }
 
 /**
- * Check a username and password, recording the attempt on the user row like Airflow does
- * (login_count, fail_login_count, last_login). Null when they do not match an active user.
+ * Check a username and password with the users service (which records the attempt on the user
+ * row as Airflow does). Null when they do not match an active user.
  */
-export async function signIn(db: Kysely<Database>, username: string, password: string): Promise<Principal | null> {
-  const user = await db
-    .selectFrom('ab_user')
-    .select(['id', 'password', 'active'])
-    .where('username', '=', username)
-    .executeTakeFirst();
-  if (!user || !user.active) return null;
-  if (!(await verifyPassword(password, user.password))) {
-    await db
-      .updateTable('ab_user')
-      .set((eb) => ({ fail_login_count: eb('fail_login_count', '+', 1) }))
-      .where('id', '=', user.id)
-      .execute();
-    return null;
+export async function signIn(store: MetadataDb, username: string, password: string): Promise<Principal | null> {
+  try {
+    const user = await authenticate(store, username, password);
+    return { userId: user.id, username: user.username, role: effectiveRole(user.roles) };
+  } catch (error) {
+    if (error instanceof AuthenticationError) return null;
+    throw error;
   }
-  await db
-    .updateTable('ab_user')
-    .set((eb) => ({ last_login: Date.now(), login_count: eb('login_count', '+', 1), fail_login_count: 0 }))
-    .where('id', '=', user.id)
-    .execute();
-  return loadPrincipal(db, user.id);
 }
 
 /**

@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { Database, DagRow } from '../../db/tables.js';
-import type { SerializedDag } from '../../dag/serialized.js';
 import { NotFoundError } from '../../errors.js';
+import { getDagRow } from '../../dag-runs/index.js';
 
 /**
  * Reads behind the DAG list and DAG pages. Every aggregate is one GROUP BY over the page's DAG ids,
@@ -112,25 +112,16 @@ export async function decorate(db: Kysely<Database>, dags: DagRow[]): Promise<Da
   });
 }
 
-export async function getDag(db: Kysely<Database>, dagId: string): Promise<DagRow> {
-  const dag = await db.selectFrom('dag').selectAll().where('dag_id', '=', dagId).executeTakeFirst();
-  if (!dag) throw new NotFoundError(`DAG "${dagId}" not found.`);
-  return dag;
-}
+/** The DAG row and its serialized form, read through the shared loaders (cached per dag_hash). */
+export { getDagRow as getDag, getSerializedDag } from '../../dag-runs/index.js';
 
 export async function getDagTags(db: Kysely<Database>, dagId: string): Promise<string[]> {
   const rows = await db.selectFrom('dag_tag').select('name').where('dag_id', '=', dagId).orderBy('name').execute();
   return rows.map((r) => r.name);
 }
 
-export async function getSerializedDag(db: Kysely<Database>, dagId: string): Promise<SerializedDag> {
-  const row = await db.selectFrom('serialized_dag').select('data').where('dag_id', '=', dagId).executeTakeFirst();
-  if (!row) throw new NotFoundError(`DAG "${dagId}" has no serialized form yet (the DAG processor has not parsed it).`);
-  return JSON.parse(row.data) as SerializedDag;
-}
-
 export async function getDagSource(db: Kysely<Database>, dagId: string): Promise<{ fileloc: string; source: string }> {
-  const dag = await getDag(db, dagId);
+  const dag = await getDagRow(db, dagId);
   const code = await db.selectFrom('dag_code').select('source_code').where('fileloc', '=', dag.fileloc).executeTakeFirst();
   if (!code) throw new NotFoundError(`No source stored for ${dag.fileloc}.`);
   return { fileloc: dag.fileloc, source: code.source_code };

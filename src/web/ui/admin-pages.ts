@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { ConflictError, NotFoundError, PermissionDeniedError, ValidationError } from '../../errors.js';
-import { hashPassword } from '../../security/password.js';
-import { ROLES } from '../auth/roles.js';
+import { ConflictError, PermissionDeniedError, ValidationError } from '../../errors.js';
+import * as users from '../../users/index.js';
+import { effectiveRole, ROLES } from '../auth/roles.js';
 import { recordAudit } from '../data/audit.js';
 import { configSections } from '../data/config-view.js';
 import * as res from '../data/resources.js';
@@ -70,27 +70,27 @@ export function registerBrowseAndAdmin(server: FastifyInstance, web: WebContext)
 
   // ---- Variables
   page(server, web, '/variable/list', 'manage_resources', async (r) => {
-    const { rows } = await res.listVariables(db, fernet, 500, 0);
+    const { rows } = await res.listVariables(web.store, fernet, 500, 0);
     return { title: 'Variables', body: html`<h1>Variables</h1><table class="list"><thead><tr><th>Key</th><th>Value</th><th>Description</th><th></th></tr></thead><tbody>
       ${rows.map((v) => html`<tr><td>${v.key}</td><td><code>${v.value}</code></td><td>${v.description ?? ''}</td><td><form class="inline" method="post" action="/variable/delete" data-confirm="Delete variable ${v.key}?">${csrfField(r)}<input type="hidden" name="key" value="${v.key}"><button class="danger">Delete</button></form></td></tr>`)}</tbody></table>
       <form class="panel toolbar" method="post" action="/variable/add">${csrfField(r)}<b>Add or replace</b><input type="text" name="key" placeholder="key" required><input type="text" name="value" placeholder="value"><input type="text" name="description" placeholder="description"><button class="primary">Save</button></form>` };
   });
   act(server, '/variable/add', 'manage_resources', async (r) => {
     const key = (formField(r, 'key') ?? '').trim();
-    await res.setVariable(db, fernet, key, formField(r, 'value') ?? '', formField(r, 'description') || null);
+    await res.setVariable(web.store, fernet, key, formField(r, 'value') ?? '', formField(r, 'description') || null);
     await recordAudit(db, { event: 'variable.create', owner: r.principal!.username, extra: { key } });
     return { redirect: '/variable/list', flash: `Saved variable ${key}.` };
   });
   act(server, '/variable/delete', 'manage_resources', async (r) => {
     const key = formField(r, 'key') ?? '';
-    await res.deleteVariable(db, key);
+    await res.deleteVariable(web.store, key);
     await recordAudit(db, { event: 'variable.delete', owner: r.principal!.username, extra: { key } });
     return { redirect: '/variable/list', flash: `Deleted variable ${key}.` };
   });
 
   // ---- Connections
   page(server, web, '/connection/list', 'manage_resources', async (r) => {
-    const { rows } = await res.listConnections(db, fernet, 500, 0);
+    const { rows } = await res.listConnections(web.store, fernet, 500, 0);
     return { title: 'Connections', body: html`<h1>Connections</h1><table class="list"><thead><tr><th>Conn id</th><th>Type</th><th>Host</th><th>Port</th><th>Login</th><th>Password</th><th>Schema</th><th>Extra</th><th></th></tr></thead><tbody>
       ${rows.map((c) => html`<tr><td>${c.connection_id}</td><td>${c.conn_type}</td><td>${c.host ?? ''}</td><td>${c.port ?? ''}</td><td>${c.login ?? ''}</td><td>${c.password ?? ''}</td><td>${c.schema ?? ''}</td><td><code>${c.extra ?? ''}</code></td><td><form class="inline" method="post" action="/connection/delete" data-confirm="Delete connection ${c.connection_id}?">${csrfField(r)}<input type="hidden" name="connection_id" value="${c.connection_id}"><button class="danger">Delete</button></form></td></tr>`)}</tbody></table>
       <form class="panel toolbar" method="post" action="/connection/add">${csrfField(r)}<b>Add</b><input type="text" name="connection_id" placeholder="conn id" required><input type="text" name="conn_type" placeholder="type (postgres, http…)" required><input type="text" name="host" placeholder="host"><input type="number" name="port" placeholder="port"><input type="text" name="login" placeholder="login"><input type="password" name="password" placeholder="password"><input type="text" name="schema" placeholder="schema"><input type="text" name="extra" placeholder='extra JSON'><button class="primary">Save</button></form>` };
@@ -99,7 +99,7 @@ export function registerBrowseAndAdmin(server: FastifyInstance, web: WebContext)
     const port = formField(r, 'port');
     if (port && !/^\d+$/.test(port)) throw new ValidationError('port must be a number.');
     const id = (formField(r, 'connection_id') ?? '').trim();
-    await res.createConnection(db, fernet, {
+    await res.createConnection(web.store, fernet, {
       connection_id: id, conn_type: (formField(r, 'conn_type') ?? '').trim(), host: formField(r, 'host') || null, port: port ? Number(port) : null,
       login: formField(r, 'login') || null, password: formField(r, 'password') || null, schema: formField(r, 'schema') || null, extra: formField(r, 'extra') || null,
     });
@@ -108,14 +108,14 @@ export function registerBrowseAndAdmin(server: FastifyInstance, web: WebContext)
   });
   act(server, '/connection/delete', 'manage_resources', async (r) => {
     const id = formField(r, 'connection_id') ?? '';
-    await res.deleteConnection(db, id);
+    await res.deleteConnection(web.store, id);
     await recordAudit(db, { event: 'connection.delete', owner: r.principal!.username, extra: { connection_id: id } });
     return { redirect: '/connection/list', flash: `Deleted connection ${id}.` };
   });
 
   // ---- Pools
   page(server, web, '/pool/list', 'manage_resources', async (r) => {
-    const { rows } = await res.listPools(db, 500, 0);
+    const { rows } = await res.listPools(web.store, 500, 0);
     return { title: 'Pools', body: html`<h1>Pools</h1><table class="list"><thead><tr><th>Pool</th><th>Slots</th><th>Running</th><th>Queued</th><th>Open</th><th>Description</th><th></th></tr></thead><tbody data-live="pools">
       ${rows.map((p) => html`<tr><td>${p.name}</td><td>${p.slots}</td><td>${p.running_slots}</td><td>${p.queued_slots}</td><td>${Number.isFinite(p.open_slots) ? p.open_slots : '∞'}</td><td>${p.description ?? ''}</td><td>${p.name === 'default_pool' ? '' : html`<form class="inline" method="post" action="/pool/delete" data-confirm="Delete pool ${p.name}?">${csrfField(r)}<input type="hidden" name="name" value="${p.name}"><button class="danger">Delete</button></form>`}</td></tr>`)}</tbody></table>
       <form class="panel toolbar" method="post" action="/pool/add">${csrfField(r)}<b>Add or resize</b><input type="text" name="name" placeholder="pool" required><input type="number" name="slots" placeholder="slots" required><input type="text" name="description" placeholder="description"><button class="primary">Save</button></form>` };
@@ -123,88 +123,56 @@ export function registerBrowseAndAdmin(server: FastifyInstance, web: WebContext)
   act(server, '/pool/add', 'manage_resources', async (r) => {
     const name = (formField(r, 'name') ?? '').trim();
     const slots = Number(formField(r, 'slots'));
-    await res.upsertPool(db, name, slots, formField(r, 'description') || null);
+    await res.upsertPool(web.store, name, slots, formField(r, 'description') || null);
     await recordAudit(db, { event: 'pool.create', owner: r.principal!.username, extra: { pool: name, slots } });
     return { redirect: '/pool/list', flash: `Saved pool ${name}.` };
   });
   act(server, '/pool/delete', 'manage_resources', async (r) => {
     const name = formField(r, 'name') ?? '';
-    await res.deletePool(db, name);
+    await res.deletePool(web.store, name);
     await recordAudit(db, { event: 'pool.delete', owner: r.principal!.username, extra: { pool: name } });
     return { redirect: '/pool/list', flash: `Deleted pool ${name}.` };
   });
 
-  // ---- Users and roles
+  // ---- Users and roles (through the users service, like `updraft users …`)
   page(server, web, '/users/list', 'manage_users', async (r) => {
-    const rows = await db
-      .selectFrom('ab_user as u')
-      .leftJoin('ab_user_role as ur', 'ur.user_id', 'u.id')
-      .leftJoin('ab_role as ro', 'ro.id', 'ur.role_id')
-      .select(['u.id', 'u.username', 'u.first_name', 'u.last_name', 'u.email', 'u.active', 'u.last_login', 'u.login_count', 'u.fail_login_count', 'ro.name as role'])
-      .orderBy('u.username')
-      .execute();
-    const users = new Map<number, (typeof rows)[number] & { roles: string[] }>();
-    for (const row of rows) {
-      const u = users.get(row.id) ?? { ...row, roles: [] };
-      if (row.role) u.roles.push(row.role);
-      users.set(row.id, u);
-    }
+    const list = await users.listUsers(web.store);
     const roleSelect = (name: string, current?: string) => html`<select name="${name}">${ROLES.map((role) => html`<option ${role === current ? 'selected' : ''}>${role}</option>`)}</select>`;
     return { title: 'Users', body: html`<h1>Users</h1><table class="list"><thead><tr><th>Username</th><th>Name</th><th>Email</th><th>Roles</th><th>Active</th><th>Last login</th><th>Logins</th><th>Failed</th><th></th></tr></thead><tbody>
-      ${[...users.values()].map((u) => html`<tr><td>${u.username}</td><td>${u.first_name} ${u.last_name}</td><td>${u.email}</td>
-        <td><form class="inline" method="post" action="/users/role">${csrfField(r)}<input type="hidden" name="id" value="${u.id}">${roleSelect('role', u.roles[0])}<button>Set role</button></form> <span class="muted">${u.roles.join(', ')}</span></td>
-        <td>${u.active ? 'yes' : 'no'}</td><td>${fmtTime(u.last_login)}</td><td>${u.login_count}</td><td>${u.fail_login_count}</td>
+      ${list.map((u) => html`<tr><td>${u.username}</td><td>${u.firstName} ${u.lastName}</td><td>${u.email}</td>
+        <td><form class="inline" method="post" action="/users/role">${csrfField(r)}<input type="hidden" name="id" value="${u.id}">${roleSelect('role', effectiveRole(u.roles))}<button>Set role</button></form> <span class="muted">${u.roles.join(', ')}</span></td>
+        <td>${u.active ? 'yes' : 'no'}</td><td>${fmtTime(u.lastLogin)}</td><td>${u.loginCount}</td><td>${u.failLoginCount}</td>
         <td><form class="inline" method="post" action="/users/delete" data-confirm="Delete user ${u.username}?">${csrfField(r)}<input type="hidden" name="id" value="${u.id}"><button class="danger">Delete</button></form></td></tr>`)}</tbody></table>
       <form class="panel toolbar" method="post" action="/users/add">${csrfField(r)}<b>Add user</b><input type="text" name="username" placeholder="username" required><input type="text" name="first_name" placeholder="first name" required><input type="text" name="last_name" placeholder="last name" required><input type="text" name="email" placeholder="email" required><input type="password" name="password" placeholder="password" required>${roleSelect('role', 'Viewer')}<button class="primary">Create</button></form>
       <h2>Roles</h2><dl class="details"><dt>Viewer</dt><dd>Reads DAGs, runs, logs and browse pages.</dd><dt>User</dt><dd>Viewer + trigger, clear, pause, mark, delete DAGs.</dd><dt>Op</dt><dd>User + variables, connections, pools.</dd><dt>Admin</dt><dd>Op + users, roles and configuration.</dd><dt>Public</dt><dd>No access until an admin grants a role.</dd></dl>` };
   });
-  const roleId = async (name: string | undefined) => {
-    const role = await db.selectFrom('ab_role').select('id').where('name', '=', name ?? '').executeTakeFirst();
-    if (!role) throw new ValidationError(`Unknown role "${name}".`);
-    return role.id;
-  };
   act(server, '/users/add', 'manage_users', async (r) => {
-    const username = (formField(r, 'username') ?? '').trim();
-    const password = formField(r, 'password') ?? '';
-    if (!/^[\w.@-]{1,64}$/.test(username)) throw new ValidationError('Username may contain letters, digits, _ . @ - (at most 64).');
-    if (password.length < 8) throw new ValidationError('Password must be at least 8 characters.');
-    const rid = await roleId(formField(r, 'role'));
-    if (await db.selectFrom('ab_user').select('id').where('username', '=', username).executeTakeFirst()) throw new ConflictError(`User ${username} already exists.`);
-    const now = Date.now();
-    const hash = await hashPassword(password);
-    await db.transaction().execute(async (trx) => {
-      await trx.insertInto('ab_user').values({
-        username, first_name: formField(r, 'first_name') ?? '', last_name: formField(r, 'last_name') ?? '', email: formField(r, 'email') ?? '',
-        password: hash, active: 1, created_on: now, changed_on: now, last_login: null, login_count: 0, fail_login_count: 0,
-      }).execute();
-      const user = await trx.selectFrom('ab_user').select('id').where('username', '=', username).executeTakeFirstOrThrow();
-      await trx.insertInto('ab_user_role').values({ user_id: user.id, role_id: rid }).execute();
+    const user = await users.createUser(web.store, {
+      username: (formField(r, 'username') ?? '').trim(),
+      firstName: formField(r, 'first_name') ?? '',
+      lastName: formField(r, 'last_name') ?? '',
+      email: formField(r, 'email') ?? '',
+      password: formField(r, 'password') ?? '',
+      roles: [formField(r, 'role') ?? ''],
     });
-    await recordAudit(db, { event: 'user.create', owner: r.principal!.username, extra: { username, role: formField(r, 'role') } });
-    return { redirect: '/users/list', flash: `Created user ${username}.` };
+    await recordAudit(db, { event: 'user.create', owner: r.principal!.username, extra: { username: user.username, roles: user.roles } });
+    return { redirect: '/users/list', flash: `Created user ${user.username}.` };
   });
   act(server, '/users/role', 'manage_users', async (r) => {
     const id = Number(formField(r, 'id'));
-    const rid = await roleId(formField(r, 'role'));
-    if (id === r.principal!.userId && formField(r, 'role') !== 'Admin') throw new PermissionDeniedError('You cannot remove your own Admin role.');
-    const user = await db.selectFrom('ab_user').select('username').where('id', '=', id).executeTakeFirst();
-    if (!user) throw new NotFoundError('User not found.');
-    await db.transaction().execute(async (trx) => {
-      await trx.deleteFrom('ab_user_role').where('user_id', '=', id).execute();
-      await trx.insertInto('ab_user_role').values({ user_id: id, role_id: rid }).execute();
-    });
-    await recordAudit(db, { event: 'user.role', owner: r.principal!.username, extra: { username: user.username, role: formField(r, 'role') } });
-    return { redirect: '/users/list', flash: `${user.username} is now ${formField(r, 'role')}.` };
+    const role = formField(r, 'role') ?? '';
+    if (!users.isRoleName(role)) throw new ValidationError(`Unknown role "${role}".`);
+    if (id === r.principal!.userId && role !== 'Admin') throw new PermissionDeniedError('You cannot remove your own Admin role.');
+    const user = await users.getUserWithRoles(web.store, { id });
+    if (!user.roles.includes(role)) await users.addRole(web.store, { id }, role);
+    for (const old of user.roles) if (old !== role) await users.removeRole(web.store, { id }, old);
+    await recordAudit(db, { event: 'user.role', owner: r.principal!.username, extra: { username: user.username, role } });
+    return { redirect: '/users/list', flash: `${user.username} is now ${role}.` };
   });
   act(server, '/users/delete', 'manage_users', async (r) => {
     const id = Number(formField(r, 'id'));
     if (id === r.principal!.userId) throw new ConflictError('You cannot delete yourself.');
-    const user = await db.selectFrom('ab_user').select('username').where('id', '=', id).executeTakeFirst();
-    if (!user) throw new NotFoundError('User not found.');
-    await db.transaction().execute(async (trx) => {
-      await trx.deleteFrom('ab_user_role').where('user_id', '=', id).execute();
-      await trx.deleteFrom('ab_user').where('id', '=', id).execute();
-    });
+    const user = await users.deleteUser(web.store, { id });
     await recordAudit(db, { event: 'user.delete', owner: r.principal!.username, extra: { username: user.username } });
     return { redirect: '/users/list', flash: `Deleted user ${user.username}.` };
   });

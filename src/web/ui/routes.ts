@@ -74,7 +74,7 @@ function registerSignIn(server: FastifyInstance, web: WebContext): void {
       return reply.status(429).type('text/html; charset=utf-8').send(await form(request, 'Too many failed sign-ins. Wait a minute and try again.'));
     }
     const username = formField(request, 'username') ?? '';
-    const principal = await signIn(web.db, username, formField(request, 'password') ?? '');
+    const principal = await signIn(web.store, username, formField(request, 'password') ?? '');
     if (!principal) {
       limiter.recordFailure(request.ip);
       await recordAudit(web.db, { event: 'failed_login', owner: username.slice(0, 100), extra: { ip: request.ip } });
@@ -136,7 +136,7 @@ function registerDagActions(server: FastifyInstance, web: WebContext): void {
   act(server, '/dags/:dag_id/pause', 'operate_dags', async (r) => {
     const dagId = dagIdOf(r);
     const paused = formField(r, 'is_paused') === 'true';
-    await ops.setPaused(db, dagId, paused);
+    await ops.setPaused(web.app, dagId, paused);
     await recordAudit(db, { event: paused ? 'paused' : 'unpaused', owner: owner(r), dagId });
     return { redirect: formField(r, 'next') ?? grid(dagId) };
   });
@@ -144,14 +144,14 @@ function registerDagActions(server: FastifyInstance, web: WebContext): void {
   act(server, '/dags/:dag_id/trigger', 'operate_dags', async (r) => {
     const dagId = dagIdOf(r);
     const conf = await confFromForm(web, r, dagId);
-    const run = await ops.triggerDagRun(db, dagId, { conf, runId: formField(r, 'run_id')?.trim() || undefined });
+    const run = await ops.triggerDagRun(web.app, dagId, { conf, runId: formField(r, 'run_id')?.trim() || undefined });
     await recordAudit(db, { event: 'trigger', owner: owner(r), dagId, runId: run.run_id, extra: run.conf });
     return { redirect: grid(dagId, { run_id: run.run_id }), flash: `Triggered ${dagId}, run ${run.run_id}.` };
   });
 
   act(server, '/dags/:dag_id/delete', 'operate_dags', async (r) => {
     const dagId = dagIdOf(r);
-    await ops.deleteDag(db, dagId);
+    await ops.deleteDag(web.app, dagId);
     await recordAudit(db, { event: 'delete_dag', owner: owner(r), dagId });
     return { redirect: '/home', flash: `Deleted DAG ${dagId}.` };
   });
@@ -161,7 +161,7 @@ function registerDagActions(server: FastifyInstance, web: WebContext): void {
     const runId = formField(r, 'run_id');
     const taskId = formField(r, 'task_id');
     if (!runId) throw new ValidationError('run_id is required.');
-    const cleared = await ops.clearTaskInstances(db, {
+    const cleared = await ops.clearTaskInstances(web.app, {
       dagId, runId, taskIds: taskId ? [taskId] : undefined,
       upstream: isChecked(r, 'upstream'), downstream: isChecked(r, 'downstream'),
       past: isChecked(r, 'past'), future: isChecked(r, 'future'), onlyFailed: isChecked(r, 'only_failed'),
@@ -176,7 +176,7 @@ function registerDagActions(server: FastifyInstance, web: WebContext): void {
     const taskId = formField(r, 'task_id');
     const state = formField(r, 'state');
     if (!runId || !taskId || (state !== 'success' && state !== 'failed')) throw new ValidationError('run_id, task_id and state (success|failed) are required.');
-    const changed = await ops.setTaskInstanceState(db, { dagId, runId, taskId, state, upstream: isChecked(r, 'upstream'), downstream: isChecked(r, 'downstream') });
+    const changed = await ops.setTaskInstanceState(web.app, { dagId, runId, taskId, state, upstream: isChecked(r, 'upstream'), downstream: isChecked(r, 'downstream') });
     await recordAudit(db, { event: `mark_${state}`, owner: owner(r), dagId, runId, taskId });
     return { redirect: grid(dagId, { run_id: runId, task_id: taskId }), flash: `Marked ${changed.length} task instance(s) ${state}.` };
   });
@@ -186,7 +186,7 @@ function registerDagActions(server: FastifyInstance, web: WebContext): void {
     const runId = formField(r, 'run_id');
     const state = formField(r, 'state');
     if (!runId || (state !== 'success' && state !== 'failed' && state !== 'queued')) throw new NotFoundError('Unknown run or state.');
-    await ops.setDagRunState(db, dagId, runId, state);
+    await ops.setDagRunState(web.app, dagId, runId, state);
     await recordAudit(db, { event: `dagrun_${state}`, owner: owner(r), dagId, runId });
     return { redirect: grid(dagId, { run_id: runId }), flash: `Run ${runId} marked ${state}.` };
   });
