@@ -124,7 +124,8 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
   for (const [section, keys] of Object.entries(fileLayer)) {
     for (const key of Object.keys(keys)) {
       const base = key.endsWith('_cmd') ? key.slice(0, -4) : key;
-      if (!specFor(section, base)) warnings.push(`${file}: [${section}] ${key} is not a key Updraft knows; ignored.`);
+      if (!specFor(section, base))
+        warnings.push(`${file}: [${section}] ${key} is not a key Updraft knows; ignored.`);
     }
   }
 
@@ -147,7 +148,9 @@ function applyDeprecations(
 
   const oldConn = values.core!.sql_alchemy_conn as string;
   if (oldConn) {
-    warnings.push('[core] sql_alchemy_conn is deprecated since Airflow 2.3: move it to [database] sql_alchemy_conn.');
+    warnings.push(
+      '[core] sql_alchemy_conn is deprecated since Airflow 2.3: move it to [database] sql_alchemy_conn.',
+    );
     if (sourceOf('database', 'sql_alchemy_conn') === 'default') {
       set('database', 'sql_alchemy_conn', oldConn, sourceOf('core', 'sql_alchemy_conn') ?? 'file');
     }

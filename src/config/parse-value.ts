@@ -8,7 +8,11 @@ const FALSE = new Set(['false', 'f', '0', 'no', 'n', 'off']);
 export function parseValue(section: string, key: string, spec: KeySpec, raw: string): unknown {
   const value = raw.trim();
   const fail = (form: string): never => {
-    throw new ConfigError(`[${section}] ${key} = ${JSON.stringify(raw)} is not valid: expected ${form}.`, section, key);
+    throw new ConfigError(
+      `[${section}] ${key} = ${JSON.stringify(raw)} is not valid: expected ${form}.`,
+      section,
+      key,
+    );
   };
   switch (spec.type) {
     case 'string':

@@ -76,7 +76,10 @@ export const configSchema = {
       'How tasks run: SequentialExecutor (one at a time), LocalExecutor (parallel child processes), ' +
         'CeleryExecutor or RedisExecutor (distributed workers with Redis as broker; the two names are the same executor).',
     ),
-    default_timezone: str('utc', 'Time zone of naive dates in DAGs (an IANA name such as Europe/Berlin, or utc).'),
+    default_timezone: str(
+      'utc',
+      'Time zone of naive dates in DAGs (an IANA name such as Europe/Berlin, or utc).',
+    ),
     parallelism: int(32, 'Task instances that may run at once across the installation.', { min: 1 }),
     max_active_tasks_per_dag: int(16, 'Default for a DAG’s maxActiveTasks.', { min: 1 }),
     max_active_runs_per_dag: int(16, 'Default for a DAG’s maxActiveRuns.', { min: 1 }),
@@ -85,17 +88,35 @@ export const configSchema = {
     fernet_key: str('', 'Key that encrypts connection passwords and variables (generated on first run).', {
       sensitive: true,
     }),
-    dagbag_import_timeout: float(30, 'Seconds a DAG file may take to load before it becomes an import error.', {
+    dagbag_import_timeout: float(
+      30,
+      'Seconds a DAG file may take to load before it becomes an import error.',
+      {
+        min: 0,
+      },
+    ),
+    dag_file_processor_timeout: float(50, 'Seconds one DAG processing pass over a file may take.', {
       min: 0,
     }),
-    dag_file_processor_timeout: float(50, 'Seconds one DAG processing pass over a file may take.', { min: 0 }),
     default_task_retries: int(0, 'Retries of a task that sets none.', { min: 0 }),
     default_task_retry_delay: int(300, 'Seconds between retries of a task that sets none.', { min: 0 }),
     max_map_length: int(1024, 'Most mapped task instances one expand() may create.', { min: 1 }),
     killed_task_cleanup_time: int(60, 'Seconds a killed task gets after SIGTERM before SIGKILL.', { min: 0 }),
-    task_runner_max_old_space_size: int(1024, 'Heap limit in MB of each task process (node --max-old-space-size); a task that exceeds it fails alone.', { min: 16 }),
-    task_runner_warm_processes: int(2, 'Task processes the local executors keep started and idle, ready for the next task.', { min: 0 }),
-    task_runner_max_tasks_per_process: int(200, 'Tasks one warm task process runs before it is replaced (0: no limit).', { min: 0 }),
+    task_runner_max_old_space_size: int(
+      1024,
+      'Heap limit in MB of each task process (node --max-old-space-size); a task that exceeds it fails alone.',
+      { min: 16 },
+    ),
+    task_runner_warm_processes: int(
+      2,
+      'Task processes the local executors keep started and idle, ready for the next task.',
+      { min: 0 },
+    ),
+    task_runner_max_tasks_per_process: int(
+      200,
+      'Tasks one warm task process runs before it is replaced (0: no limit).',
+      { min: 0 },
+    ),
     hostname: str('', 'Host name recorded on task instances and jobs (blank: the machine’s).'),
     sql_alchemy_conn: str('', 'Deprecated: use [database] sql_alchemy_conn.', { sensitive: true }),
   },
@@ -138,34 +159,55 @@ export const configSchema = {
     session_lifetime_minutes: int(43200, 'Minutes a sign-in lasts.', { min: 1 }),
     default_ui_timezone: str('UTC', 'Time zone in which the UI shows dates.'),
     instance_name: str('Updraft', 'Name shown in the page header.'),
-    login_rate_limit: int(10, 'Failed sign-ins per minute per address before sign-in is refused.', { min: 1 }),
+    login_rate_limit: int(10, 'Failed sign-ins per minute per address before sign-in is refused.', {
+      min: 1,
+    }),
   },
   scheduler: {
     job_heartbeat_sec: float(5, 'Seconds between heartbeats of a running task.', { min: 0.1 }),
     scheduler_heartbeat_sec: float(5, 'Seconds between scheduler heartbeats.', { min: 0.1 }),
     num_runs: int(-1, 'Scheduler loops before exit (-1: forever).'),
-    scheduler_idle_sleep_time: float(1, 'Seconds the scheduler sleeps when it has nothing to do.', { min: 0 }),
+    scheduler_idle_sleep_time: float(1, 'Seconds the scheduler sleeps when it has nothing to do.', {
+      min: 0,
+    }),
     min_file_process_interval: float(30, 'Seconds before an unchanged DAG file is parsed again.', { min: 0 }),
     dag_dir_list_interval: float(300, 'Seconds between scans of the DAG folder for new files.', { min: 0 }),
     catchup_by_default: bool(true, 'Default for a DAG’s catchup.'),
     max_tis_per_query: int(16, 'Task instances examined per scheduling query.', { min: 1 }),
-    scheduler_health_check_threshold: float(30, 'Seconds without heartbeat after which the scheduler counts as down.', {
+    scheduler_health_check_threshold: float(
+      30,
+      'Seconds without heartbeat after which the scheduler counts as down.',
+      {
+        min: 1,
+      },
+    ),
+    scheduler_zombie_task_threshold: float(
+      300,
+      'Seconds without heartbeat after which a running task is a zombie.',
+      {
+        min: 1,
+      },
+    ),
+    task_queued_timeout: float(600, 'Seconds a task may stay queued before it is failed or re-queued.', {
       min: 1,
     }),
-    scheduler_zombie_task_threshold: float(300, 'Seconds without heartbeat after which a running task is a zombie.', {
-      min: 1,
-    }),
-    task_queued_timeout: float(600, 'Seconds a task may stay queued before it is failed or re-queued.', { min: 1 }),
     parsing_processes: int(2, 'DAG files parsed at once.', { min: 1 }),
     max_dagruns_to_create_per_loop: int(10, 'DAG runs created per scheduler loop.', { min: 1 }),
     schedule_after_task_execution: bool(true, 'Schedule a run’s next tasks as soon as a task finishes.'),
     standalone_dag_processor: bool(false, 'Run the DAG processor as its own service (`dag-processor`).'),
-    use_row_level_locking: bool(true, 'Lock rows with SELECT … FOR UPDATE SKIP LOCKED (needed for several schedulers).'),
+    use_row_level_locking: bool(
+      true,
+      'Lock rows with SELECT … FOR UPDATE SKIP LOCKED (needed for several schedulers).',
+    ),
   },
   celery: {
-    broker_url: str('redis://127.0.0.1:6379/0', 'Redis URL of the task queue (redis://[:PASSWORD@]HOST:PORT/DB).', {
-      sensitive: true,
-    }),
+    broker_url: str(
+      'redis://127.0.0.1:6379/0',
+      'Redis URL of the task queue (redis://[:PASSWORD@]HOST:PORT/DB).',
+      {
+        sensitive: true,
+      },
+    ),
     result_backend: str('', 'Accepted for Airflow compatibility; results live in the metadata DB.', {
       sensitive: true,
     }),

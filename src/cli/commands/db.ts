@@ -15,11 +15,17 @@ export const registerDb: RegisterCommand = (program, cli) => {
         ? `Applied migrations: ${applied.join(', ')}`
         : 'The database schema is already up to date.',
     );
-    console.log(`Metadata database: ${redactUrl(ctx.config.values.database.sql_alchemy_conn)} (${store.capabilities.serverVersion})`);
+    console.log(
+      `Metadata database: ${redactUrl(ctx.config.values.database.sql_alchemy_conn)} (${store.capabilities.serverVersion})`,
+    );
   };
 
-  db.command('init').description('Initialize the metadata database (creates airflow.cfg if missing)').action(migrate);
-  db.command('migrate').description('Migrate the metadata database to the latest version (idempotent)').action(migrate);
+  db.command('init')
+    .description('Initialize the metadata database (creates airflow.cfg if missing)')
+    .action(migrate);
+  db.command('migrate')
+    .description('Migrate the metadata database to the latest version (idempotent)')
+    .action(migrate);
   db.command('upgrade').description('Deprecated alias of `db migrate`').action(migrate);
 
   db.command('check')
@@ -29,8 +35,10 @@ export const registerDb: RegisterCommand = (program, cli) => {
     .action(async (opts: { retry: string; retryDelay: string }) => {
       const retries = Number(opts.retry);
       const delay = Number(opts.retryDelay);
-      if (!Number.isInteger(retries) || retries < 0) throw new UsageError('--retry takes a whole number of at least 0.');
-      if (!Number.isFinite(delay) || delay < 0) throw new UsageError('--retry-delay takes a number of seconds.');
+      if (!Number.isInteger(retries) || retries < 0)
+        throw new UsageError('--retry takes a whole number of at least 0.');
+      if (!Number.isFinite(delay) || delay < 0)
+        throw new UsageError('--retry-delay takes a number of seconds.');
       const ctx = cli.context();
       for (let attempt = 0; ; attempt++) {
         try {
@@ -40,7 +48,9 @@ export const registerDb: RegisterCommand = (program, cli) => {
         } catch (error) {
           await ctx.close();
           if (attempt >= retries) throw error;
-          process.stderr.write(`Connection failed (attempt ${attempt + 1} of ${retries + 1}); retrying in ${delay}s\n`);
+          process.stderr.write(
+            `Connection failed (attempt ${attempt + 1} of ${retries + 1}); retrying in ${delay}s\n`,
+          );
           await sleep(delay * 1000);
         }
       }
@@ -59,7 +69,9 @@ export const registerDb: RegisterCommand = (program, cli) => {
           return;
         }
         if (Date.now() >= deadline) {
-          throw new DatabaseError(`Migrations pending: ${status.pending.join(', ')}. Run \`updraft db migrate\`.`);
+          throw new DatabaseError(
+            `Migrations pending: ${status.pending.join(', ')}. Run \`updraft db migrate\`.`,
+          );
         }
         await sleep(1000);
       }
