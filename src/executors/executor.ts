@@ -3,6 +3,8 @@
  * ended from the metadata DB (the task runner writes the final state itself) plus the events the
  * executor reports. Sequential, Local and the Redis-backed distributed executor implement it.
  */
+import type { TaskInstanceState } from '../db/tables.js';
+
 export interface TaskInstanceKey {
   dagId: string;
   runId: string;
@@ -24,7 +26,16 @@ export interface TaskWorkItem {
 /** How a task process ended, as the executor saw it (the DB holds the authoritative task state). */
 export type ExecutorEvent =
   | { type: 'started'; key: TaskInstanceKey; pid: number; hostname: string }
-  | { type: 'finished'; key: TaskInstanceKey; exitCode: number | null; signal: string | null };
+  | {
+      type: 'finished';
+      key: TaskInstanceKey;
+      exitCode: number | null;
+      signal: string | null;
+      /** The final state the runner (or the executor, for a lost try) wrote; null/absent if unknown. */
+      state?: TaskInstanceState | null;
+      /** false: the runner refused the try (not queued for it any more); nothing was changed. */
+      ran?: boolean;
+    };
 
 export interface Executor {
   readonly name: string;

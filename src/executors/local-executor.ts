@@ -217,7 +217,7 @@ export class LocalExecutor implements Executor {
       case 'done': {
         proc.reportedDone = true;
         this.clearWatchdog(proc);
-        const finished: ExecutorEvent & { state?: TaskInstanceState | null; ran?: boolean } = {
+        const finished: ExecutorEvent = {
           type: 'finished',
           key: message.key,
           exitCode: message.ran && message.state !== null ? 0 : 1,
@@ -255,8 +255,8 @@ export class LocalExecutor implements Executor {
         ? `The task process (pid ${proc.pid}) was killed by ${signal}${signal === 'SIGABRT' || signal === 'SIGKILL' ? ' (out of memory or killed)' : ''}`
         : `The task process (pid ${proc.pid}) exited with code ${String(code)} before the task finished${code === 134 ? ' (JavaScript heap out of memory)' : ''}`;
       this.options.log.warn(`${key.dagId}.${key.taskId} (${key.runId}): ${why}`);
-      void this.recordLost(key, why).finally(() => {
-        this.emit({ type: 'finished', key, exitCode: code, signal });
+      void this.recordLost(key, why).then((state) => {
+        this.emit({ type: 'finished', key, exitCode: code, signal, state, ran: true });
       });
     }
     this.dispatch();
