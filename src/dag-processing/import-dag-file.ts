@@ -58,6 +58,8 @@ export async function bundleDagFile(absPath: string): Promise<string> {
       platform: 'node',
       target: 'node20',
       packages: 'external',
+      // TaskFlow task ids come from function names; bundling must not rename them.
+      keepNames: true,
       sourcemap: 'inline',
       sourcesContent: false,
       logLevel: 'silent',
