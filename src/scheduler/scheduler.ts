@@ -9,7 +9,7 @@ import { errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 import { DagRunCreator } from './create-runs.js';
 import { DagCache } from './dag-cache.js';
-import { createExecutor } from './executor-factory.js';
+import { createExecutor } from '../executors/index.js';
 import { handleZombies, releaseRestarting, resetOrphanedQueued, timeOutRuns, type HealthOptions } from './health.js';
 import { endJob, heartbeatJob, startSchedulerJob, type JobInfo } from './job.js';
 import { queueScheduledTasks } from './queue-tasks.js';
@@ -75,7 +75,7 @@ export class Scheduler {
     const v = this.ctx.config.values;
     const metadata = await this.ctx.db();
     const db = metadata.kysely;
-    const executor = this.options.executor ?? createExecutor(this.ctx, this.options.env);
+    const executor = this.options.executor ?? createExecutor(this.ctx, { env: this.options.env });
     this.executor = executor;
     this.job = await startSchedulerJob(metadata, {
       healthThresholdMs: v.scheduler.scheduler_health_check_threshold * 1000,

@@ -5,11 +5,16 @@ import { registerUsers } from './users.js';
 import { registerVariables } from './variables.js';
 import { registerConnections } from './connections.js';
 import { registerPools } from './pools.js';
+import { registerRotateFernetKey } from './rotate-fernet-key.js';
 import { registerDags } from './dags.js';
 import { registerTasks } from './tasks.js';
+import { registerTaskRun } from './task-run.js';
 import { registerDagProcessor } from './dag-processor.js';
 import { registerWebserver } from './webserver.js';
 import { registerScheduler } from './scheduler.js';
+import { registerDagRuns } from './dag-runs.js';
+import { registerTaskInstances } from './task-instances.js';
+import { registerJobs } from './jobs.js';
 
 /** Every command group, in the order `updraft --help` lists them. */
 export const commandModules: RegisterCommand[] = [
@@ -19,9 +24,14 @@ export const commandModules: RegisterCommand[] = [
   registerVariables,
   registerConnections,
   registerPools,
+  registerRotateFernetKey,
   registerDags,
   registerTasks,
+  registerTaskRun,
   registerDagProcessor,
   registerWebserver,
   registerScheduler,
+  registerDagRuns,
+  registerTaskInstances,
+  registerJobs,
 ];
