@@ -11,6 +11,7 @@ import { errorMessage } from '../errors.js';
 import { authoringDefaultsFromConfig, setAuthoringDefaults } from '../dag/defaults.js';
 import { runTaskInstance, runnerHostname } from '../task-runner/run-task-instance.js';
 import { listTaskProcesses } from '../task-runner/process-tree.js';
+import { triggerDagRun } from '../dag-runs/trigger.js';
 import { isToChild, type RunMessage, type ToParent } from './ipc-protocol.js';
 
 const send = (message: ToParent): void => {
@@ -53,7 +54,20 @@ async function main(): Promise<void> {
     try {
       const result = await runTaskInstance(
         { ...message.key, fileloc: message.fileloc },
-        { db, fernet: ctx.fernet, config: ctx.config.values, env: process.env, executorClass: process.env.UPDRAFT_EXECUTOR_CLASS ?? null, ownsProcess: true, signal: controller.signal },
+        {
+          db,
+          fernet: ctx.fernet,
+          config: ctx.config.values,
+          env: process.env,
+          executorClass: process.env.UPDRAFT_EXECUTOR_CLASS ?? null,
+          ownsProcess: true,
+          signal: controller.signal,
+          services: {
+            triggerDagRun: async (r) => ({
+              runId: (await triggerDagRun(ctx, r.dagId, { conf: r.conf ?? null, runId: r.runId, logicalDate: r.logicalDate?.getTime() })).run_id,
+            }),
+          },
+        },
       );
       tasksRun += 1;
       reusable = !controller.signal.aborted && !(result.ran && result.tainted) && isStillClean(tasksRun, baselineHandles);

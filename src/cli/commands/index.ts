@@ -9,6 +9,7 @@ import { registerRotateFernetKey } from './rotate-fernet-key.js';
 import { registerDags } from './dags.js';
 import { registerTasks } from './tasks.js';
 import { registerTaskRun } from './task-run.js';
+import { registerTaskRun } from './task-run.js';
 import { registerDagProcessor } from './dag-processor.js';
 import { registerWebserver } from './webserver.js';
 import { registerScheduler } from './scheduler.js';
@@ -27,6 +28,7 @@ export const commandModules: RegisterCommand[] = [
   registerRotateFernetKey,
   registerDags,
   registerTasks,
+  registerTaskRun,
   registerTaskRun,
   registerDagProcessor,
   registerWebserver,
