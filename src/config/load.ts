@@ -158,7 +158,11 @@ function applyDeprecations(
   const oldBackend = values.api!.auth_backend as string;
   if (oldBackend) {
     warnings.push('[api] auth_backend is deprecated: use [api] auth_backends (plural).');
-    if (sourceOf('api', 'auth_backends') === 'default') {
+    // The generated airflow.cfg spells out the plural key at its default value; a singular key a
+    // user added from an Airflow guide must still take effect then.
+    const plural = values.api!.auth_backends as string[];
+    const pluralIsDefault = plural.length === 1 && plural[0] === 'airflow.api.auth.backend.session';
+    if (sourceOf('api', 'auth_backends') === 'default' || (pluralIsDefault && sourceOf('api', 'auth_backends') === 'file')) {
       const list = oldBackend
         .split(',')
         .map((s) => s.trim())

@@ -33,7 +33,13 @@ export async function buildWebApp(app: AppContext): Promise<FastifyInstance> {
   };
   const web: WebContext = { app, db: metadata.kysely, store: metadata, guard };
 
-  const server = Fastify({ logger: false, trustProxy: false, bodyLimit: 1024 * 1024 });
+  // Unknown body fields are rejected, not silently dropped, and types are not coerced: bad input is a 400.
+  const server = Fastify({
+    logger: false,
+    trustProxy: false,
+    bodyLimit: 1024 * 1024,
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
+  });
   await server.register(cookie);
   await server.register(formbody);
   server.decorateRequest('session', null as never);

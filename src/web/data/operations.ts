@@ -58,6 +58,11 @@ export interface ClearRequest {
 }
 
 export async function clearTaskInstances(app: OpsApp, o: ClearRequest): Promise<TaskInstanceRow[]> {
+  if (o.taskIds?.length) {
+    const dag = await dagRuns.getSerializedDag((await app.db()).kysely, o.dagId);
+    const unknown = o.taskIds.filter((id) => !dag.tasks.some((t) => t.taskId === id));
+    if (unknown.length) throw new ValidationError(`DAG "${o.dagId}" has no task ${unknown.map((u) => `"${u}"`).join(', ')}.`);
+  }
   let selector: { runId?: string; start?: number; end?: number } = { start: o.startDate, end: o.endDate };
   if (o.runId) {
     const anchor = await getDagRun((await app.db()).kysely, o.dagId, o.runId);
