@@ -3,7 +3,8 @@ import { ValidationError } from '../errors.js';
 
 /** Airflow's run ids: `scheduled__2024-01-01T00:00:00+00:00`. */
 export function runIdFor(type: DagRunType, logicalDate: number): string {
-  return `${type}__${new Date(logicalDate).toISOString().replace(/\.\d{3}Z$/, '+00:00')}`;
+  // Like Python's isoformat(): fractional seconds only when there are some.
+  return `${type}__${new Date(logicalDate).toISOString().replace(/\.000Z$/, 'Z').replace(/Z$/, '+00:00')}`;
 }
 
 const RUN_ID = /^[A-Za-z0-9_.~:+-]{1,250}$/;

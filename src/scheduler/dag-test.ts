@@ -1,6 +1,7 @@
 import type { AppContext } from '../context.js';
 import { createDagRun } from '../dag-runs/create-dag-run.js';
 import { getSerializedDag } from '../dag-runs/load-dag.js';
+import { runIdFor } from '../dag-runs/run-id.js';
 import { parseConf } from '../dag-runs/trigger.js';
 import { validateParams } from '../dag/params.js';
 import type { DagRunRow, TaskInstanceRow } from '../db/tables.js';
@@ -36,7 +37,7 @@ export async function testDag(ctx: AppContext, dagId: string, options: DagTestOp
     runType: 'manual',
     logicalDate,
     dataInterval: dagTimetable(dag).inferManualDataInterval(logicalDate),
-    runId: `manual__${new Date(logicalDate).toISOString()}`,
+    runId: runIdFor('manual', logicalDate),
     conf,
     state: 'running',
     externalTrigger: true,

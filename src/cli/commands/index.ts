@@ -9,13 +9,13 @@ import { registerRotateFernetKey } from './rotate-fernet-key.js';
 import { registerDags } from './dags.js';
 import { registerTasks } from './tasks.js';
 import { registerTaskRun } from './task-run.js';
-import { registerTaskRun } from './task-run.js';
 import { registerDagProcessor } from './dag-processor.js';
 import { registerWebserver } from './webserver.js';
 import { registerScheduler } from './scheduler.js';
 import { registerDagRuns } from './dag-runs.js';
 import { registerTaskInstances } from './task-instances.js';
 import { registerJobs } from './jobs.js';
+import { registerStandalone } from './standalone.js';
 
 /** Every command group, in the order `updraft --help` lists them. */
 export const commandModules: RegisterCommand[] = [
@@ -29,11 +29,11 @@ export const commandModules: RegisterCommand[] = [
   registerDags,
   registerTasks,
   registerTaskRun,
-  registerTaskRun,
   registerDagProcessor,
   registerWebserver,
   registerScheduler,
   registerDagRuns,
   registerTaskInstances,
   registerJobs,
+  registerStandalone,
 ];
