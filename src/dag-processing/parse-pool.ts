@@ -1,5 +1,6 @@
 import { fork, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, unlinkSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AuthoringDefaults } from '../dag/defaults.js';
@@ -11,6 +12,19 @@ function workerEntry(): string {
   const here = path.dirname(fileURLToPath(import.meta.url));
   const sibling = path.join(here, 'parse-worker.js');
   return existsSync(sibling) ? sibling : path.resolve(here, '../../dist/dag-processing/parse-worker.js');
+}
+
+/** Delete the hidden bundles a killed worker left next to `file` (or in the temp dir). */
+function removeBundles(file: string, pid: number | undefined): void {
+  if (pid === undefined) return;
+  const prefix = `.${path.basename(file)}.updraft-${pid}-`;
+  for (const dir of [path.dirname(file), os.tmpdir()]) {
+    try {
+      for (const name of readdirSync(dir)) if (name.startsWith(prefix) && name.endsWith('.mjs')) unlinkSync(path.join(dir, name));
+    } catch {
+      // Folder unreadable or file already gone: nothing to clean.
+    }
+  }
 }
 
 export interface ParsePoolOptions {
@@ -121,13 +135,17 @@ export class ParsePool {
         clearTimeout(timer);
         w.child.off('message', onMessage);
         w.child.off('exit', onExit);
-        if (kill) this.retire(w);
+        if (kill) {
+          this.retire(w);
+          cleanup();
+        }
         resolve(res);
       };
       const onMessage = (m: unknown) => {
         const r = m as ParseResponse;
         if (r.id === id) finish(r, false);
       };
+      const cleanup = () => removeBundles(file, w.child.pid);
       const onExit = (code: number | null, signal: string | null) =>
         finish(failed(`The DAG parsing process for ${file} exited unexpectedly (code ${String(code)}, signal ${String(signal)})`), true);
       const timer = setTimeout(

@@ -68,15 +68,19 @@ export async function processDagFolderOnce(ctx: AppContext, options: ProcessOpti
   }
 
   const changed: string[] = [];
+  // Source as read here: recorded for files whose worker never answered (timeout, crash), so
+  // that an unchanged endless file is not retried on every pass.
+  const sources = new Map<string, { source: string; hash: string }>();
   for (const file of files) {
-    if (!options.force && known.has(file) && !retry.has(file)) {
-      try {
-        const hash = createHash('sha256').update(await readFile(file, 'utf8')).digest('hex');
-        if (hash === known.get(file)) continue;
-      } catch {
-        // Vanished between listing and reading: the parse will report it.
-      }
+    let hash: string | undefined;
+    try {
+      const source = await readFile(file, 'utf8');
+      hash = createHash('sha256').update(source).digest('hex');
+      sources.set(file, { source, hash });
+    } catch {
+      // Vanished between listing and reading: the parse will report it.
     }
+    if (!options.force && !retry.has(file) && hash !== undefined && hash === known.get(file)) continue;
     changed.push(file);
   }
 
@@ -101,6 +105,11 @@ export async function processDagFolderOnce(ctx: AppContext, options: ProcessOpti
     await Promise.all(
       changed.map(async (file) => {
         const res = await pool.parse(file);
+        if (!res.sourceHash && sources.has(file)) {
+          const read = sources.get(file)!;
+          res.source = read.source;
+          res.sourceHash = read.hash;
+        }
         writes = writes.then(async () => {
           const out = await storeParseResult(db, res, { now, pausedAtCreation });
           stats.dags += out.dagIds.length;
