@@ -6,7 +6,11 @@ export class InjectSession {
   private cookies = new Map<string, string>();
   csrf = '';
 
-  constructor(private readonly app: FastifyInstance) {}
+  constructor(
+    private readonly app: FastifyInstance,
+    /** Client address (the login rate limit counts per address). */
+    private readonly remoteAddress = '127.0.0.1',
+  ) {}
 
   private remember(res: LightMyRequestResponse): void {
     for (const c of res.cookies) {
@@ -22,7 +26,7 @@ export class InjectSession {
   }
 
   async get(url: string, headers: Record<string, string> = {}): Promise<LightMyRequestResponse> {
-    const res = await this.app.inject({ method: 'GET', url, headers: { accept: 'text/html', cookie: this.cookieHeader, ...headers } });
+    const res = await this.app.inject({ method: 'GET', url, remoteAddress: this.remoteAddress, headers: { accept: 'text/html', cookie: this.cookieHeader, ...headers } });
     this.remember(res);
     return res;
   }
@@ -32,6 +36,7 @@ export class InjectSession {
     const res = await this.app.inject({
       method: 'POST',
       url,
+      remoteAddress: this.remoteAddress,
       payload: body,
       headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'text/html', cookie: this.cookieHeader },
     });
@@ -40,7 +45,7 @@ export class InjectSession {
   }
 
   async api(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', url: string, payload?: unknown, headers: Record<string, string> = {}): Promise<LightMyRequestResponse> {
-    return this.app.inject({ method, url, payload: payload as never, headers: { cookie: this.cookieHeader, ...headers } });
+    return this.app.inject({ method, url, remoteAddress: this.remoteAddress, payload: payload as never, headers: { cookie: this.cookieHeader, ...headers } });
   }
 
   async signIn(username: string, password = passwordOf(username)): Promise<LightMyRequestResponse> {

@@ -1,4 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { sql } from 'kysely';
+import { containsText } from '../data/like.js';
 import { NotFoundError, PermissionDeniedError, ValidationError } from '../../errors.js';
 import { apiGuard } from '../auth/guard.js';
 import type { Action } from '../auth/roles.js';
@@ -52,7 +54,7 @@ export function apiEndpoints(web: WebContext): Endpoint[] {
     const tags = listParam(query.tags);
     if (tags?.length) base = base.where('dag_id', 'in', (eb) => eb.selectFrom('dag_tag').select('dag_tag.dag_id').where('name', 'in', tags));
     const pattern = query.dag_id_pattern;
-    if (typeof pattern === 'string' && pattern) base = base.where('dag_id', 'like', `%${pattern.replace(/[\\%_]/g, (c) => `\\${c}`)}%`);
+    if (typeof pattern === 'string' && pattern) base = base.where(containsText(sql.ref('dag_id'), pattern));
     const [rows, total] = await Promise.all([
       base.selectAll().orderBy('dag_id').limit(limit).offset(offset).execute(),
       base.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirst(),

@@ -1,4 +1,5 @@
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
+import { containsText } from './like.js';
 import type { Database, DagRow } from '../../db/tables.js';
 import { NotFoundError } from '../../errors.js';
 import { getDagRow } from '../../dag-runs/index.js';
@@ -34,8 +35,8 @@ export interface DagListPage {
 function filtered(db: Kysely<Database>, q: Pick<DagListQuery, 'search' | 'tags'>) {
   let query = db.selectFrom('dag').where('dag.is_active', '=', 1);
   if (q.search) {
-    const like = `%${q.search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-    query = query.where((eb) => eb.or([eb('dag.dag_id', 'like', like), eb('dag.owners', 'like', like)]));
+    const text = q.search;
+    query = query.where((eb) => eb.or([containsText(sql.ref('dag.dag_id'), text), containsText(sql.ref('dag.owners'), text)]));
   }
   if (q.tags && q.tags.length > 0) {
     const tags = q.tags;
