@@ -200,24 +200,24 @@ async function recordOutcome(
   let state: TaskInstanceState;
   switch (finalOutcome.kind) {
     case 'success':
-      state = (await finishTaskInstance(db, request, { state: 'success', end_date: end, duration })) ? 'success' : await externalState(db, request);
-      log.info(`Marking task as SUCCESS. dag_id=${request.dagId}, task_id=${request.taskId}, run_id=${request.runId}`);
+      state = (await finishTaskInstance(db, request, { state: 'success', end_date: end, duration })) ? 'success' : await externalState(db, request, log);
+      if (state === 'success') log.info(`Marking task as SUCCESS. dag_id=${request.dagId}, task_id=${request.taskId}, run_id=${request.runId}`);
       if (state === 'success') await runCallback(operator.callbacks.onSuccessCallback, context, undefined, 'onSuccessCallback', log);
       return state;
     case 'skipped':
       log.info(`${finalOutcome.message}. Marking task as SKIPPED.`);
-      return (await finishTaskInstance(db, request, { state: 'skipped', end_date: end, duration })) ? 'skipped' : await externalState(db, request);
+      return (await finishTaskInstance(db, request, { state: 'skipped', end_date: end, duration })) ? 'skipped' : await externalState(db, request, log);
     case 'reschedule': {
       const at = finalOutcome.at.getTime();
       log.info(`Rescheduling task, marking task as UP_FOR_RESCHEDULE until ${finalOutcome.at.toISOString()}`);
       await recordReschedule(db, request, rs.startDate, end, at);
       return (await finishTaskInstance(db, request, { state: 'up_for_reschedule', end_date: end, duration, next_retry_at: at }))
         ? 'up_for_reschedule'
-        : await externalState(db, request);
+        : await externalState(db, request, log);
     }
     case 'failed': {
       log.error(`Task failed with exception: ${describeError(finalOutcome.error)}`);
-      const state = (await recordFailure(db, request, rs.startDate, rs.maxTries, retry, finalOutcome.retryable, log)) ?? (await externalState(db, request));
+      const state = (await recordFailure(db, request, rs.startDate, rs.maxTries, retry, finalOutcome.retryable, log)) ?? (await externalState(db, request, log));
       if (state === 'up_for_retry') await runCallback(operator.callbacks.onRetryCallback, context, finalOutcome.error, 'onRetryCallback', log);
       if (state === 'failed') await runCallback(operator.callbacks.onFailureCallback, context, finalOutcome.error, 'onFailureCallback', log);
       return state;
@@ -266,11 +266,13 @@ async function recordFailure(
   const duration = (end - startDate) / 1000;
   if (retryable && retry && canRetry(request.tryNumber, maxTries)) {
     const at = nextRetryAt(retry, request.tryNumber, end);
+    if (!(await finishTaskInstance(db, request, { state: 'up_for_retry', end_date: end, duration, next_retry_at: at }))) return null;
     log.info(`Marking task as UP_FOR_RETRY (retry at ${new Date(at).toISOString()}). dag_id=${request.dagId}, task_id=${request.taskId}, run_id=${request.runId}`);
-    return (await finishTaskInstance(db, request, { state: 'up_for_retry', end_date: end, duration, next_retry_at: at })) ? 'up_for_retry' : null;
+    return 'up_for_retry';
   }
+  if (!(await finishTaskInstance(db, request, { state: 'failed', end_date: end, duration, next_retry_at: null }))) return null;
   log.info(`Marking task as FAILED. dag_id=${request.dagId}, task_id=${request.taskId}, run_id=${request.runId}`);
-  return (await finishTaskInstance(db, request, { state: 'failed', end_date: end, duration, next_retry_at: null })) ? 'failed' : null;
+  return 'failed';
 }
 
 async function recordFailureSafely(
@@ -288,9 +290,12 @@ async function recordFailureSafely(
   }
 }
 
-async function externalState(db: Kysely<Database>, request: TaskRunRequest): Promise<TaskInstanceState> {
+/** The state someone else set while the task ran (we leave it as it is). */
+async function externalState(db: Kysely<Database>, request: TaskRunRequest, log: TaskLogger): Promise<TaskInstanceState> {
   const now = await readTaskInstance(db, request);
-  return (now?.state ?? 'failed') as TaskInstanceState;
+  const state = (now?.state ?? 'failed') as TaskInstanceState;
+  log.warn(`The task instance was changed from outside while it ran (now ${now?.state ?? 'removed'}, try ${now?.try_number ?? '?'}); leaving that state.`);
+  return state;
 }
 
 export function retrySettingsOf(operator: BaseOperator): RetrySettings {

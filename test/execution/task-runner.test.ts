@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runTaskInstance, type TaskRunRequest } from '../../src/task-runner/run-task-instance.js';
 import { taskLogPath } from '../../src/task-runner/task-log.js';
 import { TEST_DIALECTS } from '../support/databases.js';
-import { createExecEnv, EXEC_DAG_FILE, seedDagRun, seedSerializedDag, seedTaskInstance, tiRow, type ExecEnv } from './helpers.js';
+import { createExecEnv, EXEC_DAG_FILE, seedDagRun, seedSerializedDag, seedTaskInstance, tiRow, waitFor, type ExecEnv } from './helpers.js';
 
 /** The task runner in this process against each real metadata DB: states, XCom, logs, guards. */
 describe.each(TEST_DIALECTS)('task runner on %s', (dialect) => {
@@ -111,5 +111,44 @@ describe.each(TEST_DIALECTS)('task runner on %s', (dialect) => {
     expect((await tiRow(e.db, 'run_1', 'quick')).state).toBe('success');
     // Only the runner that got the task instance keeps a job row.
     expect(await countJobs()).toBe(jobsBefore + 1);
+  });
+
+  it('puts a sensor in reschedule mode up_for_reschedule with a task_reschedule row, keeping the try', async () => {
+    const key = await seedTaskInstance(e.db, 'run_1', 'resched_sensor', { maxTries: 0 });
+    const before = Date.now();
+    expect(await run(key)).toMatchObject({ ran: true, state: 'up_for_reschedule' });
+    const ti = await tiRow(e.db, 'run_1', 'resched_sensor');
+    expect(ti.try_number).toBe(1);
+    expect(ti.next_retry_at!).toBeGreaterThanOrEqual(before + 5000);
+    const rows = await e.db.kysely.selectFrom('task_reschedule').selectAll().where('task_id', '=', 'resched_sensor').execute();
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatchObject({ try_number: 1, reschedule_date: ti.next_retry_at });
+  });
+
+  it('fails a timed-out sensor without retry, or skips it with softFail', async () => {
+    expect(await run(await seedTaskInstance(e.db, 'run_1', 'timeout_sensor', { maxTries: 2 }))).toMatchObject({ state: 'failed' });
+    expect(await run(await seedTaskInstance(e.db, 'run_1', 'soft_sensor'))).toMatchObject({ state: 'skipped' });
+  });
+
+  it('heartbeats its LocalTaskJob and stops the task when its state is changed from outside', async () => {
+    const key = await seedTaskInstance(e.db, 'run_1', 'heartbeat_watch');
+    const running = run(key);
+    const job = await waitFor(async () => {
+      const ti = await tiRow(e.db, 'run_1', 'heartbeat_watch');
+      return ti.job_id ? ti.job_id : undefined;
+    }, 5000, 'the job id');
+    const first = (await e.db.kysely.selectFrom('job').select('latest_heartbeat').where('id', '=', job).executeTakeFirstOrThrow()).latest_heartbeat;
+    await waitFor(async () => {
+      const now = (await e.db.kysely.selectFrom('job').select('latest_heartbeat').where('id', '=', job).executeTakeFirstOrThrow()).latest_heartbeat;
+      return now > first || undefined;
+    }, 5000, 'a heartbeat');
+    // Someone marks it success from the UI while it runs: the runner stops it and keeps that state.
+    await e.db.kysely.updateTable('task_instance').set({ state: 'success' }).where('task_id', '=', 'heartbeat_watch').where('run_id', '=', 'run_1').execute();
+    const result = await running;
+    expect(result).toMatchObject({ ran: true, state: 'success' });
+    const log = readFileSync(taskLogPath(e.logFolder, key), 'utf8');
+    expect(log).toContain('externally set');
+    expect(log).not.toMatch(/Marking task as (SUCCESS|FAILED|UP_FOR_RETRY)/);
+    expect(log).toContain('changed from outside');
   });
 });
