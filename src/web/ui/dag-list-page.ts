@@ -34,7 +34,7 @@ function row(request: FastifyRequest, e: DagListEntry, canOperate: boolean, back
     <td style="white-space:nowrap">${canOperate
       ? html`<form class="inline" method="post" action="/dags/${enc}/trigger">${csrfField(request)}<input type="hidden" name="conf" value="{}"><button title="Trigger DAG" aria-label="Trigger ${id}">▶ Trigger</button></form>
         <a class="button" href="/dags/${enc}/trigger" title="Trigger DAG w/ config">⚙ w/ config</a>
-        <form class="inline" method="post" action="/dags/${enc}/delete" data-confirm="Delete DAG ${id} and all its runs? This cannot be undone.">${csrfField(request)}<button class="danger" title="Delete DAG">🗑</button></form>`
+        <form class="inline" method="post" action="/dags/${enc}/delete" data-confirm="Delete DAG ${id} and all its runs? This cannot be undone.">${csrfField(request)}<button class="danger" title="Delete DAG">Delete</button></form>`
       : html`<span class="muted">read only</span>`}</td>
   </tr>`;
 }
