@@ -1,0 +1,42 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { basic, fixtureDag, insertDag, schedulerHeartbeat, setTaskStates, startWebFixture, type WebFixture } from './web-fixture.js';
+import { InjectSession } from './session-helper.js';
+
+/** The queries behind the API and the DAG list on MariaDB and PostgreSQL (SQLite is covered in api.test.ts). */
+describe.each(['mysql', 'postgres'] as const)('web on %s', (dialect) => {
+  let f: WebFixture;
+  const dag = fixtureDag('etl_daily', { tags: ['etl'] });
+  const call = (method: 'GET' | 'POST' | 'PATCH', url: string, user: string, payload?: unknown) =>
+    f.app.inject({ method, url: `/api/v1${url}`, payload: payload as never, headers: { authorization: basic(user) } });
+
+  beforeAll(async () => {
+    f = await startWebFixture(dialect, { AIRFLOW__API__AUTH_BACKENDS: 'airflow.api.auth.backend.basic_auth' });
+    await insertDag(f.store, dag);
+    await insertDag(f.store, fixtureDag('etlXdaily', { tags: ['other'] }), { paused: true });
+  });
+  afterAll(async () => f?.close());
+
+  it('lists, filters (tags, paused, literal pattern) and aggregates', async () => {
+    expect((await call('GET', '/dags', 'viewer')).json().total_entries).toBe(2);
+    expect((await call('GET', '/dags?tags=etl', 'viewer')).json().dags.map((d: { dag_id: string }) => d.dag_id)).toEqual(['etl_daily']);
+    expect((await call('GET', '/dags?paused=true', 'viewer')).json().dags.map((d: { dag_id: string }) => d.dag_id)).toEqual(['etlXdaily']);
+    // "_" is matched literally, not as a LIKE wildcard.
+    expect((await call('GET', '/dags?dag_id_pattern=l_d', 'viewer')).json().dags.map((d: { dag_id: string }) => d.dag_id)).toEqual(['etl_daily']);
+    const run = (await call('POST', '/dags/etl_daily/dagRuns', 'user', { conf: { who: dialect } })).json();
+    expect(run.state).toBe('queued');
+    await setTaskStates(f.store, dag, run.dag_run_id, { extract: 'success', 'section.transform': 'failed' });
+    const tis = (await call('GET', `/dags/etl_daily/dagRuns/${encodeURIComponent(run.dag_run_id)}/taskInstances?state=success,failed`, 'viewer')).json();
+    expect(tis.total_entries).toBe(2);
+    const s = new InjectSession(f.app);
+    await s.signIn('viewer');
+    const page = (await s.get('/home?search=l_d')).body;
+    expect((page.match(/<tr data-dag-id=/g) ?? []).length).toBe(1);
+    expect(page).toMatch(/title="success"[^>]*>.*?1<\/a>/s);
+  });
+
+  it('health and pools', async () => {
+    await schedulerHeartbeat(f.store, Date.now());
+    expect((await f.app.inject({ url: '/health' })).json().scheduler.status).toBe('healthy');
+    expect((await call('POST', '/pools', 'op', { name: 'gpu', slots: 3 })).json().open_slots).toBe(3);
+  });
+});
