@@ -32,7 +32,7 @@ async function untilFinished(executor: Executor, keys: TaskInstanceKey[], timeou
   return seen;
 }
 
-describe.each(['sqlite', 'postgres'] as const)('LocalExecutor on %s', (dialect) => {
+describe.each(['sqlite', 'mysql', 'postgres'] as const)('LocalExecutor on %s', (dialect) => {
   let e: ExecEnv;
   let executor: LocalExecutor;
   let run = 0;
@@ -174,6 +174,37 @@ describe.each(['sqlite', 'postgres'] as const)('LocalExecutor on %s', (dialect) 
     const events = await untilFinished(executor, [key]);
     expect(events.some((x) => x.type === 'finished')).toBe(true);
     expect((await tiRow(e.db, runId, 'long_sleep')).state).toBe('failed');
+  });
+});
+
+describe('SequentialExecutor', () => {
+  let e: ExecEnv;
+  afterAll(async () => {
+    await e?.cleanup();
+  });
+
+  it('runs one task at a time, in a task process', async () => {
+    e = await createExecEnv('sqlite', { AIRFLOW__CORE__EXECUTOR: 'SequentialExecutor', AIRFLOW__CORE__PARALLELISM: '8' });
+    await seedSerializedDag(e.db);
+    const executor = createExecutor(e.ctx, { env: e.env });
+    expect(executor.name).toBe('SequentialExecutor');
+    await executor.start();
+    try {
+      expect(executor.openSlots).toBe(1);
+      const keys: TaskInstanceKey[] = [];
+      for (let i = 1; i <= 2; i++) {
+        await seedDagRun(e.db, `seq_${i}`, null, Date.UTC(2024, 1, i));
+        keys.push(await seedTaskInstance(e.db, `seq_${i}`, 'slow'));
+      }
+      for (const k of keys) await executor.queue(item(k));
+      await untilFinished(executor, keys, 60_000);
+      const [a, b] = await Promise.all(keys.map((k) => tiRow(e.db, k.runId, 'slow')));
+      expect([a!.state, b!.state]).toEqual(['success', 'success']);
+      expect(a!.pid).not.toBe(process.pid);
+      expect(b!.start_date!).toBeGreaterThanOrEqual(a!.end_date!);
+    } finally {
+      await executor.stop(5000);
+    }
   });
 });
 
