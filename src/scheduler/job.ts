@@ -38,7 +38,11 @@ export async function startSchedulerJob(
   const host = options.hostname || osHostname();
   if (!metadata.capabilities.multipleSchedulers || !options.rowLocking) {
     const others = await liveSchedulerJobs(db, options.healthThresholdMs, now);
-    const other = others[0];
+    // A scheduler on this host whose process is gone (kill -9, power loss) does not count, so a
+    // restart right after a crash is not refused for the whole health-check threshold.
+    const dead = others.filter((j) => j.hostname === host && j.pid !== null && !processAlive(j.pid));
+    if (dead.length > 0) await db.updateTable('job').set({ state: 'failed', end_date: now }).where('id', 'in', dead.map((j) => j.id)).execute();
+    const other = others.find((j) => !dead.includes(j));
     if (other) {
       const why = !metadata.capabilities.multipleSchedulers
         ? `${metadata.capabilities.serverVersion} cannot lock rows with SELECT … FOR UPDATE SKIP LOCKED, so only one scheduler may run against it`
@@ -94,5 +98,14 @@ function safeUser(): string | null {
     return userInfo().username;
   } catch {
     return null;
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

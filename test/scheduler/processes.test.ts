@@ -1,0 +1,116 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { triggerDagRun } from '../../src/dag-runs/index.js';
+import { UPDRAFT_BIN, REPO_ROOT, runUpdraft } from '../support/cli.js';
+import { createHarness, statesOf, type Harness } from './support/harness.js';
+
+/**
+ * Real scheduler processes (the built CLI, `npm run build` first): the single-scheduler guard on
+ * SQLite and recovery after kill -9 in the middle of a run, with no task run twice or lost.
+ */
+function startScheduler(env: Record<string, string>): { child: ChildProcess; output: () => string } {
+  const child = spawn(process.execPath, [UPDRAFT_BIN, 'scheduler'], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  return { child, output: () => out };
+}
+
+async function waitFor(cond: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await cond())) {
+    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+const CHAINS = 3;
+const LENGTH = 8;
+
+describe('scheduler processes on sqlite', () => {
+  let h: Harness;
+  let work: string;
+  beforeAll(async () => {
+    h = await createHarness('sqlite', { AIRFLOW__LOGGING__LOGGING_LEVEL: 'INFO' });
+    work = h.home;
+    await h.writeDag(
+      'crash.ts',
+      `import { DAG, BashOperator } from 'updraft';
+export const dag = new DAG({ dagId: 'crash_chain', schedule: null, startDate: '2024-01-01' }).build(() => {
+  for (let c = 0; c < ${CHAINS}; c++) {
+    let prev: BashOperator | undefined;
+    for (let i = 0; i < ${LENGTH}; i++) {
+      const id = 'c' + c + '_' + i;
+      const t = new BashOperator({ taskId: id, bashCommand: 'echo start-' + id + ' >> ${work}/trace; sleep 0.25; echo end-' + id + ' >> ${work}/trace' });
+      if (prev) prev.then(t);
+      prev = t;
+    }
+  }
+});
+`,
+    );
+    await h.parse();
+  }, 60_000);
+  afterAll(async () => h?.close(), 60_000);
+
+  it('refuses a second scheduler on SQLite with a clear message', async () => {
+    const first = startScheduler({ ...process.env, ...h.env } as Record<string, string>);
+    try {
+      const db = (await h.ctx.db()).kysely;
+      await waitFor(async () => (await db.selectFrom('job').select('id').where('job_type', '=', 'SchedulerJob').where('state', '=', 'running').execute()).length === 1, 20_000, 'first scheduler');
+      const second = await runUpdraft(['scheduler', '-n', '1'], { env: h.env });
+      expect(second.code).toBe(6);
+      expect(second.stderr).toMatch(/Another scheduler is already running/);
+      expect(second.stderr).toMatch(/SQLite .* only one scheduler/);
+      const check = await runUpdraft(['jobs', 'check', '--job-type', 'SchedulerJob'], { env: h.env });
+      expect(check.stdout).toContain('Found one alive job.');
+    } finally {
+      first.child.kill('SIGTERM');
+      await new Promise((r) => first.child.once('exit', r));
+    }
+    const after = await runUpdraft(['jobs', 'check', '--job-type', 'SchedulerJob'], { env: h.env });
+    expect(after.code).not.toBe(0);
+    expect(after.stderr).toContain('No alive jobs found');
+  }, 60_000);
+
+  it('recovers after kill -9 mid-run: the run completes and no task runs twice', async () => {
+    const env = { ...process.env, ...h.env, AIRFLOW__SCHEDULER__SCHEDULER_ZOMBIE_TASK_THRESHOLD: '5' } as Record<string, string>;
+    const run = await triggerDagRun(h.ctx, 'crash_chain');
+    const first = startScheduler(env);
+    const db = (await h.ctx.db()).kysely;
+    // Let a few tasks finish, then kill the scheduler without any chance to clean up.
+    await waitFor(
+      async () => (await db.selectFrom('task_instance').select('task_id').where('run_id', '=', run.run_id).where('state', '=', 'success').execute()).length >= 4,
+      30_000,
+      'some tasks to finish',
+    );
+    first.child.kill('SIGKILL');
+    await new Promise((r) => first.child.once('exit', r));
+    const midway = statesOf(await h.tis('crash_chain', run.run_id));
+    expect(Object.values(midway).filter((s) => s === 'success').length).toBeLessThan(CHAINS * LENGTH);
+
+    const second = startScheduler(env);
+    try {
+      const done = await h.waitForRun('crash_chain', run.run_id, 60_000);
+      expect(done.state).toBe('success');
+    } finally {
+      second.child.kill('SIGTERM');
+      await new Promise((r) => second.child.once('exit', r));
+    }
+    const trace = (await readFile(join(work, 'trace'), 'utf8')).trim().split('\n');
+    for (let c = 0; c < CHAINS; c++) {
+      for (let i = 0; i < LENGTH; i++) {
+        const id = `c${c}_${i}`;
+        expect({ id, starts: trace.filter((l) => l === `start-${id}`).length, ends: trace.filter((l) => l === `end-${id}`).length }).toEqual({ id, starts: 1, ends: 1 });
+      }
+    }
+    // Chain order held across the crash: each task started after its upstream ended.
+    for (let c = 0; c < CHAINS; c++) {
+      for (let i = 1; i < LENGTH; i++) expect(trace.indexOf(`start-c${c}_${i}`)).toBeGreaterThan(trace.indexOf(`end-c${c}_${i - 1}`));
+    }
+    const jobs = await db.selectFrom('job').select(['id', 'state']).where('job_type', '=', 'SchedulerJob').orderBy('id').execute();
+    expect(jobs.at(-1)!.state).toBe('success');
+  }, 120_000);
+});
