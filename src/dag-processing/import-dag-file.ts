@@ -44,8 +44,11 @@ function formatMessages(messages: Message[], workingDir: string): string {
     .join('\n');
 }
 
-/** Bundle a DAG file to ESM text. Syntax errors become DagImportError with file:line:column. */
-export async function bundleDagFile(absPath: string): Promise<string> {
+/**
+ * Bundle a DAG file to ESM text. Syntax errors become DagImportError with file:line:column.
+ * `sourceMap` adds an inline map (costly to load; used to explain a failing import).
+ */
+export async function bundleDagFile(absPath: string, sourceMap = false): Promise<string> {
   try {
     const result = await build({
       entryPoints: [absPath],
@@ -60,7 +63,7 @@ export async function bundleDagFile(absPath: string): Promise<string> {
       packages: 'external',
       // TaskFlow task ids come from function names; bundling must not rename them.
       keepNames: true,
-      sourcemap: 'inline',
+      sourcemap: sourceMap ? 'inline' : false,
       sourcesContent: false,
       logLevel: 'silent',
       plugins: [selfReference],
@@ -107,29 +110,15 @@ function userFrames(stack: string): string {
   return (cut === -1 ? lines : lines.slice(0, cut)).join('\n');
 }
 
-let sourceMapsOn = false;
-
-/**
- * Import the file and return its DAGs (each validated, with fileloc set). Each call evaluates the
- * file afresh. Anything that goes wrong — syntax, a throw at import, an invalid DAG — is a
- * DagImportError whose message says what and where.
- */
-export async function importDagFile(absPath: string): Promise<DAG[]> {
-  if (!path.isAbsolute(absPath)) throw new DagImportError(`DAG file path must be absolute: ${absPath}`);
-  if (!existsSync(absPath)) throw new DagImportError(`DAG file not found: ${absPath}`);
-  if (!sourceMapsOn) {
-    // Stack traces of import errors then point at the user's .ts lines.
-    process.setSourceMapsEnabled(true);
-    sourceMapsOn = true;
-  }
-  const code = await bundleDagFile(absPath);
+/** Evaluate a bundle as a module; returns its exports and the DAGs constructed meanwhile. */
+async function evaluateBundle(absPath: string, code: string): Promise<{ exported: Record<string, unknown>; registered: DAG[] }> {
   const bundlePath = await writeBundle(absPath, code);
   let exported: Record<string, unknown> = {};
-  let registered: DAG[];
   try {
-    registered = await collectDags(async () => {
+    const registered = await collectDags(async () => {
       exported = (await import(pathToFileURL(bundlePath).href)) as Record<string, unknown>;
     });
+    return { exported, registered };
   } catch (error) {
     const e = error as Error;
     const stack = (e?.stack ?? String(error)).replaceAll(pathToFileURL(bundlePath).href, absPath).replaceAll(bundlePath, absPath);
@@ -137,6 +126,36 @@ export async function importDagFile(absPath: string): Promise<DAG[]> {
   } finally {
     await unlink(bundlePath).catch(() => undefined);
   }
+}
+
+/**
+ * Import the file and return its DAGs (each validated, with fileloc set). Each call evaluates the
+ * file afresh. Anything that goes wrong — syntax, a throw at import, an invalid DAG — is a
+ * DagImportError whose message says what and where.
+ *
+ * Loading with source maps costs ~10x more per file, so the first attempt goes without; only if
+ * it throws is the file evaluated once more with source maps on, so the error's stack points at
+ * the lines of the user's .ts source.
+ */
+export async function importDagFile(absPath: string): Promise<DAG[]> {
+  if (!path.isAbsolute(absPath)) throw new DagImportError(`DAG file path must be absolute: ${absPath}`);
+  if (!existsSync(absPath)) throw new DagImportError(`DAG file not found: ${absPath}`);
+  const code = await bundleDagFile(absPath);
+  let loaded: { exported: Record<string, unknown>; registered: DAG[] };
+  try {
+    loaded = await evaluateBundle(absPath, code);
+  } catch (firstError) {
+    // Evaluate again with source maps for a stack in the user's own line numbers; if this second
+    // run does not fail (a flaky file), report the first error as it was.
+    process.setSourceMapsEnabled(true);
+    try {
+      await evaluateBundle(absPath, await bundleDagFile(absPath, true));
+    } finally {
+      process.setSourceMapsEnabled(false);
+    }
+    throw firstError;
+  }
+  const { exported, registered } = loaded;
   const dags: DAG[] = [...registered];
   for (const value of Object.values(exported)) {
     const candidates = Array.isArray(value) ? value : [value];

@@ -71,7 +71,7 @@ export class ParsePool {
 
   private spawn(): Worker {
     // No inherited --inspect or loaders; user output goes to the debug log, not our stdout.
-    const child = fork(workerEntry(), [], { execArgv: ['--enable-source-maps'], stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
+    const child = fork(workerEntry(), [], { execArgv: [], stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
     const forward = (chunk: Buffer) => {
       for (const line of chunk.toString('utf8').split('\n')) if (line.trim()) this.log.debug(`[parse-worker ${child.pid}] ${line}`);
     };
