@@ -127,6 +127,7 @@ describe.each(['sqlite', 'mysql', 'postgres'] as const)('LocalExecutor on %s', (
     await untilFinished(executor, [key], 60_000);
     const ti = await tiRow(e.db, runId, 'eat_memory');
     expect(ti.state).toBe('failed');
+    expect(readFileSync(taskLogPath(e.logFolder, key), 'utf8')).toMatch(/SIGABRT|out of memory|code 134/);
     const after = await seedTaskInstance(e.db, runId, 'quick');
     await executor.queue(item(after));
     await untilFinished(executor, [after]);
@@ -213,4 +214,37 @@ describe('createExecutor', () => {
     const ctx = createContext({ env: { ...process.env, AIRFLOW_HOME: '/nonexistent-updraft', AIRFLOW__CORE__EXECUTOR: 'CeleryExecutor' }, writeDefaultConfig: false });
     expect(() => createExecutor(ctx)).toThrow(/CeleryExecutor is not available yet/);
   });
+});
+
+describe('when the scheduler process dies (kill -9)', () => {
+  let e: ExecEnv;
+  afterAll(async () => {
+    await e?.cleanup();
+  });
+
+  it('the running task still finishes and records its state; idle task processes exit', async () => {
+    e = await createExecEnv('sqlite', { AIRFLOW__CORE__EXECUTOR: 'LocalExecutor', AIRFLOW__CORE__PARALLELISM: '2' });
+    await seedSerializedDag(e.db);
+    await seedDagRun(e.db, 'crash_1');
+    await seedTaskInstance(e.db, 'crash_1', 'slow');
+    const { spawn } = await import('node:child_process');
+    const host = spawn(process.execPath, ['--import', 'tsx', `${import.meta.dirname}/fixtures/executor-host.ts`, EXEC_DAG_FILE, 'crash_1', 'slow'], {
+      env: e.env,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    host.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+    const pids = await waitFor(async () => {
+      const m = /PIDS ([\d,]+)/.exec(out);
+      return m ? m[1]!.split(',').map(Number) : undefined;
+    }, 30_000, 'the executor host to start the task');
+    await waitFor(async () => (await tiRow(e.db, 'crash_1', 'slow')).state === 'running' || undefined, 10_000, 'the task to run');
+    host.kill('SIGKILL');
+    const done = await waitFor(async () => {
+      const ti = await tiRow(e.db, 'crash_1', 'slow');
+      return ti.state !== 'running' && ti.state !== 'queued' ? ti : undefined;
+    }, 20_000, 'the task to finish after its scheduler died');
+    expect(done.state).toBe('success');
+    await waitFor(async () => pids.every((p) => !isAlive(p)) || undefined, 10_000, 'every task process to exit');
+  }, 60_000);
 });
