@@ -1,4 +1,5 @@
-import { Migrator, type Migration, type MigrationProvider } from 'kysely';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Migrator, sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
 import { DatabaseError } from '../errors.js';
 import { columnKit } from './migrations/column-types.js';
 import * as m0001 from './migrations/0001_initial.js';
@@ -14,7 +15,7 @@ const MIGRATIONS = { '0001_initial': m0001 } as const;
 export const MIGRATION_TABLE = 'updraft_migration';
 export const MIGRATION_LOCK_TABLE = 'updraft_migration_lock';
 
-function migrator(db: MetadataDb): Migrator {
+function migrator(db: MetadataDb, kysely: Kysely<unknown> = db.kysely as Kysely<unknown>): Migrator {
   const kit = columnKit(db.dialect);
   const provider: MigrationProvider = {
     async getMigrations() {
@@ -26,7 +27,7 @@ function migrator(db: MetadataDb): Migrator {
     },
   };
   return new Migrator({
-    db: db.kysely,
+    db: kysely,
     provider,
     migrationTableName: MIGRATION_TABLE,
     migrationLockTableName: MIGRATION_LOCK_TABLE,
@@ -43,16 +44,49 @@ export async function migrateToLatest(db: MetadataDb): Promise<string[]> {
   if (db.dialect !== 'sqlite') return runMigrations(db);
   // better-sqlite3 waits for a lock synchronously, blocking the event loop: two connections of the
   // same process migrating at once would stall each other. Serialize them here; other processes are
-  // kept out by the migration lock (see LockingSqliteAdapter in open.ts).
-  const run = sqliteMigrations.then(() => runMigrations(db));
+  // kept out by the write lock runSqliteMigrations takes.
+  const run = sqliteMigrations.then(() => runSqliteMigrations(db));
   sqliteMigrations = run.catch(() => undefined);
   return run;
 }
 
 let sqliteMigrations: Promise<unknown> = Promise.resolve();
 
-async function runMigrations(db: MetadataDb): Promise<string[]> {
-  const { error, results } = await migrator(db).migrateToLatest();
+/** How long a second process waits for another one's SQLite migration before giving up. */
+const SQLITE_MIGRATION_WAIT_MS = 120_000;
+
+/**
+ * Kysely's SQLite adapter takes no migration lock (it assumes one connection per database), so two
+ * `updraft db migrate` processes on one file would both read "nothing applied" and both create
+ * the tables. Here the whole run (reading the state included) happens inside one
+ * `BEGIN IMMEDIATE` transaction: the second process waits for the first to commit, then finds
+ * nothing to do. A failed migration rolls back completely.
+ */
+async function runSqliteMigrations(db: MetadataDb): Promise<string[]> {
+  return db.kysely.connection().execute(async (conn) => {
+    const deadline = Date.now() + SQLITE_MIGRATION_WAIT_MS;
+    for (;;) {
+      try {
+        await sql`begin immediate`.execute(conn);
+        break;
+      } catch (error) {
+        if ((error as { code?: string }).code !== 'SQLITE_BUSY' || Date.now() > deadline) throw error;
+        await sleep(200);
+      }
+    }
+    try {
+      const applied = await runMigrations(db, conn as Kysely<unknown>);
+      await sql`commit`.execute(conn);
+      return applied;
+    } catch (error) {
+      await sql`rollback`.execute(conn).catch(() => undefined);
+      throw error;
+    }
+  });
+}
+
+async function runMigrations(db: MetadataDb, kysely?: Kysely<unknown>): Promise<string[]> {
+  const { error, results } = await migrator(db, kysely).migrateToLatest();
   if (error) {
     const failed = results?.find((r) => r.status === 'Error')?.migrationName;
     throw new DatabaseError(

@@ -1,15 +1,5 @@
 import { chmodSync, closeSync, existsSync, openSync } from 'node:fs';
-import {
-  Kysely,
-  MysqlDialect,
-  PostgresDialect,
-  SqliteAdapter,
-  SqliteDialect,
-  sql,
-  type Dialect,
-  type DialectAdapter,
-  type MigrationLockOptions,
-} from 'kysely';
+import { Kysely, MysqlDialect, PostgresDialect, SqliteDialect, type Dialect } from 'kysely';
 import { DatabaseError } from '../errors.js';
 import { parseConnectionUrl, redactUrl, type ConnectionTarget, type DialectName } from './connection-url.js';
 import type { Database } from './tables.js';
@@ -72,11 +62,13 @@ async function createDialect(target: ConnectionTarget, poolSize: number): Promis
     createPrivateFile(target.filename);
     const db = new SQLite(target.filename);
     // WAL lets the webserver read while the scheduler writes; busy_timeout waits out short write locks.
-    db.pragma('journal_mode = WAL');
+    // busy_timeout first: switching a fresh file to WAL needs a brief exclusive lock that another
+    // process opening the same file at the same moment may hold.
     db.pragma('busy_timeout = 10000');
+    db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
     db.pragma('foreign_keys = ON');
-    return new LockingSqliteDialect({ database: db });
+    return new SqliteDialect({ database: db });
   }
   if (target.dialect === 'mysql') {
     const { createPool } = await import('mysql2');
@@ -158,31 +150,4 @@ function createPrivateFile(filename: string): void {
   }
   // WAL and shared-memory side files are created by SQLite with the main file's mode.
   chmodSync(filename, 0o600);
-}
-
-/**
- * Kysely's SQLite adapter takes no migration lock (it assumes one connection per database). Two
- * `updraft db migrate` processes on one file would then both read "nothing applied" and both
- * create the tables. Writing the lock row as the first statement of the migration transaction
- * takes SQLite's write lock (waiting out the other process with busy_timeout), so the second
- * process reads the migration state only after the first one committed.
- */
-class LockingSqliteAdapter extends SqliteAdapter {
-  // SQLite does run DDL inside transactions; saying so makes Kysely run each migration batch in
-  // one transaction (all or nothing) with the lock below held until commit.
-  override get supportsTransactionalDdl(): boolean {
-    return true;
-  }
-
-  override async acquireMigrationLock(db: Kysely<unknown>, options: MigrationLockOptions): Promise<void> {
-    await sql`update ${sql.table(options.lockTable)} set is_locked = 1 where id = ${options.lockRowId}`.execute(
-      db,
-    );
-  }
-}
-
-class LockingSqliteDialect extends SqliteDialect {
-  override createAdapter(): DialectAdapter {
-    return new LockingSqliteAdapter();
-  }
 }

@@ -20,7 +20,11 @@ interface Key {
 function decodeKey(text: string): Key {
   const raw = Buffer.from(text.trim().replace(/-/g, '+').replace(/_/g, '/'), 'base64');
   if (raw.length !== 32) {
-    throw new ConfigError('[core] fernet_key is not valid: expected 32 url-safe base64-encoded bytes.', 'core', 'fernet_key');
+    throw new ConfigError(
+      '[core] fernet_key is not valid: expected 32 url-safe base64-encoded bytes.',
+      'core',
+      'fernet_key',
+    );
   }
   return { signing: raw.subarray(0, 16), encryption: raw.subarray(16) };
 }
@@ -77,7 +81,9 @@ export function createFernet(fernetKey: string): Fernet {
         const plain = decryptWith(key, token);
         if (plain !== undefined) return plain;
       }
-      throw new ValidationError('Cannot decrypt a stored secret: the fernet_key does not match the one it was encrypted with.');
+      throw new ValidationError(
+        'Cannot decrypt a stored secret: the fernet_key does not match the one it was encrypted with.',
+      );
     },
   };
 }

@@ -1,6 +1,7 @@
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateFernetKey } from '../../src/config/index.js';
 import { makeAirflowHome, runUpdraft, type AirflowHome } from '../support/cli.js';
 import { createTestDatabase, type TestDatabase } from '../support/databases.js';
 
@@ -130,6 +131,17 @@ describe('updraft CLI on the default SQLite database', () => {
     ]);
   });
 
+  it('users create asks for the password when -p is not given (here from a pipe)', async () => {
+    const args = ['users', 'create', '-r', 'User', '-u', 'piped', '-e', 'p@x.io', '-f', 'P', '-l', 'Q'];
+    const mismatch = await runUpdraft(args, { env: h.env, input: 'one\ntwo\n' });
+    expect([mismatch.code, mismatch.stderr]).toEqual([4, expect.stringMatching(/Passwords did not match/)]);
+    const empty = await runUpdraft(args, { env: h.env, input: '' });
+    expect(empty.code).toBe(4);
+    const ok = await runUpdraft(args, { env: h.env, input: 'pipe-pass\npipe-pass\n' });
+    expect(ok.code).toBe(0);
+    expect((await run(['users', 'delete', '-u', 'piped'])).code).toBe(0);
+  });
+
   it('users add-role, remove-role and delete', async () => {
     expect((await run(['users', 'add-role', '-u', 'viewer', '-r', 'Op'])).code).toBe(0);
     const list = JSON.parse((await run(['users', 'list', '-o', 'json'])).stdout) as {
@@ -218,6 +230,28 @@ describe('updraft CLI on the default SQLite database', () => {
       slots: number;
     }[];
     expect(list.map((p) => [p.pool, p.slots])).toEqual([['default_pool', 128]]);
+  });
+
+  it('db check retries, then fails with the database exit code when the server is unreachable', async () => {
+    const started = Date.now();
+    const r = await run(['db', 'check', '--retry', '1', '--retry-delay', '0.2'], {
+      AIRFLOW__DATABASE__SQL_ALCHEMY_CONN: 'postgresql://postgres@127.0.0.1:1/nothing',
+    });
+    expect(r.code).toBe(10);
+    expect(r.stderr).toMatch(/attempt 1 of 2/);
+    expect(r.stderr).toMatch(/Cannot connect to the metadata database/);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(200);
+  });
+
+  it('rotate-fernet-key re-encrypts with the new first key', async () => {
+    expect((await run(['variables', 'set', 'rot', 'secret-value'])).code).toBe(0);
+    const oldKey = (await run(['config', 'get-value', 'core', 'fernet_key'])).stdout.trim();
+    const newKey = generateFernetKey();
+    const rotated = await run(['rotate-fernet-key'], { AIRFLOW__CORE__FERNET_KEY: `${newKey},${oldKey}` });
+    expect([rotated.code, rotated.stdout]).toEqual([0, expect.stringMatching(/Re-encrypted 1 variable/)]);
+    const read = await run(['variables', 'get', 'rot'], { AIRFLOW__CORE__FERNET_KEY: newKey });
+    expect(read.stdout.trim()).toBe('secret-value');
+    expect((await run(['variables', 'get', 'rot'])).code).toBe(4);
   });
 
   it('db reset needs -y', async () => {

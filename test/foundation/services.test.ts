@@ -22,9 +22,11 @@ import {
   parseConnectionUri,
 } from '../../src/connections/index.js';
 import { deletePool, getPool, listPools, setPool } from '../../src/pools/index.js';
+import { rotateFernetKey } from '../../src/security/rotate-fernet-key.js';
 import { openTestDb, TEST_DIALECTS, type OpenTestDb } from '../support/databases.js';
 
-const fernet = createFernet(generateFernetKey());
+const suiteKey = generateFernetKey();
+const fernet = createFernet(suiteKey);
 
 describe.each(TEST_DIALECTS)('metadata services on %s', (dialect) => {
   let t: OpenTestDb;
@@ -275,6 +277,37 @@ describe.each(TEST_DIALECTS)('metadata services on %s', (dialect) => {
       await expect(setPool(t.db, 'etl', -5)).rejects.toThrow(ValidationError);
       await expect(deletePool(t.db, 'default_pool')).rejects.toThrow(ConflictError);
       expect((await listPools(t.db)).map((p) => p.name)).toEqual(['default_pool']);
+    });
+  });
+  describe('rotate-fernet-key', () => {
+    it('re-encrypts variables and connection secrets with the new key, all or nothing', async () => {
+      const oldKey = generateFernetKey();
+      const newKey = generateFernetKey();
+      const old = createFernet(oldKey);
+      await setVariable(t.db, old, 'rot_var', 'v1');
+      await addConnection(t.db, old, {
+        connId: 'rot_conn',
+        connType: 'http',
+        password: 'pw',
+        extra: '{"a":"b"}',
+      });
+      // Earlier tests stored values under the suite's key; the key list must cover every stored value.
+      const result = await rotateFernetKey(t.db, createFernet(`${newKey},${oldKey},${suiteKey}`));
+      expect(result.variables).toBeGreaterThanOrEqual(1);
+      expect(result.connections).toBeGreaterThanOrEqual(1);
+      const onlyNew = createFernet(newKey);
+      expect(await getVariable(t.db, onlyNew, 'rot_var', {})).toBe('v1');
+      expect(await getConnection(t.db, onlyNew, 'rot_conn', {})).toMatchObject({
+        password: 'pw',
+        extra: '{"a":"b"}',
+      });
+      // A key that decrypts nothing: the rotation fails and leaves every value as it was.
+      await expect(rotateFernetKey(t.db, createFernet(generateFernetKey()))).rejects.toThrow(
+        /fernet_key does not match/,
+      );
+      expect(await getVariable(t.db, onlyNew, 'rot_var', {})).toBe('v1');
+      await deleteVariable(t.db, 'rot_var');
+      await deleteConnection(t.db, 'rot_conn');
     });
   });
 });

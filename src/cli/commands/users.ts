@@ -12,6 +12,7 @@ import {
 } from '../../users/index.js';
 import { outputOption, type OutputOpts, type RegisterCommand } from '../command-kit.js';
 import { printRows } from '../output.js';
+import { readPassword } from './read-password.js';
 import { migratedStore } from './store.js';
 
 type RefOpts = { username?: string; email?: string };
@@ -36,7 +37,11 @@ export const registerUsers: RegisterCommand = (program, cli) => {
     .requiredOption('-e, --email <email>', 'email address')
     .requiredOption('-f, --firstname <name>', 'first name')
     .requiredOption('-l, --lastname <name>', 'last name')
-    .addOption(new Option('-p, --password <password>', 'password').conflicts('useRandomPassword'))
+    .addOption(
+      new Option('-p, --password <password>', 'password (asked for when omitted)').conflicts(
+        'useRandomPassword',
+      ),
+    )
     .option('--use-random-password', 'generate a random password and print it once')
     .action(
       async (opts: {
@@ -48,10 +53,8 @@ export const registerUsers: RegisterCommand = (program, cli) => {
         password?: string;
         useRandomPassword?: boolean;
       }) => {
-        if (opts.password === undefined && !opts.useRandomPassword) {
-          throw new UsageError('Pass -p PASSWORD or --use-random-password.');
-        }
-        const password = opts.password ?? randomPassword();
+        // Without -p or --use-random-password, ask (as Airflow does); a pipe may supply it.
+        const password = opts.password ?? (opts.useRandomPassword ? randomPassword() : await readPassword());
         const user = await createUser(await migratedStore(cli), {
           username: opts.username,
           email: opts.email,
