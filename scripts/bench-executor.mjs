@@ -53,16 +53,63 @@ async function seed(state) {
   const logical = Date.UTC(2024, 0, 1) + seq * 60_000;
   await db
     .insertInto('dag_run')
-    .values({ dag_id: 'bench_exec', run_id: runId, run_type: 'manual', state: 'running', logical_date: logical, data_interval_start: logical, data_interval_end: logical, queued_at: now, start_date: now, end_date: null, external_trigger: 1, conf: null, last_scheduling_decision: null, creating_job_id: null, updated_at: now })
+    .values({
+      dag_id: 'bench_exec',
+      run_id: runId,
+      run_type: 'manual',
+      state: 'running',
+      logical_date: logical,
+      data_interval_start: logical,
+      data_interval_end: logical,
+      queued_at: now,
+      start_date: now,
+      end_date: null,
+      external_trigger: 1,
+      conf: null,
+      last_scheduling_decision: null,
+      creating_job_id: null,
+      updated_at: now,
+    })
     .execute();
   await db
     .insertInto('task_instance')
-    .values({ dag_id: 'bench_exec', run_id: runId, task_id: 'stamp', map_index: -1, state, try_number: state === 'queued' ? 1 : 0, max_tries: 0, start_date: null, end_date: null, duration: null, hostname: null, unixname: null, pid: null, job_id: null, pool: 'default_pool', pool_slots: 1, queue: 'default', priority_weight: 1, operator: 'FunctionOperator', queued_dttm: now, queued_by_job_id: null, next_retry_at: null, external_executor_id: null, rendered_fields: null, updated_at: now })
+    .values({
+      dag_id: 'bench_exec',
+      run_id: runId,
+      task_id: 'stamp',
+      map_index: -1,
+      state,
+      try_number: state === 'queued' ? 1 : 0,
+      max_tries: 0,
+      start_date: null,
+      end_date: null,
+      duration: null,
+      hostname: null,
+      unixname: null,
+      pid: null,
+      job_id: null,
+      pool: 'default_pool',
+      pool_slots: 1,
+      queue: 'default',
+      priority_weight: 1,
+      operator: 'FunctionOperator',
+      queued_dttm: now,
+      queued_by_job_id: null,
+      next_retry_at: null,
+      external_executor_id: null,
+      rendered_fields: null,
+      updated_at: now,
+    })
     .execute();
   return runId;
 }
 async function executedAt(runId) {
-  const row = await db.selectFrom('xcom').select('value').where('run_id', '=', runId).where('key', '=', 'return_value').executeTakeFirst();
+  const row = await db
+    .selectFrom('xcom')
+    .select('value')
+    .where('run_id', '=', runId)
+    .where('key', '=', 'return_value')
+    .executeTakeFirst();
   return row ? Number(JSON.parse(row.value)) : NaN;
 }
 const stats = (xs) => {
@@ -80,8 +127,15 @@ for (let i = 0; i < N; i++) {
   const runId = await seed('queued');
   const key = { dagId: 'bench_exec', runId, taskId: 'stamp', mapIndex: -1, tryNumber: 1 };
   const t0 = Date.now();
-  await executor.queue({ key, fileloc: dagFile, queue: 'default', priorityWeight: 1, poolSlots: 1, executionTimeoutMs: null });
-  for (let done = false; !done; ) {
+  await executor.queue({
+    key,
+    fileloc: dagFile,
+    queue: 'default',
+    priorityWeight: 1,
+    poolSlots: 1,
+    executionTimeoutMs: null,
+  });
+  for (let done = false; !done;) {
     await executor.waitForEvent(5000);
     for (const e of executor.drainEvents()) {
       if (e.type === 'started') ipc.push(Date.now() - t0);
@@ -97,7 +151,11 @@ const cold = [];
 for (let i = 0; i < SPAWN_N; i++) {
   const runId = await seed(null);
   const t0 = Date.now();
-  const r = spawnSync(process.execPath, [join(root, 'bin', 'updraft.js'), 'tasks', 'run', 'bench_exec', 'stamp', runId, '-i'], { env, encoding: 'utf8' });
+  const r = spawnSync(
+    process.execPath,
+    [join(root, 'bin', 'updraft.js'), 'tasks', 'run', 'bench_exec', 'stamp', runId, '-i'],
+    { env, encoding: 'utf8' },
+  );
   if (r.status !== 0) throw new Error(`tasks run failed: ${r.stderr}`);
   cold.push((await executedAt(runId)) - t0);
 }
@@ -105,8 +163,12 @@ for (let i = 0; i < SPAWN_N; i++) {
 const a = stats(warm);
 const b = stats(cold);
 console.log(`Per-task start overhead, queue() → task code running (SQLite, ${new Date().toISOString()}):`);
-console.log(`  warm task processes : p50 ${a.p50} ms, p95 ${a.p95} ms (n=${a.n}, min ${a.min}, max ${a.max}); queue→started event p50 ${stats(ipc).p50} ms`);
-console.log(`  plain node per task : p50 ${b.p50} ms, p95 ${b.p95} ms (n=${b.n}, min ${b.min}, max ${b.max})`);
+console.log(
+  `  warm task processes : p50 ${a.p50} ms, p95 ${a.p95} ms (n=${a.n}, min ${a.min}, max ${a.max}); queue→started event p50 ${stats(ipc).p50} ms`,
+);
+console.log(
+  `  plain node per task : p50 ${b.p50} ms, p95 ${b.p95} ms (n=${b.n}, min ${b.min}, max ${b.max})`,
+);
 console.log(`  speed-up (p50)      : ${(b.p50 / a.p50).toFixed(1)}x`);
 await ctx.close();
 rmSync(home, { recursive: true, force: true });

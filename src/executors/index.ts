@@ -22,7 +22,11 @@ export function createExecutor(ctx: AppContext, options: CreateExecutorOptions =
   const c = ctx.config.values;
   const name = c.core.executor;
   if (name === 'CeleryExecutor' || name === 'RedisExecutor') {
-    throw new ConfigError(`[core] executor = ${name} is not available yet in this version; use LocalExecutor or SequentialExecutor.`, 'core', 'executor');
+    throw new ConfigError(
+      `[core] executor = ${name} is not available yet in this version; use LocalExecutor or SequentialExecutor.`,
+      'core',
+      'executor',
+    );
   }
   const env: NodeJS.ProcessEnv = {
     ...(options.env ?? process.env),

@@ -17,7 +17,14 @@ export type ToChild = RunMessage | { type: 'terminate'; reason: string } | { typ
 
 export type ToParent =
   | { type: 'ready'; pid: number }
-  | { type: 'started'; key: TaskInstanceKey; pid: number; hostname: string; queuedAt: number; startedAt: number }
+  | {
+      type: 'started';
+      key: TaskInstanceKey;
+      pid: number;
+      hostname: string;
+      queuedAt: number;
+      startedAt: number;
+    }
   | {
       type: 'done';
       key: TaskInstanceKey;
@@ -31,8 +38,12 @@ export type ToParent =
   | { type: 'fatal'; message: string };
 
 export function isToParent(value: unknown): value is ToParent {
-  return typeof value === 'object' && value !== null && typeof (value as { type?: unknown }).type === 'string';
+  return (
+    typeof value === 'object' && value !== null && typeof (value as { type?: unknown }).type === 'string'
+  );
 }
 export function isToChild(value: unknown): value is ToChild {
-  return typeof value === 'object' && value !== null && typeof (value as { type?: unknown }).type === 'string';
+  return (
+    typeof value === 'object' && value !== null && typeof (value as { type?: unknown }).type === 'string'
+  );
 }

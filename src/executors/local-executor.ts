@@ -1,4 +1,3 @@
-import type { AppContext } from '../context.js';
 import type { MetadataDb } from '../db/index.js';
 import type { TaskInstanceState } from '../db/tables.js';
 import { ConflictError, errorMessage } from '../errors.js';
@@ -77,15 +76,21 @@ export class LocalExecutor implements Executor {
     this.started = true;
     this.topUp();
     // Wait for the first warm process so the first task does not pay for the fork.
-    if (this.options.warmProcesses > 0) await this.waitUntil(() => this.idle().length > 0 || this.stopping, 30_000);
+    if (this.options.warmProcesses > 0)
+      await this.waitUntil(() => this.idle().length > 0 || this.stopping, 30_000);
   }
 
   async queue(item: TaskWorkItem): Promise<void> {
     if (!this.started) throw new ConflictError(`${this.name} was not started`);
     if (this.stopping) throw new ConflictError(`${this.name} is stopping and takes no more tasks`);
     const k = keyString(item.key);
-    if (this.pending.some((p) => keyString(p.item.key) === k) || [...this.processes].some((p) => p.task && keyString(p.task) === k && p.state === 'busy')) {
-      throw new ConflictError(`Task instance ${item.key.dagId}.${item.key.taskId} (${item.key.runId}, try ${item.key.tryNumber}) is already queued or running`);
+    if (
+      this.pending.some((p) => keyString(p.item.key) === k) ||
+      [...this.processes].some((p) => p.task && keyString(p.task) === k && p.state === 'busy')
+    ) {
+      throw new ConflictError(
+        `Task instance ${item.key.dagId}.${item.key.taskId} (${item.key.runId}, try ${item.key.tryNumber}) is already queued or running`,
+      );
     }
     this.pending.push({ item, queuedAt: Date.now() });
     this.dispatch();
@@ -128,7 +133,11 @@ export class LocalExecutor implements Executor {
     this.pending.splice(0, this.pending.length);
     for (const p of this.idle()) p.send({ type: 'shutdown' });
     await this.waitUntil(() => this.busyCount() === 0, graceMs);
-    await Promise.all([...this.processes].filter((p) => p.state === 'busy').map((p) => this.terminateProcess(p, 'The executor is stopping')));
+    await Promise.all(
+      [...this.processes]
+        .filter((p) => p.state === 'busy')
+        .map((p) => this.terminateProcess(p, 'The executor is stopping')),
+    );
     for (const p of this.processes) if (p.state !== 'gone') await killProcessTree(p.pid, 1000);
     this.processes.clear();
   }
@@ -141,7 +150,9 @@ export class LocalExecutor implements Executor {
 
   /** Idle processes, most recently used first (its caches are the warmest). */
   private idle(): TaskProcess[] {
-    return [...this.processes].filter((p) => p.state === 'idle').sort((a, b) => b.taskStartedAt - a.taskStartedAt);
+    return [...this.processes]
+      .filter((p) => p.state === 'idle')
+      .sort((a, b) => b.taskStartedAt - a.taskStartedAt);
   }
 
   private starting(): number {
@@ -165,7 +176,9 @@ export class LocalExecutor implements Executor {
       proc.task = next.item.key;
       proc.reportedDone = false;
       proc.taskStartedAt = Date.now();
-      if (!proc.send({ type: 'run', key: next.item.key, fileloc: next.item.fileloc, queuedAt: next.queuedAt })) {
+      if (
+        !proc.send({ type: 'run', key: next.item.key, fileloc: next.item.fileloc, queuedAt: next.queuedAt })
+      ) {
         // It died between idle and now; its exit handler cleans up. Put the task back.
         proc.task = null;
         this.pending.unshift(next);
@@ -182,9 +195,16 @@ export class LocalExecutor implements Executor {
   private topUp(): void {
     if (this.stopping || !this.started) return;
     const busy = this.busyCount();
-    const wantedIdle = Math.min(this.pending.length, this.options.parallelism - busy) + Math.min(this.options.warmProcesses, this.options.parallelism);
+    const wantedIdle =
+      Math.min(this.pending.length, this.options.parallelism - busy) +
+      Math.min(this.options.warmProcesses, this.options.parallelism);
     const have = this.idle().length + this.starting();
-    for (let i = have; i < wantedIdle && busy + i < this.options.parallelism + this.options.warmProcesses; i++) this.fork();
+    for (
+      let i = have;
+      i < wantedIdle && busy + i < this.options.parallelism + this.options.warmProcesses;
+      i++
+    )
+      this.fork();
   }
 
   private fork(): void {
@@ -225,7 +245,10 @@ export class LocalExecutor implements Executor {
           state: message.state,
           ran: message.ran,
         };
-        if (!message.ran) this.options.log.warn(`Task ${message.key.dagId}.${message.key.taskId} was not run: ${message.message ?? ''}`);
+        if (!message.ran)
+          this.options.log.warn(
+            `Task ${message.key.dagId}.${message.key.taskId} was not run: ${message.message ?? ''}`,
+          );
         if (message.reusable && !proc.terminating && !this.stopping) {
           proc.state = 'idle';
           proc.task = null;
@@ -252,8 +275,8 @@ export class LocalExecutor implements Executor {
       const why = proc.timedOut
         ? `Timeout: the task ran longer than its executionTimeout and did not stop; its process (pid ${proc.pid}) was killed`
         : signal
-        ? `The task process (pid ${proc.pid}) was killed by ${signal}${signal === 'SIGABRT' || signal === 'SIGKILL' ? ' (out of memory or killed)' : ''}`
-        : `The task process (pid ${proc.pid}) exited with code ${String(code)} before the task finished${code === 134 ? ' (JavaScript heap out of memory)' : ''}`;
+          ? `The task process (pid ${proc.pid}) was killed by ${signal}${signal === 'SIGABRT' || signal === 'SIGKILL' ? ' (out of memory or killed)' : ''}`
+          : `The task process (pid ${proc.pid}) exited with code ${String(code)} before the task finished${code === 134 ? ' (JavaScript heap out of memory)' : ''}`;
       this.options.log.warn(`${key.dagId}.${key.taskId} (${key.runId}): ${why}`);
       void this.recordLost(key, why).then((state) => {
         this.emit({ type: 'finished', key, exitCode: code, signal, state, ran: true });
@@ -269,7 +292,9 @@ export class LocalExecutor implements Executor {
     const after = item.executionTimeoutMs + Math.max(this.options.killGraceMs, 5000) + 5000;
     proc.watchdog = setTimeout(() => {
       if (proc.state !== 'busy' || proc.reportedDone) return;
-      this.options.log.warn(`${item.key.dagId}.${item.key.taskId}: no answer ${after / 1000} s after start with executionTimeout ${item.executionTimeoutMs! / 1000} s; killing its process`);
+      this.options.log.warn(
+        `${item.key.dagId}.${item.key.taskId}: no answer ${after / 1000} s after start with executionTimeout ${item.executionTimeoutMs! / 1000} s; killing its process`,
+      );
       proc.timedOut = true;
       void killProcessTree(proc.pid, 1000);
     }, after);
@@ -286,7 +311,9 @@ export class LocalExecutor implements Executor {
       const db = await this.options.db();
       return await recordLostTry(db.kysely, key, why, this.options.baseLogFolder);
     } catch (error) {
-      this.options.log.error(`Could not record the end of ${key.dagId}.${key.taskId}: ${errorMessage(error)}`);
+      this.options.log.error(
+        `Could not record the end of ${key.dagId}.${key.taskId}: ${errorMessage(error)}`,
+      );
       return null;
     }
   }
@@ -295,8 +322,12 @@ export class LocalExecutor implements Executor {
     proc.terminating = true;
     proc.send({ type: 'terminate', reason });
     // The runner aborts the task and records its end; if it does not within the grace, kill it all.
-    const settled = await this.waitUntil(() => proc.reportedDone || proc.state === 'gone', this.options.killGraceMs);
-    if (!settled || proc.state !== 'gone') await killProcessTree(proc.pid, Math.min(this.options.killGraceMs, 5000));
+    const settled = await this.waitUntil(
+      () => proc.reportedDone || proc.state === 'gone',
+      this.options.killGraceMs,
+    );
+    if (!settled || proc.state !== 'gone')
+      await killProcessTree(proc.pid, Math.min(this.options.killGraceMs, 5000));
   }
 
   private async waitUntil(condition: () => boolean, timeoutMs: number): Promise<boolean> {

@@ -64,16 +64,39 @@ async function main(): Promise<void> {
           signal: controller.signal,
           services: {
             triggerDagRun: async (r) => ({
-              runId: (await triggerDagRun(ctx, r.dagId, { conf: r.conf ?? null, runId: r.runId, logicalDate: r.logicalDate?.getTime() })).run_id,
+              runId: (
+                await triggerDagRun(ctx, r.dagId, {
+                  conf: r.conf ?? null,
+                  runId: r.runId,
+                  logicalDate: r.logicalDate?.getTime(),
+                })
+              ).run_id,
             }),
           },
         },
       );
       tasksRun += 1;
-      reusable = !controller.signal.aborted && !(result.ran && result.tainted) && isStillClean(tasksRun, baselineHandles);
-      send({ type: 'done', key: message.key, ran: result.ran, state: result.ran ? result.state : null, message: result.ran ? result.error : result.reason, reusable });
+      reusable =
+        !controller.signal.aborted &&
+        !(result.ran && result.tainted) &&
+        isStillClean(tasksRun, baselineHandles);
+      send({
+        type: 'done',
+        key: message.key,
+        ran: result.ran,
+        state: result.ran ? result.state : null,
+        message: result.ran ? result.error : result.reason,
+        reusable,
+      });
     } catch (error) {
-      send({ type: 'done', key: message.key, ran: true, state: null, message: errorMessage(error), reusable: false });
+      send({
+        type: 'done',
+        key: message.key,
+        ran: true,
+        state: null,
+        message: errorMessage(error),
+        reusable: false,
+      });
     } finally {
       current = null;
     }

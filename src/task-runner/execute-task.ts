@@ -60,7 +60,9 @@ export async function executeOperator(options: ExecuteOptions): Promise<ExecuteR
     const ms = options.executionTimeoutMs;
     timer = setTimeout(() => {
       log.error(`Task timed out after ${ms / 1000} seconds (executionTimeout). Terminating.`);
-      controller.abort(new TimeoutError(`Timeout: the task ran longer than its executionTimeout of ${ms / 1000} s`));
+      controller.abort(
+        new TimeoutError(`Timeout: the task ran longer than its executionTimeout of ${ms / 1000} s`),
+      );
     }, ms);
   }
   // Remember the task's processes at the moment of the abort, before the operator's own abort
@@ -78,7 +80,8 @@ export async function executeOperator(options: ExecuteOptions): Promise<ExecuteR
   // Settles with the operator's result; never rejects (the outcome carries the error).
   const running: Promise<ExecutionOutcome> = runWithContext(context, () => operator.execute(context)).then(
     (value): ExecutionOutcome => ({ kind: 'success', value }),
-    (error: unknown): ExecutionOutcome => classifyError(controller.signal.aborted ? (controller.signal.reason ?? error) : error),
+    (error: unknown): ExecutionOutcome =>
+      classifyError(controller.signal.aborted ? (controller.signal.reason ?? error) : error),
   );
   const aborted = new Promise<typeof SETTLED>((resolve) => {
     if (controller.signal.aborted) resolve(SETTLED);
@@ -98,16 +101,24 @@ export async function executeOperator(options: ExecuteOptions): Promise<ExecuteR
     }
     // Aborted: give the operator a moment to stop its own work, then kill every process it started.
     const reason = controller.signal.reason as unknown;
-    const settledSoon = await Promise.race([running, sleep(Math.min(options.settleGraceMs, 1000)).then((): typeof SETTLED => SETTLED)]);
+    const settledSoon = await Promise.race([
+      running,
+      sleep(Math.min(options.settleGraceMs, 1000)).then((): typeof SETTLED => SETTLED),
+    ]);
     if (settledSoon !== SETTLED) {
       await killAll();
       return { outcome: abortOutcome(reason, settledSoon), tainted: false };
     }
     log.warn('The task did not stop after the abort; killing its processes.');
     await killAll();
-    const late = await Promise.race([running, sleep(options.settleGraceMs).then((): typeof SETTLED => SETTLED)]);
+    const late = await Promise.race([
+      running,
+      sleep(options.settleGraceMs).then((): typeof SETTLED => SETTLED),
+    ]);
     if (late === SETTLED) {
-      log.error('The task is still running after its processes were killed; this task process will be discarded.');
+      log.error(
+        'The task is still running after its processes were killed; this task process will be discarded.',
+      );
       return { outcome: abortOutcome(reason, null), tainted: true };
     }
     return { outcome: abortOutcome(reason, late), tainted: false };
@@ -119,6 +130,7 @@ export async function executeOperator(options: ExecuteOptions): Promise<ExecuteR
 
 /** An aborted task fails with the abort's reason (a TimeoutError is retryable, like Airflow). */
 function abortOutcome(reason: unknown, settled: ExecutionOutcome | null): ExecutionOutcome {
-  if (settled && settled.kind === 'failed') return { kind: 'failed', error: reason ?? settled.error, retryable: settled.retryable };
+  if (settled && settled.kind === 'failed')
+    return { kind: 'failed', error: reason ?? settled.error, retryable: settled.retryable };
   return { kind: 'failed', error: reason ?? new Error('Task aborted'), retryable: true };
 }

@@ -19,7 +19,8 @@ export async function recordLostTry(
   baseLogFolder: string,
 ): Promise<TaskInstanceState | null> {
   const ti = await readTaskInstance(db, key);
-  if (!ti || ti.try_number !== key.tryNumber || (ti.state !== 'running' && ti.state !== 'queued')) return null;
+  if (!ti || ti.try_number !== key.tryNumber || (ti.state !== 'running' && ti.state !== 'queued'))
+    return null;
   const end = Date.now();
   const duration = ti.start_date !== null ? (end - ti.start_date) / 1000 : null;
   const retry = await retrySettingsFromSerialized(db, key);
@@ -31,10 +32,24 @@ export async function recordLostTry(
     if (retry && canRetry(key.tryNumber, ti.max_tries)) {
       const at = nextRetryAt(retry, key.tryNumber, end);
       log.info(`Marking task as UP_FOR_RETRY (retry at ${new Date(at).toISOString()})`, 'executor');
-      state = (await finishTaskInstance(db, key, { state: 'up_for_retry', end_date: end, duration, next_retry_at: at }, expected)) ? 'up_for_retry' : null;
+      state = (await finishTaskInstance(
+        db,
+        key,
+        { state: 'up_for_retry', end_date: end, duration, next_retry_at: at },
+        expected,
+      ))
+        ? 'up_for_retry'
+        : null;
     } else {
       log.info('Marking task as FAILED', 'executor');
-      state = (await finishTaskInstance(db, key, { state: 'failed', end_date: end, duration, next_retry_at: null }, expected)) ? 'failed' : null;
+      state = (await finishTaskInstance(
+        db,
+        key,
+        { state: 'failed', end_date: end, duration, next_retry_at: null },
+        expected,
+      ))
+        ? 'failed'
+        : null;
     }
   } finally {
     log.close();

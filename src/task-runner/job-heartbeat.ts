@@ -16,7 +16,12 @@ export interface JobIdentity {
   executorClass: string | null;
 }
 
-export async function createTaskJob(db: Kysely<Database>, who: JobIdentity, now = Date.now(), dialect: DialectName = 'sqlite'): Promise<number> {
+export async function createTaskJob(
+  db: Kysely<Database>,
+  who: JobIdentity,
+  now = Date.now(),
+  dialect: DialectName = 'sqlite',
+): Promise<number> {
   const values = {
     dag_id: who.dagId,
     state: 'running' as const,
@@ -40,7 +45,11 @@ export async function createTaskJob(db: Kysely<Database>, who: JobIdentity, now 
 
 export async function endTaskJob(db: Kysely<Database>, jobId: number, state: JobState): Promise<void> {
   const now = Date.now();
-  await db.updateTable('job').set({ state, end_date: now, latest_heartbeat: now }).where('id', '=', jobId).execute();
+  await db
+    .updateTable('job')
+    .set({ state, end_date: now, latest_heartbeat: now })
+    .where('id', '=', jobId)
+    .execute();
 }
 
 export interface HeartbeatOptions {
@@ -60,7 +69,11 @@ export function startHeartbeat(options: HeartbeatOptions): { stop(): void } {
   const beat = async () => {
     if (stopped) return;
     try {
-      await options.db.updateTable('job').set({ latest_heartbeat: Date.now() }).where('id', '=', options.jobId).execute();
+      await options.db
+        .updateTable('job')
+        .set({ latest_heartbeat: Date.now() })
+        .where('id', '=', options.jobId)
+        .execute();
       if (!stopped && !(await options.stillOurs())) {
         stopped = true;
         options.onLostOwnership();

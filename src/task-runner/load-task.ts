@@ -19,9 +19,12 @@ export async function loadTask(fileloc: string, dagId: string, taskId: string): 
   const dags = extractDags(imported);
   const dag = dags.find((d) => d.dagId === dagId);
   if (!dag) {
-    throw new DagImportError(`DAG '${dagId}' could not be found in ${fileloc}; either it does not exist or it failed to parse.`);
+    throw new DagImportError(
+      `DAG '${dagId}' could not be found in ${fileloc}; either it does not exist or it failed to parse.`,
+    );
   }
-  if (!dag.hasTask(taskId)) throw new NotFoundError(`Task '${taskId}' not found in DAG '${dagId}' (${fileloc})`);
+  if (!dag.hasTask(taskId))
+    throw new NotFoundError(`Task '${taskId}' not found in DAG '${dagId}' (${fileloc})`);
   return { dag, operator: dag.getTask(taskId) };
 }
 

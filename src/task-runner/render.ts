@@ -6,7 +6,10 @@ import { renderTemplates } from '../dag/templates.js';
  * Render an operator's templated fields with the task context (dag/templates.ts does the work)
  * and return them as JSON-safe data for task_instance.rendered_fields and `tasks render`.
  */
-export async function renderTaskFields(operator: BaseOperator, context: TaskContext): Promise<Record<string, unknown>> {
+export async function renderTaskFields(
+  operator: BaseOperator,
+  context: TaskContext,
+): Promise<Record<string, unknown>> {
   const rendered = await renderTemplates(operator, context);
   return Object.fromEntries(Object.entries(rendered).map(([k, v]) => [k, jsonSafe(v)]));
 }

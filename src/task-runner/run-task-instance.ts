@@ -13,9 +13,23 @@ import { loadTask, type LoadedTask } from './load-task.js';
 import { renderTaskFields } from './render.js';
 import { canRetry, nextRetryAt, type RetrySettings } from './retry-policy.js';
 import { openTaskLogger, taskLogPath, type TaskLogger } from './task-log.js';
-import { claimTaskInstance, finishTaskInstance, firstRescheduleStart, readTaskInstance, recordReschedule, storeRenderedFields } from './ti-store.js';
+import {
+  claimTaskInstance,
+  finishTaskInstance,
+  firstRescheduleStart,
+  readTaskInstance,
+  recordReschedule,
+  storeRenderedFields,
+} from './ti-store.js';
 import { createTaskJob, endTaskJob, startHeartbeat } from './job-heartbeat.js';
-import { clearXComs, createXComBackend, RETURN_VALUE_KEY, SKIPMIXIN_KEY, writeXCom, type SkipMixinValue } from './xcom-store.js';
+import {
+  clearXComs,
+  createXComBackend,
+  RETURN_VALUE_KEY,
+  SKIPMIXIN_KEY,
+  writeXCom,
+  type SkipMixinValue,
+} from './xcom-store.js';
 import { createTaskServices } from './task-services.js';
 
 /**
@@ -70,15 +84,27 @@ export async function runTaskInstance(request: TaskRunRequest, deps: RunnerDeps)
   const ti = await readTaskInstance(db, key);
   if (!ti) return { ran: false, reason: `Task instance ${describe(request)} does not exist` };
   if (ti.try_number !== request.tryNumber || !(ti.state === 'queued' || ti.state === 'scheduled')) {
-    return { ran: false, reason: `Task instance ${describe(request)} is in state ${ti.state ?? 'none'} (try ${ti.try_number}), not queued for try ${request.tryNumber}` };
+    return {
+      ran: false,
+      reason: `Task instance ${describe(request)} is in state ${ti.state ?? 'none'} (try ${ti.try_number}), not queued for try ${request.tryNumber}`,
+    };
   }
   const host = runnerHostname(deps.config);
-  const who = { dagId: request.dagId, hostname: host, unixname: unixName(), pid: process.pid, executorClass: deps.executorClass ?? null };
+  const who = {
+    dagId: request.dagId,
+    hostname: host,
+    unixname: unixName(),
+    pid: process.pid,
+    executorClass: deps.executorClass ?? null,
+  };
   const jobId = await createTaskJob(db, who, Date.now(), deps.db.dialect);
   const startDate = Date.now();
   if (!(await claimTaskInstance(db, key, { ...who, jobId, startDate }))) {
     await db.deleteFrom('job').where('id', '=', jobId).execute();
-    return { ran: false, reason: `Task instance ${describe(request)} was claimed by another runner or changed state` };
+    return {
+      ran: false,
+      reason: `Task instance ${describe(request)} was claimed by another runner or changed state`,
+    };
   }
 
   const logPath = taskLogPath(deps.config.logging.base_log_folder, key);
@@ -97,7 +123,9 @@ export async function runTaskInstance(request: TaskRunRequest, deps: RunnerDeps)
     },
     onLostOwnership: () => {
       log.warn('State of this instance has been externally set to something else. Terminating instance.');
-      controller.abort(new Error('The task instance was changed from outside (cleared or marked) while it ran'));
+      controller.abort(
+        new Error('The task instance was changed from outside (cleared or marked) while it ran'),
+      );
     },
     onError: (error) => log.warn(`Heartbeat failed: ${errorMessage(error)}`),
   });
@@ -107,8 +135,16 @@ export async function runTaskInstance(request: TaskRunRequest, deps: RunnerDeps)
   let errorText: string | null = null;
   try {
     log.info(`Starting attempt ${request.tryNumber} of ${ti.max_tries + 1}`);
-    log.info(`Executing <Task(${ti.operator ?? 'Operator'}): ${request.taskId}> on ${request.runId} (pid ${process.pid}, host ${host})`);
-    const done = await runAndRecord(request, deps, { log, controller, startDate, maxTries: ti.max_tries, jobId });
+    log.info(
+      `Executing <Task(${ti.operator ?? 'Operator'}): ${request.taskId}> on ${request.runId} (pid ${process.pid}, host ${host})`,
+    );
+    const done = await runAndRecord(request, deps, {
+      log,
+      controller,
+      startDate,
+      maxTries: ti.max_tries,
+      jobId,
+    });
     state = done.state;
     tainted = done.tainted;
     errorText = done.error;
@@ -150,7 +186,17 @@ async function runAndRecord(
     retry = retrySettingsOf(loaded.operator);
     const dagRun = await readDagRun(db, request.dagId, request.runId);
     await clearXComs(db, request);
-    const built = await buildContext({ request, deps, loaded, dagRun, log, signal: rs.controller.signal, startDate: rs.startDate, maxTries: rs.maxTries, testMode: false });
+    const built = await buildContext({
+      request,
+      deps,
+      loaded,
+      dagRun,
+      log,
+      signal: rs.controller.signal,
+      startDate: rs.startDate,
+      maxTries: rs.maxTries,
+      testMode: false,
+    });
     context = built.context;
     operator = built.operator;
     await runCallback(operator.callbacks.onExecuteCallback, context, undefined, 'onExecuteCallback', log);
@@ -158,7 +204,15 @@ async function runAndRecord(
     await storeRenderedFields(db, request, rendered);
   } catch (error) {
     log.error(`Task failed before execute: ${errorMessage(error)}`);
-    const state = await recordFailure(db, request, rs.startDate, rs.maxTries, retry ?? (await retrySettingsFromSerialized(db, request)), true, log);
+    const state = await recordFailure(
+      db,
+      request,
+      rs.startDate,
+      rs.maxTries,
+      retry ?? (await retrySettingsFromSerialized(db, request)),
+      true,
+      log,
+    );
     return { state: state ?? 'failed', tainted: false, error: errorMessage(error) };
   }
 
@@ -200,26 +254,55 @@ async function recordOutcome(
   let state: TaskInstanceState;
   switch (finalOutcome.kind) {
     case 'success':
-      state = (await finishTaskInstance(db, request, { state: 'success', end_date: end, duration })) ? 'success' : await externalState(db, request, log);
-      if (state === 'success') log.info(`Marking task as SUCCESS. dag_id=${request.dagId}, task_id=${request.taskId}, run_id=${request.runId}`);
-      if (state === 'success') await runCallback(operator.callbacks.onSuccessCallback, context, undefined, 'onSuccessCallback', log);
+      state = (await finishTaskInstance(db, request, { state: 'success', end_date: end, duration }))
+        ? 'success'
+        : await externalState(db, request, log);
+      if (state === 'success')
+        log.info(
+          `Marking task as SUCCESS. dag_id=${request.dagId}, task_id=${request.taskId}, run_id=${request.runId}`,
+        );
+      if (state === 'success')
+        await runCallback(operator.callbacks.onSuccessCallback, context, undefined, 'onSuccessCallback', log);
       return state;
     case 'skipped':
       log.info(`${finalOutcome.message}. Marking task as SKIPPED.`);
-      return (await finishTaskInstance(db, request, { state: 'skipped', end_date: end, duration })) ? 'skipped' : await externalState(db, request, log);
+      return (await finishTaskInstance(db, request, { state: 'skipped', end_date: end, duration }))
+        ? 'skipped'
+        : await externalState(db, request, log);
     case 'reschedule': {
       const at = finalOutcome.at.getTime();
       log.info(`Rescheduling task, marking task as UP_FOR_RESCHEDULE until ${finalOutcome.at.toISOString()}`);
       await recordReschedule(db, request, rs.startDate, end, at);
-      return (await finishTaskInstance(db, request, { state: 'up_for_reschedule', end_date: end, duration, next_retry_at: at }))
+      return (await finishTaskInstance(db, request, {
+        state: 'up_for_reschedule',
+        end_date: end,
+        duration,
+        next_retry_at: at,
+      }))
         ? 'up_for_reschedule'
         : await externalState(db, request, log);
     }
     case 'failed': {
       log.error(`Task failed with exception: ${describeError(finalOutcome.error)}`);
-      const state = (await recordFailure(db, request, rs.startDate, rs.maxTries, retry, finalOutcome.retryable, log)) ?? (await externalState(db, request, log));
-      if (state === 'up_for_retry') await runCallback(operator.callbacks.onRetryCallback, context, finalOutcome.error, 'onRetryCallback', log);
-      if (state === 'failed') await runCallback(operator.callbacks.onFailureCallback, context, finalOutcome.error, 'onFailureCallback', log);
+      const state =
+        (await recordFailure(db, request, rs.startDate, rs.maxTries, retry, finalOutcome.retryable, log)) ??
+        (await externalState(db, request, log));
+      if (state === 'up_for_retry')
+        await runCallback(
+          operator.callbacks.onRetryCallback,
+          context,
+          finalOutcome.error,
+          'onRetryCallback',
+          log,
+        );
+      if (state === 'failed')
+        await runCallback(
+          operator.callbacks.onFailureCallback,
+          context,
+          finalOutcome.error,
+          'onFailureCallback',
+          log,
+        );
       return state;
     }
   }
@@ -240,7 +323,9 @@ async function recordResult(
     const downstream = new Set(declared.downstreamTaskIds);
     const unknown = followed.filter((id) => !downstream.has(id));
     if (unknown.length > 0) {
-      throw new Error(`Branch returned task id(s) ${unknown.map((u) => `'${u}'`).join(', ')} that are not directly downstream of '${declared.taskId}' (downstream: ${[...downstream].join(', ') || 'none'})`);
+      throw new Error(
+        `Branch returned task id(s) ${unknown.map((u) => `'${u}'`).join(', ')} that are not directly downstream of '${declared.taskId}' (downstream: ${[...downstream].join(', ') || 'none'})`,
+      );
     }
     log.info(`Following branch ${followed.join(', ') || '(none)'}; skipping the other downstream tasks`);
     const record: SkipMixinValue = { followed };
@@ -266,12 +351,32 @@ async function recordFailure(
   const duration = (end - startDate) / 1000;
   if (retryable && retry && canRetry(request.tryNumber, maxTries)) {
     const at = nextRetryAt(retry, request.tryNumber, end);
-    if (!(await finishTaskInstance(db, request, { state: 'up_for_retry', end_date: end, duration, next_retry_at: at }))) return null;
-    log.info(`Marking task as UP_FOR_RETRY (retry at ${new Date(at).toISOString()}). dag_id=${request.dagId}, task_id=${request.taskId}, run_id=${request.runId}`);
+    if (
+      !(await finishTaskInstance(db, request, {
+        state: 'up_for_retry',
+        end_date: end,
+        duration,
+        next_retry_at: at,
+      }))
+    )
+      return null;
+    log.info(
+      `Marking task as UP_FOR_RETRY (retry at ${new Date(at).toISOString()}). dag_id=${request.dagId}, task_id=${request.taskId}, run_id=${request.runId}`,
+    );
     return 'up_for_retry';
   }
-  if (!(await finishTaskInstance(db, request, { state: 'failed', end_date: end, duration, next_retry_at: null }))) return null;
-  log.info(`Marking task as FAILED. dag_id=${request.dagId}, task_id=${request.taskId}, run_id=${request.runId}`);
+  if (
+    !(await finishTaskInstance(db, request, {
+      state: 'failed',
+      end_date: end,
+      duration,
+      next_retry_at: null,
+    }))
+  )
+    return null;
+  log.info(
+    `Marking task as FAILED. dag_id=${request.dagId}, task_id=${request.taskId}, run_id=${request.runId}`,
+  );
   return 'failed';
 }
 
@@ -284,40 +389,83 @@ async function recordFailureSafely(
   log: TaskLogger,
 ): Promise<TaskInstanceState | null> {
   try {
-    return await recordFailure(db, request, startDate, maxTries, retry ?? (await retrySettingsFromSerialized(db, request)), true, log);
+    return await recordFailure(
+      db,
+      request,
+      startDate,
+      maxTries,
+      retry ?? (await retrySettingsFromSerialized(db, request)),
+      true,
+      log,
+    );
   } catch {
     return null;
   }
 }
 
 /** The state someone else set while the task ran (we leave it as it is). */
-async function externalState(db: Kysely<Database>, request: TaskRunRequest, log: TaskLogger): Promise<TaskInstanceState> {
+async function externalState(
+  db: Kysely<Database>,
+  request: TaskRunRequest,
+  log: TaskLogger,
+): Promise<TaskInstanceState> {
   const now = await readTaskInstance(db, request);
   const state = (now?.state ?? 'failed') as TaskInstanceState;
-  log.warn(`The task instance was changed from outside while it ran (now ${now?.state ?? 'removed'}, try ${now?.try_number ?? '?'}); leaving that state.`);
+  log.warn(
+    `The task instance was changed from outside while it ran (now ${now?.state ?? 'removed'}, try ${now?.try_number ?? '?'}); leaving that state.`,
+  );
   return state;
 }
 
 export function retrySettingsOf(operator: BaseOperator): RetrySettings {
   const s = operator.serialize();
-  return { retryDelayMs: s.retryDelayMs, retryExponentialBackoff: s.retryExponentialBackoff, maxRetryDelayMs: s.maxRetryDelayMs };
+  return {
+    retryDelayMs: s.retryDelayMs,
+    retryExponentialBackoff: s.retryExponentialBackoff,
+    maxRetryDelayMs: s.maxRetryDelayMs,
+  };
 }
 
 /** Retry settings from the serialized DAG (when the DAG file cannot be imported, or from the executor). */
-export async function retrySettingsFromSerialized(db: Kysely<Database>, key: { dagId: string; taskId: string }): Promise<RetrySettings | null> {
-  const row = await db.selectFrom('serialized_dag').select('data').where('dag_id', '=', key.dagId).executeTakeFirst();
+export async function retrySettingsFromSerialized(
+  db: Kysely<Database>,
+  key: { dagId: string; taskId: string },
+): Promise<RetrySettings | null> {
+  const row = await db
+    .selectFrom('serialized_dag')
+    .select('data')
+    .where('dag_id', '=', key.dagId)
+    .executeTakeFirst();
   if (!row) return null;
   try {
-    const dag = JSON.parse(row.data) as { tasks?: { taskId: string; retryDelayMs: number; retryExponentialBackoff: boolean; maxRetryDelayMs: number | null }[] };
+    const dag = JSON.parse(row.data) as {
+      tasks?: {
+        taskId: string;
+        retryDelayMs: number;
+        retryExponentialBackoff: boolean;
+        maxRetryDelayMs: number | null;
+      }[];
+    };
     const t = dag.tasks?.find((x) => x.taskId === key.taskId);
-    return t ? { retryDelayMs: t.retryDelayMs, retryExponentialBackoff: t.retryExponentialBackoff, maxRetryDelayMs: t.maxRetryDelayMs } : null;
+    return t
+      ? {
+          retryDelayMs: t.retryDelayMs,
+          retryExponentialBackoff: t.retryExponentialBackoff,
+          maxRetryDelayMs: t.maxRetryDelayMs,
+        }
+      : null;
   } catch {
     return null;
   }
 }
 
 export async function readDagRun(db: Kysely<Database>, dagId: string, runId: string): Promise<DagRunRow> {
-  const run = await db.selectFrom('dag_run').selectAll().where('dag_id', '=', dagId).where('run_id', '=', runId).executeTakeFirst();
+  const run = await db
+    .selectFrom('dag_run')
+    .selectAll()
+    .where('dag_id', '=', dagId)
+    .where('run_id', '=', runId)
+    .executeTakeFirst();
   if (!run) throw new Error(`DAG run ${dagId}/${runId} does not exist`);
   return run;
 }
@@ -327,7 +475,8 @@ export function dagRunInfo(run: DagRunRow): DagRunInfo {
   if (run.conf) {
     try {
       const parsed = JSON.parse(run.conf) as unknown;
-      if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) conf = parsed as Record<string, unknown>;
+      if (parsed && typeof parsed === 'object' && !Array.isArray(parsed))
+        conf = parsed as Record<string, unknown>;
     } catch {
       conf = {};
     }
@@ -358,12 +507,20 @@ export interface BuildContextInput {
 }
 
 /** The Airflow template context, and the operator to run (a mapped task's instance for its map index). */
-export async function buildContext(input: BuildContextInput): Promise<{ context: TaskContext; operator: BaseOperator }> {
+export async function buildContext(
+  input: BuildContextInput,
+): Promise<{ context: TaskContext; operator: BaseOperator }> {
   const { request, deps, loaded } = input;
   const db = deps.db.kysely;
   const run = 'run_id' in input.dagRun ? dagRunInfo(input.dagRun) : input.dagRun;
   const xcom = createXComBackend(db, request, input.testMode);
-  const services = createTaskServices({ db, fernet: deps.fernet, xcom, env: deps.env, triggerDagRun: deps.services?.triggerDagRun });
+  const services = createTaskServices({
+    db,
+    fernet: deps.fernet,
+    xcom,
+    env: deps.env,
+    triggerDagRun: deps.services?.triggerDagRun,
+  });
   const params = validateParams(serializeParams(loaded.dag.params), run.conf);
   const prev = input.testMode ? null : await previousSuccess(db, request.dagId, run.logicalDate.getTime());
   const sensorFirst = input.testMode ? null : await firstRescheduleStart(db, { ...request });
@@ -402,14 +559,21 @@ export async function buildContext(input: BuildContextInput): Promise<{ context:
     if (request.mapIndex < 0) throw new Error(`Task '${request.taskId}' is mapped; give a map index`);
     const combos = await mapped.expandInstances(context);
     const kwargs = combos[request.mapIndex];
-    if (!kwargs) throw new Error(`Task '${request.taskId}' has no map index ${request.mapIndex} (${combos.length} instances)`);
+    if (!kwargs)
+      throw new Error(
+        `Task '${request.taskId}' has no map index ${request.mapIndex} (${combos.length} instances)`,
+      );
     operator = mapped.instance(kwargs);
     context.task = operator;
   }
   return { context, operator };
 }
 
-async function previousSuccess(db: Kysely<Database>, dagId: string, before: number): Promise<{ start: number; end: number } | null> {
+async function previousSuccess(
+  db: Kysely<Database>,
+  dagId: string,
+  before: number,
+): Promise<{ start: number; end: number } | null> {
   const row = await db
     .selectFrom('dag_run')
     .select(['data_interval_start', 'data_interval_end', 'logical_date'])
@@ -420,10 +584,19 @@ async function previousSuccess(db: Kysely<Database>, dagId: string, before: numb
     .limit(1)
     .executeTakeFirst();
   if (!row) return null;
-  return { start: row.data_interval_start ?? row.logical_date, end: row.data_interval_end ?? row.logical_date };
+  return {
+    start: row.data_interval_start ?? row.logical_date,
+    end: row.data_interval_end ?? row.logical_date,
+  };
 }
 
-async function runCallback(callback: TaskCallback | undefined, context: TaskContext, error: unknown, name: string, log: TaskLogger): Promise<void> {
+async function runCallback(
+  callback: TaskCallback | undefined,
+  context: TaskContext,
+  error: unknown,
+  name: string,
+  log: TaskLogger,
+): Promise<void> {
   if (typeof callback !== 'function') return;
   try {
     await (callback(context, error) as Promise<unknown>);
@@ -438,6 +611,9 @@ function describe(r: Omit<TaskRunRequest, 'fileloc'>): string {
 }
 
 function describeError(error: unknown): string {
-  if (error instanceof Error) return error.stack && !error.name.endsWith('TimeoutError') ? error.stack : `${error.name}: ${error.message}`;
+  if (error instanceof Error)
+    return error.stack && !error.name.endsWith('TimeoutError')
+      ? error.stack
+      : `${error.name}: ${error.message}`;
   return String(error);
 }

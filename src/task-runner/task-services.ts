@@ -42,16 +42,25 @@ export function createTaskServices(input: TaskServicesInput): TaskServices {
     async getVariable(key) {
       const fromEnv = env[`AIRFLOW_VAR_${key.toUpperCase()}`];
       if (fromEnv !== undefined) return fromEnv;
-      const row = await db.selectFrom('variable').select(['val', 'is_encrypted']).where('key', '=', key).executeTakeFirst();
+      const row = await db
+        .selectFrom('variable')
+        .select(['val', 'is_encrypted'])
+        .where('key', '=', key)
+        .executeTakeFirst();
       if (!row) return undefined;
       return row.is_encrypted ? fernet.decrypt(row.val) : row.val;
     },
     async getConnection(connId) {
       const fromEnv = env[`AIRFLOW_CONN_${connId.toUpperCase()}`];
       if (fromEnv !== undefined) return connectionFromUri(connId, fromEnv);
-      const row = await db.selectFrom('connection').selectAll().where('conn_id', '=', connId).executeTakeFirst();
+      const row = await db
+        .selectFrom('connection')
+        .selectAll()
+        .where('conn_id', '=', connId)
+        .executeTakeFirst();
       if (!row) return undefined;
-      const password = row.password !== null && row.is_encrypted ? fernet.decrypt(row.password) : row.password;
+      const password =
+        row.password !== null && row.is_encrypted ? fernet.decrypt(row.password) : row.password;
       const extraText = row.extra !== null && row.is_extra_encrypted ? fernet.decrypt(row.extra) : row.extra;
       let extra: Record<string, unknown> = {};
       if (extraText) {
@@ -61,7 +70,16 @@ export function createTaskServices(input: TaskServicesInput): TaskServices {
           extra = {};
         }
       }
-      return { connId, connType: row.conn_type, host: row.host, schema: row.schema, login: row.login, password, port: row.port, extra };
+      return {
+        connId,
+        connType: row.conn_type,
+        host: row.host,
+        schema: row.schema,
+        login: row.login,
+        password,
+        port: row.port,
+        extra,
+      };
     },
     triggerDagRun:
       input.triggerDagRun ??
@@ -88,10 +106,18 @@ export function createTaskServices(input: TaskServicesInput): TaskServices {
               .where('task_id', 'in', query.taskIds)
               .execute();
       const byId = new Map(rows.map((r) => [r.task_id, r.state as TaskInstanceState | null]));
-      return { runState: run.state as DagRunState, taskStates: query.taskIds.map((t) => byId.get(t) ?? null) };
+      return {
+        runState: run.state as DagRunState,
+        taskStates: query.taskIds.map((t) => byId.get(t) ?? null),
+      };
     },
     async getDagRunState(dagId, runId) {
-      const row = await db.selectFrom('dag_run').select('state').where('dag_id', '=', dagId).where('run_id', '=', runId).executeTakeFirst();
+      const row = await db
+        .selectFrom('dag_run')
+        .select('state')
+        .where('dag_id', '=', dagId)
+        .where('run_id', '=', runId)
+        .executeTakeFirst();
       return (row?.state as DagRunState | undefined) ?? null;
     },
   };

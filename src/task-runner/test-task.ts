@@ -39,7 +39,12 @@ interface Prepared {
   controller: AbortController;
 }
 
-async function findRun(db: Kysely<Database>, dagId: string, runId: string | undefined, logicalDate: number): Promise<DagRunRow | undefined> {
+async function findRun(
+  db: Kysely<Database>,
+  dagId: string,
+  runId: string | undefined,
+  logicalDate: number,
+): Promise<DagRunRow | undefined> {
   let q = db.selectFrom('dag_run').selectAll().where('dag_id', '=', dagId);
   q = runId !== undefined ? q.where('run_id', '=', runId) : q.where('logical_date', '=', logicalDate);
   return q.executeTakeFirst();
@@ -69,7 +74,13 @@ async function prepare(input: UnrecordedInput): Promise<Prepared> {
   const log = openTaskLogger({ path: null, echo: input.echo });
   const controller = new AbortController();
   const { context, operator } = await buildContext({
-    request: { dagId: input.dagId, runId: run.runId, taskId: input.taskId, mapIndex: input.mapIndex, tryNumber: 1 },
+    request: {
+      dagId: input.dagId,
+      runId: run.runId,
+      taskId: input.taskId,
+      mapIndex: input.mapIndex,
+      tryNumber: 1,
+    },
     deps: { db: input.db, fernet: input.fernet, env: input.env },
     loaded,
     dagRun: run,
@@ -93,7 +104,9 @@ export async function testTask(input: UnrecordedInput & { signal?: AbortSignal }
   const { context, operator, log, controller } = await prepare(input);
   input.signal?.addEventListener('abort', () => controller.abort(input.signal?.reason), { once: true });
   await renderTaskFields(operator, context);
-  log.info(`Running task ${input.dagId}.${input.taskId} for ${context.ds} in test mode (nothing is recorded)`);
+  log.info(
+    `Running task ${input.dagId}.${input.taskId} for ${context.ds} in test mode (nothing is recorded)`,
+  );
   const { outcome } = await executeOperator({
     operator,
     context,
@@ -115,7 +128,9 @@ export async function testTask(input: UnrecordedInput & { signal?: AbortSignal }
       log.info(`The sensor asked to be rescheduled at ${outcome.at.toISOString()} (test mode: not recorded)`);
       break;
     case 'failed':
-      log.error(`Task failed: ${outcome.error instanceof Error ? (outcome.error.stack ?? outcome.error.message) : errorMessage(outcome.error)}`);
+      log.error(
+        `Task failed: ${outcome.error instanceof Error ? (outcome.error.stack ?? outcome.error.message) : errorMessage(outcome.error)}`,
+      );
       break;
   }
   return outcome;

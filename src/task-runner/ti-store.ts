@@ -17,7 +17,10 @@ export interface TaskInstanceKeyLike {
 
 type Db = Kysely<Database>;
 
-export async function readTaskInstance(db: Db, key: Omit<TaskInstanceKeyLike, 'tryNumber'>): Promise<TaskInstanceRow | undefined> {
+export async function readTaskInstance(
+  db: Db,
+  key: Omit<TaskInstanceKeyLike, 'tryNumber'>,
+): Promise<TaskInstanceRow | undefined> {
   return db
     .selectFrom('task_instance')
     .selectAll()
@@ -85,7 +88,11 @@ export async function finishTaskInstance(
   return Number(result.numUpdatedRows) === 1;
 }
 
-export async function storeRenderedFields(db: Db, key: TaskInstanceKeyLike, rendered: Record<string, unknown>): Promise<void> {
+export async function storeRenderedFields(
+  db: Db,
+  key: TaskInstanceKeyLike,
+  rendered: Record<string, unknown>,
+): Promise<void> {
   await db
     .updateTable('task_instance')
     .set({ rendered_fields: JSON.stringify(rendered) })

@@ -28,7 +28,12 @@ export interface XComOwner {
   mapIndex: number;
 }
 
-export async function writeXCom(db: Kysely<Database>, owner: XComOwner, key: string, value: unknown): Promise<void> {
+export async function writeXCom(
+  db: Kysely<Database>,
+  owner: XComOwner,
+  key: string,
+  value: unknown,
+): Promise<void> {
   const json = JSON.stringify(value === undefined ? null : value);
   await db.transaction().execute(async (trx) => {
     await trx
@@ -41,7 +46,15 @@ export async function writeXCom(db: Kysely<Database>, owner: XComOwner, key: str
       .execute();
     await trx
       .insertInto('xcom')
-      .values({ dag_id: owner.dagId, run_id: owner.runId, task_id: owner.taskId, map_index: owner.mapIndex, key, value: json, timestamp: Date.now() })
+      .values({
+        dag_id: owner.dagId,
+        run_id: owner.runId,
+        task_id: owner.taskId,
+        map_index: owner.mapIndex,
+        key,
+        value: json,
+        timestamp: Date.now(),
+      })
       .execute();
   });
 }
@@ -62,7 +75,11 @@ export async function clearXComs(db: Kysely<Database>, owner: XComOwner): Promis
  * (rows with map_index >= 0) gives the list of its instances' values ordered by map index, unless
  * `mapIndexes` names one.
  */
-export async function pullXCom(db: Kysely<Database>, self: XComOwner, query: XComPullQuery): Promise<unknown> {
+export async function pullXCom(
+  db: Kysely<Database>,
+  self: XComOwner,
+  query: XComPullQuery,
+): Promise<unknown> {
   const key = query.key ?? RETURN_VALUE_KEY;
   const dagId = query.dagId ?? self.dagId;
   const runId = query.runId ?? self.runId;
@@ -83,14 +100,19 @@ export async function pullXCom(db: Kysely<Database>, self: XComOwner, query: XCo
     const mine = rows.filter((r) => r.task_id === taskId);
     if (mine.length === 0) return undefined;
     const mapped = mine.some((r) => r.map_index >= 0);
-    if (mapped && !(typeof query.mapIndexes === 'number')) return mine.map((r) => JSON.parse(r.value) as unknown);
+    if (mapped && !(typeof query.mapIndexes === 'number'))
+      return mine.map((r) => JSON.parse(r.value) as unknown);
     return JSON.parse(mine[0]!.value) as unknown;
   };
   return single ? valueFor(taskIds[0]!) : taskIds.map(valueFor);
 }
 
 /** XComBackend for a running task instance; in test mode pushes stay in memory (nothing is recorded). */
-export function createXComBackend(db: Kysely<Database>, self: XComOwner, testMode = false): XComBackend & { pushed: Map<string, unknown> } {
+export function createXComBackend(
+  db: Kysely<Database>,
+  self: XComOwner,
+  testMode = false,
+): XComBackend & { pushed: Map<string, unknown> } {
   const pushed = new Map<string, unknown>();
   return {
     pushed,
@@ -99,8 +121,12 @@ export function createXComBackend(db: Kysely<Database>, self: XComOwner, testMod
       if (!testMode) await writeXCom(db, self, key, value);
     },
     async pull(query) {
-      const own = (query.taskIds === undefined || query.taskIds === self.taskId) && (query.dagId ?? self.dagId) === self.dagId && (query.runId ?? self.runId) === self.runId;
-      if (testMode && own && pushed.has(query.key ?? RETURN_VALUE_KEY)) return pushed.get(query.key ?? RETURN_VALUE_KEY);
+      const own =
+        (query.taskIds === undefined || query.taskIds === self.taskId) &&
+        (query.dagId ?? self.dagId) === self.dagId &&
+        (query.runId ?? self.runId) === self.runId;
+      if (testMode && own && pushed.has(query.key ?? RETURN_VALUE_KEY))
+        return pushed.get(query.key ?? RETURN_VALUE_KEY);
       return pullXCom(db, self, query);
     },
   };

@@ -24,7 +24,10 @@ export interface ExecEnv {
   cleanup(): Promise<void>;
 }
 
-export async function createExecEnv(dialect: TestDialect, extra: Record<string, string> = {}): Promise<ExecEnv> {
+export async function createExecEnv(
+  dialect: TestDialect,
+  extra: Record<string, string> = {},
+): Promise<ExecEnv> {
   const created = await createTestDatabase(dialect);
   const home = await mkdtemp(join(tmpdir(), 'updraft-exec-'));
   const logFolder = join(home, 'logs');
@@ -61,11 +64,19 @@ export async function seedSerializedDag(db: MetadataDb, file = EXEC_DAG_FILE): P
   for (const dag of dags) {
     const data = JSON.stringify(dag.serialize());
     await db.kysely.deleteFrom('serialized_dag').where('dag_id', '=', dag.dagId).execute();
-    await db.kysely.insertInto('serialized_dag').values({ dag_id: dag.dagId, fileloc: file, data, dag_hash: 'test', last_updated: Date.now() }).execute();
+    await db.kysely
+      .insertInto('serialized_dag')
+      .values({ dag_id: dag.dagId, fileloc: file, data, dag_hash: 'test', last_updated: Date.now() })
+      .execute();
   }
 }
 
-export async function seedDagRun(db: MetadataDb, runId: string, conf: Record<string, unknown> | null = null, logicalDate = Date.UTC(2024, 0, 2)): Promise<void> {
+export async function seedDagRun(
+  db: MetadataDb,
+  runId: string,
+  conf: Record<string, unknown> | null = null,
+  logicalDate = Date.UTC(2024, 0, 2),
+): Promise<void> {
   await db.kysely
     .insertInto('dag_run')
     .values({
@@ -141,7 +152,11 @@ export async function tiRow(db: MetadataDb, runId: string, taskId: string, mapIn
     .executeTakeFirstOrThrow();
 }
 
-export async function waitFor<T>(probe: () => Promise<T | undefined | null | false>, timeoutMs: number, what: string): Promise<T> {
+export async function waitFor<T>(
+  probe: () => Promise<T | undefined | null | false>,
+  timeoutMs: number,
+  what: string,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await probe();

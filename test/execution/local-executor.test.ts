@@ -1,10 +1,24 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createExecutor, type Executor, type ExecutorEvent, type TaskInstanceKey } from '../../src/executors/index.js';
+import {
+  createExecutor,
+  type Executor,
+  type ExecutorEvent,
+  type TaskInstanceKey,
+} from '../../src/executors/index.js';
 import type { LocalExecutor } from '../../src/executors/local-executor.js';
 import { isAlive } from '../../src/task-runner/process-tree.js';
 import { taskLogPath } from '../../src/task-runner/task-log.js';
-import { createExecEnv, EXEC_DAG_FILE, seedDagRun, seedSerializedDag, seedTaskInstance, tiRow, waitFor, type ExecEnv } from './helpers.js';
+import {
+  createExecEnv,
+  EXEC_DAG_FILE,
+  seedDagRun,
+  seedSerializedDag,
+  seedTaskInstance,
+  tiRow,
+  waitFor,
+  type ExecEnv,
+} from './helpers.js';
 import { createContext } from '../../src/context.js';
 
 /**
@@ -20,10 +34,17 @@ const item = (key: TaskInstanceKey, executionTimeoutMs: number | null = null) =>
   executionTimeoutMs,
 });
 
-async function untilFinished(executor: Executor, keys: TaskInstanceKey[], timeoutMs = 30_000): Promise<ExecutorEvent[]> {
+async function untilFinished(
+  executor: Executor,
+  keys: TaskInstanceKey[],
+  timeoutMs = 30_000,
+): Promise<ExecutorEvent[]> {
   const seen: ExecutorEvent[] = [];
   const deadline = Date.now() + timeoutMs;
-  const done = () => keys.every((k) => seen.some((e) => e.type === 'finished' && e.key.taskId === k.taskId && e.key.runId === k.runId));
+  const done = () =>
+    keys.every((k) =>
+      seen.some((e) => e.type === 'finished' && e.key.taskId === k.taskId && e.key.runId === k.runId),
+    );
   while (!done()) {
     if (Date.now() > deadline) throw new Error(`executor events timed out; saw ${JSON.stringify(seen)}`);
     await executor.waitForEvent(1000);
@@ -43,7 +64,11 @@ describe.each(['sqlite', 'mysql', 'postgres'] as const)('LocalExecutor on %s', (
   };
 
   beforeAll(async () => {
-    e = await createExecEnv(dialect, { AIRFLOW__CORE__EXECUTOR: 'LocalExecutor', AIRFLOW__CORE__PARALLELISM: '3', AIRFLOW__CORE__TASK_RUNNER_MAX_OLD_SPACE_SIZE: '96' });
+    e = await createExecEnv(dialect, {
+      AIRFLOW__CORE__EXECUTOR: 'LocalExecutor',
+      AIRFLOW__CORE__PARALLELISM: '3',
+      AIRFLOW__CORE__TASK_RUNNER_MAX_OLD_SPACE_SIZE: '96',
+    });
     await seedSerializedDag(e.db);
   });
   afterEach(async () => {
@@ -85,14 +110,18 @@ describe.each(['sqlite', 'mysql', 'postgres'] as const)('LocalExecutor on %s', (
     const runId = await newRun({ pidfile });
     const key = await seedTaskInstance(e.db, runId, 'sleepy');
     await executor.queue(item(key, 1000));
-    const sleepPid = await waitFor(async () => {
-      try {
-        const n = Number(readFileSync(pidfile, 'utf8').trim());
-        return n > 0 ? n : undefined;
-      } catch {
-        return undefined;
-      }
-    }, 20_000, 'the sleep pid file');
+    const sleepPid = await waitFor(
+      async () => {
+        try {
+          const n = Number(readFileSync(pidfile, 'utf8').trim());
+          return n > 0 ? n : undefined;
+        } catch {
+          return undefined;
+        }
+      },
+      20_000,
+      'the sleep pid file',
+    );
     expect(isAlive(sleepPid)).toBe(true);
     await untilFinished(executor, [key]);
     const ti = await tiRow(e.db, runId, 'sleepy');
@@ -143,8 +172,13 @@ describe.each(['sqlite', 'mysql', 'postgres'] as const)('LocalExecutor on %s', (
     expect(executor.openSlots).toBe(0);
     await untilFinished(executor, keys, 60_000);
     const rows = await Promise.all(keys.map((k) => tiRow(e.db, k.runId, 'slow')));
-    const logs = keys.map((k, i) => (rows[i]!.state === 'success' ? '' : readFileSync(taskLogPath(e.logFolder, k), 'utf8'))).join('\n');
-    expect(rows.map((r) => r.state), logs).toEqual(['success', 'success', 'success', 'success']);
+    const logs = keys
+      .map((k, i) => (rows[i]!.state === 'success' ? '' : readFileSync(taskLogPath(e.logFolder, k), 'utf8')))
+      .join('\n');
+    expect(
+      rows.map((r) => r.state),
+      logs,
+    ).toEqual(['success', 'success', 'success', 'success']);
     // Never more than 3 at once, and they did run in parallel.
     const overlap = (t: number) => rows.filter((r) => r.start_date! <= t && t < r.end_date!).length;
     const most = Math.max(...rows.map((r) => overlap(r.start_date!)));
@@ -162,14 +196,18 @@ describe.each(['sqlite', 'mysql', 'postgres'] as const)('LocalExecutor on %s', (
     const runId = await newRun({ pidfile });
     const key = await seedTaskInstance(e.db, runId, 'long_sleep');
     await executor.queue(item(key));
-    const bashPid = await waitFor(async () => {
-      try {
-        const n = Number(readFileSync(pidfile, 'utf8').trim());
-        return n > 0 ? n : undefined;
-      } catch {
-        return undefined;
-      }
-    }, 20_000, 'the bash pid file');
+    const bashPid = await waitFor(
+      async () => {
+        try {
+          const n = Number(readFileSync(pidfile, 'utf8').trim());
+          return n > 0 ? n : undefined;
+        } catch {
+          return undefined;
+        }
+      },
+      20_000,
+      'the bash pid file',
+    );
     await executor.terminate(key);
     await waitFor(async () => !isAlive(bashPid) || undefined, 10_000, `bash ${bashPid} to be gone`);
     const events = await untilFinished(executor, [key]);
@@ -185,7 +223,10 @@ describe('SequentialExecutor', () => {
   });
 
   it('runs one task at a time, in a task process', async () => {
-    e = await createExecEnv('sqlite', { AIRFLOW__CORE__EXECUTOR: 'SequentialExecutor', AIRFLOW__CORE__PARALLELISM: '8' });
+    e = await createExecEnv('sqlite', {
+      AIRFLOW__CORE__EXECUTOR: 'SequentialExecutor',
+      AIRFLOW__CORE__PARALLELISM: '8',
+    });
     await seedSerializedDag(e.db);
     const executor = createExecutor(e.ctx, { env: e.env });
     expect(executor.name).toBe('SequentialExecutor');
@@ -211,7 +252,14 @@ describe('SequentialExecutor', () => {
 
 describe('createExecutor', () => {
   it('refuses the distributed executor with a clear configuration error', async () => {
-    const ctx = createContext({ env: { ...process.env, AIRFLOW_HOME: '/nonexistent-updraft', AIRFLOW__CORE__EXECUTOR: 'CeleryExecutor' }, writeDefaultConfig: false });
+    const ctx = createContext({
+      env: {
+        ...process.env,
+        AIRFLOW_HOME: '/nonexistent-updraft',
+        AIRFLOW__CORE__EXECUTOR: 'CeleryExecutor',
+      },
+      writeDefaultConfig: false,
+    });
     expect(() => createExecutor(ctx)).toThrow(/CeleryExecutor is not available yet/);
   });
 });
@@ -223,28 +271,58 @@ describe('when the scheduler process dies (kill -9)', () => {
   });
 
   it('the running task still finishes and records its state; idle task processes exit', async () => {
-    e = await createExecEnv('sqlite', { AIRFLOW__CORE__EXECUTOR: 'LocalExecutor', AIRFLOW__CORE__PARALLELISM: '2' });
+    e = await createExecEnv('sqlite', {
+      AIRFLOW__CORE__EXECUTOR: 'LocalExecutor',
+      AIRFLOW__CORE__PARALLELISM: '2',
+    });
     await seedSerializedDag(e.db);
     await seedDagRun(e.db, 'crash_1');
     await seedTaskInstance(e.db, 'crash_1', 'slow');
     const { spawn } = await import('node:child_process');
-    const host = spawn(process.execPath, ['--import', 'tsx', `${import.meta.dirname}/fixtures/executor-host.ts`, EXEC_DAG_FILE, 'crash_1', 'slow'], {
-      env: e.env,
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
+    const host = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        `${import.meta.dirname}/fixtures/executor-host.ts`,
+        EXEC_DAG_FILE,
+        'crash_1',
+        'slow',
+      ],
+      {
+        env: e.env,
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
     let out = '';
     host.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
-    const pids = await waitFor(async () => {
-      const m = /PIDS ([\d,]+)/.exec(out);
-      return m ? m[1]!.split(',').map(Number) : undefined;
-    }, 30_000, 'the executor host to start the task');
-    await waitFor(async () => (await tiRow(e.db, 'crash_1', 'slow')).state === 'running' || undefined, 10_000, 'the task to run');
+    const pids = await waitFor(
+      async () => {
+        const m = /PIDS ([\d,]+)/.exec(out);
+        return m ? m[1]!.split(',').map(Number) : undefined;
+      },
+      30_000,
+      'the executor host to start the task',
+    );
+    await waitFor(
+      async () => (await tiRow(e.db, 'crash_1', 'slow')).state === 'running' || undefined,
+      10_000,
+      'the task to run',
+    );
     host.kill('SIGKILL');
-    const done = await waitFor(async () => {
-      const ti = await tiRow(e.db, 'crash_1', 'slow');
-      return ti.state !== 'running' && ti.state !== 'queued' ? ti : undefined;
-    }, 20_000, 'the task to finish after its scheduler died');
+    const done = await waitFor(
+      async () => {
+        const ti = await tiRow(e.db, 'crash_1', 'slow');
+        return ti.state !== 'running' && ti.state !== 'queued' ? ti : undefined;
+      },
+      20_000,
+      'the task to finish after its scheduler died',
+    );
     expect(done.state).toBe('success');
-    await waitFor(async () => pids.every((p) => !isAlive(p)) || undefined, 10_000, 'every task process to exit');
+    await waitFor(
+      async () => pids.every((p) => !isAlive(p)) || undefined,
+      10_000,
+      'every task process to exit',
+    );
   }, 60_000);
 });

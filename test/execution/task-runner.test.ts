@@ -3,13 +3,25 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runTaskInstance, type TaskRunRequest } from '../../src/task-runner/run-task-instance.js';
 import { taskLogPath } from '../../src/task-runner/task-log.js';
 import { TEST_DIALECTS } from '../support/databases.js';
-import { createExecEnv, EXEC_DAG_FILE, seedDagRun, seedSerializedDag, seedTaskInstance, tiRow, waitFor, type ExecEnv } from './helpers.js';
+import {
+  createExecEnv,
+  EXEC_DAG_FILE,
+  seedDagRun,
+  seedSerializedDag,
+  seedTaskInstance,
+  tiRow,
+  waitFor,
+  type ExecEnv,
+} from './helpers.js';
 
 /** The task runner in this process against each real metadata DB: states, XCom, logs, guards. */
 describe.each(TEST_DIALECTS)('task runner on %s', (dialect) => {
   let e: ExecEnv;
   const run = (key: Omit<TaskRunRequest, 'fileloc'>) =>
-    runTaskInstance({ ...key, fileloc: EXEC_DAG_FILE }, { db: e.db, fernet: e.ctx.fernet, config: e.ctx.config.values, ownsProcess: false });
+    runTaskInstance(
+      { ...key, fileloc: EXEC_DAG_FILE },
+      { db: e.db, fernet: e.ctx.fernet, config: e.ctx.config.values, ownsProcess: false },
+    );
 
   beforeAll(async () => {
     e = await createExecEnv(dialect);
@@ -32,8 +44,14 @@ describe.each(TEST_DIALECTS)('task runner on %s', (dialect) => {
     expect(ti.start_date).toBeGreaterThan(0);
     expect(ti.end_date).toBeGreaterThanOrEqual(ti.start_date!);
     expect(ti.duration).toBeGreaterThanOrEqual(0);
-    expect(JSON.parse(ti.rendered_fields!)).toMatchObject({ bashCommand: 'echo "hello updraft on 2024-01-02"' });
-    const job = await e.db.kysely.selectFrom('job').selectAll().where('id', '=', ti.job_id!).executeTakeFirstOrThrow();
+    expect(JSON.parse(ti.rendered_fields!)).toMatchObject({
+      bashCommand: 'echo "hello updraft on 2024-01-02"',
+    });
+    const job = await e.db.kysely
+      .selectFrom('job')
+      .selectAll()
+      .where('id', '=', ti.job_id!)
+      .executeTakeFirstOrThrow();
     expect(job).toMatchObject({ job_type: 'LocalTaskJob', state: 'success', pid: process.pid });
     const path = taskLogPath(e.logFolder, key);
     expect(path).toBe(`${e.logFolder}/dag_id=exec_test/run_id=run_1/task_id=echo_ok/attempt=1.log`);
@@ -41,7 +59,11 @@ describe.each(TEST_DIALECTS)('task runner on %s', (dialect) => {
     expect(log).toMatch(/^\[\d{4}-\d\d-\d\dT[\d:.]+\+0000\] \{runner\} INFO - Starting attempt 1 of 1$/m);
     expect(log).toContain('hello updraft on 2024-01-02');
     expect(log).toContain('Marking task as SUCCESS');
-    const xcom = await e.db.kysely.selectFrom('xcom').selectAll().where('task_id', '=', 'echo_ok').executeTakeFirstOrThrow();
+    const xcom = await e.db.kysely
+      .selectFrom('xcom')
+      .selectAll()
+      .where('task_id', '=', 'echo_ok')
+      .executeTakeFirstOrThrow();
     expect(JSON.parse(xcom.value)).toBe('hello updraft on 2024-01-02');
   });
 
@@ -62,17 +84,29 @@ describe.each(TEST_DIALECTS)('task runner on %s', (dialect) => {
     expect(ti.end_date!).toBeGreaterThanOrEqual(before);
 
     // The scheduler requeues try 2: backoff doubles to 20 s, capped at 15 s.
-    await e.db.kysely.updateTable('task_instance').set({ state: 'queued', try_number: 2 }).where('task_id', '=', 'fail_retry').where('run_id', '=', 'run_1').execute();
+    await e.db.kysely
+      .updateTable('task_instance')
+      .set({ state: 'queued', try_number: 2 })
+      .where('task_id', '=', 'fail_retry')
+      .where('run_id', '=', 'run_1')
+      .execute();
     expect(await run({ ...key, tryNumber: 2 })).toMatchObject({ state: 'up_for_retry' });
     ti = await tiRow(e.db, 'run_1', 'fail_retry');
     expect(ti.next_retry_at! - ti.end_date!).toBe(15_000);
 
-    await e.db.kysely.updateTable('task_instance').set({ state: 'queued', try_number: 3 }).where('task_id', '=', 'fail_retry').where('run_id', '=', 'run_1').execute();
+    await e.db.kysely
+      .updateTable('task_instance')
+      .set({ state: 'queued', try_number: 3 })
+      .where('task_id', '=', 'fail_retry')
+      .where('run_id', '=', 'run_1')
+      .execute();
     expect(await run({ ...key, tryNumber: 3 })).toMatchObject({ state: 'failed' });
     ti = await tiRow(e.db, 'run_1', 'fail_retry');
     expect(ti.state).toBe('failed');
     expect(ti.next_retry_at).toBeNull();
-    expect(readFileSync(taskLogPath(e.logFolder, { ...key, tryNumber: 3 }), 'utf8')).toContain('Marking task as FAILED');
+    expect(readFileSync(taskLogPath(e.logFolder, { ...key, tryNumber: 3 }), 'utf8')).toContain(
+      'Marking task as FAILED',
+    );
   });
 
   it('fails FailTaskNow without using the remaining retries', async () => {
@@ -83,14 +117,26 @@ describe.each(TEST_DIALECTS)('task runner on %s', (dialect) => {
   it('round-trips XCom between two tasks', async () => {
     await run(await seedTaskInstance(e.db, 'run_1', 'push'));
     expect(await run(await seedTaskInstance(e.db, 'run_1', 'pull'))).toMatchObject({ state: 'success' });
-    const row = await e.db.kysely.selectFrom('xcom').selectAll().where('run_id', '=', 'run_1').where('task_id', '=', 'pull').where('key', '=', 'return_value').executeTakeFirstOrThrow();
+    const row = await e.db.kysely
+      .selectFrom('xcom')
+      .selectAll()
+      .where('run_id', '=', 'run_1')
+      .where('task_id', '=', 'pull')
+      .where('key', '=', 'return_value')
+      .executeTakeFirstOrThrow();
     expect(JSON.parse(row.value)).toEqual({ sum: 6 });
   });
 
   it('records the followed branch and a falsy short-circuit for the scheduler', async () => {
     await run(await seedTaskInstance(e.db, 'run_1', 'branch'));
     await run(await seedTaskInstance(e.db, 'run_1', 'gate'));
-    const rows = await e.db.kysely.selectFrom('xcom').select(['task_id', 'value']).where('run_id', '=', 'run_1').where('key', '=', 'skipmixin_key').orderBy('task_id').execute();
+    const rows = await e.db.kysely
+      .selectFrom('xcom')
+      .select(['task_id', 'value'])
+      .where('run_id', '=', 'run_1')
+      .where('key', '=', 'skipmixin_key')
+      .orderBy('task_id')
+      .execute();
     expect(rows.map((r) => [r.task_id, JSON.parse(r.value)])).toEqual([
       ['branch', { followed: ['left'] }],
       ['gate', { followed: [], skipAllDownstream: true }],
@@ -99,7 +145,9 @@ describe.each(TEST_DIALECTS)('task runner on %s', (dialect) => {
 
   it('refuses to run a try that is not queued for it (no task instance runs twice)', async () => {
     const key = await seedTaskInstance(e.db, 'run_1', 'quick', { tryNumber: 1 });
-    const countJobs = async () => (await e.db.kysely.selectFrom('job').select('id').where('job_type', '=', 'LocalTaskJob').execute()).length;
+    const countJobs = async () =>
+      (await e.db.kysely.selectFrom('job').select('id').where('job_type', '=', 'LocalTaskJob').execute())
+        .length;
     const jobsBefore = await countJobs();
     const [a, b] = await Promise.all([run(key), run(key)]);
     const ran = [a, b].filter((r) => r.ran);
@@ -120,30 +168,63 @@ describe.each(TEST_DIALECTS)('task runner on %s', (dialect) => {
     const ti = await tiRow(e.db, 'run_1', 'resched_sensor');
     expect(ti.try_number).toBe(1);
     expect(ti.next_retry_at!).toBeGreaterThanOrEqual(before + 5000);
-    const rows = await e.db.kysely.selectFrom('task_reschedule').selectAll().where('task_id', '=', 'resched_sensor').execute();
+    const rows = await e.db.kysely
+      .selectFrom('task_reschedule')
+      .selectAll()
+      .where('task_id', '=', 'resched_sensor')
+      .execute();
     expect(rows).toHaveLength(1);
     expect(rows[0]).toMatchObject({ try_number: 1, reschedule_date: ti.next_retry_at });
   });
 
   it('fails a timed-out sensor without retry, or skips it with softFail', async () => {
-    expect(await run(await seedTaskInstance(e.db, 'run_1', 'timeout_sensor', { maxTries: 2 }))).toMatchObject({ state: 'failed' });
-    expect(await run(await seedTaskInstance(e.db, 'run_1', 'soft_sensor'))).toMatchObject({ state: 'skipped' });
+    expect(await run(await seedTaskInstance(e.db, 'run_1', 'timeout_sensor', { maxTries: 2 }))).toMatchObject(
+      { state: 'failed' },
+    );
+    expect(await run(await seedTaskInstance(e.db, 'run_1', 'soft_sensor'))).toMatchObject({
+      state: 'skipped',
+    });
   });
 
   it('heartbeats its LocalTaskJob and stops the task when its state is changed from outside', async () => {
     const key = await seedTaskInstance(e.db, 'run_1', 'heartbeat_watch');
     const running = run(key);
-    const job = await waitFor(async () => {
-      const ti = await tiRow(e.db, 'run_1', 'heartbeat_watch');
-      return ti.job_id ? ti.job_id : undefined;
-    }, 5000, 'the job id');
-    const first = (await e.db.kysely.selectFrom('job').select('latest_heartbeat').where('id', '=', job).executeTakeFirstOrThrow()).latest_heartbeat;
-    await waitFor(async () => {
-      const now = (await e.db.kysely.selectFrom('job').select('latest_heartbeat').where('id', '=', job).executeTakeFirstOrThrow()).latest_heartbeat;
-      return now > first || undefined;
-    }, 5000, 'a heartbeat');
+    const job = await waitFor(
+      async () => {
+        const ti = await tiRow(e.db, 'run_1', 'heartbeat_watch');
+        return ti.job_id ? ti.job_id : undefined;
+      },
+      5000,
+      'the job id',
+    );
+    const first = (
+      await e.db.kysely
+        .selectFrom('job')
+        .select('latest_heartbeat')
+        .where('id', '=', job)
+        .executeTakeFirstOrThrow()
+    ).latest_heartbeat;
+    await waitFor(
+      async () => {
+        const now = (
+          await e.db.kysely
+            .selectFrom('job')
+            .select('latest_heartbeat')
+            .where('id', '=', job)
+            .executeTakeFirstOrThrow()
+        ).latest_heartbeat;
+        return now > first || undefined;
+      },
+      5000,
+      'a heartbeat',
+    );
     // Someone marks it success from the UI while it runs: the runner stops it and keeps that state.
-    await e.db.kysely.updateTable('task_instance').set({ state: 'success' }).where('task_id', '=', 'heartbeat_watch').where('run_id', '=', 'run_1').execute();
+    await e.db.kysely
+      .updateTable('task_instance')
+      .set({ state: 'success' })
+      .where('task_id', '=', 'heartbeat_watch')
+      .where('run_id', '=', 'run_1')
+      .execute();
     const result = await running;
     expect(result).toMatchObject({ ran: true, state: 'success' });
     const log = readFileSync(taskLogPath(e.logFolder, key), 'utf8');

@@ -15,7 +15,10 @@ describe('tasks run, test and render', () => {
     copyFileSync(EXEC_DAG_FILE, join(home.home, 'dags', 'exec_dags.ts'));
     expect((await cli('db', 'init')).code).toBe(0);
     expect((await cli('dags', 'list')).code).toBe(0);
-    expect((await cli('dags', 'trigger', 'exec_test', '-r', 'manual_1', '-c', '{"who":"cli"}', '-e', '2024-05-06')).code).toBe(0);
+    expect(
+      (await cli('dags', 'trigger', 'exec_test', '-r', 'manual_1', '-c', '{"who":"cli"}', '-e', '2024-05-06'))
+        .code,
+    ).toBe(0);
   }, 120_000);
   afterAll(async () => {
     await home?.cleanup();
@@ -25,7 +28,14 @@ describe('tasks run, test and render', () => {
     const first = await cli('tasks', 'run', 'exec_test', 'echo_ok', 'manual_1');
     expect(first.code, first.stderr).toBe(0);
     expect(first.stdout).toContain('hello cli on 2024-05-06');
-    const log = join(home.home, 'logs', 'dag_id=exec_test', 'run_id=manual_1', 'task_id=echo_ok', 'attempt=1.log');
+    const log = join(
+      home.home,
+      'logs',
+      'dag_id=exec_test',
+      'run_id=manual_1',
+      'task_id=echo_ok',
+      'attempt=1.log',
+    );
     expect(readFileSync(log, 'utf8')).toContain('Marking task as SUCCESS');
 
     const again = await cli('tasks', 'run', 'exec_test', 'echo_ok', 'manual_1');

@@ -17,11 +17,22 @@ import { parseDagsForCli, tasksCommand } from './dags.js';
  * job + heartbeat, log file, final state), in this process; `tasks test` runs the task recording
  * nothing and prints its log; `tasks render` prints the rendered templated fields.
  */
-const RUNNABLE_WITHOUT_FORCE: readonly (TaskInstanceState | null)[] = [null, 'scheduled', 'queued', 'up_for_retry', 'up_for_reschedule'];
+const RUNNABLE_WITHOUT_FORCE: readonly (TaskInstanceState | null)[] = [
+  null,
+  'scheduled',
+  'queued',
+  'up_for_retry',
+  'up_for_reschedule',
+];
 const FINISHED_OK: readonly (TaskInstanceState | null)[] = ['success', 'skipped'];
 
 async function findRun(db: Kysely<Database>, dagId: string, runIdOrDate: string): Promise<DagRunRow> {
-  const byId = await db.selectFrom('dag_run').selectAll().where('dag_id', '=', dagId).where('run_id', '=', runIdOrDate).executeTakeFirst();
+  const byId = await db
+    .selectFrom('dag_run')
+    .selectAll()
+    .where('dag_id', '=', dagId)
+    .where('run_id', '=', runIdOrDate)
+    .executeTakeFirst();
   if (byId) return byId;
   let when: number | null = null;
   try {
@@ -29,8 +40,19 @@ async function findRun(db: Kysely<Database>, dagId: string, runIdOrDate: string)
   } catch {
     when = null;
   }
-  const byDate = when === null ? undefined : await db.selectFrom('dag_run').selectAll().where('dag_id', '=', dagId).where('logical_date', '=', when).executeTakeFirst();
-  if (!byDate) throw new NotFoundError(`DAG run of '${dagId}' with run id or logical date '${runIdOrDate}' not found (create one with \`dags trigger\`)`);
+  const byDate =
+    when === null
+      ? undefined
+      : await db
+          .selectFrom('dag_run')
+          .selectAll()
+          .where('dag_id', '=', dagId)
+          .where('logical_date', '=', when)
+          .executeTakeFirst();
+  if (!byDate)
+    throw new NotFoundError(
+      `DAG run of '${dagId}' with run id or logical date '${runIdOrDate}' not found (create one with \`dags trigger\`)`,
+    );
   return byDate;
 }
 
@@ -47,12 +69,24 @@ async function dagFileloc(cli: CliEnv, db: Kysely<Database>, dagId: string): Pro
 
 /** The upstream tasks of a default (all_success) task must have succeeded or been skipped. */
 async function unmetUpstream(db: Kysely<Database>, ti: TaskInstanceRow): Promise<string[]> {
-  const row = await db.selectFrom('serialized_dag').select('data').where('dag_id', '=', ti.dag_id).executeTakeFirst();
+  const row = await db
+    .selectFrom('serialized_dag')
+    .select('data')
+    .where('dag_id', '=', ti.dag_id)
+    .executeTakeFirst();
   if (!row) return [];
-  const dag = JSON.parse(row.data) as { tasks: { taskId: string; upstream: string[]; triggerRule: string }[] };
+  const dag = JSON.parse(row.data) as {
+    tasks: { taskId: string; upstream: string[]; triggerRule: string }[];
+  };
   const task = dag.tasks.find((t) => t.taskId === ti.task_id);
   if (!task || task.upstream.length === 0 || task.triggerRule !== 'all_success') return [];
-  const ups = await db.selectFrom('task_instance').select(['task_id', 'state']).where('dag_id', '=', ti.dag_id).where('run_id', '=', ti.run_id).where('task_id', 'in', task.upstream).execute();
+  const ups = await db
+    .selectFrom('task_instance')
+    .select(['task_id', 'state'])
+    .where('dag_id', '=', ti.dag_id)
+    .where('run_id', '=', ti.run_id)
+    .where('task_id', 'in', task.upstream)
+    .execute();
   return task.upstream.filter((id) => !ups.some((u) => u.task_id === id && FINISHED_OK.includes(u.state)));
 }
 
@@ -65,7 +99,13 @@ async function queueTry(db: Kysely<Database>, ti: TaskInstanceRow): Promise<numb
   const tryNumber = ti.state === 'up_for_reschedule' ? ti.try_number : ti.try_number + 1;
   let q = db
     .updateTable('task_instance')
-    .set({ state: 'queued', try_number: tryNumber, queued_dttm: Date.now(), next_retry_at: null, updated_at: Date.now() })
+    .set({
+      state: 'queued',
+      try_number: tryNumber,
+      queued_dttm: Date.now(),
+      next_retry_at: null,
+      updated_at: Date.now(),
+    })
     .where('dag_id', '=', ti.dag_id)
     .where('run_id', '=', ti.run_id)
     .where('task_id', '=', ti.task_id)
@@ -73,13 +113,15 @@ async function queueTry(db: Kysely<Database>, ti: TaskInstanceRow): Promise<numb
     .where('try_number', '=', ti.try_number);
   q = ti.state === null ? q.where('state', 'is', null) : q.where('state', '=', ti.state);
   const result = await q.executeTakeFirst();
-  if (Number(result.numUpdatedRows) !== 1) throw new ConflictError(`Task instance ${ti.task_id} changed while preparing to run it; try again`);
+  if (Number(result.numUpdatedRows) !== 1)
+    throw new ConflictError(`Task instance ${ti.task_id} changed while preparing to run it; try again`);
   return tryNumber;
 }
 
 function parseMapIndex(text: string): number {
   const n = Number(text);
-  if (!Number.isInteger(n) || n < -1) throw new ValidationError(`--map-index must be an integer >= -1, got '${text}'`);
+  if (!Number.isInteger(n) || n < -1)
+    throw new ValidationError(`--map-index must be an integer >= -1, got '${text}'`);
   return n;
 }
 
@@ -91,7 +133,8 @@ function parseJsonObject(text: string | undefined, what: string): Record<string,
   } catch (error) {
     throw new ValidationError(`${what} is not valid JSON: ${(error as Error).message}`);
   }
-  if (!v || typeof v !== 'object' || Array.isArray(v)) throw new ValidationError(`${what} must be a JSON object`);
+  if (!v || typeof v !== 'object' || Array.isArray(v))
+    throw new ValidationError(`${what} must be a JSON object`);
   return v as Record<string, unknown>;
 }
 
@@ -112,91 +155,135 @@ function abortOnSignals(): { signal: AbortSignal; dispose(): void } {
 
 export const registerTaskRun: RegisterCommand = (program, cli) => {
   const tasks = tasksCommand(program);
-  const mapIndexOption = () => new Option('--map-index <n>', 'map index of a mapped task instance').default(-1).argParser(parseMapIndex);
+  const mapIndexOption = () =>
+    new Option('--map-index <n>', 'map index of a mapped task instance').default(-1).argParser(parseMapIndex);
 
   tasks
     .command('run <dag_id> <task_id> <run_id_or_date>')
     .description('Run one task instance through the task runner, recording its state, log and XComs')
     .addOption(mapIndexOption())
-    .option('-i, --ignore-all-dependencies', 'run even if upstream tasks have not succeeded or the task already finished')
-    .option('-l, --local', 'run in this process as a LocalTaskJob (the default; accepted for Airflow compatibility)')
-    .action(async (dagId: string, taskId: string, runIdOrDate: string, opts: { mapIndex: number; ignoreAllDependencies?: boolean }) => {
-      const ctx = cli.context();
-      setAuthoringDefaults(authoringDefaultsFromConfig(ctx.config.values));
-      const store = await migratedStore(cli);
-      const db = store.kysely;
-      const run = await findRun(db, dagId, runIdOrDate);
-      const ti = await db
-        .selectFrom('task_instance')
-        .selectAll()
-        .where('dag_id', '=', dagId)
-        .where('run_id', '=', run.run_id)
-        .where('task_id', '=', taskId)
-        .where('map_index', '=', opts.mapIndex)
-        .executeTakeFirst();
-      if (!ti) throw new NotFoundError(`Task instance ${dagId}.${taskId} (map index ${opts.mapIndex}) not found in run ${run.run_id}`);
-      if (ti.state === 'running') throw new ConflictError(`Task instance ${dagId}.${taskId} in ${run.run_id} is already running (pid ${ti.pid ?? '?'} on ${ti.hostname ?? '?'})`);
-      if (!opts.ignoreAllDependencies) {
-        if (!RUNNABLE_WITHOUT_FORCE.includes(ti.state)) {
-          throw new ConflictError(`Task instance ${dagId}.${taskId} is in the '${ti.state}' state, which is not a valid state to run; use -i to run it anyway`);
+    .option(
+      '-i, --ignore-all-dependencies',
+      'run even if upstream tasks have not succeeded or the task already finished',
+    )
+    .option(
+      '-l, --local',
+      'run in this process as a LocalTaskJob (the default; accepted for Airflow compatibility)',
+    )
+    .action(
+      async (
+        dagId: string,
+        taskId: string,
+        runIdOrDate: string,
+        opts: { mapIndex: number; ignoreAllDependencies?: boolean },
+      ) => {
+        const ctx = cli.context();
+        setAuthoringDefaults(authoringDefaultsFromConfig(ctx.config.values));
+        const store = await migratedStore(cli);
+        const db = store.kysely;
+        const run = await findRun(db, dagId, runIdOrDate);
+        const ti = await db
+          .selectFrom('task_instance')
+          .selectAll()
+          .where('dag_id', '=', dagId)
+          .where('run_id', '=', run.run_id)
+          .where('task_id', '=', taskId)
+          .where('map_index', '=', opts.mapIndex)
+          .executeTakeFirst();
+        if (!ti)
+          throw new NotFoundError(
+            `Task instance ${dagId}.${taskId} (map index ${opts.mapIndex}) not found in run ${run.run_id}`,
+          );
+        if (ti.state === 'running')
+          throw new ConflictError(
+            `Task instance ${dagId}.${taskId} in ${run.run_id} is already running (pid ${ti.pid ?? '?'} on ${ti.hostname ?? '?'})`,
+          );
+        if (!opts.ignoreAllDependencies) {
+          if (!RUNNABLE_WITHOUT_FORCE.includes(ti.state)) {
+            throw new ConflictError(
+              `Task instance ${dagId}.${taskId} is in the '${ti.state}' state, which is not a valid state to run; use -i to run it anyway`,
+            );
+          }
+          const unmet = await unmetUpstream(db, ti);
+          if (unmet.length > 0)
+            throw new ConflictError(
+              `Upstream task(s) ${unmet.join(', ')} have not succeeded; use -i to ignore dependencies`,
+            );
         }
-        const unmet = await unmetUpstream(db, ti);
-        if (unmet.length > 0) throw new ConflictError(`Upstream task(s) ${unmet.join(', ')} have not succeeded; use -i to ignore dependencies`);
-      }
-      const fileloc = await dagFileloc(cli, db, dagId);
-      const tryNumber = await queueTry(db, ti);
-      const abort = abortOnSignals();
-      try {
-        const result = await runTaskInstance(
-          { dagId, runId: run.run_id, taskId, mapIndex: opts.mapIndex, tryNumber, fileloc },
-          {
-            db: store,
-            fernet: ctx.fernet,
-            config: ctx.config.values,
-            executorClass: null,
-            ownsProcess: true,
-            signal: abort.signal,
-            echo: (line) => process.stdout.write(line),
-            services: { triggerDagRun: async (r) => ({ runId: (await triggerDagRun(ctx, r.dagId, { conf: r.conf ?? null, runId: r.runId, logicalDate: r.logicalDate?.getTime() })).run_id }) },
-          },
-        );
-        if (!result.ran) throw new ConflictError(result.reason);
-        process.stdout.write(`Task ${dagId}.${taskId} try ${tryNumber} ended: ${result.state} (log: ${result.logPath})\n`);
-        if (!FINISHED_OK.includes(result.state)) process.exitCode = 1;
-      } finally {
-        abort.dispose();
-      }
-    });
+        const fileloc = await dagFileloc(cli, db, dagId);
+        const tryNumber = await queueTry(db, ti);
+        const abort = abortOnSignals();
+        try {
+          const result = await runTaskInstance(
+            { dagId, runId: run.run_id, taskId, mapIndex: opts.mapIndex, tryNumber, fileloc },
+            {
+              db: store,
+              fernet: ctx.fernet,
+              config: ctx.config.values,
+              executorClass: null,
+              ownsProcess: true,
+              signal: abort.signal,
+              echo: (line) => process.stdout.write(line),
+              services: {
+                triggerDagRun: async (r) => ({
+                  runId: (
+                    await triggerDagRun(ctx, r.dagId, {
+                      conf: r.conf ?? null,
+                      runId: r.runId,
+                      logicalDate: r.logicalDate?.getTime(),
+                    })
+                  ).run_id,
+                }),
+              },
+            },
+          );
+          if (!result.ran) throw new ConflictError(result.reason);
+          process.stdout.write(
+            `Task ${dagId}.${taskId} try ${tryNumber} ended: ${result.state} (log: ${result.logPath})\n`,
+          );
+          if (!FINISHED_OK.includes(result.state)) process.exitCode = 1;
+        } finally {
+          abort.dispose();
+        }
+      },
+    );
 
   tasks
     .command('test <dag_id> <task_id> [logical_date]')
     .description('Run a task once in this process without recording anything; print its log')
     .addOption(mapIndexOption())
     .option('-t, --task-params <json>', 'JSON object of params/conf for this test run')
-    .action(async (dagId: string, taskId: string, date: string | undefined, opts: { mapIndex: number; taskParams?: string }) => {
-      const ctx = cli.context();
-      setAuthoringDefaults(authoringDefaultsFromConfig(ctx.config.values));
-      const store = await migratedStore(cli);
-      const conf = parseJsonObject(opts.taskParams, '--task-params');
-      const abort = abortOnSignals();
-      try {
-        const outcome = await testTask({
-          db: store,
-          fernet: ctx.fernet,
-          fileloc: await dagFileloc(cli, store.kysely, dagId),
-          dagId,
-          taskId,
-          mapIndex: opts.mapIndex,
-          logicalDate: date === undefined ? Date.now() : parseDate(date, 'logical date'),
-          conf,
-          echo: (line) => process.stdout.write(line),
-          signal: abort.signal,
-        });
-        if (outcome.kind === 'failed') process.exitCode = 1;
-      } finally {
-        abort.dispose();
-      }
-    });
+    .action(
+      async (
+        dagId: string,
+        taskId: string,
+        date: string | undefined,
+        opts: { mapIndex: number; taskParams?: string },
+      ) => {
+        const ctx = cli.context();
+        setAuthoringDefaults(authoringDefaultsFromConfig(ctx.config.values));
+        const store = await migratedStore(cli);
+        const conf = parseJsonObject(opts.taskParams, '--task-params');
+        const abort = abortOnSignals();
+        try {
+          const outcome = await testTask({
+            db: store,
+            fernet: ctx.fernet,
+            fileloc: await dagFileloc(cli, store.kysely, dagId),
+            dagId,
+            taskId,
+            mapIndex: opts.mapIndex,
+            logicalDate: date === undefined ? Date.now() : parseDate(date, 'logical date'),
+            conf,
+            echo: (line) => process.stdout.write(line),
+            signal: abort.signal,
+          });
+          if (outcome.kind === 'failed') process.exitCode = 1;
+        } finally {
+          abort.dispose();
+        }
+      },
+    );
 
   tasks
     .command('render <dag_id> <task_id> <logical_date_or_run_id>')
@@ -206,7 +293,12 @@ export const registerTaskRun: RegisterCommand = (program, cli) => {
       const ctx = cli.context();
       setAuthoringDefaults(authoringDefaultsFromConfig(ctx.config.values));
       const store = await migratedStore(cli);
-      const recorded = await store.kysely.selectFrom('dag_run').select(['run_id', 'logical_date']).where('dag_id', '=', dagId).where('run_id', '=', when).executeTakeFirst();
+      const recorded = await store.kysely
+        .selectFrom('dag_run')
+        .select(['run_id', 'logical_date'])
+        .where('dag_id', '=', dagId)
+        .where('run_id', '=', when)
+        .executeTakeFirst();
       const rendered = await renderTask({
         db: store,
         fernet: ctx.fernet,
