@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import type { AppContext } from '../context.js';
 import { authoringDefaultsFromConfig } from '../dag/defaults.js';
@@ -6,6 +6,21 @@ import type { Logger } from '../log.js';
 import { listDagFiles, listExampleFiles } from './discover.js';
 import { ParsePool } from './parse-pool.js';
 import { removeMissingFiles, storeParseResult } from './store.js';
+
+/**
+ * Content hashes of files by (mtime, size), so that an unchanged re-scan costs one stat per file.
+ * Only a shortcut to the hash: the decision still compares it with dag_code in the DB.
+ */
+const hashCache = new Map<string, { mtimeMs: number; size: number; hash: string }>();
+
+async function readSource(file: string): Promise<{ source: string; hash: string } | undefined> {
+  try {
+    const source = await readFile(file, 'utf8');
+    return { source, hash: createHash('sha256').update(source).digest('hex') };
+  } catch {
+    return undefined;
+  }
+}
 
 export interface ProcessingStats {
   filesFound: number;
@@ -74,9 +89,16 @@ export async function processDagFolderOnce(ctx: AppContext, options: ProcessOpti
   for (const file of files) {
     let hash: string | undefined;
     try {
-      const source = await readFile(file, 'utf8');
-      hash = createHash('sha256').update(source).digest('hex');
-      sources.set(file, { source, hash });
+      const info = await stat(file);
+      const cached = hashCache.get(file);
+      if (cached && cached.mtimeMs === info.mtimeMs && cached.size === info.size) {
+        hash = cached.hash;
+      } else {
+        const source = await readFile(file, 'utf8');
+        hash = createHash('sha256').update(source).digest('hex');
+        sources.set(file, { source, hash });
+        hashCache.set(file, { mtimeMs: info.mtimeMs, size: info.size, hash });
+      }
     } catch {
       // Vanished between listing and reading: the parse will report it.
     }
@@ -105,10 +127,12 @@ export async function processDagFolderOnce(ctx: AppContext, options: ProcessOpti
     await Promise.all(
       changed.map(async (file) => {
         const res = await pool.parse(file);
-        if (!res.sourceHash && sources.has(file)) {
-          const read = sources.get(file)!;
-          res.source = read.source;
-          res.sourceHash = read.hash;
+        if (!res.sourceHash) {
+          const read = sources.get(file) ?? (await readSource(file));
+          if (read) {
+            res.source = read.source;
+            res.sourceHash = read.hash;
+          }
         }
         writes = writes.then(async () => {
           const out = await storeParseResult(db, res, { now, pausedAtCreation });

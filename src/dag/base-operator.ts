@@ -238,8 +238,8 @@ export abstract class BaseOperator implements DependencyNode {
    * with an operator (wrap it in an object). If that happens anyway, the promise rejects with an
    * explanation instead of wiring a dependency to a callback.
    */
-  then<T extends DependencyTarget>(targets: T): T {
-    guardThenable(this.taskId, targets, arguments[1]);
+  then<T extends DependencyTarget>(targets: T, ...promiseCallbacks: unknown[]): T {
+    guardThenable(this.taskId, targets, promiseCallbacks[0]);
     this.setDownstream(targets);
     return targets;
   }

@@ -69,8 +69,8 @@ export class TaskGroup implements DependencyNode {
   setUpstream(targets: DependencyTarget): void {
     for (const from of leavesOf(targets)) for (const to of this.dependencyRoots()) linkTasks(from, to);
   }
-  then<T extends DependencyTarget>(targets: T): T {
-    guardThenable(this.groupId, targets, arguments[1]);
+  then<T extends DependencyTarget>(targets: T, ...promiseCallbacks: unknown[]): T {
+    guardThenable(this.groupId, targets, promiseCallbacks[0]);
     this.setDownstream(targets);
     return targets;
   }

@@ -3,6 +3,8 @@ import { runWithContext, type TaskContext } from '../execution.js';
 import { findXComArgs, isPlainObject, resolveXComArgs } from '../xcom-arg.js';
 import type { SerializedTask } from '../serialized.js';
 
+// User functions declare their own argument types; `unknown[]` would reject `(ctx, n: number) => …`.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type TaskFunction = (context: TaskContext, ...args: any[]) => unknown;
 
 export interface FunctionOperatorArgs extends BaseOperatorArgs {
