@@ -515,7 +515,7 @@ export async function buildContext(
   const run = 'run_id' in input.dagRun ? dagRunInfo(input.dagRun) : input.dagRun;
   const xcom = createXComBackend(db, request, input.testMode);
   const services = createTaskServices({
-    db,
+    store: deps.db,
     fernet: deps.fernet,
     xcom,
     env: deps.env,
@@ -546,6 +546,16 @@ export async function buildContext(
     signal: input.signal,
     testMode: input.testMode,
     sensorFirstPokeAt: sensorFirst !== null ? new Date(sensorFirst) : null,
+  });
+  // Airflow's snake_case spellings of the TI fields, for templates copied from Airflow
+  // (`{{ ti.try_number }}`).
+  Object.assign(context.ti, {
+    dag_id: request.dagId,
+    task_id: request.taskId,
+    run_id: run.runId,
+    map_index: request.mapIndex,
+    try_number: request.tryNumber,
+    max_tries: input.maxTries,
   });
   let operator = loaded.operator;
   // Mapped task: expand, then build the instance of our map index. (Operators have a `then`

@@ -1,16 +1,18 @@
-import type { Kysely } from 'kysely';
 import type { Database, DagRunState, TaskInstanceState } from '../db/tables.js';
-import type { ConnectionInfo, TaskServices, XComBackend } from '../dag/execution.js';
+import type { TaskServices, XComBackend } from '../dag/execution.js';
+import type { MetadataDb } from '../db/index.js';
+import { getVariable } from '../variables/index.js';
+import { getConnection } from '../connections/index.js';
 import type { Fernet } from '../security/fernet.js';
 import { UsageError } from '../errors.js';
 
 /**
  * The database-backed services a running task may use (TaskServices in dag/execution.ts).
- * Variables and connections follow Airflow's lookup order: environment first
- * (AIRFLOW_VAR_{KEY}, AIRFLOW_CONN_{CONN_ID} as a URI), then the metadata DB (decrypted).
+ * Variables and connections come from the variables/connections services, with Airflow's lookup
+ * order: environment first (AIRFLOW_VAR_{KEY}, AIRFLOW_CONN_{CONN_ID}), then the metadata DB.
  */
 export interface TaskServicesInput {
-  db: Kysely<Database>;
+  store: MetadataDb;
   fernet: Fernet;
   xcom: XComBackend;
   env?: NodeJS.ProcessEnv;
@@ -18,66 +20,34 @@ export interface TaskServicesInput {
   triggerDagRun?: TaskServices['triggerDagRun'];
 }
 
-export function connectionFromUri(connId: string, uri: string): ConnectionInfo {
-  const url = new URL(uri);
-  const extra: Record<string, unknown> = {};
-  url.searchParams.forEach((v, k) => (extra[k] = v));
-  return {
-    connId,
-    connType: url.protocol.replace(/:$/, '').replace(/-/g, '_') || null,
-    host: url.hostname ? decodeURIComponent(url.hostname) : null,
-    schema: url.pathname.length > 1 ? decodeURIComponent(url.pathname.slice(1)) : null,
-    login: url.username ? decodeURIComponent(url.username) : null,
-    password: url.password ? decodeURIComponent(url.password) : null,
-    port: url.port ? Number(url.port) : null,
-    extra,
-  };
-}
-
 export function createTaskServices(input: TaskServicesInput): TaskServices {
-  const { db, fernet } = input;
+  const { fernet } = input;
+  const db = input.store.kysely;
   const env = input.env ?? process.env;
   return {
     xcom: input.xcom,
-    async getVariable(key) {
-      const fromEnv = env[`AIRFLOW_VAR_${key.toUpperCase()}`];
-      if (fromEnv !== undefined) return fromEnv;
-      const row = await db
-        .selectFrom('variable')
-        .select(['val', 'is_encrypted'])
-        .where('key', '=', key)
-        .executeTakeFirst();
-      if (!row) return undefined;
-      return row.is_encrypted ? fernet.decrypt(row.val) : row.val;
-    },
+    getVariable: (key) => getVariable(input.store, fernet, key, env),
     async getConnection(connId) {
-      const fromEnv = env[`AIRFLOW_CONN_${connId.toUpperCase()}`];
-      if (fromEnv !== undefined) return connectionFromUri(connId, fromEnv);
-      const row = await db
-        .selectFrom('connection')
-        .selectAll()
-        .where('conn_id', '=', connId)
-        .executeTakeFirst();
-      if (!row) return undefined;
-      const password =
-        row.password !== null && row.is_encrypted ? fernet.decrypt(row.password) : row.password;
-      const extraText = row.extra !== null && row.is_extra_encrypted ? fernet.decrypt(row.extra) : row.extra;
+      const c = await getConnection(input.store, fernet, connId, env);
+      if (!c) return undefined;
       let extra: Record<string, unknown> = {};
-      if (extraText) {
+      if (c.extra) {
         try {
-          extra = JSON.parse(extraText) as Record<string, unknown>;
+          const parsed = JSON.parse(c.extra) as unknown;
+          if (parsed && typeof parsed === 'object' && !Array.isArray(parsed))
+            extra = parsed as Record<string, unknown>;
         } catch {
           extra = {};
         }
       }
       return {
         connId,
-        connType: row.conn_type,
-        host: row.host,
-        schema: row.schema,
-        login: row.login,
-        password,
-        port: row.port,
+        connType: c.connType,
+        host: c.host ?? null,
+        schema: c.schema ?? null,
+        login: c.login ?? null,
+        password: c.password ?? null,
+        port: c.port ?? null,
         extra,
       };
     },

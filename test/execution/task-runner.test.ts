@@ -3,6 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runTaskInstance, type TaskRunRequest } from '../../src/task-runner/run-task-instance.js';
 import { taskLogPath } from '../../src/task-runner/task-log.js';
 import { TEST_DIALECTS } from '../support/databases.js';
+import { setVariable } from '../../src/variables/index.js';
+import { addConnection } from '../../src/connections/index.js';
 import {
   createExecEnv,
   EXEC_DAG_FILE,
@@ -231,5 +233,22 @@ describe.each(TEST_DIALECTS)('task runner on %s', (dialect) => {
     expect(log).toContain('externally set');
     expect(log).not.toMatch(/Marking task as (SUCCESS|FAILED|UP_FOR_RETRY)/);
     expect(log).toContain('changed from outside');
+  });
+
+  it('renders var and conn lookups from the variables and connections services', async () => {
+    await setVariable(e.db, e.ctx.fernet, 'greeting', 'bonjour');
+    await addConnection(e.db, e.ctx.fernet, {
+      connId: 'my_conn',
+      connType: 'postgres',
+      host: 'db.example',
+      port: 5433,
+      password: 's3cret',
+    });
+    const key = await seedTaskInstance(e.db, 'run_1', 'templated_secrets', { tryNumber: 2, maxTries: 3 });
+    expect(await run(key)).toMatchObject({ state: 'success' });
+    const ti = await tiRow(e.db, 'run_1', 'templated_secrets');
+    expect(JSON.parse(ti.rendered_fields!)).toMatchObject({
+      bashCommand: 'echo "bonjour db.example:5433 run_1 2"',
+    });
   });
 });
