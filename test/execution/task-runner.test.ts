@@ -251,4 +251,14 @@ describe.each(TEST_DIALECTS)('task runner on %s', (dialect) => {
       bashCommand: 'echo "bonjour db.example:5433 run_1 2"',
     });
   });
+
+  it('runs one instance of a mapped task, with its own log folder and XCom', async () => {
+    const key = await seedTaskInstance(e.db, 'run_1', 'mapped_echo', { mapIndex: 1 });
+    expect(await run(key)).toMatchObject({ state: 'success' });
+    const path = taskLogPath(e.logFolder, key);
+    expect(path).toContain('/task_id=mapped_echo/map_index=1/attempt=1.log');
+    expect(readFileSync(path, 'utf8')).toContain('second 1');
+    const xcom = await e.db.kysely.selectFrom('xcom').selectAll().where('task_id', '=', 'mapped_echo').executeTakeFirstOrThrow();
+    expect([xcom.map_index, JSON.parse(xcom.value)]).toEqual([1, 'second 1']);
+  });
 });
