@@ -118,6 +118,7 @@ export async function processDagFolderOnce(ctx: AppContext, options: ProcessOpti
     durationMs: 0,
   };
 
+  let newErrors = 0;
   const pool = options.pool ?? createParsePool(ctx, log);
   const now = Date.now();
   const pausedAtCreation = ctx.config.values.core.dags_are_paused_at_creation;
@@ -141,7 +142,9 @@ export async function processDagFolderOnce(ctx: AppContext, options: ProcessOpti
           stats.deactivatedDags.push(...out.deactivated);
           if (out.importError) {
             stats.importErrors++;
-            log.warn(`Failed to import ${file}: ${out.error?.split('\n')[0] ?? ''}`);
+            // Failed files are retried every pass: warn when the error is new, not every time.
+            if (out.errorIsNew) newErrors++;
+            (out.errorIsNew ? log.warn : log.debug)(`Failed to import ${file}: ${out.error?.split('\n')[0] ?? ''}`);
           } else {
             log.debug(`Parsed ${file} in ${res.durationMs.toFixed(0)} ms: ${out.dagIds.join(', ') || 'no DAGs'}`);
           }
@@ -157,7 +160,8 @@ export async function processDagFolderOnce(ctx: AppContext, options: ProcessOpti
   stats.deactivatedDags.push(...removed.dags);
   stats.durationMs = performance.now() - started;
   if (stats.filesParsed > 0 || removed.files.length > 0) {
-    log.info(
+    const changedSomething = stats.serializedWrites > 0 || newErrors > 0 || stats.deactivatedDags.length > 0;
+    (changedSomething ? log.info : log.debug)(
       `Processed ${stats.filesFound} files: ${stats.filesParsed} parsed, ${stats.dags} DAGs, ${stats.importErrors} import errors, ` +
         `${stats.deactivatedDags.length} deactivated, in ${stats.durationMs.toFixed(0)} ms`,
     );

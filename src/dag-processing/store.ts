@@ -39,6 +39,8 @@ export interface StoreOutcome {
   importError: boolean;
   /** The error recorded for the file, if any. */
   error: string | null;
+  /** The file had no error before, or a different one (worth a warning). */
+  errorIsNew: boolean;
   deactivated: string[];
   serializedWrites: number;
 }
@@ -48,7 +50,7 @@ type Db = Kysely<Database> | Transaction<Database>;
 /** Record one parsed file: its DAGs (or its import error), its source, and DAGs it no longer defines. */
 export async function storeParseResult(db: Kysely<Database>, res: ParseResponse, o: StoreOptions): Promise<StoreOutcome> {
   return db.transaction().execute(async (tx) => {
-    const outcome: StoreOutcome = { dagIds: [], importError: false, error: null, deactivated: [], serializedWrites: 0 };
+    const outcome: StoreOutcome = { dagIds: [], importError: false, error: null, errorIsNew: false, deactivated: [], serializedWrites: 0 };
     let error = res.error;
     const dags = error ? [] : res.dags;
     // The same dag_id in another live file is an error of this file (Airflow: "DAG id already defined").
@@ -61,12 +63,14 @@ export async function storeParseResult(db: Kysely<Database>, res: ParseResponse,
         }
       }
     }
+    const previousError = await tx.selectFrom('import_error').select('stacktrace').where('filename', '=', res.file).executeTakeFirst();
     await tx.deleteFrom('import_error').where('filename', '=', res.file).execute();
     if (res.sourceHash) await upsertCode(tx, res.file, res.source, res.sourceHash, o.now);
 
     if (error) {
       outcome.importError = true;
       outcome.error = error;
+      outcome.errorIsNew = previousError?.stacktrace !== error;
       await tx.insertInto('import_error').values({ timestamp: o.now, filename: res.file, stacktrace: error }).execute();
       // The file's DAGs keep their last good version, flagged.
       await tx.updateTable('dag').set({ has_import_errors: 1, last_parsed_time: o.now }).where('fileloc', '=', res.file).execute();
