@@ -7,7 +7,7 @@ import { parseApiAuthBackends } from './auth/api-backends.js';
 import { loadSession, type GuardDeps } from './auth/guard.js';
 import { LoginRateLimiter } from './auth/rate-limit.js';
 import { SessionCodec } from './auth/session.js';
-import { CredentialCache } from './auth/users.js';
+import { CredentialCache, PrincipalCache } from './auth/users.js';
 import { sendError } from './http-errors.js';
 import { apiEndpoints, registerApi } from './api/routes.js';
 import { openApiDocument } from './api/openapi.js';
@@ -28,6 +28,7 @@ export async function buildWebApp(app: AppContext): Promise<FastifyInstance> {
     sessions: new SessionCodec(values.webserver.secret_key, values.webserver.session_lifetime_minutes * 60_000),
     apiBackends: parseApiAuthBackends(values.api.auth_backends),
     credentials: new CredentialCache(),
+    principals: new PrincipalCache(),
     limiter: new LoginRateLimiter(values.webserver.login_rate_limit),
     secureCookies: values.webserver.base_url.startsWith('https://'),
   };

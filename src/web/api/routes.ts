@@ -5,7 +5,7 @@ import { NotFoundError, PermissionDeniedError, ValidationError } from '../../err
 import { apiGuard } from '../auth/guard.js';
 import type { Action } from '../auth/roles.js';
 import { recordAudit } from '../data/audit.js';
-import { decorate, getDag, getSerializedDag, listImportErrors } from '../data/dags.js';
+import { getDag, getSerializedDag, listImportErrors, tagsOf } from '../data/dags.js';
 import { healthReport } from '../data/health.js';
 import { readTaskLog } from '../data/logs.js';
 import * as ops from '../data/operations.js';
@@ -59,8 +59,8 @@ export function apiEndpoints(web: WebContext): Endpoint[] {
       base.selectAll().orderBy('dag_id').limit(limit).offset(offset).execute(),
       base.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirst(),
     ]);
-    const decorated = await decorate(db, rows);
-    return { dags: decorated.map((e) => dagJson(e.dag, e.tags)), total_entries: Number(total?.n ?? 0) };
+    const tagMap = await tagsOf(db, rows.map((d) => d.dag_id));
+    return { dags: rows.map((d) => dagJson(d, tagMap.get(d.dag_id) ?? [])), total_entries: Number(total?.n ?? 0) };
   };
 
   const downstreamOf = (tasks: { taskId: string; upstream: string[] }[]) => {
@@ -79,8 +79,8 @@ export function apiEndpoints(web: WebContext): Endpoint[] {
       handler: async (r) => dagFilter(q(r)) },
     { method: 'GET', path: '/dags/:dag_id', action: 'read', tag: 'DAG', summary: 'Get a DAG',
       handler: async (r) => {
-        const [entry] = await decorate(db, [await getDag(db, p(r).dag_id!)]);
-        return dagJson(entry!.dag, entry!.tags);
+        const dag = await getDag(db, p(r).dag_id!);
+        return dagJson(dag, (await tagsOf(db, [dag.dag_id])).get(dag.dag_id) ?? []);
       } },
     { method: 'PATCH', path: '/dags/:dag_id', action: 'operate_dags', tag: 'DAG', summary: 'Pause or unpause a DAG',
       body: { type: 'object', required: ['is_paused'], properties: { is_paused: BOOL }, additionalProperties: true },
@@ -91,8 +91,8 @@ export function apiEndpoints(web: WebContext): Endpoint[] {
         const paused = b(r).is_paused as boolean;
         await ops.setPaused(web.app, dagId, paused);
         await audit(r, paused ? 'paused' : 'unpaused', { dagId });
-        const [entry] = await decorate(db, [await getDag(db, dagId)]);
-        return dagJson(entry!.dag, entry!.tags);
+        const dag = await getDag(db, dagId);
+        return dagJson(dag, (await tagsOf(db, [dagId])).get(dagId) ?? []);
       } },
     { method: 'DELETE', path: '/dags/:dag_id', action: 'operate_dags', tag: 'DAG', summary: 'Delete a DAG and its runs',
       handler: async (r, reply) => {

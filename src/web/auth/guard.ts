@@ -8,7 +8,7 @@ import type { ApiAuthBackend } from './api-backends.js';
 import type { LoginRateLimiter } from './rate-limit.js';
 import { requirePermission, type Action } from './roles.js';
 import { SESSION_COOKIE, safeEqual, type SessionCodec, type SessionData } from './session.js';
-import { loadPrincipal, signIn, type CredentialCache, type Principal } from './users.js';
+import { signIn, type CredentialCache, type PrincipalCache, type Principal } from './users.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -24,6 +24,7 @@ export interface GuardDeps {
   sessions: SessionCodec;
   apiBackends: Set<ApiAuthBackend>;
   credentials: CredentialCache;
+  principals: PrincipalCache;
   limiter: LoginRateLimiter;
   /** Cookies get the Secure flag when the site is served over https. */
   secureCookies: boolean;
@@ -48,7 +49,7 @@ export async function loadSession(deps: GuardDeps, request: FastifyRequest, repl
   request.principal = null;
   if (!decoded) writeSession(reply, deps, request.session);
   if (request.session.uid !== null) {
-    request.principal = await loadPrincipal(deps.store, request.session.uid);
+    request.principal = await deps.principals.load(deps.store, request.session.uid);
     if (!request.principal) {
       // The user was deleted or deactivated since signing in: drop back to anonymous.
       request.session = deps.sessions.create(null);
@@ -111,7 +112,7 @@ async function apiPrincipal(deps: GuardDeps, request: FastifyRequest): Promise<P
     const ip = request.ip;
     if (deps.limiter.isBlocked(ip)) throw new PermissionDeniedError('Too many failed sign-ins from this address; try again in a minute.');
     const cachedId = deps.credentials.get(credentials.username, credentials.password);
-    const principal = cachedId !== undefined ? await loadPrincipal(deps.store, cachedId) : await signIn(deps.store, credentials.username, credentials.password);
+    const principal = cachedId !== undefined ? await deps.principals.load(deps.store, cachedId) : await signIn(deps.store, credentials.username, credentials.password);
     if (!principal) {
       deps.limiter.recordFailure(ip);
       throw new AuthenticationError('Invalid username or password.');

@@ -59,3 +59,23 @@ export class CredentialCache {
     this.entries.set(this.key(username, password), { userId, until: Date.now() + this.ttlMs });
   }
 }
+
+/**
+ * Signed-in users looked up in the last few seconds. Every page and API call needs the user's
+ * role; a short cache spares two queries per request, and a deactivated user or changed role
+ * still takes effect within `ttlMs`.
+ */
+export class PrincipalCache {
+  private readonly entries = new Map<number, { principal: Principal | null; until: number }>();
+
+  constructor(private readonly ttlMs = 5_000) {}
+
+  async load(store: MetadataDb, userId: number): Promise<Principal | null> {
+    const hit = this.entries.get(userId);
+    if (hit && hit.until > Date.now()) return hit.principal;
+    const principal = await loadPrincipal(store, userId);
+    if (this.entries.size > 10_000) this.entries.clear();
+    this.entries.set(userId, { principal, until: Date.now() + this.ttlMs });
+    return principal;
+  }
+}

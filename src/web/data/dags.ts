@@ -46,18 +46,19 @@ function filtered(db: Kysely<Database>, q: Pick<DagListQuery, 'search' | 'tags'>
 }
 
 export async function listDags(db: Kysely<Database>, q: DagListQuery): Promise<DagListPage> {
-  const countRows = await filtered(db, q)
-    .select(['dag.is_paused', (eb) => eb.fn.countAll<number>().as('n')])
-    .groupBy('dag.is_paused')
-    .execute();
-  const paused = Number(countRows.find((r) => Number(r.is_paused) === 1)?.n ?? 0);
-  const active = Number(countRows.find((r) => Number(r.is_paused) === 0)?.n ?? 0);
-  const counts = { all: paused + active, active, paused };
-
   let pageQuery = filtered(db, q).selectAll('dag');
   if (q.tab === 'active') pageQuery = pageQuery.where('dag.is_paused', '=', 0);
   if (q.tab === 'paused') pageQuery = pageQuery.where('dag.is_paused', '=', 1);
-  const dags = await pageQuery.orderBy('dag.dag_id').limit(q.limit).offset(q.offset).execute();
+  const [countRows, dags] = await Promise.all([
+    filtered(db, q)
+      .select(['dag.is_paused', (eb) => eb.fn.countAll<number>().as('n')])
+      .groupBy('dag.is_paused')
+      .execute(),
+    pageQuery.orderBy('dag.dag_id').limit(q.limit).offset(q.offset).execute(),
+  ]);
+  const paused = Number(countRows.find((r) => Number(r.is_paused) === 1)?.n ?? 0);
+  const active = Number(countRows.find((r) => Number(r.is_paused) === 0)?.n ?? 0);
+  const counts = { all: paused + active, active, paused };
   const entries = await decorate(db, dags);
   return { entries, counts, totalEntries: counts[q.tab] };
 }
@@ -66,7 +67,7 @@ export async function listDags(db: Kysely<Database>, q: DagListQuery): Promise<D
 export async function decorate(db: Kysely<Database>, dags: DagRow[]): Promise<DagListEntry[]> {
   if (dags.length === 0) return [];
   const ids = dags.map((d) => d.dag_id);
-  const [tagRows, runCountRows, latestIds] = await Promise.all([
+  const [tagRows, runCountRows, latestRuns] = await Promise.all([
     db.selectFrom('dag_tag').select(['dag_id', 'name']).where('dag_id', 'in', ids).orderBy('name').execute(),
     db
       .selectFrom('dag_run')
@@ -74,41 +75,47 @@ export async function decorate(db: Kysely<Database>, dags: DagRow[]): Promise<Da
       .where('dag_id', 'in', ids)
       .groupBy(['dag_id', 'state'])
       .execute(),
+    // Each DAG's newest run (highest id), in the same round trip as the others.
     db
       .selectFrom('dag_run')
-      .select((eb) => eb.fn.max('id').as('id'))
-      .where('dag_id', 'in', ids)
-      .groupBy('dag_id')
+      .select(['dag_id', 'run_id', 'state', 'logical_date', 'start_date'])
+      .where('id', 'in', (eb) =>
+        eb
+          .selectFrom(
+            eb.selectFrom('dag_run').select((e) => e.fn.max('id').as('newest')).where('dag_id', 'in', ids).groupBy('dag_id').as('latest'),
+          )
+          .select('latest.newest'),
+      )
       .execute(),
   ]);
-  const runIds = latestIds.map((r) => Number(r.id)).filter((n) => Number.isFinite(n));
-  const latestRuns = runIds.length
-    ? await db
-        .selectFrom('dag_run')
-        .select(['dag_id', 'run_id', 'state', 'logical_date', 'start_date'])
-        .where('id', 'in', runIds)
-        .execute()
-    : [];
+  // IN on both key columns uses the primary key's prefix; pairs that are not a DAG's latest run
+  // (run ids repeat across DAGs) are dropped below.
   const tiRows = latestRuns.length
     ? await db
         .selectFrom('task_instance')
-        .select(['dag_id', 'state', (eb) => eb.fn.countAll<number>().as('n')])
-        .where((eb) => eb.or(latestRuns.map((r) => eb.and([eb('dag_id', '=', r.dag_id), eb('run_id', '=', r.run_id)]))))
-        .groupBy(['dag_id', 'state'])
+        .select(['dag_id', 'run_id', 'state', (eb) => eb.fn.countAll<number>().as('n')])
+        .where('dag_id', 'in', latestRuns.map((r) => r.dag_id))
+        .where('run_id', 'in', [...new Set(latestRuns.map((r) => r.run_id))])
+        .groupBy(['dag_id', 'run_id', 'state'])
         .execute()
     : [];
+  const latestByDag = new Map(latestRuns.map((r) => [r.dag_id, r]));
+  const tagsByDag = groupBy(tagRows, (t) => t.dag_id);
+  const runCountsByDag = groupBy(runCountRows, (r) => r.dag_id);
+  const tiCountsByDag = groupBy(
+    tiRows.filter((r) => latestByDag.get(r.dag_id)?.run_id === r.run_id),
+    (r) => r.dag_id,
+  );
   return dags.map((dag) => {
-    const last = latestRuns.find((r) => r.dag_id === dag.dag_id);
+    const last = latestByDag.get(dag.dag_id);
     return {
       dag,
-      tags: tagRows.filter((t) => t.dag_id === dag.dag_id).map((t) => t.name),
-      runCounts: Object.fromEntries(runCountRows.filter((r) => r.dag_id === dag.dag_id).map((r) => [r.state, Number(r.n)])),
+      tags: (tagsByDag.get(dag.dag_id) ?? []).map((t) => t.name),
+      runCounts: Object.fromEntries((runCountsByDag.get(dag.dag_id) ?? []).map((r) => [r.state, Number(r.n)])),
       lastRun: last
         ? { runId: last.run_id, state: last.state, logicalDate: Number(last.logical_date), startDate: last.start_date == null ? null : Number(last.start_date) }
         : null,
-      recentTaskCounts: Object.fromEntries(
-        tiRows.filter((r) => r.dag_id === dag.dag_id).map((r) => [r.state ?? 'none', Number(r.n)]),
-      ),
+      recentTaskCounts: Object.fromEntries((tiCountsByDag.get(dag.dag_id) ?? []).map((r) => [r.state ?? 'none', Number(r.n)])),
     };
   });
 }
@@ -137,4 +144,24 @@ export async function listImportErrors(db: Kysely<Database>, limit = 100, offset
   const rows = await db.selectFrom('import_error').selectAll().orderBy('timestamp', 'desc').limit(limit).offset(offset).execute();
   const total = await db.selectFrom('import_error').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirst();
   return { rows, total: Number(total?.n ?? 0) };
+}
+
+function groupBy<T>(rows: T[], key: (row: T) => string): Map<string, T[]> {
+  const out = new Map<string, T[]>();
+  for (const row of rows) {
+    const k = key(row);
+    const list = out.get(k);
+    if (list) list.push(row);
+    else out.set(k, [row]);
+  }
+  return out;
+}
+
+/** Tags of a page of DAGs (what the REST API's DAG objects carry), one query. */
+export async function tagsOf(db: Kysely<Database>, dagIds: string[]): Promise<Map<string, string[]>> {
+  if (dagIds.length === 0) return new Map();
+  const rows = await db.selectFrom('dag_tag').select(['dag_id', 'name']).where('dag_id', 'in', dagIds).orderBy('name').execute();
+  const out = new Map<string, string[]>();
+  for (const r of rows) (out.get(r.dag_id) ?? out.set(r.dag_id, []).get(r.dag_id)!).push(r.name);
+  return out;
 }

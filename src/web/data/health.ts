@@ -47,8 +47,8 @@ export async function schedulerIsHealthy(
   thresholds: HealthThresholds,
   now = Date.now(),
 ): Promise<{ healthy: boolean; latest: number | null }> {
-  const running = (await newestHeartbeats(db)).get('SchedulerJob');
-  const latest = await latestSchedulerHeartbeat(db);
+  const [beats, latest] = await Promise.all([newestHeartbeats(db), latestSchedulerHeartbeat(db)]);
+  const running = beats.get('SchedulerJob');
   const healthy = running !== undefined && now - running <= thresholds.schedulerSeconds * 1000;
   return { healthy, latest };
 }

@@ -3,7 +3,7 @@ import { uiGuard } from '../auth/guard.js';
 import type { Action } from '../auth/roles.js';
 import type { WebContext } from '../web-context.js';
 import type { SafeHtml } from './html.js';
-import { renderPage } from './layout.js';
+import { banners, renderPage } from './layout.js';
 
 /** Route helpers for UI pages (GET, rendered in the layout) and UI actions (POST + redirect). */
 const FLASH_COOKIE = 'updraft_flash';
@@ -21,10 +21,12 @@ export function page(
   handler: (request: FastifyRequest) => Promise<PageResult>,
 ): void {
   server.get(url, { preHandler: uiGuard(action) }, async (request, reply) => {
+    const bannerHtml = banners(web);
+    bannerHtml.catch(() => undefined); // awaited below; avoid an unhandled rejection if the page fails first
     const result = await handler(request);
     const flash = request.cookies[FLASH_COOKIE] ?? null;
     if (flash) reply.clearCookie(FLASH_COOKIE, { path: '/' });
-    const text = await renderPage(web, request, { ...result, flash });
+    const text = await renderPage(web, request, { ...result, flash, banners: bannerHtml });
     return reply.type('text/html; charset=utf-8').header('Cache-Control', 'no-store').send(text);
   });
 }

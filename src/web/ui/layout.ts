@@ -10,12 +10,16 @@ export interface PageOptions {
   /** Skip the DB-backed banners (sign-in page). */
   bare?: boolean;
   flash?: string | null;
+  /** Banners already being fetched (pages start them alongside their own queries). */
+  banners?: Promise<SafeHtml>;
 }
 
 /** Banners every signed-in page shows: scheduler down, DAG import errors. Live-refreshed. */
-async function banners(web: WebContext): Promise<SafeHtml> {
-  const { healthy, latest } = await schedulerIsHealthy(web.db, healthThresholds(web.app));
-  const errors = await web.db.selectFrom('import_error').select(['filename', 'stacktrace']).orderBy('timestamp', 'desc').limit(20).execute();
+export async function banners(web: WebContext): Promise<SafeHtml> {
+  const [{ healthy, latest }, errors] = await Promise.all([
+    schedulerIsHealthy(web.db, healthThresholds(web.app)),
+    web.db.selectFrom('import_error').select(['filename', 'stacktrace']).orderBy('timestamp', 'desc').limit(20).execute(),
+  ]);
   const scheduler = healthy
     ? ''
     : html`<div class="banner warn" id="scheduler-banner">The scheduler does not appear to be running. ${
@@ -51,7 +55,7 @@ export async function renderPage(web: WebContext, request: FastifyRequest, o: Pa
         <form class="inline" method="post" action="/logout"><input type="hidden" name="csrf_token" value="${request.session.csrf}"><button class="link" type="submit">Sign out</button></form>
       </div>`
     : html`<nav></nav>`;
-  const top = o.bare || !principal ? '' : await banners(web);
+  const top = o.bare || !principal ? '' : await (o.banners ?? banners(web));
   const flash = o.flash ? html`<div class="flash">${o.flash}</div>` : '';
   return html`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
