@@ -145,11 +145,12 @@ export interface TaskInstanceHandle {
   maxTries: number;
   /** When this try started. */
   startDate: Date;
-  xcomPush(key: string, value: unknown): Promise<void>;
+  /** `xcomPush('k', v)`, or `xcomPush({ key, value })` (templates' `ti.xcomPush(key='k', value=v)`). */
+  xcomPush(key: string | { key: string; value: unknown }, value?: unknown): Promise<void>;
   /** Airflow's ti.xcom_pull: `xcomPull({ taskIds: 'extract' })`, or `xcomPull('extract')` as a shortcut. */
   xcomPull(query?: XComPullQuery | string, key?: string): Promise<unknown>;
   // Airflow spellings, for templates copied from Airflow.
-  xcom_push(key: string, value: unknown): Promise<void>;
+  xcom_push(key: string | { key: string; value: unknown }, value?: unknown): Promise<void>;
   xcom_pull(query?: XComPullQuery | string, key?: string): Promise<unknown>;
 }
 
@@ -241,7 +242,8 @@ export function createTaskContext(input: CreateTaskContextInput): TaskContext {
     q.taskIds ??= input.task.taskId;
     return services.xcom.pull(q);
   };
-  const xcomPush = (key: string, value: unknown) => services.xcom.push(key, value);
+  const xcomPush = (key: string | { key: string; value: unknown }, value?: unknown) =>
+    typeof key === 'object' && key !== null ? services.xcom.push(String(key.key), key.value) : services.xcom.push(key, value);
   const ti: TaskInstanceHandle = {
     dagId: input.dag.dagId,
     taskId: input.task.taskId,
