@@ -51,7 +51,10 @@ async function findUserRow(db: Db, ref: UserRef) {
   if ('id' in ref) q = q.where('id', '=', ref.id);
   else if ('username' in ref) q = q.where('username', '=', ref.username);
   else q = q.where('email', '=', ref.email);
-  return q.executeTakeFirst();
+  const row = await q.executeTakeFirst();
+  // MySQL's utf8mb4_unicode_ci compares case-insensitively; usernames are exact everywhere.
+  if (row && 'username' in ref && row.username !== ref.username) return undefined;
+  return row;
 }
 
 async function rolesOf(db: Db, userIds: number[]): Promise<Map<number, string[]>> {

@@ -106,6 +106,22 @@ export async function listVariables(store: MetadataDb, fernet: Fernet): Promise<
   }));
 }
 
+/** Keys and descriptions without decrypting anything (what `variables list` shows). */
+export async function listVariableKeys(
+  store: MetadataDb,
+): Promise<{ key: string; description: string | null; isEncrypted: boolean }[]> {
+  const rows = await store.kysely
+    .selectFrom('variable')
+    .select(['key', 'description', 'is_encrypted'])
+    .orderBy('key')
+    .execute();
+  return rows.map((r) => ({
+    key: r.key,
+    description: r.description,
+    isEncrypted: Number(r.is_encrypted) === 1,
+  }));
+}
+
 export async function deleteVariable(store: MetadataDb, key: string): Promise<void> {
   const result = await store.kysely.deleteFrom('variable').where('key', '=', key).executeTakeFirst();
   if (Number(result.numDeletedRows) === 0) throw new NotFoundError(`Variable ${key} does not exist.`);

@@ -106,7 +106,10 @@ describe.each(TEST_DIALECTS)('metadata services on %s', (dialect) => {
     it('rejects a wrong password or unknown user with AuthenticationError and counts failures', async () => {
       await expect(authenticate(t.db, 'ada', 'wrong')).rejects.toThrow(AuthenticationError);
       await expect(authenticate(t.db, 'nobody', 'S3cure!pass')).rejects.toThrow(AuthenticationError);
+      // Usernames are exact, also on MySQL whose default collation ignores case.
+      await expect(authenticate(t.db, 'ADA', 'S3cure!pass')).rejects.toThrow(AuthenticationError);
       expect((await getUserWithRoles(t.db, { username: 'ada' })).failLoginCount).toBe(1);
+      await expect(getUserWithRoles(t.db, { username: 'Ada' })).rejects.toThrow(NotFoundError);
       await authenticate(t.db, 'ada', 'S3cure!pass');
       const after = await getUserWithRoles(t.db, { username: 'ada' });
       expect(after.failLoginCount).toBe(0);

@@ -1,12 +1,11 @@
-import { ValidationError } from '../../errors.js';
+import { NotFoundError, ValidationError } from '../../errors.js';
 import {
   deleteVariable,
   getVariable,
-  listVariables,
+  listVariableKeys,
   parseVariableJson,
   setVariable,
 } from '../../variables/index.js';
-import { NotFoundError } from '../../errors.js';
 import { outputOption, type OutputOpts, type RegisterCommand } from '../command-kit.js';
 import { printRows } from '../output.js';
 import { migratedStore } from './store.js';
@@ -54,8 +53,7 @@ export const registerVariables: RegisterCommand = (program, cli) => {
     .description('List variables (keys and descriptions; values stay hidden)')
     .addOption(outputOption())
     .action(async (opts: OutputOpts) => {
-      const ctx = cli.context();
-      const rows = (await listVariables(await migratedStore(cli), ctx.fernet)).map((v) => ({
+      const rows = (await listVariableKeys(await migratedStore(cli))).map((v) => ({
         key: v.key,
         description: v.description,
         is_encrypted: v.isEncrypted,
