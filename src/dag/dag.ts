@@ -5,6 +5,7 @@ import { getAuthoringDefaults } from './defaults.js';
 import { optionalDurationToMs, type Duration } from './duration.js';
 import { checkParamSchemas, serializeParams, type ParamsInput } from './params.js';
 import { parseSchedule, type ScheduleInput } from './schedule.js';
+import { checkTimeZone, parseDateInZone } from './timezone.js';
 import { SERIALIZATION_VERSION, type ScheduleSpec, type SerializedDag } from './serialized.js';
 import type { TaskContext } from './execution.js';
 import type { TaskGroup } from './task-group.js';
@@ -19,7 +20,10 @@ export interface DagArgs {
   scheduleInterval?: ScheduleInput;
   startDate?: Date | string | null;
   endDate?: Date | string | null;
-  /** IANA zone the schedule runs in; default core.default_timezone. */
+  /**
+   * IANA zone the schedule runs in, and in which `startDate`/`endDate` text without an offset is
+   * read; default core.default_timezone.
+   */
   timezone?: string;
   catchup?: boolean;
   defaultArgs?: DefaultArgs;
@@ -63,9 +67,9 @@ export function isDag(value: unknown): value is DAG {
   return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[DAG_BRAND] === true;
 }
 
-function toDate(value: Date | string | null | undefined, what: string, dagId: string): Date | null {
+function toDate(value: Date | string | null | undefined, what: string, dagId: string, zone: string): Date | null {
   if (value === null || value === undefined) return null;
-  const d = value instanceof Date ? value : new Date(/[zZ]|[+-]\d\d:?\d\d$/.test(value) || !value.includes('T') ? value : `${value}Z`);
+  const d = value instanceof Date ? value : parseDateInZone(String(value), zone);
   if (Number.isNaN(d.getTime())) throw new ValidationError(`DAG '${dagId}': ${what} '${String(value)}' is not a valid date`);
   return d;
 }
@@ -96,8 +100,11 @@ export class DAG {
       throw new ValidationError(`DAG '${this.dagId}': give schedule or scheduleInterval, not both`);
     }
     this.schedule = parseSchedule(args.schedule !== undefined ? args.schedule : (args.scheduleInterval ?? null), this.dagId);
-    this.startDate = toDate(args.startDate ?? (args.defaultArgs?.startDate as Date | string | undefined), 'startDate', this.dagId);
-    this.endDate = toDate(args.endDate ?? (args.defaultArgs?.endDate as Date | string | undefined), 'endDate', this.dagId);
+    if (args.timezone !== undefined) checkTimeZone(String(args.timezone), `DAG '${this.dagId}'`);
+    // Dates written without an offset are wall time in the DAG's zone, as Airflow's naive datetimes.
+    const zone = this.timezone;
+    this.startDate = toDate(args.startDate ?? (args.defaultArgs?.startDate as Date | string | undefined), 'startDate', this.dagId, zone);
+    this.endDate = toDate(args.endDate ?? (args.defaultArgs?.endDate as Date | string | undefined), 'endDate', this.dagId, zone);
     if (this.startDate && this.endDate && this.endDate < this.startDate) {
       throw new ValidationError(`DAG '${this.dagId}': endDate is before startDate`);
     }
@@ -127,7 +134,8 @@ export class DAG {
     return this.args.catchup ?? getAuthoringDefaults().catchup;
   }
   get timezone(): string {
-    return this.args.timezone ?? getAuthoringDefaults().timezone;
+    const zone = this.args?.timezone ?? getAuthoringDefaults().timezone;
+    return zone.toUpperCase() === 'UTC' ? 'UTC' : zone;
   }
   get maxActiveRuns(): number {
     return this.args.maxActiveRuns ?? getAuthoringDefaults().maxActiveRuns;

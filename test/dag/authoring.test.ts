@@ -161,6 +161,18 @@ describe('DAG arguments and serialization', () => {
     expect(new DAG({ dagId: 'a', scheduleInterval: '@daily' }).schedule).toEqual({ kind: 'preset', name: '@daily' });
   });
 
+  it('reads dates without an offset as wall time in the DAG time zone', () => {
+    const berlin = (startDate: string) => new DAG({ dagId: 'tz', timezone: 'Europe/Berlin', startDate }).startDate?.toISOString();
+    expect(berlin('2024-01-01')).toBe('2023-12-31T23:00:00.000Z');
+    expect(berlin('2024-07-01T06:00')).toBe('2024-07-01T04:00:00.000Z');
+    expect(berlin('2024-07-01T06:00:00Z')).toBe('2024-07-01T06:00:00.000Z');
+    expect(berlin('2024-07-01T06:00:00+01:00')).toBe('2024-07-01T05:00:00.000Z');
+    expect(new DAG({ dagId: 'u', startDate: '2024-01-01' }).startDate?.toISOString()).toBe('2024-01-01T00:00:00.000Z');
+    expect(new DAG({ dagId: 'tz', timezone: 'Europe/Berlin' }).serialize().timezone).toBe('Europe/Berlin');
+    expect(() => new DAG({ dagId: 'tz', timezone: 'Mars/Olympus' })).toThrow(/unknown time zone 'Mars\/Olympus'/);
+    expect(() => new DAG({ dagId: 'tz', startDate: 'yesterday' })).toThrow(/startDate 'yesterday' is not a valid date/);
+  });
+
   it('exports all eleven trigger rules as constants', () => {
     expect(TRIGGER_RULES).toHaveLength(11);
     expect(Object.values(TriggerRule).sort()).toEqual([...TRIGGER_RULES].sort());
