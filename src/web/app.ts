@@ -51,6 +51,8 @@ export async function buildWebApp(app: AppContext): Promise<FastifyInstance> {
     reply.header('X-Content-Type-Options', 'nosniff');
     reply.header('X-Frame-Options', 'DENY');
     reply.header('Referrer-Policy', 'same-origin');
+    // Scripts only from our own /static/app.js (no inline script anywhere), so injected markup cannot run code.
+    reply.header('Content-Security-Policy', "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'");
     if (request.url === '/health' || request.url === '/version' || request.url.startsWith('/static/')) return;
     await loadSession(guard, request, reply);
   });
