@@ -173,4 +173,29 @@ describe('UI in Chromium', () => {
     expect(trigger?.status()).toBe(403);
     await page.close();
   }, 60_000);
+
+  it('admin pages: a connection added through the form shows its password masked; audit log lists user actions', async () => {
+    const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
+    await signIn(page, 'admin');
+    await page.goto(`${web.url}/connection/list`);
+    await page.fill('form[action="/connection/add"] input[name=connection_id]', 'warehouse');
+    await page.fill('form[action="/connection/add"] input[name=conn_type]', 'postgres');
+    await page.fill('form[action="/connection/add"] input[name=host]', 'db.internal');
+    await page.fill('form[action="/connection/add"] input[name=password]', 'hunter2-secret');
+    await Promise.all([page.waitForLoadState('load'), page.click('form[action="/connection/add"] button')]);
+    await page.waitForSelector('text=Saved connection warehouse.');
+    const html = await page.content();
+    expect(html).toContain('db.internal');
+    expect(html).not.toContain('hunter2-secret');
+    await page.screenshot({ path: join(DOCS, 'connections.png') });
+    await page.goto(`${web.url}/log/list`);
+    const audit = await page.locator('table.list').textContent();
+    expect(audit).toContain('trigger');
+    expect(audit).toContain('unpaused');
+    expect(audit).toContain('login');
+    await page.screenshot({ path: join(DOCS, 'audit-log.png') });
+    await page.goto(`${web.url}/users/list`);
+    await page.screenshot({ path: join(DOCS, 'users.png') });
+    await page.close();
+  }, 60_000);
 });
