@@ -1,6 +1,6 @@
 import type { MetadataDb } from '../db/index.js';
 import type { TaskInstanceState } from '../db/tables.js';
-import { ConflictError, errorMessage } from '../errors.js';
+import { ConfigError, ConflictError, errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 import { recordLostTry } from '../task-runner/external-failure.js';
 import { killProcessTree } from '../task-runner/process-tree.js';
@@ -55,6 +55,11 @@ export class LocalExecutor implements Executor {
   private wakeUp: (() => void) | null = null;
   private started = false;
   private stopping = false;
+  /** Task processes that died before saying ready, in a row; forks back off while > 0. */
+  private bootFailures = 0;
+  private lastFatal: string | null = null;
+  private forkAllowedAt = 0;
+  private topUpTimer: NodeJS.Timeout | null = null;
   /** Per-task start overhead samples (queue() → runner started), for benchmarks. */
   readonly startLatenciesMs: number[] = [];
 
@@ -75,9 +80,17 @@ export class LocalExecutor implements Executor {
     if (this.started) return;
     this.started = true;
     this.topUp();
-    // Wait for the first warm process so the first task does not pay for the fork.
-    if (this.options.warmProcesses > 0)
-      await this.waitUntil(() => this.idle().length > 0 || this.stopping, 30_000);
+    // Wait for the first warm process so the first task does not pay for the fork; a process that
+    // cannot start at all (unreachable DB, broken install) is a configuration problem to report now.
+    if (this.options.warmProcesses > 0) {
+      await this.waitUntil(() => this.idle().length > 0 || this.stopping || this.bootFailures > 0, 60_000);
+      if (this.idle().length === 0 && this.bootFailures > 0) {
+        await this.stop(0);
+        throw new ConfigError(
+          `${this.name}: task processes cannot start: ${this.lastFatal ?? 'they exit during start-up'}`,
+        );
+      }
+    }
   }
 
   async queue(item: TaskWorkItem): Promise<void> {
@@ -130,6 +143,7 @@ export class LocalExecutor implements Executor {
 
   async stop(graceMs: number): Promise<void> {
     this.stopping = true;
+    if (this.topUpTimer) clearTimeout(this.topUpTimer);
     this.pending.splice(0, this.pending.length);
     for (const p of this.idle()) p.send({ type: 'shutdown' });
     await this.waitUntil(() => this.busyCount() === 0, graceMs);
@@ -194,6 +208,16 @@ export class LocalExecutor implements Executor {
   /** Keep enough processes starting/idle for the pending work plus the warm reserve. */
   private topUp(): void {
     if (this.stopping || !this.started) return;
+    const wait = this.forkAllowedAt - Date.now();
+    if (wait > 0) {
+      // Task processes keep dying at start (DB unreachable, broken install): retry later, not in a loop.
+      this.topUpTimer ??= setTimeout(() => {
+        this.topUpTimer = null;
+        this.topUp();
+      }, wait);
+      this.topUpTimer.unref();
+      return;
+    }
     const busy = this.busyCount();
     const wantedIdle =
       Math.min(this.pending.length, this.options.parallelism - busy) +
@@ -226,6 +250,9 @@ export class LocalExecutor implements Executor {
   private onMessage(proc: TaskProcess, message: ToParent): void {
     switch (message.type) {
       case 'ready':
+        this.bootFailures = 0;
+        this.forkAllowedAt = 0;
+        proc.startedOk = true;
         if (proc.state === 'starting') proc.state = 'idle';
         if (this.stopping) proc.send({ type: 'shutdown' });
         this.dispatch();
@@ -261,14 +288,24 @@ export class LocalExecutor implements Executor {
         return;
       }
       case 'fatal':
+        this.lastFatal = message.message;
         this.options.log.error(`Task process ${proc.pid} failed: ${message.message}`);
         return;
     }
   }
 
   private onExit(proc: TaskProcess, code: number | null, signal: NodeJS.Signals | null): void {
+    const diedStarting = proc.startedOk === false;
     this.processes.delete(proc);
     this.clearWatchdog(proc);
+    if (diedStarting && !this.stopping) {
+      this.bootFailures += 1;
+      const delay = Math.min(30_000, 250 * 2 ** Math.min(this.bootFailures, 7));
+      this.forkAllowedAt = Date.now() + delay;
+      this.options.log.error(
+        `A task process exited during start-up (code ${String(code)}, signal ${String(signal)}); next start in ${delay} ms`,
+      );
+    }
     const key = proc.task;
     if (key && !proc.reportedDone) {
       // The process died while running a task: record the lost try, then report it.

@@ -1,6 +1,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { isToParent, type ToChild, type ToParent } from './ipc-protocol.js';
 import type { TaskInstanceKey } from './executor.js';
 
@@ -27,8 +28,17 @@ export function taskProcessEntry(): { file: string; loaderArgs: string[] } {
   const isSource = here.endsWith('.ts');
   return {
     file: join(dirname(here), isSource ? 'task-process-main.ts' : 'task-process-main.js'),
-    loaderArgs: isSource ? ['--import', 'tsx'] : [],
+    loaderArgs: isSource ? ['--import', tsxLoader()] : [],
   };
+}
+
+/** tsx's loader as an absolute URL, so the child finds it whatever its working directory. */
+function tsxLoader(): string {
+  try {
+    return pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
+  } catch {
+    return 'tsx';
+  }
 }
 
 export class TaskProcess {
@@ -38,6 +48,8 @@ export class TaskProcess {
   taskStartedAt = 0;
   /** Kills the process if its task outlives executionTimeout (the runner's own timer cannot fire in a blocked event loop). */
   watchdog: NodeJS.Timeout | null = null;
+  /** Became ready (false until its `ready` message). */
+  startedOk = false;
   /** The watchdog killed it. */
   timedOut = false;
   /** Set when the executor asked it to stop its task. */

@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   createExecutor,
@@ -251,6 +252,22 @@ describe('SequentialExecutor', () => {
 });
 
 describe('createExecutor', () => {
+  it('reports task processes that cannot start (unreachable metadata DB) instead of forking in a loop', async () => {
+    const home = `${tmpdir()}/updraft-exec-baddb-${process.pid}`;
+    const ctx = createContext({
+      env: {
+        ...process.env,
+        AIRFLOW_HOME: home,
+        AIRFLOW__CORE__EXECUTOR: 'LocalExecutor',
+        AIRFLOW__DATABASE__SQL_ALCHEMY_CONN: 'postgresql://postgres@127.0.0.1:1/nowhere',
+      },
+      onWarning: () => undefined,
+    });
+    const executor = createExecutor(ctx);
+    await expect(executor.start()).rejects.toThrow(/task processes cannot start: .*127\.0\.0\.1:1/);
+    rmSync(home, { recursive: true, force: true });
+  }, 60_000);
+
   it('refuses the distributed executor with a clear configuration error', async () => {
     const ctx = createContext({
       env: {

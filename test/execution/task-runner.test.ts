@@ -258,7 +258,11 @@ describe.each(TEST_DIALECTS)('task runner on %s', (dialect) => {
     const path = taskLogPath(e.logFolder, key);
     expect(path).toContain('/task_id=mapped_echo/map_index=1/attempt=1.log');
     expect(readFileSync(path, 'utf8')).toContain('second 1');
-    const xcom = await e.db.kysely.selectFrom('xcom').selectAll().where('task_id', '=', 'mapped_echo').executeTakeFirstOrThrow();
+    const xcom = await e.db.kysely
+      .selectFrom('xcom')
+      .selectAll()
+      .where('task_id', '=', 'mapped_echo')
+      .executeTakeFirstOrThrow();
     expect([xcom.map_index, JSON.parse(xcom.value)]).toEqual([1, 'second 1']);
   });
 });
