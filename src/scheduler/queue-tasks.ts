@@ -35,26 +35,23 @@ export async function queueScheduledTasks(db: Kysely<Database>, executor: Execut
     if (options.skipLocked) q = q.forUpdate().skipLocked();
     const candidates = await q.execute();
     if (candidates.length === 0) return [];
-    const [pools, occupied, perDag] = await Promise.all([
-      trx.selectFrom('slot_pool').select(['pool', 'slots']).execute(),
+    // One aggregate gives both what each pool has in use and what each DAG has running.
+    const [pools, active] = await Promise.all([
+      poolSlots(trx, options.now),
       trx
         .selectFrom('task_instance')
-        .select(['pool', sql<number>`sum(pool_slots)`.as('used')])
+        .select(['dag_id', 'pool', sql<number>`count(*)`.as('n'), sql<number>`sum(pool_slots)`.as('used')])
         .where('state', 'in', ['queued', 'running'])
-        .groupBy('pool')
-        .execute(),
-      trx
-        .selectFrom('task_instance')
-        .select(['dag_id', sql<number>`count(*)`.as('n')])
-        .where('state', 'in', ['queued', 'running'])
-        .where('dag_id', 'in', [...new Set(candidates.map((c) => c.dag_id))])
-        .groupBy('dag_id')
+        .groupBy(['dag_id', 'pool'])
         .execute(),
     ]);
-    const poolFree = new Map<string, number>(pools.map((p) => [p.pool, p.slots < 0 ? Infinity : p.slots]));
+    const poolFree = new Map<string, number>(pools);
     if (!poolFree.has(DEFAULT_POOL)) poolFree.set(DEFAULT_POOL, DEFAULT_POOL_SLOTS);
-    for (const o of occupied) poolFree.set(o.pool, (poolFree.get(o.pool) ?? 0) - Number(o.used));
-    const dagActive = new Map<string, number>(perDag.map((d) => [d.dag_id, Number(d.n)]));
+    const dagActive = new Map<string, number>();
+    for (const a of active) {
+      poolFree.set(a.pool, (poolFree.get(a.pool) ?? 0) - Number(a.used));
+      dagActive.set(a.dag_id, (dagActive.get(a.dag_id) ?? 0) + Number(a.n));
+    }
     const chosen: (typeof candidates)[number][] = [];
     for (const ti of candidates) {
       if (free <= 0) break;
@@ -74,19 +71,45 @@ export async function queueScheduledTasks(db: Kysely<Database>, executor: Execut
       free--;
       chosen.push(ti);
     }
+    // One UPDATE per run. Safe without per-row guards beyond state: with row locking the rows
+    // are locked by the SELECT above, and without it only one scheduler runs (job.ts refuses a
+    // second), so the try numbers read are the ones updated.
     const queued: typeof chosen = [];
+    const byRun = new Map<string, typeof chosen>();
     for (const ti of chosen) {
+      const k = `${ti.dag_id}\u0000${ti.run_id}\u0000${ti.map_index}`;
+      const list = byRun.get(k);
+      if (list) list.push(ti);
+      else byRun.set(k, [ti]);
+    }
+    for (const group of byRun.values()) {
+      const first = group[0]!;
       const r = await trx
         .updateTable('task_instance')
-        .set({ state: 'queued', try_number: ti.try_number + 1, queued_dttm: options.now, queued_by_job_id: options.jobId, updated_at: options.now })
-        .where('dag_id', '=', ti.dag_id)
-        .where('run_id', '=', ti.run_id)
-        .where('task_id', '=', ti.task_id)
-        .where('map_index', '=', ti.map_index)
+        .set({ state: 'queued', try_number: sql<number>`try_number + 1`, queued_dttm: options.now, queued_by_job_id: options.jobId, updated_at: options.now })
+        .where('dag_id', '=', first.dag_id)
+        .where('run_id', '=', first.run_id)
+        .where('map_index', '=', first.map_index)
+        .where('task_id', 'in', group.map((t) => t.task_id))
         .where('state', '=', 'scheduled')
-        .where('try_number', '=', ti.try_number)
         .executeTakeFirst();
-      if (Number(r.numUpdatedRows) === 1) queued.push(ti);
+      if (Number(r.numUpdatedRows) === group.length) {
+        queued.push(...group);
+        continue;
+      }
+      // Someone changed some of them meanwhile (a clear or a mark): queue only those we got.
+      const got = await trx
+        .selectFrom('task_instance')
+        .select(['task_id', 'try_number'])
+        .where('dag_id', '=', first.dag_id)
+        .where('run_id', '=', first.run_id)
+        .where('map_index', '=', first.map_index)
+        .where('task_id', 'in', group.map((t) => t.task_id))
+        .where('state', '=', 'queued')
+        .where('queued_dttm', '=', options.now)
+        .execute();
+      const ok = new Map(got.map((g) => [g.task_id, g.try_number]));
+      for (const ti of group) if (ok.get(ti.task_id) === ti.try_number + 1) queued.push(ti);
     }
     return queued;
   };
@@ -120,4 +143,13 @@ export async function queueScheduledTasks(db: Kysely<Database>, executor: Execut
     }
   }
   return queued.length;
+}
+
+/** Pool sizes change rarely (`pools set`): read them at most once a second. */
+let poolCache: { at: number; pools: [string, number][] } | undefined;
+async function poolSlots(db: Kysely<Database>, now: number): Promise<[string, number][]> {
+  if (poolCache && now - poolCache.at < 1000 && now >= poolCache.at) return poolCache.pools;
+  const rows = await db.selectFrom('slot_pool').select(['pool', 'slots']).execute();
+  poolCache = { at: now, pools: rows.map((p) => [p.pool, p.slots < 0 ? Infinity : p.slots]) };
+  return poolCache.pools;
 }

@@ -1,0 +1,212 @@
+#!/usr/bin/env node
+/**
+ * Scheduler benchmark (`npm run bench`): end-to-end DAG runs through the real scheduler, the real
+ * LocalExecutor (parallelism 8) and real task runners, with SQLite and with MariaDB as metadata DB:
+ *   - chain: 100 BashOperator tasks `true` in a line → total time, per-hop latency p50/p95
+ *     (hop = next task's start_date − previous task's end_date, both written by the runners);
+ *   - fan: 1 → 1,000 → 1 BashOperator tasks `true` → tasks per second end to end;
+ * and the same two shapes with BullMQ's FlowProducer on the local Redis (one Worker, concurrency
+ * 8, each job runs `bash -c true`) as the peer, in the same process run. Each case runs REPEAT
+ * times; the table shows medians and the ratio to BullMQ.
+ * Needs `npm run build` first (npm run bench does it).  Usage: node scripts/bench.mjs [REPEAT] [sqlite,mysql]
+ */
+import { execFile } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const dist = (p) => join(root, 'dist', p);
+const { createContext } = await import(dist('context.js'));
+const { migrateToLatest } = await import(dist('db/index.js'));
+const { processDagFolderOnce } = await import(dist('dag-processing/processor.js'));
+const { triggerDagRun } = await import(dist('dag-runs/index.js'));
+const { Scheduler } = await import(dist('scheduler/scheduler.js'));
+const { silentLogger } = await import(dist('log.js'));
+
+const REPEAT = Number(process.argv[2] ?? 3);
+const DIALECTS = (process.argv[3] ?? 'sqlite,mysql').split(',');
+const CHAIN = 100;
+const FAN = 1000;
+const CONCURRENCY = 8;
+
+const pct = (xs, p) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
+};
+const median = (xs) => pct(xs, 50);
+
+function dagSources() {
+  return {
+    'bench_chain.ts': `import { DAG, BashOperator } from 'updraft';
+export const dag = new DAG({ dagId: 'bench_chain', schedule: null, startDate: '2024-01-01', maxActiveTasks: ${CONCURRENCY} }).build(() => {
+  let prev: BashOperator | undefined;
+  for (let i = 0; i < ${CHAIN}; i++) {
+    const t = new BashOperator({ taskId: 't' + String(i).padStart(3, '0'), bashCommand: 'true' });
+    if (prev) prev.then(t);
+    prev = t;
+  }
+});
+`,
+    'bench_fan.ts': `import { DAG, BashOperator } from 'updraft';
+export const dag = new DAG({ dagId: 'bench_fan', schedule: null, startDate: '2024-01-01', maxActiveTasks: ${CONCURRENCY} }).build(() => {
+  const root = new BashOperator({ taskId: 'root', bashCommand: 'true' });
+  const sink = new BashOperator({ taskId: 'sink', bashCommand: 'true' });
+  for (let i = 0; i < ${FAN}; i++) root.then(new BashOperator({ taskId: 'm' + String(i).padStart(4, '0'), bashCommand: 'true' })).then(sink);
+});
+`,
+  };
+}
+
+async function createDatabase(dialect, home) {
+  if (dialect === 'sqlite') return { url: `sqlite:///${join(home, 'airflow.db')}`, drop: async () => {} };
+  const { createConnection } = await import('mysql2/promise');
+  const name = `updraft_bench_${Date.now().toString(36)}`;
+  const c = await createConnection({ host: '127.0.0.1', port: 3306, user: 'root' });
+  await c.query(`CREATE DATABASE \`${name}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`);
+  await c.end();
+  return {
+    url: `mysql://root@127.0.0.1:3306/${name}`,
+    drop: async () => {
+      const d = await createConnection({ host: '127.0.0.1', port: 3306, user: 'root' });
+      await d.query(`DROP DATABASE IF EXISTS \`${name}\``);
+      await d.end();
+    },
+  };
+}
+
+async function benchUpdraft(dialect) {
+  const home = mkdtempSync(join(tmpdir(), 'updraft-bench-'));
+  mkdirSync(join(home, 'dags'));
+  for (const [f, src] of Object.entries(dagSources())) writeFileSync(join(home, 'dags', f), src);
+  const database = await createDatabase(dialect, home);
+  const env = {
+    ...process.env,
+    AIRFLOW_HOME: home,
+    AIRFLOW__DATABASE__SQL_ALCHEMY_CONN: database.url,
+    AIRFLOW__DATABASE__SQL_ALCHEMY_POOL_SIZE: '10',
+    AIRFLOW__CORE__LOAD_EXAMPLES: 'False',
+    AIRFLOW__CORE__EXECUTOR: 'LocalExecutor',
+    AIRFLOW__CORE__PARALLELISM: String(CONCURRENCY),
+    AIRFLOW__CORE__TASK_RUNNER_WARM_PROCESSES: String(CONCURRENCY),
+    AIRFLOW__LOGGING__LOGGING_LEVEL: 'ERROR',
+  };
+  const ctx = createContext({ env, log: silentLogger });
+  const store = await ctx.db();
+  await migrateToLatest(store);
+  await processDagFolderOnce(ctx, { log: silentLogger });
+  const db = store.kysely;
+  const scheduler = new Scheduler(ctx, { env, runDagProcessor: false, log: silentLogger });
+  const running = scheduler.run();
+  const results = { chain: [], fan: [] };
+  async function runOnce(dagId) {
+    const t0 = Date.now();
+    const run = await triggerDagRun(ctx, dagId);
+    for (;;) {
+      const r = await db.selectFrom('dag_run').select(['state']).where('dag_id', '=', dagId).where('run_id', '=', run.run_id).executeTakeFirst();
+      if (r.state === 'success' || r.state === 'failed') {
+        if (r.state !== 'success') throw new Error(`${dagId} run ${run.run_id} ended ${r.state}`);
+        break;
+      }
+      await new Promise((res) => setTimeout(res, 5));
+    }
+    const wall = (Date.now() - t0) / 1000;
+    const tis = await db.selectFrom('task_instance').select(['task_id', 'start_date', 'end_date']).where('dag_id', '=', dagId).where('run_id', '=', run.run_id).orderBy('task_id').execute();
+    return { wall, tis };
+  }
+  try {
+    for (let i = 0; i < REPEAT; i++) {
+      const c = await runOnce('bench_chain');
+      const hops = [];
+      for (let k = 1; k < c.tis.length; k++) hops.push(c.tis[k].start_date - c.tis[k - 1].end_date);
+      const taskMs = c.tis.map((t) => t.end_date - t.start_date);
+      results.chain.push({ total: c.wall, p50: pct(hops, 50), p95: pct(hops, 95), taskMs: median(taskMs) });
+      const f = await runOnce('bench_fan');
+      results.fan.push({ total: f.wall, tps: (FAN + 2) / f.wall });
+    }
+  } finally {
+    scheduler.stop();
+    const stats = await running;
+    if (process.env.BENCH_VERBOSE) console.error(dialect, JSON.stringify({ loops: stats.loops, phaseMs: Object.fromEntries(Object.entries(stats.phaseMs).map(([k, v]) => [k, Math.round(v)])), chain: results.chain, fan: results.fan }));
+    await ctx.close();
+    await database.drop();
+    rmSync(home, { recursive: true, force: true });
+  }
+  return results;
+}
+
+async function benchBullmq() {
+  const { FlowProducer, Worker, Queue } = await import('bullmq');
+  const { default: IORedis } = await import('ioredis');
+  const connection = new IORedis({ host: '127.0.0.1', port: 6379, maxRetriesPerRequest: null });
+  const queueName = `updraft_bench_${Date.now().toString(36)}`;
+  const run = promisify(execFile);
+  const worker = new Worker(queueName, async () => { await run('bash', ['-c', 'true']); }, { connection, concurrency: CONCURRENCY });
+  await worker.waitUntilReady();
+  const flow = new FlowProducer({ connection });
+  const queue = new Queue(queueName, { connection });
+  const results = { chain: [], fan: [] };
+  // Poll the top job (QueueEvents adds its own stream-reading delay to the measurement).
+  const finished = async (jobId) => {
+    for (;;) {
+      const job = await queue.getJob(jobId);
+      if (job?.failedReason) throw new Error(job.failedReason);
+      if (job?.finishedOn) return job.finishedOn;
+      await new Promise((res) => setTimeout(res, 2));
+    }
+  };
+  try {
+    for (let i = 0; i < REPEAT; i++) {
+      // Chain: job k's child is job k-1, so job 0 runs first and the top job last.
+      let node = { name: 'c0', queueName, data: {}, opts: { removeOnComplete: false } };
+      for (let k = 1; k < CHAIN; k++) node = { name: `c${k}`, queueName, data: {}, children: [node] };
+      const t0 = Date.now();
+      const tree = await flow.add(node);
+      const total = ((await finished(tree.job.id)) - t0) / 1000;
+      const jobs = [];
+      let cur = tree;
+      while (cur) {
+        jobs.push(await queue.getJob(cur.job.id));
+        cur = cur.children?.[0];
+      }
+      jobs.reverse();
+      const hops = [];
+      for (let k = 1; k < jobs.length; k++) hops.push(jobs[k].processedOn - jobs[k - 1].finishedOn);
+      results.chain.push({ total, p50: pct(hops, 50), p95: pct(hops, 95) });
+      const children = Array.from({ length: FAN }, (_, k) => ({ name: `m${k}`, queueName, data: {} }));
+      const t1 = Date.now();
+      const fan = await flow.add({ name: 'sink', queueName, data: {}, children });
+      const ft = ((await finished(fan.job.id)) - t1) / 1000;
+      results.fan.push({ total: ft, tps: (FAN + 1) / ft });
+    }
+  } finally {
+    await worker.close();
+    await flow.close();
+    await queue.obliterate({ force: true }).catch(() => undefined);
+    await queue.close();
+    await connection.quit();
+  }
+  return results;
+}
+
+const rows = [];
+console.log(`Scheduler benchmark: chain of ${CHAIN}, fan-out/fan-in of ${FAN}, concurrency ${CONCURRENCY}, ${REPEAT} repeat(s), medians`);
+const peer = await benchBullmq();
+const peerChain = median(peer.chain.map((r) => r.total));
+const peerFan = median(peer.fan.map((r) => r.total));
+rows.push(['BullMQ FlowProducer (Redis)', peerChain, median(peer.chain.map((r) => r.p50)), median(peer.chain.map((r) => r.p95)), peerFan, median(peer.fan.map((r) => r.tps)), 1, 1]);
+for (const dialect of DIALECTS) {
+  const r = await benchUpdraft(dialect);
+  const chain = median(r.chain.map((x) => x.total));
+  const fan = median(r.fan.map((x) => x.total));
+  rows.push([`Updraft LocalExecutor, ${dialect === 'mysql' ? 'MariaDB' : 'SQLite'}`, chain, median(r.chain.map((x) => x.p50)), median(r.chain.map((x) => x.p95)), fan, median(r.fan.map((x) => x.tps)), chain / peerChain, fan / peerFan]);
+}
+const header = ['case', 'chain s', 'hop p50 ms', 'hop p95 ms', 'fan s', 'fan tasks/s', 'chain ×BullMQ', 'fan ×BullMQ'];
+const fmt = (v, i) => (i === 0 ? v : typeof v === 'number' ? (i >= 6 ? v.toFixed(2) : i === 5 ? v.toFixed(0) : i === 2 || i === 3 ? v.toFixed(1) : v.toFixed(2)) : String(v));
+const table = [header, ...rows.map((r) => r.map(fmt))];
+const widths = header.map((_, i) => Math.max(...table.map((r) => String(r[i]).length)));
+for (const r of table) console.log(r.map((c, i) => String(c).padEnd(widths[i])).join(' | '));
+console.log('Targets: hop p50 <= 10 ms; fan within 2x of BullMQ.');
+process.exit(0);
