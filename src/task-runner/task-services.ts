@@ -1,4 +1,4 @@
-import type { Database, DagRunState, TaskInstanceState } from '../db/tables.js';
+import type { DagRunState, TaskInstanceState } from '../db/tables.js';
 import type { TaskServices, XComBackend } from '../dag/execution.js';
 import type { MetadataDb } from '../db/index.js';
 import { getVariable } from '../variables/index.js';
