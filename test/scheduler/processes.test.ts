@@ -114,3 +114,52 @@ export const dag = new DAG({ dagId: 'crash_chain', schedule: null, startDate: '2
     expect(jobs.at(-1)!.state).toBe('success');
   }, 120_000);
 });
+
+describe.each(['postgres', 'mysql'] as const)('two schedulers at once on %s', (dialect) => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await createHarness(dialect);
+    await h.writeDag(
+      'multi.ts',
+      `import { DAG, BashOperator } from 'updraft';
+export const dag = new DAG({ dagId: 'multi', schedule: null, startDate: '2024-01-01', maxActiveTasks: 32 }).build(() => {
+  for (let c = 0; c < 4; c++) {
+    let prev: BashOperator | undefined;
+    for (let i = 0; i < 5; i++) {
+      const id = 'c' + c + '_' + i;
+      const t = new BashOperator({ taskId: id, bashCommand: 'echo start-' + id + '-{{ run_id }} >> ${h.home}/trace; sleep 0.1' });
+      if (prev) prev.then(t);
+      prev = t;
+    }
+  }
+});
+`,
+    );
+    await h.parse();
+  }, 60_000);
+  afterAll(async () => h?.close(), 60_000);
+
+  it('shares the work with row locks: every task of every run runs exactly once', async () => {
+    const env = { ...process.env, ...h.env } as Record<string, string>;
+    const runs = [];
+    for (let i = 0; i < 3; i++) runs.push(await triggerDagRun(h.ctx, 'multi', { runId: `r${i}` }));
+    const a = startScheduler(env);
+    const b = startScheduler(env);
+    try {
+      for (const r of runs) expect((await h.waitForRun('multi', r.run_id, 60_000)).state).toBe('success');
+    } finally {
+      a.child.kill('SIGTERM');
+      b.child.kill('SIGTERM');
+      await Promise.all([new Promise((r) => a.child.once('exit', r)), new Promise((r) => b.child.once('exit', r))]);
+    }
+    const trace = (await readFile(join(h.home, 'trace'), 'utf8')).trim().split('\n');
+    expect(trace).toHaveLength(3 * 4 * 5);
+    expect(new Set(trace).size).toBe(trace.length);
+    const db = (await h.ctx.db()).kysely;
+    const jobs = await db.selectFrom('job').select(['id']).where('job_type', '=', 'SchedulerJob').execute();
+    expect(jobs).toHaveLength(2);
+    // Both schedulers took part.
+    const queuedBy = await db.selectFrom('task_instance').select('queued_by_job_id').distinct().where('dag_id', '=', 'multi').execute();
+    expect(queuedBy.length).toBe(2);
+  }, 120_000);
+});
