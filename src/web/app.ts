@@ -25,7 +25,10 @@ export async function buildWebApp(app: AppContext): Promise<FastifyInstance> {
   const guard: GuardDeps = {
     db: metadata.kysely,
     store: metadata,
-    sessions: new SessionCodec(values.webserver.secret_key, values.webserver.session_lifetime_minutes * 60_000),
+    sessions: new SessionCodec(
+      values.webserver.secret_key,
+      values.webserver.session_lifetime_minutes * 60_000,
+    ),
     apiBackends: parseApiAuthBackends(values.api.auth_backends),
     credentials: new CredentialCache(),
     principals: new PrincipalCache(),
@@ -46,13 +49,18 @@ export async function buildWebApp(app: AppContext): Promise<FastifyInstance> {
   server.decorateRequest('session', null as never);
   server.decorateRequest('principal', null);
   server.setErrorHandler((error, request, reply) => sendError(error, request, reply));
-  server.setNotFoundHandler((request, reply) => sendError(new NotFoundError(`Nothing at ${request.method} ${request.url}.`), request, reply));
+  server.setNotFoundHandler((request, reply) =>
+    sendError(new NotFoundError(`Nothing at ${request.method} ${request.url}.`), request, reply),
+  );
   server.addHook('onRequest', async (request, reply) => {
     reply.header('X-Content-Type-Options', 'nosniff');
     reply.header('X-Frame-Options', 'DENY');
     reply.header('Referrer-Policy', 'same-origin');
     // Scripts only from our own /static/app.js (no inline script anywhere), so injected markup cannot run code.
-    reply.header('Content-Security-Policy', "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'");
+    reply.header(
+      'Content-Security-Policy',
+      "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'",
+    );
     if (request.url === '/health' || request.url === '/version' || request.url.startsWith('/static/')) return;
     await loadSession(guard, request, reply);
   });

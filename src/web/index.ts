@@ -10,7 +10,10 @@ export interface RunningWebserver {
 }
 
 /** Start the webserver on host:port (port 0 picks a free one) and return its address. */
-export async function startWebserver(ctx: AppContext, options: { host?: string; port?: number } = {}): Promise<RunningWebserver> {
+export async function startWebserver(
+  ctx: AppContext,
+  options: { host?: string; port?: number } = {},
+): Promise<RunningWebserver> {
   const webserver = ctx.config.values.webserver;
   const host = options.host ?? webserver.web_server_host;
   const port = options.port ?? webserver.web_server_port;
@@ -18,6 +21,7 @@ export async function startWebserver(ctx: AppContext, options: { host?: string; 
   await server.listen({ host, port });
   const address = server.server.address();
   const boundPort = typeof address === 'object' && address ? address.port : port;
-  const shownHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
+  const shownHost =
+    host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
   return { url: `http://${shownHost}:${boundPort}`, close: () => server.close() };
 }

@@ -26,26 +26,50 @@ export class InjectSession {
   }
 
   async get(url: string, headers: Record<string, string> = {}): Promise<LightMyRequestResponse> {
-    const res = await this.app.inject({ method: 'GET', url, remoteAddress: this.remoteAddress, headers: { accept: 'text/html', cookie: this.cookieHeader, ...headers } });
+    const res = await this.app.inject({
+      method: 'GET',
+      url,
+      remoteAddress: this.remoteAddress,
+      headers: { accept: 'text/html', cookie: this.cookieHeader, ...headers },
+    });
     this.remember(res);
     return res;
   }
 
-  async postForm(url: string, form: Record<string, string>, withCsrf = true): Promise<LightMyRequestResponse> {
+  async postForm(
+    url: string,
+    form: Record<string, string>,
+    withCsrf = true,
+  ): Promise<LightMyRequestResponse> {
     const body = new URLSearchParams(withCsrf ? { csrf_token: this.csrf, ...form } : form).toString();
     const res = await this.app.inject({
       method: 'POST',
       url,
       remoteAddress: this.remoteAddress,
       payload: body,
-      headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'text/html', cookie: this.cookieHeader },
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        accept: 'text/html',
+        cookie: this.cookieHeader,
+      },
     });
     this.remember(res);
     return res;
   }
 
-  async api(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', url: string, payload?: unknown, headers: Record<string, string> = {}): Promise<LightMyRequestResponse> {
-    return this.app.inject({ method, url, remoteAddress: this.remoteAddress, payload: payload as never, headers: { cookie: this.cookieHeader, ...headers } });
+  async api(
+    method: 'GET' | 'POST' | 'PATCH' | 'DELETE',
+    url: string,
+    payload?: unknown,
+    headers: Record<string, string> = {},
+  ): Promise<LightMyRequestResponse> {
+    return this.app.inject({
+      method,
+      url,
+      remoteAddress: this.remoteAddress,
+      payload: payload as never,
+      headers: { cookie: this.cookieHeader, ...headers },
+    });
   }
 
   async signIn(username: string, password = passwordOf(username)): Promise<LightMyRequestResponse> {

@@ -1,6 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SESSION_COOKIE } from '../../src/web/auth/session.js';
-import { fixtureDag, insertDag, schedulerHeartbeat, setTaskStates, startWebFixture, writeTaskLog, type WebFixture } from './web-fixture.js';
+import {
+  fixtureDag,
+  insertDag,
+  schedulerHeartbeat,
+  setTaskStates,
+  startWebFixture,
+  writeTaskLog,
+  type WebFixture,
+} from './web-fixture.js';
 import { InjectSession } from './session-helper.js';
 
 /** UI pages through `inject`: sign-in, sessions, CSRF, rate limiting, role restrictions, pages and actions. */
@@ -10,7 +18,10 @@ const dag = fixtureDag('etl_daily', { tags: ['etl'] });
 beforeAll(async () => {
   f = await startWebFixture('sqlite', { AIRFLOW__WEBSERVER__LOGIN_RATE_LIMIT: '3' });
   await insertDag(f.store, dag);
-  for (let i = 0; i < 30; i++) await insertDag(f.store, fixtureDag(`bulk_${String(i).padStart(2, '0')}`, { tags: ['bulk'] }), { paused: i % 3 === 0 });
+  for (let i = 0; i < 30; i++)
+    await insertDag(f.store, fixtureDag(`bulk_${String(i).padStart(2, '0')}`, { tags: ['bulk'] }), {
+      paused: i % 3 === 0,
+    });
 });
 afterAll(async () => f?.close());
 
@@ -28,15 +39,22 @@ describe('sign-in and sessions', () => {
     // A forged cookie (payload changed, signature kept) is ignored: back to sign-in.
     const signed = s.cookieHeader.match(new RegExp(`${SESSION_COOKIE}=([^;]+)`))![1]!;
     const [body, sig] = signed.split('.');
-    const forged = Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(body!, 'base64url').toString()), uid: 1 })).toString('base64url');
-    const res2 = await f.app.inject({ url: '/home', headers: { accept: 'text/html', cookie: `${SESSION_COOKIE}=${forged}.${sig}` } });
+    const forged = Buffer.from(
+      JSON.stringify({ ...JSON.parse(Buffer.from(body!, 'base64url').toString()), uid: 1 }),
+    ).toString('base64url');
+    const res2 = await f.app.inject({
+      url: '/home',
+      headers: { accept: 'text/html', cookie: `${SESSION_COOKIE}=${forged}.${sig}` },
+    });
     expect(res2.statusCode).toBe(302);
   });
 
   it('sign-in needs the CSRF token, wrong passwords are refused and audited, then rate limited', async () => {
     const s = new InjectSession(f.app, '10.1.2.3');
     await s.get('/login');
-    expect((await s.postForm('/login', { username: 'admin', password: 'admin-pass' }, false)).statusCode).toBe(403);
+    expect(
+      (await s.postForm('/login', { username: 'admin', password: 'admin-pass' }, false)).statusCode,
+    ).toBe(403);
     for (let i = 0; i < 3; i++) {
       const bad = await s.postForm('/login', { username: 'admin', password: 'wrong' });
       expect(bad.statusCode).toBe(401);
@@ -44,7 +62,11 @@ describe('sign-in and sessions', () => {
     }
     const blocked = await s.postForm('/login', { username: 'admin', password: 'admin-pass' });
     expect(blocked.statusCode).toBe(429);
-    const audit = await f.store.kysely.selectFrom('log').select('event').where('event', '=', 'failed_login').execute();
+    const audit = await f.store.kysely
+      .selectFrom('log')
+      .select('event')
+      .where('event', '=', 'failed_login')
+      .execute();
     expect(audit.length).toBeGreaterThanOrEqual(3);
     // Other addresses are not affected.
     expect((await new InjectSession(f.app, '10.9.9.9').signIn('admin')).statusCode).toBe(303);
@@ -61,7 +83,11 @@ describe('sign-in and sessions', () => {
   it('a next= pointing off-site is ignored', async () => {
     const s = new InjectSession(f.app);
     await s.get('/login?next=//evil.example.com/');
-    const res = await s.postForm('/login', { username: 'user', password: 'user-pass', next: '//evil.example.com/' });
+    const res = await s.postForm('/login', {
+      username: 'user',
+      password: 'user-pass',
+      next: '//evil.example.com/',
+    });
     expect(res.headers.location).toBe('/home');
   });
 });
@@ -83,7 +109,9 @@ describe('role restrictions on pages and actions', () => {
         const s = new InjectSession(f.app);
         await s.signIn(who);
         const res = await s.get(url);
-        expect(res.statusCode, `${who} ${url}`).toBe(order.indexOf(who) >= order.indexOf(minimum) ? 200 : 403);
+        expect(res.statusCode, `${who} ${url}`).toBe(
+          order.indexOf(who) >= order.indexOf(minimum) ? 200 : 403,
+        );
       }
     });
   }
@@ -103,10 +131,21 @@ describe('role restrictions on pages and actions', () => {
     const user = new InjectSession(f.app);
     await user.signIn('user');
     expect((await user.postForm('/dags/etl_daily/pause', { is_paused: 'true' }, false)).statusCode).toBe(403);
-    expect((await user.postForm('/dags/etl_daily/pause', { is_paused: 'true', next: '/home' })).headers.location).toBe('/home');
-    const row = await f.store.kysely.selectFrom('dag').select('is_paused').where('dag_id', '=', 'etl_daily').executeTakeFirstOrThrow();
+    expect(
+      (await user.postForm('/dags/etl_daily/pause', { is_paused: 'true', next: '/home' })).headers.location,
+    ).toBe('/home');
+    const row = await f.store.kysely
+      .selectFrom('dag')
+      .select('is_paused')
+      .where('dag_id', '=', 'etl_daily')
+      .executeTakeFirstOrThrow();
     expect(row.is_paused).toBe(1);
-    const audit = await f.store.kysely.selectFrom('log').selectAll().where('event', '=', 'paused').where('dag_id', '=', 'etl_daily').executeTakeFirst();
+    const audit = await f.store.kysely
+      .selectFrom('log')
+      .selectAll()
+      .where('event', '=', 'paused')
+      .where('dag_id', '=', 'etl_daily')
+      .executeTakeFirst();
     expect(audit?.owner).toBe('user');
     await user.postForm('/dags/etl_daily/pause', { is_paused: 'false' });
   });
@@ -139,7 +178,10 @@ describe('pages', () => {
     expect((await s.get('/home')).body).toContain('The scheduler does not appear to be running.');
     await schedulerHeartbeat(f.store, Date.now());
     expect((await s.get('/home')).body).not.toContain('The scheduler does not appear to be running.');
-    await f.store.kysely.insertInto('import_error').values({ timestamp: Date.now(), filename: '/dags/broken.ts', stacktrace: 'SyntaxError: oops <b>' }).execute();
+    await f.store.kysely
+      .insertInto('import_error')
+      .values({ timestamp: Date.now(), filename: '/dags/broken.ts', stacktrace: 'SyntaxError: oops <b>' })
+      .execute();
     const body = (await s.get('/home')).body;
     expect(body).toContain('DAG Import Errors (1)');
     expect(body).toContain('SyntaxError: oops &lt;b&gt;');
@@ -150,28 +192,46 @@ describe('pages', () => {
     await s.signIn('user');
     const form = await s.get('/dags/etl_daily/trigger');
     expect(form.body).toContain('name="param:who"');
-    const res = await s.postForm('/dags/etl_daily/trigger', { 'param:who': 'ui', 'param:count': '2', conf: '{"extra": true}' });
+    const res = await s.postForm('/dags/etl_daily/trigger', {
+      'param:who': 'ui',
+      'param:count': '2',
+      conf: '{"extra": true}',
+    });
     expect(res.statusCode).toBe(303);
-    const run = await f.store.kysely.selectFrom('dag_run').selectAll().where('dag_id', '=', 'etl_daily').executeTakeFirstOrThrow();
+    const run = await f.store.kysely
+      .selectFrom('dag_run')
+      .selectAll()
+      .where('dag_id', '=', 'etl_daily')
+      .executeTakeFirstOrThrow();
     expect(JSON.parse(run.conf!)).toEqual({ who: 'ui', count: 2, extra: true });
     const bad = await s.postForm('/dags/etl_daily/trigger', { 'param:count': '0', conf: '{}' });
     expect(bad.statusCode).toBe(400);
     expect((await s.postForm('/dags/etl_daily/trigger', { conf: '{not json' })).statusCode).toBe(400);
 
     await setTaskStates(f.store, dag, run.run_id, { extract: 'success', 'section.transform': 'running' });
-    await writeTaskLog(f.ctx, { dagId: 'etl_daily', runId: run.run_id, taskId: 'section.transform', tryNumber: 1 }, 'working...\n');
+    await writeTaskLog(
+      f.ctx,
+      { dagId: 'etl_daily', runId: run.run_id, taskId: 'section.transform', tryNumber: 1 },
+      'working...\n',
+    );
     for (const tab of ['grid', 'graph', 'details', 'code', 'runs']) {
       const page = await s.get(`/dags/etl_daily/${tab}`);
       expect(page.statusCode, tab).toBe(200);
     }
-    const grid = (await s.get(`/dags/etl_daily/grid?run_id=${encodeURIComponent(run.run_id)}&task_id=section.transform`)).body;
+    const grid = (
+      await s.get(`/dags/etl_daily/grid?run_id=${encodeURIComponent(run.run_id)}&task_id=section.transform`)
+    ).body;
     expect(grid).toContain('data-state="running"');
     expect(grid).toContain('▾ section');
     expect(grid).toContain('data-log-url=');
-    const feed = await s.api('GET', `/ui/log?dag_id=etl_daily&run_id=${encodeURIComponent(run.run_id)}&task_id=section.transform&try_number=1`);
+    const feed = await s.api(
+      'GET',
+      `/ui/log?dag_id=etl_daily&run_id=${encodeURIComponent(run.run_id)}&task_id=section.transform&try_number=1`,
+    );
     expect(feed.json()).toMatchObject({ content: 'working...\n', finished: false });
     expect((await s.get('/dags/etl_daily/code')).body).toContain('source of etl_daily');
-    for (const url of ['/dagrun/list', '/taskinstance/list', '/job/list', '/log/list']) expect((await s.get(url)).statusCode, url).toBe(200);
+    for (const url of ['/dagrun/list', '/taskinstance/list', '/job/list', '/log/list'])
+      expect((await s.get(url)).statusCode, url).toBe(200);
     expect((await s.get('/log/list')).body).toContain('trigger');
   });
 });

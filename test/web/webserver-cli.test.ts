@@ -11,7 +11,11 @@ let env: Record<string, string>;
 
 beforeAll(async () => {
   home = await mkdtemp(join(tmpdir(), 'updraft-webcli-'));
-  env = { AIRFLOW_HOME: home, AIRFLOW__CORE__LOAD_EXAMPLES: 'False', AIRFLOW__LOGGING__LOGGING_LEVEL: 'ERROR' };
+  env = {
+    AIRFLOW_HOME: home,
+    AIRFLOW__CORE__LOAD_EXAMPLES: 'False',
+    AIRFLOW__LOGGING__LOGGING_LEVEL: 'ERROR',
+  };
   const migrated = await runUpdraft(['db', 'migrate'], { env });
   expect(migrated.code, migrated.stderr).toBe(0);
 });
@@ -19,7 +23,9 @@ afterAll(async () => rm(home, { recursive: true, force: true }));
 
 describe('updraft webserver', () => {
   it('serves /health on the given port and host, and stops cleanly on SIGTERM', async () => {
-    const child = spawn(process.execPath, [UPDRAFT_BIN, 'webserver', '-p', '0', '-H', '127.0.0.1'], { env: { PATH: process.env.PATH!, ...env } });
+    const child = spawn(process.execPath, [UPDRAFT_BIN, 'webserver', '-p', '0', '-H', '127.0.0.1'], {
+      env: { PATH: process.env.PATH!, ...env },
+    });
     let stdout = '';
     const url = await new Promise<string>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`no URL printed: ${stdout}`)), 30_000);

@@ -13,7 +13,8 @@ export const registerWebserver: RegisterCommand = (program, cli) => {
       let port: number | undefined;
       if (opts.port !== undefined) {
         port = Number(opts.port);
-        if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be a number from 0 to 65535, got "${opts.port}".`);
+        if (!Number.isInteger(port) || port < 0 || port > 65535)
+          throw new UsageError(`--port must be a number from 0 to 65535, got "${opts.port}".`);
       }
       const ctx = cli.context();
       const server = await startWebserver(ctx, { host: opts.hostname, port });

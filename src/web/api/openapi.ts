@@ -10,7 +10,12 @@ export function openApiDocument(endpoints: Endpoint[]) {
   const paths: Record<string, Record<string, unknown>> = {};
   for (const e of endpoints) {
     const path = e.path.replace(/:(\w+)/g, '{$1}');
-    const parameters = [...e.path.matchAll(/:(\w+)/g)].map((m) => ({ name: m[1], in: 'path', required: true, schema: { type: 'string' } }));
+    const parameters = [...e.path.matchAll(/:(\w+)/g)].map((m) => ({
+      name: m[1],
+      in: 'path',
+      required: true,
+      schema: { type: 'string' },
+    }));
     const operation: Record<string, unknown> = {
       summary: e.summary,
       tags: [e.tag],
@@ -26,23 +31,45 @@ export function openApiDocument(endpoints: Endpoint[]) {
       'x-required-role': e.action === 'none' ? null : PERMISSIONS[e.action],
       security: e.action === 'none' ? [] : [{ Basic: [] }, { cookieAuth: [] }],
     };
-    if (e.body) operation.requestBody = { required: true, content: { 'application/json': { schema: e.body } } };
+    if (e.body)
+      operation.requestBody = { required: true, content: { 'application/json': { schema: e.body } } };
     (paths[path] ??= {})[e.method.toLowerCase()] = operation;
   }
-  const problem = { content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Error' } } } };
+  const problem = {
+    content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Error' } } },
+  };
   return {
     openapi: '3.0.3',
-    info: { title: 'Updraft REST API', version: UPDRAFT_VERSION, description: 'Shaped like Apache Airflow’s stable REST API (/api/v1).' },
+    info: {
+      title: 'Updraft REST API',
+      version: UPDRAFT_VERSION,
+      description: 'Shaped like Apache Airflow’s stable REST API (/api/v1).',
+    },
     servers: [{ url: '/api/v1' }],
     paths,
     components: {
-      securitySchemes: { Basic: { type: 'http', scheme: 'basic' }, cookieAuth: { type: 'apiKey', in: 'cookie', name: 'updraft_session' } },
+      securitySchemes: {
+        Basic: { type: 'http', scheme: 'basic' },
+        cookieAuth: { type: 'apiKey', in: 'cookie', name: 'updraft_session' },
+      },
       schemas: {
-        Error: { type: 'object', required: ['type', 'title', 'status'], properties: { type: { type: 'string' }, title: { type: 'string' }, status: { type: 'number' }, detail: { type: 'string' } } },
+        Error: {
+          type: 'object',
+          required: ['type', 'title', 'status'],
+          properties: {
+            type: { type: 'string' },
+            title: { type: 'string' },
+            status: { type: 'number' },
+            detail: { type: 'string' },
+          },
+        },
       },
       responses: {
         BadRequest: { description: 'Client specified an invalid argument.', ...problem },
-        Unauthenticated: { description: 'Request not authenticated due to missing, invalid or expired credentials.', ...problem },
+        Unauthenticated: {
+          description: 'Request not authenticated due to missing, invalid or expired credentials.',
+          ...problem,
+        },
         PermissionDenied: { description: 'Client does not have sufficient permission.', ...problem },
         NotFound: { description: 'A specified resource is not found.', ...problem },
       },

@@ -29,12 +29,16 @@ export function optionalBool(value: unknown, name: string): boolean | undefined 
 export function listParam(value: unknown): string[] | undefined {
   if (value === undefined) return undefined;
   const values = Array.isArray(value) ? value : [value];
-  return values.flatMap((v) => String(v).split(',')).map((s) => s.trim()).filter(Boolean);
+  return values
+    .flatMap((v) => String(v).split(','))
+    .map((s) => s.trim())
+    .filter(Boolean);
 }
 
 export function optionalInstant(value: unknown, name: string): number | undefined {
   if (value === undefined || value === null || value === '') return undefined;
   const ms = Date.parse(String(value));
-  if (Number.isNaN(ms)) throw new ValidationError(`${name} must be an ISO-8601 date-time, got "${String(value)}".`);
+  if (Number.isNaN(ms))
+    throw new ValidationError(`${name} must be an ISO-8601 date-time, got "${String(value)}".`);
   return ms;
 }

@@ -13,9 +13,16 @@ import * as res from '../data/resources.js';
 import { getDagRun, getTaskInstance, listDagRuns, listTaskInstances, listXcoms } from '../data/runs.js';
 import { UPDRAFT_VERSION, healthThresholds, type WebContext } from '../web-context.js';
 import { configSections } from '../data/config-view.js';
-import { dagJson, dagRunJson, eventLogJson, importErrorJson, taskInstanceJson, taskJson, xcomJson } from './serialize.js';
+import {
+  dagJson,
+  dagRunJson,
+  eventLogJson,
+  importErrorJson,
+  taskInstanceJson,
+  taskJson,
+  xcomJson,
+} from './serialize.js';
 import { listParam, optionalBool, optionalInstant, optionalInt, paging } from './paging.js';
-
 
 /** One REST endpoint: the route, the permission it needs, and what the OpenAPI document says. */
 export interface Endpoint {
@@ -41,8 +48,11 @@ const BOOL = { type: 'boolean' } as const;
 export function apiEndpoints(web: WebContext): Endpoint[] {
   const db = web.db;
   const fernet = web.app.fernet;
-  const audit = (r: FastifyRequest, event: string, extra: Omit<Parameters<typeof recordAudit>[1], 'event' | 'owner'> = {}) =>
-    recordAudit(db, { event, owner: who(r), ...extra });
+  const audit = (
+    r: FastifyRequest,
+    event: string,
+    extra: Omit<Parameters<typeof recordAudit>[1], 'event' | 'owner'> = {},
+  ) => recordAudit(db, { event, owner: who(r), ...extra });
 
   const dagFilter = async (query: Query) => {
     const { limit, offset } = paging(web, query);
@@ -52,15 +62,24 @@ export function apiEndpoints(web: WebContext): Endpoint[] {
     if (onlyActive) base = base.where('is_active', '=', 1);
     if (paused !== undefined) base = base.where('is_paused', '=', paused ? 1 : 0);
     const tags = listParam(query.tags);
-    if (tags?.length) base = base.where('dag_id', 'in', (eb) => eb.selectFrom('dag_tag').select('dag_tag.dag_id').where('name', 'in', tags));
+    if (tags?.length)
+      base = base.where('dag_id', 'in', (eb) =>
+        eb.selectFrom('dag_tag').select('dag_tag.dag_id').where('name', 'in', tags),
+      );
     const pattern = query.dag_id_pattern;
     if (typeof pattern === 'string' && pattern) base = base.where(containsText(sql.ref('dag_id'), pattern));
     const [rows, total] = await Promise.all([
       base.selectAll().orderBy('dag_id').limit(limit).offset(offset).execute(),
       base.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirst(),
     ]);
-    const tagMap = await tagsOf(db, rows.map((d) => d.dag_id));
-    return { dags: rows.map((d) => dagJson(d, tagMap.get(d.dag_id) ?? [])), total_entries: Number(total?.n ?? 0) };
+    const tagMap = await tagsOf(
+      db,
+      rows.map((d) => d.dag_id),
+    );
+    return {
+      dags: rows.map((d) => dagJson(d, tagMap.get(d.dag_id) ?? [])),
+      total_entries: Number(total?.n ?? 0),
+    };
   };
 
   const downstreamOf = (tasks: { taskId: string; upstream: string[] }[]) => {
@@ -70,59 +89,141 @@ export function apiEndpoints(web: WebContext): Endpoint[] {
   };
 
   return [
-    { method: 'GET', path: '/health', action: 'none', tag: 'Monitoring', summary: 'Health of the metadatabase, scheduler and other components',
-      handler: async () => healthReport(db, healthThresholds(web.app)) },
-    { method: 'GET', path: '/version', action: 'none', tag: 'Monitoring', summary: 'Updraft version',
-      handler: async () => ({ version: UPDRAFT_VERSION, git_version: null }) },
+    {
+      method: 'GET',
+      path: '/health',
+      action: 'none',
+      tag: 'Monitoring',
+      summary: 'Health of the metadatabase, scheduler and other components',
+      handler: async () => healthReport(db, healthThresholds(web.app)),
+    },
+    {
+      method: 'GET',
+      path: '/version',
+      action: 'none',
+      tag: 'Monitoring',
+      summary: 'Updraft version',
+      handler: async () => ({ version: UPDRAFT_VERSION, git_version: null }),
+    },
 
-    { method: 'GET', path: '/dags', action: 'read', tag: 'DAG', summary: 'List DAGs (limit, offset, tags, paused, only_active, dag_id_pattern)',
-      handler: async (r) => dagFilter(q(r)) },
-    { method: 'GET', path: '/dags/:dag_id', action: 'read', tag: 'DAG', summary: 'Get a DAG',
+    {
+      method: 'GET',
+      path: '/dags',
+      action: 'read',
+      tag: 'DAG',
+      summary: 'List DAGs (limit, offset, tags, paused, only_active, dag_id_pattern)',
+      handler: async (r) => dagFilter(q(r)),
+    },
+    {
+      method: 'GET',
+      path: '/dags/:dag_id',
+      action: 'read',
+      tag: 'DAG',
+      summary: 'Get a DAG',
       handler: async (r) => {
         const dag = await getDag(db, p(r).dag_id!);
         return dagJson(dag, (await tagsOf(db, [dag.dag_id])).get(dag.dag_id) ?? []);
-      } },
-    { method: 'PATCH', path: '/dags/:dag_id', action: 'operate_dags', tag: 'DAG', summary: 'Pause or unpause a DAG',
-      body: { type: 'object', required: ['is_paused'], properties: { is_paused: BOOL }, additionalProperties: true },
+      },
+    },
+    {
+      method: 'PATCH',
+      path: '/dags/:dag_id',
+      action: 'operate_dags',
+      tag: 'DAG',
+      summary: 'Pause or unpause a DAG',
+      body: {
+        type: 'object',
+        required: ['is_paused'],
+        properties: { is_paused: BOOL },
+        additionalProperties: true,
+      },
       handler: async (r) => {
         const dagId = p(r).dag_id!;
         const mask = listParam(q(r).update_mask);
-        if (mask && mask.some((m) => m !== 'is_paused')) throw new ValidationError('Only is_paused can be updated.');
+        if (mask && mask.some((m) => m !== 'is_paused'))
+          throw new ValidationError('Only is_paused can be updated.');
         const paused = b(r).is_paused as boolean;
         await ops.setPaused(web.app, dagId, paused);
         await audit(r, paused ? 'paused' : 'unpaused', { dagId });
         const dag = await getDag(db, dagId);
         return dagJson(dag, (await tagsOf(db, [dagId])).get(dagId) ?? []);
-      } },
-    { method: 'DELETE', path: '/dags/:dag_id', action: 'operate_dags', tag: 'DAG', summary: 'Delete a DAG and its runs',
+      },
+    },
+    {
+      method: 'DELETE',
+      path: '/dags/:dag_id',
+      action: 'operate_dags',
+      tag: 'DAG',
+      summary: 'Delete a DAG and its runs',
       handler: async (r, reply) => {
         await ops.deleteDag(web.app, p(r).dag_id!);
         await audit(r, 'delete_dag', { dagId: p(r).dag_id! });
         return reply.status(204).send();
-      } },
-    { method: 'GET', path: '/dags/:dag_id/tasks', action: 'read', tag: 'DAG', summary: 'Tasks of a DAG',
+      },
+    },
+    {
+      method: 'GET',
+      path: '/dags/:dag_id/tasks',
+      action: 'read',
+      tag: 'DAG',
+      summary: 'Tasks of a DAG',
       handler: async (r) => {
         const dag = await getSerializedDag(db, p(r).dag_id!);
         const down = downstreamOf(dag.tasks);
-        return { tasks: dag.tasks.map((t) => taskJson(t, down.get(t.taskId) ?? [])), total_entries: dag.tasks.length };
-      } },
-    { method: 'GET', path: '/dags/:dag_id/tasks/:task_id', action: 'read', tag: 'DAG', summary: 'One task of a DAG',
+        return {
+          tasks: dag.tasks.map((t) => taskJson(t, down.get(t.taskId) ?? [])),
+          total_entries: dag.tasks.length,
+        };
+      },
+    },
+    {
+      method: 'GET',
+      path: '/dags/:dag_id/tasks/:task_id',
+      action: 'read',
+      tag: 'DAG',
+      summary: 'One task of a DAG',
       handler: async (r) => {
         const dag = await getSerializedDag(db, p(r).dag_id!);
         const task = dag.tasks.find((t) => t.taskId === p(r).task_id);
         if (!task) throw new NotFoundError(`Task "${p(r).task_id}" not found in DAG "${dag.dagId}".`);
         return taskJson(task, downstreamOf(dag.tasks).get(task.taskId) ?? []);
-      } },
+      },
+    },
 
-    { method: 'GET', path: '/dags/:dag_id/dagRuns', action: 'read', tag: 'DAGRun', summary: 'List runs of a DAG ("~" for all DAGs)',
+    {
+      method: 'GET',
+      path: '/dags/:dag_id/dagRuns',
+      action: 'read',
+      tag: 'DAGRun',
+      summary: 'List runs of a DAG ("~" for all DAGs)',
       handler: async (r) => {
         const dagId = p(r).dag_id!;
         if (dagId !== '~') await getDag(db, dagId);
-        const { rows, total } = await listDagRuns(db, { dagId: dagId === '~' ? undefined : dagId, states: listParam(q(r).state), ...paging(web, q(r)) });
+        const { rows, total } = await listDagRuns(db, {
+          dagId: dagId === '~' ? undefined : dagId,
+          states: listParam(q(r).state),
+          ...paging(web, q(r)),
+        });
         return { dag_runs: rows.map(dagRunJson), total_entries: total };
-      } },
-    { method: 'POST', path: '/dags/:dag_id/dagRuns', action: 'operate_dags', tag: 'DAGRun', summary: 'Trigger a DAG run with conf',
-      body: { type: 'object', properties: { dag_run_id: { type: ['string', 'null'] }, logical_date: { type: ['string', 'null'] }, execution_date: { type: ['string', 'null'] }, conf: { type: 'object' }, note: { type: ['string', 'null'] } }, additionalProperties: false },
+      },
+    },
+    {
+      method: 'POST',
+      path: '/dags/:dag_id/dagRuns',
+      action: 'operate_dags',
+      tag: 'DAGRun',
+      summary: 'Trigger a DAG run with conf',
+      body: {
+        type: 'object',
+        properties: {
+          dag_run_id: { type: ['string', 'null'] },
+          logical_date: { type: ['string', 'null'] },
+          execution_date: { type: ['string', 'null'] },
+          conf: { type: 'object' },
+          note: { type: ['string', 'null'] },
+        },
+        additionalProperties: false,
+      },
       handler: async (r) => {
         const body = b(r);
         const dagId = p(r).dag_id!;
@@ -133,27 +234,55 @@ export function apiEndpoints(web: WebContext): Endpoint[] {
         });
         await audit(r, 'trigger', { dagId, runId: run.run_id, extra: run.conf });
         return dagRunJson(run);
-      } },
-    { method: 'GET', path: '/dags/:dag_id/dagRuns/:dag_run_id', action: 'read', tag: 'DAGRun', summary: 'Get a DAG run',
-      handler: async (r) => dagRunJson(await getDagRun(db, p(r).dag_id!, p(r).dag_run_id!)) },
-    { method: 'PATCH', path: '/dags/:dag_id/dagRuns/:dag_run_id', action: 'operate_dags', tag: 'DAGRun', summary: 'Set a run success, failed or queued',
-      body: { type: 'object', required: ['state'], properties: { state: { enum: ['success', 'failed', 'queued'] } } },
+      },
+    },
+    {
+      method: 'GET',
+      path: '/dags/:dag_id/dagRuns/:dag_run_id',
+      action: 'read',
+      tag: 'DAGRun',
+      summary: 'Get a DAG run',
+      handler: async (r) => dagRunJson(await getDagRun(db, p(r).dag_id!, p(r).dag_run_id!)),
+    },
+    {
+      method: 'PATCH',
+      path: '/dags/:dag_id/dagRuns/:dag_run_id',
+      action: 'operate_dags',
+      tag: 'DAGRun',
+      summary: 'Set a run success, failed or queued',
+      body: {
+        type: 'object',
+        required: ['state'],
+        properties: { state: { enum: ['success', 'failed', 'queued'] } },
+      },
       handler: async (r) => {
         const { dag_id, dag_run_id } = p(r) as { dag_id: string; dag_run_id: string };
         const state = b(r).state as 'success' | 'failed' | 'queued';
         const run = await ops.setDagRunState(web.app, dag_id, dag_run_id, state);
         await audit(r, `dagrun_${state}`, { dagId: dag_id, runId: dag_run_id });
         return dagRunJson(run);
-      } },
-    { method: 'DELETE', path: '/dags/:dag_id/dagRuns/:dag_run_id', action: 'operate_dags', tag: 'DAGRun', summary: 'Delete a DAG run',
+      },
+    },
+    {
+      method: 'DELETE',
+      path: '/dags/:dag_id/dagRuns/:dag_run_id',
+      action: 'operate_dags',
+      tag: 'DAGRun',
+      summary: 'Delete a DAG run',
       handler: async (r, reply) => {
         const { dag_id, dag_run_id } = p(r) as { dag_id: string; dag_run_id: string };
         await ops.deleteDagRun(db, dag_id, dag_run_id);
         await audit(r, 'delete_dagrun', { dagId: dag_id, runId: dag_run_id });
         return reply.status(204).send();
-      } },
+      },
+    },
 
-    { method: 'GET', path: '/dags/:dag_id/dagRuns/:dag_run_id/taskInstances', action: 'read', tag: 'TaskInstance', summary: 'Task instances of a run',
+    {
+      method: 'GET',
+      path: '/dags/:dag_id/dagRuns/:dag_run_id/taskInstances',
+      action: 'read',
+      tag: 'TaskInstance',
+      summary: 'Task instances of a run',
       handler: async (r) => {
         const { dag_id, dag_run_id } = p(r) as { dag_id: string; dag_run_id: string };
         if (dag_id !== '~' && dag_run_id !== '~') await getDagRun(db, dag_id, dag_run_id);
@@ -164,13 +293,32 @@ export function apiEndpoints(web: WebContext): Endpoint[] {
           ...paging(web, q(r)),
         });
         return { task_instances: rows.map(taskInstanceJson), total_entries: total };
-      } },
-    { method: 'GET', path: '/dags/:dag_id/dagRuns/:dag_run_id/taskInstances/:task_id', action: 'read', tag: 'TaskInstance', summary: 'One task instance',
+      },
+    },
+    {
+      method: 'GET',
+      path: '/dags/:dag_id/dagRuns/:dag_run_id/taskInstances/:task_id',
+      action: 'read',
+      tag: 'TaskInstance',
+      summary: 'One task instance',
       handler: async (r) => {
         const { dag_id, dag_run_id, task_id } = p(r) as Record<string, string>;
-        return taskInstanceJson(await getTaskInstance(db, dag_id!, dag_run_id!, task_id!, optionalInt(q(r).map_index, 'map_index') ?? -1));
-      } },
-    { method: 'GET', path: '/dags/:dag_id/dagRuns/:dag_run_id/taskInstances/:task_id/logs/:task_try_number', action: 'read', tag: 'TaskInstance',
+        return taskInstanceJson(
+          await getTaskInstance(
+            db,
+            dag_id!,
+            dag_run_id!,
+            task_id!,
+            optionalInt(q(r).map_index, 'map_index') ?? -1,
+          ),
+        );
+      },
+    },
+    {
+      method: 'GET',
+      path: '/dags/:dag_id/dagRuns/:dag_run_id/taskInstances/:task_id/logs/:task_try_number',
+      action: 'read',
+      tag: 'TaskInstance',
       summary: 'Log of one try (JSON {content, continuation_token}, or text/plain when asked)',
       handler: async (r, reply) => {
         const { dag_id, dag_run_id, task_id, task_try_number } = p(r) as Record<string, string>;
@@ -178,32 +326,81 @@ export function apiEndpoints(web: WebContext): Endpoint[] {
         if (tryNumber < 1) throw new ValidationError('task_try_number starts at 1.');
         const mapIndex = optionalInt(q(r).map_index, 'map_index') ?? -1;
         const ti = await getTaskInstance(db, dag_id!, dag_run_id!, task_id!, mapIndex);
-        if (tryNumber > Math.max(ti.try_number, 1)) throw new NotFoundError(`Task instance has no try ${tryNumber} (latest is ${ti.try_number}).`);
+        if (tryNumber > Math.max(ti.try_number, 1))
+          throw new NotFoundError(`Task instance has no try ${tryNumber} (latest is ${ti.try_number}).`);
         const token = q(r).token;
         const offset = typeof token === 'string' && token ? optionalInt(token, 'token')! : 0;
-        const chunk = await readTaskLog(web.app.config.values.logging.base_log_folder, { dagId: dag_id!, runId: dag_run_id!, taskId: task_id!, mapIndex, tryNumber }, offset);
-        if ((r.headers.accept ?? '').startsWith('text/plain')) return reply.type('text/plain; charset=utf-8').send(chunk.content);
+        const chunk = await readTaskLog(
+          web.app.config.values.logging.base_log_folder,
+          { dagId: dag_id!, runId: dag_run_id!, taskId: task_id!, mapIndex, tryNumber },
+          offset,
+        );
+        if ((r.headers.accept ?? '').startsWith('text/plain'))
+          return reply.type('text/plain; charset=utf-8').send(chunk.content);
         return { content: chunk.content, continuation_token: String(chunk.nextOffset) };
-      } },
-    { method: 'GET', path: '/dags/:dag_id/dagRuns/:dag_run_id/taskInstances/:task_id/xcomEntries', action: 'read', tag: 'XCom', summary: 'XCom entries of a task instance',
+      },
+    },
+    {
+      method: 'GET',
+      path: '/dags/:dag_id/dagRuns/:dag_run_id/taskInstances/:task_id/xcomEntries',
+      action: 'read',
+      tag: 'XCom',
+      summary: 'XCom entries of a task instance',
       handler: async (r) => {
         const { dag_id, dag_run_id, task_id } = p(r) as Record<string, string>;
         const { limit, offset } = paging(web, q(r));
-        const rows = await listXcoms(db, dag_id!, dag_run_id!, task_id === '~' ? undefined : task_id, limit, offset);
+        const rows = await listXcoms(
+          db,
+          dag_id!,
+          dag_run_id!,
+          task_id === '~' ? undefined : task_id,
+          limit,
+          offset,
+        );
         return { xcom_entries: rows.map((x) => xcomJson(x, false)), total_entries: rows.length };
-      } },
-    { method: 'GET', path: '/dags/:dag_id/dagRuns/:dag_run_id/taskInstances/:task_id/xcomEntries/:xcom_key', action: 'read', tag: 'XCom', summary: 'One XCom value',
+      },
+    },
+    {
+      method: 'GET',
+      path: '/dags/:dag_id/dagRuns/:dag_run_id/taskInstances/:task_id/xcomEntries/:xcom_key',
+      action: 'read',
+      tag: 'XCom',
+      summary: 'One XCom value',
       handler: async (r) => {
         const { dag_id, dag_run_id, task_id, xcom_key } = p(r) as Record<string, string>;
-        const row = (await listXcoms(db, dag_id!, dag_run_id!, task_id, 1000)).find((x) => x.key === xcom_key);
+        const row = (await listXcoms(db, dag_id!, dag_run_id!, task_id, 1000)).find(
+          (x) => x.key === xcom_key,
+        );
         if (!row) throw new NotFoundError(`XCom "${xcom_key}" not found.`);
         return xcomJson(row, true);
-      } },
-    { method: 'POST', path: '/dags/:dag_id/clearTaskInstances', action: 'operate_dags', tag: 'DAG', summary: 'Clear task instances (dry_run defaults to true, as in Airflow)',
-      body: { type: 'object', additionalProperties: false, properties: {
-        dry_run: BOOL, task_ids: { type: 'array', items: STRING }, start_date: STRING, end_date: STRING, only_failed: BOOL, only_running: BOOL,
-        include_subdags: BOOL, include_parentdag: BOOL, reset_dag_runs: BOOL, dag_run_id: { type: ['string', 'null'] },
-        include_upstream: BOOL, include_downstream: BOOL, include_future: BOOL, include_past: BOOL } },
+      },
+    },
+    {
+      method: 'POST',
+      path: '/dags/:dag_id/clearTaskInstances',
+      action: 'operate_dags',
+      tag: 'DAG',
+      summary: 'Clear task instances (dry_run defaults to true, as in Airflow)',
+      body: {
+        type: 'object',
+        additionalProperties: false,
+        properties: {
+          dry_run: BOOL,
+          task_ids: { type: 'array', items: STRING },
+          start_date: STRING,
+          end_date: STRING,
+          only_failed: BOOL,
+          only_running: BOOL,
+          include_subdags: BOOL,
+          include_parentdag: BOOL,
+          reset_dag_runs: BOOL,
+          dag_run_id: { type: ['string', 'null'] },
+          include_upstream: BOOL,
+          include_downstream: BOOL,
+          include_future: BOOL,
+          include_past: BOOL,
+        },
+      },
       handler: async (r) => {
         const body = b(r);
         const dagId = p(r).dag_id!;
@@ -222,132 +419,326 @@ export function apiEndpoints(web: WebContext): Endpoint[] {
           onlyFailed: body.only_failed as boolean | undefined,
           dryRun,
         });
-        if (!dryRun) await audit(r, 'clear', { dagId, runId: (body.dag_run_id as string | null) ?? null, extra: body });
-        return { task_instances: cleared.map((t) => ({ dag_id: t.dag_id, dag_run_id: t.run_id, task_id: t.task_id, map_index: t.map_index, execution_date: null })) };
-      } },
-    { method: 'POST', path: '/dags/:dag_id/updateTaskInstancesState', action: 'operate_dags', tag: 'DAG', summary: 'Mark task instances success or failed',
-      body: { type: 'object', required: ['task_id', 'dag_run_id', 'new_state'], properties: {
-        task_id: STRING, dag_run_id: STRING, new_state: { enum: ['success', 'failed'] }, dry_run: BOOL, include_upstream: BOOL,
-        include_downstream: BOOL, include_future: BOOL, include_past: BOOL } },
+        if (!dryRun)
+          await audit(r, 'clear', { dagId, runId: (body.dag_run_id as string | null) ?? null, extra: body });
+        return {
+          task_instances: cleared.map((t) => ({
+            dag_id: t.dag_id,
+            dag_run_id: t.run_id,
+            task_id: t.task_id,
+            map_index: t.map_index,
+            execution_date: null,
+          })),
+        };
+      },
+    },
+    {
+      method: 'POST',
+      path: '/dags/:dag_id/updateTaskInstancesState',
+      action: 'operate_dags',
+      tag: 'DAG',
+      summary: 'Mark task instances success or failed',
+      body: {
+        type: 'object',
+        required: ['task_id', 'dag_run_id', 'new_state'],
+        properties: {
+          task_id: STRING,
+          dag_run_id: STRING,
+          new_state: { enum: ['success', 'failed'] },
+          dry_run: BOOL,
+          include_upstream: BOOL,
+          include_downstream: BOOL,
+          include_future: BOOL,
+          include_past: BOOL,
+        },
+      },
       handler: async (r) => {
         const body = b(r);
         const dagId = p(r).dag_id!;
         const changed = await ops.setTaskInstanceState(web.app, {
-          dagId, runId: body.dag_run_id as string, taskId: body.task_id as string, state: body.new_state as 'success' | 'failed',
-          upstream: body.include_upstream as boolean | undefined, downstream: body.include_downstream as boolean | undefined,
+          dagId,
+          runId: body.dag_run_id as string,
+          taskId: body.task_id as string,
+          state: body.new_state as 'success' | 'failed',
+          upstream: body.include_upstream as boolean | undefined,
+          downstream: body.include_downstream as boolean | undefined,
           dryRun: (body.dry_run as boolean | undefined) ?? true,
         });
-        if (body.dry_run === false) await audit(r, `mark_${String(body.new_state)}`, { dagId, runId: body.dag_run_id as string, taskId: body.task_id as string });
-        return { task_instances: changed.map((t) => ({ dag_id: t.dag_id, dag_run_id: t.run_id, task_id: t.task_id, map_index: t.map_index, execution_date: null })) };
-      } },
+        if (body.dry_run === false)
+          await audit(r, `mark_${String(body.new_state)}`, {
+            dagId,
+            runId: body.dag_run_id as string,
+            taskId: body.task_id as string,
+          });
+        return {
+          task_instances: changed.map((t) => ({
+            dag_id: t.dag_id,
+            dag_run_id: t.run_id,
+            task_id: t.task_id,
+            map_index: t.map_index,
+            execution_date: null,
+          })),
+        };
+      },
+    },
 
-    { method: 'GET', path: '/variables', action: 'manage_resources', tag: 'Variable', summary: 'List variables (sensitive values masked)',
+    {
+      method: 'GET',
+      path: '/variables',
+      action: 'manage_resources',
+      tag: 'Variable',
+      summary: 'List variables (sensitive values masked)',
       handler: async (r) => {
         const { limit, offset } = paging(web, q(r));
         const { rows, total } = await res.listVariables(web.store, fernet, limit, offset);
         return { variables: rows, total_entries: total };
-      } },
-    { method: 'GET', path: '/variables/:variable_key', action: 'manage_resources', tag: 'Variable', summary: 'Get a variable',
-      handler: async (r) => res.getVariable(web.store, fernet, p(r).variable_key!) },
-    { method: 'POST', path: '/variables', action: 'manage_resources', tag: 'Variable', summary: 'Create or replace a variable',
-      body: { type: 'object', required: ['key', 'value'], properties: { key: STRING, value: STRING, description: { type: ['string', 'null'] } } },
+      },
+    },
+    {
+      method: 'GET',
+      path: '/variables/:variable_key',
+      action: 'manage_resources',
+      tag: 'Variable',
+      summary: 'Get a variable',
+      handler: async (r) => res.getVariable(web.store, fernet, p(r).variable_key!),
+    },
+    {
+      method: 'POST',
+      path: '/variables',
+      action: 'manage_resources',
+      tag: 'Variable',
+      summary: 'Create or replace a variable',
+      body: {
+        type: 'object',
+        required: ['key', 'value'],
+        properties: { key: STRING, value: STRING, description: { type: ['string', 'null'] } },
+      },
       handler: async (r) => {
         const body = b(r);
-        await res.setVariable(web.store, fernet, body.key as string, body.value as string, (body.description as string | null) ?? null);
+        await res.setVariable(
+          web.store,
+          fernet,
+          body.key as string,
+          body.value as string,
+          (body.description as string | null) ?? null,
+        );
         await audit(r, 'variable.create', { extra: { key: body.key } });
         return res.getVariable(web.store, fernet, body.key as string);
-      } },
-    { method: 'PATCH', path: '/variables/:variable_key', action: 'manage_resources', tag: 'Variable', summary: 'Update a variable',
-      body: { type: 'object', required: ['value'], properties: { key: STRING, value: STRING, description: { type: ['string', 'null'] } } },
+      },
+    },
+    {
+      method: 'PATCH',
+      path: '/variables/:variable_key',
+      action: 'manage_resources',
+      tag: 'Variable',
+      summary: 'Update a variable',
+      body: {
+        type: 'object',
+        required: ['value'],
+        properties: { key: STRING, value: STRING, description: { type: ['string', 'null'] } },
+      },
       handler: async (r) => {
         const key = p(r).variable_key!;
         await res.getVariable(web.store, fernet, key);
         const body = b(r);
-        if (body.key !== undefined && body.key !== key) throw new ValidationError('The key in the body must match the URL.');
-        await res.setVariable(web.store, fernet, key, body.value as string, (body.description as string | null) ?? null);
+        if (body.key !== undefined && body.key !== key)
+          throw new ValidationError('The key in the body must match the URL.');
+        await res.setVariable(
+          web.store,
+          fernet,
+          key,
+          body.value as string,
+          (body.description as string | null) ?? null,
+        );
         await audit(r, 'variable.edit', { extra: { key } });
         return res.getVariable(web.store, fernet, key);
-      } },
-    { method: 'DELETE', path: '/variables/:variable_key', action: 'manage_resources', tag: 'Variable', summary: 'Delete a variable',
+      },
+    },
+    {
+      method: 'DELETE',
+      path: '/variables/:variable_key',
+      action: 'manage_resources',
+      tag: 'Variable',
+      summary: 'Delete a variable',
       handler: async (r, reply) => {
         await res.deleteVariable(web.store, p(r).variable_key!);
         await audit(r, 'variable.delete', { extra: { key: p(r).variable_key } });
         return reply.status(204).send();
-      } },
+      },
+    },
 
-    { method: 'GET', path: '/connections', action: 'manage_resources', tag: 'Connection', summary: 'List connections (passwords masked)',
+    {
+      method: 'GET',
+      path: '/connections',
+      action: 'manage_resources',
+      tag: 'Connection',
+      summary: 'List connections (passwords masked)',
       handler: async (r) => {
         const { limit, offset } = paging(web, q(r));
         const { rows, total } = await res.listConnections(web.store, fernet, limit, offset);
         return { connections: rows, total_entries: total };
-      } },
-    { method: 'GET', path: '/connections/:connection_id', action: 'manage_resources', tag: 'Connection', summary: 'Get a connection',
-      handler: async (r) => res.getConnection(web.store, fernet, p(r).connection_id!) },
-    { method: 'POST', path: '/connections', action: 'manage_resources', tag: 'Connection', summary: 'Create a connection',
-      body: { type: 'object', required: ['connection_id', 'conn_type'], properties: {
-        connection_id: STRING, conn_type: STRING, description: { type: ['string', 'null'] }, host: { type: ['string', 'null'] },
-        login: { type: ['string', 'null'] }, schema: { type: ['string', 'null'] }, port: { type: ['integer', 'null'] },
-        password: { type: ['string', 'null'] }, extra: { type: ['string', 'null'] } } },
+      },
+    },
+    {
+      method: 'GET',
+      path: '/connections/:connection_id',
+      action: 'manage_resources',
+      tag: 'Connection',
+      summary: 'Get a connection',
+      handler: async (r) => res.getConnection(web.store, fernet, p(r).connection_id!),
+    },
+    {
+      method: 'POST',
+      path: '/connections',
+      action: 'manage_resources',
+      tag: 'Connection',
+      summary: 'Create a connection',
+      body: {
+        type: 'object',
+        required: ['connection_id', 'conn_type'],
+        properties: {
+          connection_id: STRING,
+          conn_type: STRING,
+          description: { type: ['string', 'null'] },
+          host: { type: ['string', 'null'] },
+          login: { type: ['string', 'null'] },
+          schema: { type: ['string', 'null'] },
+          port: { type: ['integer', 'null'] },
+          password: { type: ['string', 'null'] },
+          extra: { type: ['string', 'null'] },
+        },
+      },
       handler: async (r) => {
         const body = b(r) as unknown as res.ConnectionInput;
         await res.createConnection(web.store, fernet, body);
         await audit(r, 'connection.create', { extra: { connection_id: body.connection_id } });
         return res.getConnection(web.store, fernet, body.connection_id);
-      } },
-    { method: 'DELETE', path: '/connections/:connection_id', action: 'manage_resources', tag: 'Connection', summary: 'Delete a connection',
+      },
+    },
+    {
+      method: 'DELETE',
+      path: '/connections/:connection_id',
+      action: 'manage_resources',
+      tag: 'Connection',
+      summary: 'Delete a connection',
       handler: async (r, reply) => {
         await res.deleteConnection(web.store, p(r).connection_id!);
         await audit(r, 'connection.delete', { extra: { connection_id: p(r).connection_id } });
         return reply.status(204).send();
-      } },
+      },
+    },
 
-    { method: 'GET', path: '/pools', action: 'manage_resources', tag: 'Pool', summary: 'List pools with slot usage',
+    {
+      method: 'GET',
+      path: '/pools',
+      action: 'manage_resources',
+      tag: 'Pool',
+      summary: 'List pools with slot usage',
       handler: async (r) => {
         const { limit, offset } = paging(web, q(r));
         const { rows, total } = await res.listPools(web.store, limit, offset);
         return { pools: rows, total_entries: total };
-      } },
-    { method: 'GET', path: '/pools/:pool_name', action: 'manage_resources', tag: 'Pool', summary: 'Get a pool',
-      handler: async (r) => res.getPool(web.store, p(r).pool_name!) },
-    { method: 'POST', path: '/pools', action: 'manage_resources', tag: 'Pool', summary: 'Create a pool',
-      body: { type: 'object', required: ['name', 'slots'], properties: { name: STRING, slots: { type: 'integer' }, description: { type: ['string', 'null'] } } },
+      },
+    },
+    {
+      method: 'GET',
+      path: '/pools/:pool_name',
+      action: 'manage_resources',
+      tag: 'Pool',
+      summary: 'Get a pool',
+      handler: async (r) => res.getPool(web.store, p(r).pool_name!),
+    },
+    {
+      method: 'POST',
+      path: '/pools',
+      action: 'manage_resources',
+      tag: 'Pool',
+      summary: 'Create a pool',
+      body: {
+        type: 'object',
+        required: ['name', 'slots'],
+        properties: { name: STRING, slots: { type: 'integer' }, description: { type: ['string', 'null'] } },
+      },
       handler: async (r) => {
         const body = b(r);
-        await res.upsertPool(web.store, body.name as string, body.slots as number, (body.description as string | null) ?? null);
+        await res.upsertPool(
+          web.store,
+          body.name as string,
+          body.slots as number,
+          (body.description as string | null) ?? null,
+        );
         await audit(r, 'pool.create', { extra: { pool: body.name } });
         return res.getPool(web.store, body.name as string);
-      } },
-    { method: 'PATCH', path: '/pools/:pool_name', action: 'manage_resources', tag: 'Pool', summary: 'Change a pool’s slots or description',
-      body: { type: 'object', properties: { name: STRING, slots: { type: 'integer' }, description: { type: ['string', 'null'] } } },
+      },
+    },
+    {
+      method: 'PATCH',
+      path: '/pools/:pool_name',
+      action: 'manage_resources',
+      tag: 'Pool',
+      summary: 'Change a pool’s slots or description',
+      body: {
+        type: 'object',
+        properties: { name: STRING, slots: { type: 'integer' }, description: { type: ['string', 'null'] } },
+      },
       handler: async (r) => {
         const name = p(r).pool_name!;
         const current = await res.getPool(web.store, name);
         const body = b(r);
-        await res.upsertPool(web.store, name, (body.slots as number | undefined) ?? current.slots, body.description === undefined ? current.description : (body.description as string | null));
+        await res.upsertPool(
+          web.store,
+          name,
+          (body.slots as number | undefined) ?? current.slots,
+          body.description === undefined ? current.description : (body.description as string | null),
+        );
         await audit(r, 'pool.edit', { extra: { pool: name } });
         return res.getPool(web.store, name);
-      } },
-    { method: 'DELETE', path: '/pools/:pool_name', action: 'manage_resources', tag: 'Pool', summary: 'Delete a pool',
+      },
+    },
+    {
+      method: 'DELETE',
+      path: '/pools/:pool_name',
+      action: 'manage_resources',
+      tag: 'Pool',
+      summary: 'Delete a pool',
       handler: async (r, reply) => {
         await res.deletePool(web.store, p(r).pool_name!);
         await audit(r, 'pool.delete', { extra: { pool: p(r).pool_name } });
         return reply.status(204).send();
-      } },
+      },
+    },
 
-    { method: 'GET', path: '/importErrors', action: 'read', tag: 'ImportError', summary: 'DAG files that failed to import',
+    {
+      method: 'GET',
+      path: '/importErrors',
+      action: 'read',
+      tag: 'ImportError',
+      summary: 'DAG files that failed to import',
       handler: async (r) => {
         const { limit, offset } = paging(web, q(r));
         const { rows, total } = await listImportErrors(db, limit, offset);
         return { import_errors: rows.map(importErrorJson), total_entries: total };
-      } },
-    { method: 'GET', path: '/importErrors/:import_error_id', action: 'read', tag: 'ImportError', summary: 'One import error',
+      },
+    },
+    {
+      method: 'GET',
+      path: '/importErrors/:import_error_id',
+      action: 'read',
+      tag: 'ImportError',
+      summary: 'One import error',
       handler: async (r) => {
         const id = optionalInt(p(r).import_error_id, 'import_error_id')!;
         const row = await db.selectFrom('import_error').selectAll().where('id', '=', id).executeTakeFirst();
         if (!row) throw new NotFoundError(`Import error ${id} not found.`);
         return importErrorJson(row);
-      } },
-    { method: 'GET', path: '/eventLogs', action: 'read', tag: 'EventLog', summary: 'Audit log of user actions',
+      },
+    },
+    {
+      method: 'GET',
+      path: '/eventLogs',
+      action: 'read',
+      tag: 'EventLog',
+      summary: 'Audit log of user actions',
       handler: async (r) => {
         const { limit, offset } = paging(web, q(r));
         let base = db.selectFrom('log');
@@ -359,17 +750,25 @@ export function apiEndpoints(web: WebContext): Endpoint[] {
           base.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirst(),
         ]);
         return { event_logs: rows.map(eventLogJson), total_entries: Number(total?.n ?? 0) };
-      } },
-    { method: 'GET', path: '/config', action: 'read_config', tag: 'Config', summary: 'Current configuration (Admin, and only if webserver.expose_config)',
+      },
+    },
+    {
+      method: 'GET',
+      path: '/config',
+      action: 'read_config',
+      tag: 'Config',
+      summary: 'Current configuration (Admin, and only if webserver.expose_config)',
       handler: async () => {
         if (!web.app.config.values.webserver.expose_config) {
-          throw new PermissionDeniedError('Your Updraft administrator chose not to expose the configuration ([webserver] expose_config = False).');
+          throw new PermissionDeniedError(
+            'Your Updraft administrator chose not to expose the configuration ([webserver] expose_config = False).',
+          );
         }
         return { sections: configSections(web.app) };
-      } },
+      },
+    },
   ];
 }
-
 
 export function registerApi(app: FastifyInstance, web: WebContext, endpoints: Endpoint[]): void {
   for (const e of endpoints) {

@@ -1,8 +1,17 @@
-import type { DagRow, DagRunRow, ImportErrorRow, JobRow, LogRow, TaskInstanceRow, XcomRow } from '../../db/tables.js';
+import type {
+  DagRow,
+  DagRunRow,
+  ImportErrorRow,
+  JobRow,
+  LogRow,
+  TaskInstanceRow,
+  XcomRow,
+} from '../../db/tables.js';
 import type { SerializedTask } from '../../dag/serialized.js';
 
 /** Rows to the JSON shapes of Airflow's stable REST API (ISO-8601 instants, snake_case). */
-export const iso = (ms: number | null | undefined): string | null => (ms == null ? null : new Date(Number(ms)).toISOString());
+export const iso = (ms: number | null | undefined): string | null =>
+  ms == null ? null : new Date(Number(ms)).toISOString();
 
 function parseJson(text: string | null): unknown {
   if (text == null) return null;
@@ -28,7 +37,12 @@ export function dagJson(d: DagRow, tags: string[]) {
     is_subdag: false,
     last_parsed_time: iso(d.last_parsed_time),
     fileloc: d.fileloc,
-    owners: d.owners ? d.owners.split(',').map((o) => o.trim()).filter(Boolean) : [],
+    owners: d.owners
+      ? d.owners
+          .split(',')
+          .map((o) => o.trim())
+          .filter(Boolean)
+      : [],
     description: d.description,
     schedule_interval: scheduleInterval(d.schedule_interval),
     timetable_description: d.timetable_description,
@@ -95,7 +109,12 @@ export function taskJson(t: SerializedTask, downstream: string[]) {
     class_ref: { class_name: t.operator, module_path: 'updraft' },
     trigger_rule: t.triggerRule,
     retries: t.retries,
-    retry_delay: { __type: 'TimeDelta', days: 0, seconds: Math.round(t.retryDelayMs / 1000), microseconds: 0 },
+    retry_delay: {
+      __type: 'TimeDelta',
+      days: 0,
+      seconds: Math.round(t.retryDelayMs / 1000),
+      microseconds: 0,
+    },
     retry_exponential_backoff: t.retryExponentialBackoff,
     pool: t.pool,
     pool_slots: t.poolSlots,
@@ -108,7 +127,10 @@ export function taskJson(t: SerializedTask, downstream: string[]) {
     ui_color: t.uiColor ?? '#fff',
     doc_md: t.doc,
     downstream_task_ids: downstream,
-    execution_timeout: t.executionTimeoutMs == null ? null : { __type: 'TimeDelta', days: 0, seconds: Math.round(t.executionTimeoutMs / 1000), microseconds: 0 },
+    execution_timeout:
+      t.executionTimeoutMs == null
+        ? null
+        : { __type: 'TimeDelta', days: 0, seconds: Math.round(t.executionTimeoutMs / 1000), microseconds: 0 },
   };
 }
 
@@ -125,7 +147,12 @@ export function xcomJson(x: XcomRow, withValue: boolean) {
 }
 
 export function importErrorJson(e: ImportErrorRow) {
-  return { import_error_id: e.id, timestamp: iso(e.timestamp), filename: e.filename, stack_trace: e.stacktrace };
+  return {
+    import_error_id: e.id,
+    timestamp: iso(e.timestamp),
+    filename: e.filename,
+    stack_trace: e.stacktrace,
+  };
 }
 
 export function eventLogJson(l: LogRow) {

@@ -43,7 +43,11 @@ export function writeSession(reply: FastifyReply, deps: GuardDeps, session: Sess
 }
 
 /** Reads the session cookie on every request; an anonymous session is issued when there is none. */
-export async function loadSession(deps: GuardDeps, request: FastifyRequest, reply: FastifyReply): Promise<void> {
+export async function loadSession(
+  deps: GuardDeps,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): Promise<void> {
   const decoded = deps.sessions.decode(request.cookies[SESSION_COOKIE]);
   request.session = decoded ?? deps.sessions.create(null);
   request.principal = null;
@@ -68,7 +72,9 @@ function csrfFrom(request: FastifyRequest): string | undefined {
 export function checkCsrf(request: FastifyRequest): void {
   const given = csrfFrom(request);
   if (!given || !safeEqual(given, request.session.csrf)) {
-    throw new PermissionDeniedError('The form has expired or did not come from this site (CSRF token missing or wrong). Reload the page and try again.');
+    throw new PermissionDeniedError(
+      'The form has expired or did not come from this site (CSRF token missing or wrong). Reload the page and try again.',
+    );
   }
 }
 
@@ -110,9 +116,13 @@ async function apiPrincipal(deps: GuardDeps, request: FastifyRequest): Promise<P
   const credentials = basicCredentials(request);
   if (credentials && backends.has('basic_auth')) {
     const ip = request.ip;
-    if (deps.limiter.isBlocked(ip)) throw new PermissionDeniedError('Too many failed sign-ins from this address; try again in a minute.');
+    if (deps.limiter.isBlocked(ip))
+      throw new PermissionDeniedError('Too many failed sign-ins from this address; try again in a minute.');
     const cachedId = deps.credentials.get(credentials.username, credentials.password);
-    const principal = cachedId !== undefined ? await deps.principals.load(deps.store, cachedId) : await signIn(deps.store, credentials.username, credentials.password);
+    const principal =
+      cachedId !== undefined
+        ? await deps.principals.load(deps.store, cachedId)
+        : await signIn(deps.store, credentials.username, credentials.password);
     if (!principal) {
       deps.limiter.recordFailure(ip);
       throw new AuthenticationError('Invalid username or password.');

@@ -44,6 +44,8 @@ export function can(role: RoleName, action: Action): boolean {
 
 export function requirePermission(role: RoleName, action: Action): void {
   if (!can(role, action)) {
-    throw new PermissionDeniedError(`Your role (${role}) does not allow this action (needs ${PERMISSIONS[action]}).`);
+    throw new PermissionDeniedError(
+      `Your role (${role}) does not allow this action (needs ${PERMISSIONS[action]}).`,
+    );
   }
 }

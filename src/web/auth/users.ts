@@ -24,7 +24,11 @@ export async function loadPrincipal(store: MetadataDb, userId: number): Promise<
  * Check a username and password with the users service (which records the attempt on the user
  * row as Airflow does). Null when they do not match an active user.
  */
-export async function signIn(store: MetadataDb, username: string, password: string): Promise<Principal | null> {
+export async function signIn(
+  store: MetadataDb,
+  username: string,
+  password: string,
+): Promise<Principal | null> {
   try {
     const user = await authenticate(store, username, password);
     return { userId: user.id, username: user.username, role: effectiveRole(user.roles) };

@@ -36,11 +36,15 @@ function filtered(db: Kysely<Database>, q: Pick<DagListQuery, 'search' | 'tags'>
   let query = db.selectFrom('dag').where('dag.is_active', '=', 1);
   if (q.search) {
     const text = q.search;
-    query = query.where((eb) => eb.or([containsText(sql.ref('dag.dag_id'), text), containsText(sql.ref('dag.owners'), text)]));
+    query = query.where((eb) =>
+      eb.or([containsText(sql.ref('dag.dag_id'), text), containsText(sql.ref('dag.owners'), text)]),
+    );
   }
   if (q.tags && q.tags.length > 0) {
     const tags = q.tags;
-    query = query.where('dag.dag_id', 'in', (eb) => eb.selectFrom('dag_tag').select('dag_tag.dag_id').where('dag_tag.name', 'in', tags));
+    query = query.where('dag.dag_id', 'in', (eb) =>
+      eb.selectFrom('dag_tag').select('dag_tag.dag_id').where('dag_tag.name', 'in', tags),
+    );
   }
   return query;
 }
@@ -82,7 +86,12 @@ export async function decorate(db: Kysely<Database>, dags: DagRow[]): Promise<Da
       .where('id', 'in', (eb) =>
         eb
           .selectFrom(
-            eb.selectFrom('dag_run').select((e) => e.fn.max('id').as('newest')).where('dag_id', 'in', ids).groupBy('dag_id').as('latest'),
+            eb
+              .selectFrom('dag_run')
+              .select((e) => e.fn.max('id').as('newest'))
+              .where('dag_id', 'in', ids)
+              .groupBy('dag_id')
+              .as('latest'),
           )
           .select('latest.newest'),
       )
@@ -94,7 +103,11 @@ export async function decorate(db: Kysely<Database>, dags: DagRow[]): Promise<Da
     ? await db
         .selectFrom('task_instance')
         .select(['dag_id', 'run_id', 'state', (eb) => eb.fn.countAll<number>().as('n')])
-        .where('dag_id', 'in', latestRuns.map((r) => r.dag_id))
+        .where(
+          'dag_id',
+          'in',
+          latestRuns.map((r) => r.dag_id),
+        )
         .where('run_id', 'in', [...new Set(latestRuns.map((r) => r.run_id))])
         .groupBy(['dag_id', 'run_id', 'state'])
         .execute()
@@ -111,11 +124,20 @@ export async function decorate(db: Kysely<Database>, dags: DagRow[]): Promise<Da
     return {
       dag,
       tags: (tagsByDag.get(dag.dag_id) ?? []).map((t) => t.name),
-      runCounts: Object.fromEntries((runCountsByDag.get(dag.dag_id) ?? []).map((r) => [r.state, Number(r.n)])),
+      runCounts: Object.fromEntries(
+        (runCountsByDag.get(dag.dag_id) ?? []).map((r) => [r.state, Number(r.n)]),
+      ),
       lastRun: last
-        ? { runId: last.run_id, state: last.state, logicalDate: Number(last.logical_date), startDate: last.start_date == null ? null : Number(last.start_date) }
+        ? {
+            runId: last.run_id,
+            state: last.state,
+            logicalDate: Number(last.logical_date),
+            startDate: last.start_date == null ? null : Number(last.start_date),
+          }
         : null,
-      recentTaskCounts: Object.fromEntries((tiCountsByDag.get(dag.dag_id) ?? []).map((r) => [r.state ?? 'none', Number(r.n)])),
+      recentTaskCounts: Object.fromEntries(
+        (tiCountsByDag.get(dag.dag_id) ?? []).map((r) => [r.state ?? 'none', Number(r.n)]),
+      ),
     };
   });
 }
@@ -124,13 +146,25 @@ export async function decorate(db: Kysely<Database>, dags: DagRow[]): Promise<Da
 export { getDagRow as getDag, getSerializedDag } from '../../dag-runs/index.js';
 
 export async function getDagTags(db: Kysely<Database>, dagId: string): Promise<string[]> {
-  const rows = await db.selectFrom('dag_tag').select('name').where('dag_id', '=', dagId).orderBy('name').execute();
+  const rows = await db
+    .selectFrom('dag_tag')
+    .select('name')
+    .where('dag_id', '=', dagId)
+    .orderBy('name')
+    .execute();
   return rows.map((r) => r.name);
 }
 
-export async function getDagSource(db: Kysely<Database>, dagId: string): Promise<{ fileloc: string; source: string }> {
+export async function getDagSource(
+  db: Kysely<Database>,
+  dagId: string,
+): Promise<{ fileloc: string; source: string }> {
   const dag = await getDagRow(db, dagId);
-  const code = await db.selectFrom('dag_code').select('source_code').where('fileloc', '=', dag.fileloc).executeTakeFirst();
+  const code = await db
+    .selectFrom('dag_code')
+    .select('source_code')
+    .where('fileloc', '=', dag.fileloc)
+    .executeTakeFirst();
   if (!code) throw new NotFoundError(`No source stored for ${dag.fileloc}.`);
   return { fileloc: dag.fileloc, source: code.source_code };
 }
@@ -141,8 +175,17 @@ export async function allTags(db: Kysely<Database>): Promise<string[]> {
 }
 
 export async function listImportErrors(db: Kysely<Database>, limit = 100, offset = 0) {
-  const rows = await db.selectFrom('import_error').selectAll().orderBy('timestamp', 'desc').limit(limit).offset(offset).execute();
-  const total = await db.selectFrom('import_error').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirst();
+  const rows = await db
+    .selectFrom('import_error')
+    .selectAll()
+    .orderBy('timestamp', 'desc')
+    .limit(limit)
+    .offset(offset)
+    .execute();
+  const total = await db
+    .selectFrom('import_error')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .executeTakeFirst();
   return { rows, total: Number(total?.n ?? 0) };
 }
 
@@ -160,7 +203,12 @@ function groupBy<T>(rows: T[], key: (row: T) => string): Map<string, T[]> {
 /** Tags of a page of DAGs (what the REST API's DAG objects carry), one query. */
 export async function tagsOf(db: Kysely<Database>, dagIds: string[]): Promise<Map<string, string[]>> {
   if (dagIds.length === 0) return new Map();
-  const rows = await db.selectFrom('dag_tag').select(['dag_id', 'name']).where('dag_id', 'in', dagIds).orderBy('name').execute();
+  const rows = await db
+    .selectFrom('dag_tag')
+    .select(['dag_id', 'name'])
+    .where('dag_id', 'in', dagIds)
+    .orderBy('name')
+    .execute();
   const out = new Map<string, string[]>();
   for (const r of rows) (out.get(r.dag_id) ?? out.set(r.dag_id, []).get(r.dag_id)!).push(r.name);
   return out;

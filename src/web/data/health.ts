@@ -55,7 +55,11 @@ export async function schedulerIsHealthy(
 
 const iso = (ms: number | null | undefined) => (ms == null ? null : new Date(ms).toISOString());
 
-export async function healthReport(db: Kysely<Database>, thresholds: HealthThresholds, now = Date.now()): Promise<HealthReport> {
+export async function healthReport(
+  db: Kysely<Database>,
+  thresholds: HealthThresholds,
+  now = Date.now(),
+): Promise<HealthReport> {
   let dbHealthy = true;
   let beats = new Map<string, number>();
   let latestScheduler: number | null = null;
@@ -83,9 +87,18 @@ export async function healthReport(db: Kysely<Database>, thresholds: HealthThres
   const optional = (type: string) => (beats.has(type) ? status(beats.get(type)) : null);
   return {
     metadatabase: { status: dbHealthy ? 'healthy' : 'unhealthy' },
-    scheduler: { status: status(beats.get('SchedulerJob')), latest_scheduler_heartbeat: iso(latestScheduler) },
-    dag_processor: { status: optional('DagProcessorJob'), latest_dag_processor_heartbeat: iso(beats.get('DagProcessorJob')) },
-    triggerer: { status: optional('TriggererJob'), latest_triggerer_heartbeat: iso(beats.get('TriggererJob')) },
+    scheduler: {
+      status: status(beats.get('SchedulerJob')),
+      latest_scheduler_heartbeat: iso(latestScheduler),
+    },
+    dag_processor: {
+      status: optional('DagProcessorJob'),
+      latest_dag_processor_heartbeat: iso(beats.get('DagProcessorJob')),
+    },
+    triggerer: {
+      status: optional('TriggererJob'),
+      latest_triggerer_heartbeat: iso(beats.get('TriggererJob')),
+    },
     workers: {
       status: beats.has('WorkerJob') ? (aliveWorkers > 0 ? 'healthy' : 'unhealthy') : null,
       alive: aliveWorkers,

@@ -12,7 +12,8 @@ import { getDagRun } from './runs.js';
  */
 export type OpsApp = Pick<AppContext, 'db'>;
 
-export const setPaused = (app: OpsApp, dagId: string, paused: boolean) => dagRuns.setDagPaused(app, dagId, paused);
+export const setPaused = (app: OpsApp, dagId: string, paused: boolean) =>
+  dagRuns.setDagPaused(app, dagId, paused);
 
 export async function deleteDag(app: OpsApp, dagId: string): Promise<void> {
   await dagRuns.deleteDag(app, dagId);
@@ -36,7 +37,12 @@ export async function deleteDagRun(db: Kysely<Database>, dagId: string, runId: s
   });
 }
 
-export async function setDagRunState(app: OpsApp, dagId: string, runId: string, state: 'success' | 'failed' | 'queued'): Promise<DagRunRow> {
+export async function setDagRunState(
+  app: OpsApp,
+  dagId: string,
+  runId: string,
+  state: 'success' | 'failed' | 'queued',
+): Promise<DagRunRow> {
   await dagRuns.setDagRunState(app, dagId, runId, state);
   return getDagRun((await app.db()).kysely, dagId, runId);
 }
@@ -61,13 +67,18 @@ export async function clearTaskInstances(app: OpsApp, o: ClearRequest): Promise<
   if (o.taskIds?.length) {
     const dag = await dagRuns.getSerializedDag((await app.db()).kysely, o.dagId);
     const unknown = o.taskIds.filter((id) => !dag.tasks.some((t) => t.taskId === id));
-    if (unknown.length) throw new ValidationError(`DAG "${o.dagId}" has no task ${unknown.map((u) => `"${u}"`).join(', ')}.`);
+    if (unknown.length)
+      throw new ValidationError(`DAG "${o.dagId}" has no task ${unknown.map((u) => `"${u}"`).join(', ')}.`);
   }
   let selector: { runId?: string; start?: number; end?: number } = { start: o.startDate, end: o.endDate };
   if (o.runId) {
     const anchor = await getDagRun((await app.db()).kysely, o.dagId, o.runId);
     if (!o.past && !o.future) selector = { runId: o.runId };
-    else selector = { start: o.past ? undefined : anchor.logical_date, end: o.future ? undefined : anchor.logical_date };
+    else
+      selector = {
+        start: o.past ? undefined : anchor.logical_date,
+        end: o.future ? undefined : anchor.logical_date,
+      };
   }
   return dagRuns.clearTaskInstances(app, o.dagId, {
     ...selector,
@@ -94,9 +105,16 @@ export async function setTaskInstanceState(app: OpsApp, o: MarkRequest): Promise
   // Dry run (the REST default): report the task instances the mark would change.
   const { kysely } = await app.db();
   const dag = await dagRuns.getSerializedDag(kysely, o.dagId);
-  if (!dag.tasks.some((t) => t.taskId === o.taskId)) throw new ValidationError(`DAG "${o.dagId}" has no task "${o.taskId}".`);
+  if (!dag.tasks.some((t) => t.taskId === o.taskId))
+    throw new ValidationError(`DAG "${o.dagId}" has no task "${o.taskId}".`);
   const ids = new Set([o.taskId]);
   if (o.upstream) for (const id of dagRuns.relatives(dag, [o.taskId], 'upstream')) ids.add(id);
   if (o.downstream) for (const id of dagRuns.relatives(dag, [o.taskId], 'downstream')) ids.add(id);
-  return kysely.selectFrom('task_instance').selectAll().where('dag_id', '=', o.dagId).where('run_id', '=', o.runId).where('task_id', 'in', [...ids]).execute();
+  return kysely
+    .selectFrom('task_instance')
+    .selectAll()
+    .where('dag_id', '=', o.dagId)
+    .where('run_id', '=', o.runId)
+    .where('task_id', 'in', [...ids])
+    .execute();
 }

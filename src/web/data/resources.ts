@@ -11,7 +11,17 @@ import * as variables from '../../variables/index.js';
  * (src/variables, src/connections, src/pools). Only presentation lives here: secrets are masked
  * (connection passwords, sensitive extra keys and sensitive-looking variables), pool usage added.
  */
-const SENSITIVE_WORDS = ['password', 'secret', 'passwd', 'authorization', 'api_key', 'apikey', 'access_token', 'private_key', 'token'];
+const SENSITIVE_WORDS = [
+  'password',
+  'secret',
+  'passwd',
+  'authorization',
+  'api_key',
+  'apikey',
+  'access_token',
+  'private_key',
+  'token',
+];
 export const MASK = '***';
 
 export function isSensitiveKey(key: string): boolean {
@@ -62,7 +72,9 @@ function maskExtra(extra: string | null | undefined): string | null {
   try {
     const parsed = JSON.parse(extra) as unknown;
     if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) {
-      return JSON.stringify(Object.fromEntries(Object.entries(parsed).map(([k, v]) => [k, isSensitiveKey(k) ? MASK : v])));
+      return JSON.stringify(
+        Object.fromEntries(Object.entries(parsed).map(([k, v]) => [k, isSensitiveKey(k) ? MASK : v])),
+      );
     }
   } catch {
     // not JSON: shown as stored
@@ -89,7 +101,11 @@ export async function listConnections(store: MetadataDb, fernet: Fernet, limit =
   return { rows: all.slice(offset, offset + limit).map(connectionView), total: all.length };
 }
 
-export async function getConnection(store: MetadataDb, fernet: Fernet, connId: string): Promise<ConnectionView> {
+export async function getConnection(
+  store: MetadataDb,
+  fernet: Fernet,
+  connId: string,
+): Promise<ConnectionView> {
   const found = await connections.getConnection(store, fernet, connId, {});
   if (!found) throw new NotFoundError(`Connection '${connId}' does not exist.`);
   return connectionView(found);
@@ -149,7 +165,8 @@ async function withUsage(db: Kysely<Database>, list: pools.PoolInfo[]): Promise<
     .groupBy(['pool', 'state'])
     .execute();
   return list.map((p) => {
-    const used = (state: string) => Number(usage.find((u) => u.pool === p.name && u.state === state)?.slots ?? 0);
+    const used = (state: string) =>
+      Number(usage.find((u) => u.pool === p.name && u.state === state)?.slots ?? 0);
     const running = used('running');
     const queued = used('queued');
     const occupied = running + queued + (p.includeDeferred ? used('deferred') : 0);
@@ -167,7 +184,11 @@ async function withUsage(db: Kysely<Database>, list: pools.PoolInfo[]): Promise<
   });
 }
 
-export async function listPools(store: MetadataDb, limit = 100, offset = 0): Promise<{ rows: PoolView[]; total: number }> {
+export async function listPools(
+  store: MetadataDb,
+  limit = 100,
+  offset = 0,
+): Promise<{ rows: PoolView[]; total: number }> {
   const all = await pools.listPools(store);
   return { rows: await withUsage(store.kysely, all.slice(offset, offset + limit)), total: all.length };
 }
@@ -176,7 +197,12 @@ export async function getPool(store: MetadataDb, name: string): Promise<PoolView
   return (await withUsage(store.kysely, [await pools.getPool(store, name)]))[0]!;
 }
 
-export async function upsertPool(store: MetadataDb, name: string, slots: number, description: string | null): Promise<void> {
+export async function upsertPool(
+  store: MetadataDb,
+  name: string,
+  slots: number,
+  description: string | null,
+): Promise<void> {
   await pools.setPool(store, name, slots, description);
 }
 

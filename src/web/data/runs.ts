@@ -12,7 +12,10 @@ export interface RunListQuery {
   order?: 'asc' | 'desc';
 }
 
-export async function listDagRuns(db: Kysely<Database>, q: RunListQuery): Promise<{ rows: DagRunRow[]; total: number }> {
+export async function listDagRuns(
+  db: Kysely<Database>,
+  q: RunListQuery,
+): Promise<{ rows: DagRunRow[]; total: number }> {
   let base = db.selectFrom('dag_run');
   if (q.dagId) base = base.where('dag_id', '=', q.dagId);
   if (q.states?.length) base = base.where('state', 'in', q.states as DagRunState[]);
@@ -30,7 +33,12 @@ export async function listDagRuns(db: Kysely<Database>, q: RunListQuery): Promis
 }
 
 export async function getDagRun(db: Kysely<Database>, dagId: string, runId: string): Promise<DagRunRow> {
-  const run = await db.selectFrom('dag_run').selectAll().where('dag_id', '=', dagId).where('run_id', '=', runId).executeTakeFirst();
+  const run = await db
+    .selectFrom('dag_run')
+    .selectAll()
+    .where('dag_id', '=', dagId)
+    .where('run_id', '=', runId)
+    .executeTakeFirst();
   if (!run) throw new NotFoundError(`DAG run "${runId}" of DAG "${dagId}" not found.`);
   return run;
 }
@@ -51,7 +59,8 @@ export async function listTaskInstances(
   let base = db.selectFrom('task_instance');
   if (q.dagId) base = base.where('dag_id', '=', q.dagId);
   if (q.runId) base = base.where('run_id', '=', q.runId);
-  if (q.runIds) base = q.runIds.length ? base.where('run_id', 'in', q.runIds) : base.where('run_id', '=', '\0none');
+  if (q.runIds)
+    base = q.runIds.length ? base.where('run_id', 'in', q.runIds) : base.where('run_id', '=', '\0none');
   if (q.states?.length) {
     const states = q.states;
     base = base.where((eb) =>
@@ -109,7 +118,16 @@ export async function gridData(db: Kysely<Database>, dagId: string, limit: numbe
   const tis = runs.length
     ? await db
         .selectFrom('task_instance')
-        .select(['run_id', 'task_id', 'map_index', 'state', 'try_number', 'start_date', 'end_date', 'duration'])
+        .select([
+          'run_id',
+          'task_id',
+          'map_index',
+          'state',
+          'try_number',
+          'start_date',
+          'end_date',
+          'duration',
+        ])
         .where('dag_id', '=', dagId)
         .where(
           'run_id',
@@ -121,7 +139,14 @@ export async function gridData(db: Kysely<Database>, dagId: string, limit: numbe
   return { runs, tis };
 }
 
-export async function listXcoms(db: Kysely<Database>, dagId: string, runId: string, taskId?: string, limit = 100, offset = 0) {
+export async function listXcoms(
+  db: Kysely<Database>,
+  dagId: string,
+  runId: string,
+  taskId?: string,
+  limit = 100,
+  offset = 0,
+) {
   let q = db.selectFrom('xcom').selectAll().where('dag_id', '=', dagId).where('run_id', '=', runId);
   if (taskId) q = q.where('task_id', '=', taskId);
   return q.orderBy('task_id').orderBy('map_index').orderBy('key').limit(limit).offset(offset).execute();

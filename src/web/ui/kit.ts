@@ -40,14 +40,16 @@ export function act(
 ): void {
   server.post(url, { preHandler: uiGuard(action) }, async (request, reply) => {
     const { redirect, flash } = await handler(request, reply);
-    if (flash) reply.setCookie(FLASH_COOKIE, flash, { path: '/', httpOnly: true, sameSite: 'lax', maxAge: 60 });
+    if (flash)
+      reply.setCookie(FLASH_COOKIE, flash, { path: '/', httpOnly: true, sameSite: 'lax', maxAge: 60 });
     return reply.redirect(safeRedirect(redirect), 303);
   });
 }
 
 /** Only same-site paths, so ?next= cannot send users elsewhere. */
 export function safeRedirect(target: string | undefined, fallback = '/home'): string {
-  if (!target || !target.startsWith('/') || target.startsWith('//') || target.startsWith('/\\')) return fallback;
+  if (!target || !target.startsWith('/') || target.startsWith('//') || target.startsWith('/\\'))
+    return fallback;
   return target;
 }
 

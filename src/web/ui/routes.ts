@@ -19,8 +19,12 @@ import { renderPage } from './layout.js';
 
 /** Every UI route: sign-in, DAG pages, their actions, the log feed, browse and admin pages. */
 export function registerUi(server: FastifyInstance, web: WebContext): void {
-  server.get('/static/app.css', async (_r, reply) => reply.type('text/css; charset=utf-8').header('Cache-Control', 'public, max-age=300').send(APP_CSS));
-  server.get('/static/app.js', async (_r, reply) => reply.type('text/javascript; charset=utf-8').header('Cache-Control', 'public, max-age=300').send(APP_JS));
+  server.get('/static/app.css', async (_r, reply) =>
+    reply.type('text/css; charset=utf-8').header('Cache-Control', 'public, max-age=300').send(APP_CSS),
+  );
+  server.get('/static/app.js', async (_r, reply) =>
+    reply.type('text/javascript; charset=utf-8').header('Cache-Control', 'public, max-age=300').send(APP_JS),
+  );
   server.get('/', async (_r, reply) => reply.redirect('/home'));
   registerSignIn(server, web);
 
@@ -37,10 +41,19 @@ export function registerUi(server: FastifyInstance, web: WebContext): void {
     const q = request.query as Record<string, string>;
     const mapIndex = Number(q.map_index ?? -1);
     const tryNumber = Number(q.try_number ?? 1);
-    if (!q.dag_id || !q.run_id || !q.task_id || !Number.isInteger(tryNumber) || tryNumber < 1) throw new ValidationError('dag_id, run_id, task_id and try_number are required.');
+    if (!q.dag_id || !q.run_id || !q.task_id || !Number.isInteger(tryNumber) || tryNumber < 1)
+      throw new ValidationError('dag_id, run_id, task_id and try_number are required.');
     const ti = await getTaskInstance(web.db, q.dag_id, q.run_id, q.task_id, mapIndex);
-    const chunk = await readTaskLog(web.app.config.values.logging.base_log_folder, { dagId: q.dag_id, runId: q.run_id, taskId: q.task_id, mapIndex, tryNumber }, Number(q.token ?? 0) || 0);
-    const live = tryNumber === ti.try_number && ['running', 'queued', 'scheduled', 'restarting', 'deferred', 'up_for_reschedule'].includes(ti.state ?? '');
+    const chunk = await readTaskLog(
+      web.app.config.values.logging.base_log_folder,
+      { dagId: q.dag_id, runId: q.run_id, taskId: q.task_id, mapIndex, tryNumber },
+      Number(q.token ?? 0) || 0,
+    );
+    const live =
+      tryNumber === ti.try_number &&
+      ['running', 'queued', 'scheduled', 'restarting', 'deferred', 'up_for_reschedule'].includes(
+        ti.state ?? '',
+      );
     return { content: chunk.content, continuation_token: String(chunk.nextOffset), finished: !live };
   });
 
@@ -55,11 +68,18 @@ function registerSignIn(server: FastifyInstance, web: WebContext): void {
       body: html`<form class="login" method="post" action="/login">
         <h1>Sign in to ${web.app.config.values.webserver.instance_name}</h1>
         ${error ? html`<div class="banner error" role="alert">${error}</div>` : ''}
-        <input type="hidden" name="csrf_token" value="${request.session.csrf}">
-        <input type="hidden" name="next" value="${safeRedirect(queryParam(request, 'next') ?? formField(request, 'next'))}">
-        <label for="username">Username</label><input id="username" name="username" type="text" autocomplete="username" required autofocus>
-        <label for="password">Password</label><input id="password" name="password" type="password" autocomplete="current-password" required>
-        <p><button class="primary" type="submit" style="width:100%">Sign in</button></p></form>`,
+        <input type="hidden" name="csrf_token" value="${request.session.csrf}" />
+        <input
+          type="hidden"
+          name="next"
+          value="${safeRedirect(queryParam(request, 'next') ?? formField(request, 'next'))}"
+        />
+        <label for="username">Username</label
+        ><input id="username" name="username" type="text" autocomplete="username" required autofocus />
+        <label for="password">Password</label
+        ><input id="password" name="password" type="password" autocomplete="current-password" required />
+        <p><button class="primary" type="submit" style="width:100%">Sign in</button></p>
+      </form>`,
     });
 
   server.get('/login', async (request, reply) => {
@@ -71,14 +91,24 @@ function registerSignIn(server: FastifyInstance, web: WebContext): void {
     checkCsrf(request);
     const limiter = web.guard.limiter;
     if (limiter.isBlocked(request.ip)) {
-      return reply.status(429).type('text/html; charset=utf-8').send(await form(request, 'Too many failed sign-ins. Wait a minute and try again.'));
+      return reply
+        .status(429)
+        .type('text/html; charset=utf-8')
+        .send(await form(request, 'Too many failed sign-ins. Wait a minute and try again.'));
     }
     const username = formField(request, 'username') ?? '';
     const principal = await signIn(web.store, username, formField(request, 'password') ?? '');
     if (!principal) {
       limiter.recordFailure(request.ip);
-      await recordAudit(web.db, { event: 'failed_login', owner: username.slice(0, 100), extra: { ip: request.ip } });
-      return reply.status(401).type('text/html; charset=utf-8').send(await form(request, 'Invalid username or password.'));
+      await recordAudit(web.db, {
+        event: 'failed_login',
+        owner: username.slice(0, 100),
+        extra: { ip: request.ip },
+      });
+      return reply
+        .status(401)
+        .type('text/html; charset=utf-8')
+        .send(await form(request, 'Invalid username or password.'));
     }
     // A fresh session (new CSRF token) on sign-in, so a token seen before cannot be reused.
     writeSession(reply, web.guard, web.guard.sessions.create(principal.userId));
@@ -95,7 +125,11 @@ function registerSignIn(server: FastifyInstance, web: WebContext): void {
 }
 
 /** Parse the trigger form: param fields (JSON where the param is not a string), then the conf JSON on top. */
-async function confFromForm(web: WebContext, request: FastifyRequest, dagId: string): Promise<Record<string, unknown>> {
+async function confFromForm(
+  web: WebContext,
+  request: FastifyRequest,
+  dagId: string,
+): Promise<Record<string, unknown>> {
   const body = (request.body ?? {}) as Record<string, unknown>;
   const conf: Record<string, unknown> = {};
   const paramNames = Object.keys(body).filter((k) => k.startsWith('param:'));
@@ -105,7 +139,9 @@ async function confFromForm(web: WebContext, request: FastifyRequest, dagId: str
       const name = key.slice('param:'.length);
       const text = String(body[key] ?? '');
       const spec = dag.params[name];
-      const isString = spec?.schema?.type === 'string' || (spec?.schema?.type === undefined && typeof spec?.default === 'string');
+      const isString =
+        spec?.schema?.type === 'string' ||
+        (spec?.schema?.type === undefined && typeof spec?.default === 'string');
       if (isString) conf[name] = text;
       else if (text.trim() !== '') {
         try {
@@ -123,14 +159,16 @@ async function confFromForm(web: WebContext, request: FastifyRequest, dagId: str
   } catch (error) {
     throw new ValidationError(`Configuration JSON is not valid: ${(error as Error).message}`);
   }
-  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new ValidationError('Configuration JSON must be an object.');
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed))
+    throw new ValidationError('Configuration JSON must be an object.');
   return { ...conf, ...(parsed as Record<string, unknown>) };
 }
 
 function registerDagActions(server: FastifyInstance, web: WebContext): void {
   const db = web.db;
   const dagIdOf = (r: FastifyRequest) => (r.params as { dag_id: string }).dag_id;
-  const grid = (dagId: string, extra: Record<string, string | undefined> = {}) => `/dags/${encodeURIComponent(dagId)}/grid${qs(extra)}`;
+  const grid = (dagId: string, extra: Record<string, string | undefined> = {}) =>
+    `/dags/${encodeURIComponent(dagId)}/grid${qs(extra)}`;
   const owner = (r: FastifyRequest) => r.principal!.username;
 
   act(server, '/dags/:dag_id/pause', 'operate_dags', async (r) => {
@@ -144,7 +182,10 @@ function registerDagActions(server: FastifyInstance, web: WebContext): void {
   act(server, '/dags/:dag_id/trigger', 'operate_dags', async (r) => {
     const dagId = dagIdOf(r);
     const conf = await confFromForm(web, r, dagId);
-    const run = await ops.triggerDagRun(web.app, dagId, { conf, runId: formField(r, 'run_id')?.trim() || undefined });
+    const run = await ops.triggerDagRun(web.app, dagId, {
+      conf,
+      runId: formField(r, 'run_id')?.trim() || undefined,
+    });
     await recordAudit(db, { event: 'trigger', owner: owner(r), dagId, runId: run.run_id, extra: run.conf });
     return { redirect: grid(dagId, { run_id: run.run_id }), flash: `Triggered ${dagId}, run ${run.run_id}.` };
   });
@@ -162,12 +203,27 @@ function registerDagActions(server: FastifyInstance, web: WebContext): void {
     const taskId = formField(r, 'task_id');
     if (!runId) throw new ValidationError('run_id is required.');
     const cleared = await ops.clearTaskInstances(web.app, {
-      dagId, runId, taskIds: taskId ? [taskId] : undefined,
-      upstream: isChecked(r, 'upstream'), downstream: isChecked(r, 'downstream'),
-      past: isChecked(r, 'past'), future: isChecked(r, 'future'), onlyFailed: isChecked(r, 'only_failed'),
+      dagId,
+      runId,
+      taskIds: taskId ? [taskId] : undefined,
+      upstream: isChecked(r, 'upstream'),
+      downstream: isChecked(r, 'downstream'),
+      past: isChecked(r, 'past'),
+      future: isChecked(r, 'future'),
+      onlyFailed: isChecked(r, 'only_failed'),
     });
-    await recordAudit(db, { event: 'clear', owner: owner(r), dagId, runId, taskId: taskId ?? null, extra: { count: cleared.length } });
-    return { redirect: grid(dagId, { run_id: runId, task_id: taskId }), flash: `Cleared ${cleared.length} task instance(s).` };
+    await recordAudit(db, {
+      event: 'clear',
+      owner: owner(r),
+      dagId,
+      runId,
+      taskId: taskId ?? null,
+      extra: { count: cleared.length },
+    });
+    return {
+      redirect: grid(dagId, { run_id: runId, task_id: taskId }),
+      flash: `Cleared ${cleared.length} task instance(s).`,
+    };
   });
 
   act(server, '/dags/:dag_id/mark', 'operate_dags', async (r) => {
@@ -175,17 +231,29 @@ function registerDagActions(server: FastifyInstance, web: WebContext): void {
     const runId = formField(r, 'run_id');
     const taskId = formField(r, 'task_id');
     const state = formField(r, 'state');
-    if (!runId || !taskId || (state !== 'success' && state !== 'failed')) throw new ValidationError('run_id, task_id and state (success|failed) are required.');
-    const changed = await ops.setTaskInstanceState(web.app, { dagId, runId, taskId, state, upstream: isChecked(r, 'upstream'), downstream: isChecked(r, 'downstream') });
+    if (!runId || !taskId || (state !== 'success' && state !== 'failed'))
+      throw new ValidationError('run_id, task_id and state (success|failed) are required.');
+    const changed = await ops.setTaskInstanceState(web.app, {
+      dagId,
+      runId,
+      taskId,
+      state,
+      upstream: isChecked(r, 'upstream'),
+      downstream: isChecked(r, 'downstream'),
+    });
     await recordAudit(db, { event: `mark_${state}`, owner: owner(r), dagId, runId, taskId });
-    return { redirect: grid(dagId, { run_id: runId, task_id: taskId }), flash: `Marked ${changed.length} task instance(s) ${state}.` };
+    return {
+      redirect: grid(dagId, { run_id: runId, task_id: taskId }),
+      flash: `Marked ${changed.length} task instance(s) ${state}.`,
+    };
   });
 
   act(server, '/dags/:dag_id/runs/state', 'operate_dags', async (r) => {
     const dagId = dagIdOf(r);
     const runId = formField(r, 'run_id');
     const state = formField(r, 'state');
-    if (!runId || (state !== 'success' && state !== 'failed' && state !== 'queued')) throw new NotFoundError('Unknown run or state.');
+    if (!runId || (state !== 'success' && state !== 'failed' && state !== 'queued'))
+      throw new NotFoundError('Unknown run or state.');
     await ops.setDagRunState(web.app, dagId, runId, state);
     await recordAudit(db, { event: `dagrun_${state}`, owner: owner(r), dagId, runId });
     return { redirect: grid(dagId, { run_id: runId }), flash: `Run ${runId} marked ${state}.` };
