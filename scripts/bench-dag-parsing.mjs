@@ -30,11 +30,16 @@ function dagSource(i) {
     `export const dag = new DAG({ dagId: 'bench_${i}', schedule: '@daily', startDate: '2024-01-01', catchup: false, tags: ['bench'] }).build(() => {`,
     `  const start = new EmptyOperator({ taskId: 'start' });`,
   ];
-  for (let t = 1; t < TASKS - 1; t++) lines.push(`  const t${t} = new BashOperator({ taskId: 'task_${t}', bashCommand: 'echo ${i}-${t} {{ ds }}', retries: ${t % 3} });`);
+  for (let t = 1; t < TASKS - 1; t++)
+    lines.push(
+      `  const t${t} = new BashOperator({ taskId: 'task_${t}', bashCommand: 'echo ${i}-${t} {{ ds }}', retries: ${t % 3} });`,
+    );
   lines.push(`  const end = new EmptyOperator({ taskId: 'end' });`);
   const middle = Array.from({ length: TASKS - 2 }, (_, k) => `t${k + 1}`);
   // A fan-out/fan-in shape: start → (pairs in sequence) → end.
-  lines.push(`  chain(start, [${middle.filter((_, k) => k % 2 === 0).join(', ')}], [${middle.filter((_, k) => k % 2 === 1).join(', ')}]);`);
+  lines.push(
+    `  chain(start, [${middle.filter((_, k) => k % 2 === 0).join(', ')}], [${middle.filter((_, k) => k % 2 === 1).join(', ')}]);`,
+  );
   lines.push(`  end.after([${middle.filter((_, k) => k % 2 === 1).join(', ')}]);`);
   lines.push('});');
   return lines.join('\n') + '\n';
@@ -75,7 +80,10 @@ async function trial() {
     AIRFLOW__DATABASE__SQL_ALCHEMY_CONN: `sqlite:///${path.join(home, 'airflow.db')}`,
     AIRFLOW__LOGGING__LOGGING_LEVEL: 'WARNING',
   };
-  const child = fork(fileURLToPath(import.meta.url), ['--child', ...process.argv.slice(2)], { env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const child = fork(fileURLToPath(import.meta.url), ['--child', ...process.argv.slice(2)], {
+    env,
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
   let peak = 0;
   const sampler = setInterval(async () => {
     peak = Math.max(peak, await treeRss(child.pid));
@@ -98,7 +106,8 @@ async function childMain() {
   const t0 = performance.now();
   const first = await processDagFolderOnce(ctx);
   const firstMs = performance.now() - t0;
-  if (first.dags !== FILES || first.importErrors !== 0) throw new Error(`expected ${FILES} DAGs and no errors, got ${JSON.stringify(first)}`);
+  if (first.dags !== FILES || first.importErrors !== 0)
+    throw new Error(`expected ${FILES} DAGs and no errors, got ${JSON.stringify(first)}`);
   const t1 = performance.now();
   const again = await processDagFolderOnce(ctx);
   const rescanMs = performance.now() - t1;
@@ -117,10 +126,16 @@ if (process.argv.includes('--child')) {
   for (let r = 0; r < RUNS; r++) {
     const res = await trial();
     results.push(res);
-    console.error(`run ${r + 1}: parse ${(res.firstMs / 1000).toFixed(2)} s, peak RSS ${(res.peakRss / 2 ** 20).toFixed(0)} MiB, re-scan ${res.rescanMs.toFixed(0)} ms`);
+    console.error(
+      `run ${r + 1}: parse ${(res.firstMs / 1000).toFixed(2)} s, peak RSS ${(res.peakRss / 2 ** 20).toFixed(0)} MiB, re-scan ${res.rescanMs.toFixed(0)} ms`,
+    );
   }
   console.log(`DAG parsing: ${FILES} files x ${TASKS} tasks, SQLite, median of ${RUNS} runs`);
-  console.log(`  full parse:        ${(median(results.map((r) => r.firstMs)) / 1000).toFixed(2)} s (${(median(results.map((r) => r.firstMs)) / FILES).toFixed(1)} ms/file)`);
-  console.log(`  peak RSS (total):  ${(median(results.map((r) => r.peakRss)) / 2 ** 20).toFixed(0)} MiB (processor + parse workers)`);
+  console.log(
+    `  full parse:        ${(median(results.map((r) => r.firstMs)) / 1000).toFixed(2)} s (${(median(results.map((r) => r.firstMs)) / FILES).toFixed(1)} ms/file)`,
+  );
+  console.log(
+    `  peak RSS (total):  ${(median(results.map((r) => r.peakRss)) / 2 ** 20).toFixed(0)} MiB (processor + parse workers)`,
+  );
   console.log(`  unchanged re-scan: ${median(results.map((r) => r.rescanMs)).toFixed(0)} ms`);
 }

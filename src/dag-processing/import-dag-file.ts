@@ -37,8 +37,12 @@ const selfReference: Plugin = {
 function formatMessages(messages: Message[], workingDir: string): string {
   return messages
     .map((m) => {
-      const loc = m.location ? `${path.resolve(workingDir, m.location.file)}:${m.location.line}:${m.location.column + 1}: ` : '';
-      const line = m.location?.lineText ? `\n    ${m.location.lineText}\n    ${' '.repeat(m.location.column)}^` : '';
+      const loc = m.location
+        ? `${path.resolve(workingDir, m.location.file)}:${m.location.line}:${m.location.column + 1}: `
+        : '';
+      const line = m.location?.lineText
+        ? `\n    ${m.location.lineText}\n    ${' '.repeat(m.location.column)}^`
+        : '';
       return `${loc}${m.text}${line}`;
     })
     .join('\n');
@@ -74,7 +78,8 @@ export async function bundleDagFile(absPath: string, sourceMap = false): Promise
   } catch (error) {
     if (error instanceof DagImportError) throw error;
     const errors = (error as { errors?: Message[] }).errors;
-    if (Array.isArray(errors) && errors.length > 0) throw new DagImportError(formatMessages(errors, path.dirname(absPath)), { cause: error });
+    if (Array.isArray(errors) && errors.length > 0)
+      throw new DagImportError(formatMessages(errors, path.dirname(absPath)), { cause: error });
     throw new DagImportError(`Could not compile ${absPath}: ${(error as Error).message}`, { cause: error });
   }
 }
@@ -106,12 +111,18 @@ export function isTransientBundle(fileName: string): boolean {
  */
 function userFrames(stack: string): string {
   const lines = stack.split('\n');
-  const cut = lines.findIndex((line) => /^\s+at /.test(line) && (line.includes('node:internal') || /import-dag-file\.(ts|js)/.test(line)));
+  const cut = lines.findIndex(
+    (line) =>
+      /^\s+at /.test(line) && (line.includes('node:internal') || /import-dag-file\.(ts|js)/.test(line)),
+  );
   return (cut === -1 ? lines : lines.slice(0, cut)).join('\n');
 }
 
 /** Evaluate a bundle as a module; returns its exports and the DAGs constructed meanwhile. */
-async function evaluateBundle(absPath: string, code: string): Promise<{ exported: Record<string, unknown>; registered: DAG[] }> {
+async function evaluateBundle(
+  absPath: string,
+  code: string,
+): Promise<{ exported: Record<string, unknown>; registered: DAG[] }> {
   const bundlePath = await writeBundle(absPath, code);
   let exported: Record<string, unknown> = {};
   try {
@@ -121,7 +132,9 @@ async function evaluateBundle(absPath: string, code: string): Promise<{ exported
     return { exported, registered };
   } catch (error) {
     const e = error as Error;
-    const stack = (e?.stack ?? String(error)).replaceAll(pathToFileURL(bundlePath).href, absPath).replaceAll(bundlePath, absPath);
+    const stack = (e?.stack ?? String(error))
+      .replaceAll(pathToFileURL(bundlePath).href, absPath)
+      .replaceAll(bundlePath, absPath);
     throw new DagImportError(userFrames(stack), { cause: error });
   } finally {
     await unlink(bundlePath).catch(() => undefined);
@@ -164,7 +177,8 @@ export async function importDagFile(absPath: string): Promise<DAG[]> {
   const seen = new Map<string, DAG>();
   for (const dag of dags) {
     const other = seen.get(dag.dagId);
-    if (other && other !== dag) throw new DagImportError(`DAG id '${dag.dagId}' is defined twice in ${absPath}`);
+    if (other && other !== dag)
+      throw new DagImportError(`DAG id '${dag.dagId}' is defined twice in ${absPath}`);
     seen.set(dag.dagId, dag);
     dag.fileloc = absPath;
     dag.validate();

@@ -14,13 +14,18 @@ function workerEntry(): string {
   return existsSync(sibling) ? sibling : path.resolve(here, '../../dist/dag-processing/parse-worker.js');
 }
 
+function cancelledResponse(file: string): ParseResponse {
+  return { id: 0, file, sourceHash: '', source: '', dags: [], error: null, durationMs: 0, cancelled: true };
+}
+
 /** Delete the hidden bundles a killed worker left next to `file` (or in the temp dir). */
 function removeBundles(file: string, pid: number | undefined): void {
   if (pid === undefined) return;
   const prefix = `.${path.basename(file)}.updraft-${pid}-`;
   for (const dir of [path.dirname(file), os.tmpdir()]) {
     try {
-      for (const name of readdirSync(dir)) if (name.startsWith(prefix) && name.endsWith('.mjs')) unlinkSync(path.join(dir, name));
+      for (const name of readdirSync(dir))
+        if (name.startsWith(prefix) && name.endsWith('.mjs')) unlinkSync(path.join(dir, name));
     } catch {
       // Folder unreadable or file already gone: nothing to clean.
     }
@@ -61,8 +66,9 @@ export class ParsePool {
     this.log = opts.log ?? silentLogger;
   }
 
+  /** Parse one file. After close(), resolves with `cancelled: true` instead of a result. */
   parse(file: string): Promise<ParseResponse> {
-    if (this.closed) return Promise.reject(new Error('ParsePool is closed'));
+    if (this.closed) return Promise.resolve(cancelledResponse(file));
     return new Promise((resolve) => {
       this.queue.push({ file, resolve });
       this.pump();
@@ -73,7 +79,8 @@ export class ParsePool {
     // No inherited --inspect or loaders; user output goes to the debug log, not our stdout.
     const child = fork(workerEntry(), [], { execArgv: [], stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
     const forward = (chunk: Buffer) => {
-      for (const line of chunk.toString('utf8').split('\n')) if (line.trim()) this.log.debug(`[parse-worker ${child.pid}] ${line}`);
+      for (const line of chunk.toString('utf8').split('\n'))
+        if (line.trim()) this.log.debug(`[parse-worker ${child.pid}] ${line}`);
     };
     child.stdout?.on('data', forward);
     child.stderr?.on('data', forward);
@@ -85,7 +92,9 @@ export class ParsePool {
         }
       };
       child.on('message', onMessage);
-      child.once('exit', (code) => reject(new Error(`parse worker exited during start (code ${String(code)})`)));
+      child.once('exit', (code) =>
+        reject(new Error(`parse worker exited during start (code ${String(code)})`)),
+      );
     });
     ready.catch(() => undefined);
     const w: Worker = { child, ready, files: 0, busy: false };
@@ -120,11 +129,20 @@ export class ParsePool {
 
   private async run(w: Worker, file: string): Promise<ParseResponse> {
     const id = this.nextId++;
-    const failed = (error: string): ParseResponse => ({ id, file, sourceHash: '', source: '', dags: [], error, durationMs: 0 });
+    const failed = (error: string): ParseResponse => ({
+      id,
+      file,
+      sourceHash: '',
+      source: '',
+      dags: [],
+      error,
+      durationMs: 0,
+    });
     try {
       await w.ready;
     } catch (error) {
       this.retire(w);
+      if (this.closed) return cancelledResponse(file);
       return failed(`Could not start a DAG parsing process: ${(error as Error).message}`);
     }
     return new Promise<ParseResponse>((resolve) => {
@@ -146,10 +164,25 @@ export class ParsePool {
         if (r.id === id) finish(r, false);
       };
       const cleanup = () => removeBundles(file, w.child.pid);
-      const onExit = (code: number | null, signal: string | null) =>
-        finish(failed(`The DAG parsing process for ${file} exited unexpectedly (code ${String(code)}, signal ${String(signal)})`), true);
+      const onExit = (code: number | null, signal: string | null) => {
+        cleanup();
+        if (this.closed) finish(cancelledResponse(file), false);
+        else
+          finish(
+            failed(
+              `The DAG parsing process for ${file} exited unexpectedly (code ${String(code)}, signal ${String(signal)})`,
+            ),
+            true,
+          );
+      };
       const timer = setTimeout(
-        () => finish(failed(`DagBag import timeout for ${file} after ${this.opts.timeoutMs / 1000}s.\nThe file took too long to load (an endless loop or blocking work at import time?).`), true),
+        () =>
+          finish(
+            failed(
+              `DagBag import timeout for ${file} after ${this.opts.timeoutMs / 1000}s.\nThe file took too long to load (an endless loop or blocking work at import time?).`,
+            ),
+            true,
+          ),
         this.opts.timeoutMs,
       );
       w.child.on('message', onMessage);
@@ -159,10 +192,10 @@ export class ParsePool {
     });
   }
 
+  /** Kill the workers; files being parsed or waiting resolve as cancelled. */
   async close(): Promise<void> {
     this.closed = true;
-    for (const w of [...this.workers]) {
-      this.retire(w);
-    }
+    for (const job of this.queue.splice(0)) job.resolve(cancelledResponse(job.file));
+    for (const w of [...this.workers]) this.retire(w);
   }
 }

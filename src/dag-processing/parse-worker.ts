@@ -24,6 +24,8 @@ export interface ParseResponse {
   dags: SerializedDag[];
   error: string | null;
   durationMs: number;
+  /** The pool was closed before this file was parsed: nothing to record. */
+  cancelled?: boolean;
 }
 
 async function parse(req: ParseRequest): Promise<ParseResponse> {
@@ -36,11 +38,27 @@ async function parse(req: ParseRequest): Promise<ParseResponse> {
     setAuthoringDefaults(req.defaults);
     const dags = await importDagFile(req.file);
     const serialized = dags.map((d) => d.serialize());
-    return { id: req.id, file: req.file, sourceHash, source, dags: serialized, error: null, durationMs: performance.now() - started };
+    return {
+      id: req.id,
+      file: req.file,
+      sourceHash,
+      source,
+      dags: serialized,
+      error: null,
+      durationMs: performance.now() - started,
+    };
   } catch (error) {
     const e = error as Error;
     const text = e?.message && e.name === 'DagImportError' ? e.message : (e?.stack ?? String(error));
-    return { id: req.id, file: req.file, sourceHash, source, dags: [], error: text, durationMs: performance.now() - started };
+    return {
+      id: req.id,
+      file: req.file,
+      sourceHash,
+      source,
+      dags: [],
+      error: text,
+      durationMs: performance.now() - started,
+    };
   }
 }
 

@@ -66,7 +66,10 @@ export async function discoverFiles(ctx: AppContext): Promise<string[]> {
  * processes, store their DAGs / import errors, and deactivate DAGs whose files are gone.
  * Unchanged files (same sha256 as dag_code) are not imported at all.
  */
-export async function processDagFolderOnce(ctx: AppContext, options: ProcessOptions = {}): Promise<ProcessingStats> {
+export async function processDagFolderOnce(
+  ctx: AppContext,
+  options: ProcessOptions = {},
+): Promise<ProcessingStats> {
   const started = performance.now();
   const log = options.log ?? ctx.log.child('dag-processor');
   const db = (await ctx.db()).kysely;
@@ -74,7 +77,8 @@ export async function processDagFolderOnce(ctx: AppContext, options: ProcessOpti
   // Forget vanished files first, so that a DAG id they held is free for another file in this pass.
   const removed = await removeMissingFiles(db, new Set(files));
   const known = new Map<string, string>();
-  for (const r of await db.selectFrom('dag_code').select(['fileloc', 'source_hash']).execute()) known.set(r.fileloc, r.source_hash);
+  for (const r of await db.selectFrom('dag_code').select(['fileloc', 'source_hash']).execute())
+    known.set(r.fileloc, r.source_hash);
   // Files that failed are tried again each pass (their error may depend on other files, e.g. a
   // duplicate DAG id), except after a timeout: those wait until they change.
   const retry = new Set<string>();
@@ -128,6 +132,10 @@ export async function processDagFolderOnce(ctx: AppContext, options: ProcessOpti
     await Promise.all(
       changed.map(async (file) => {
         const res = await pool.parse(file);
+        if (res.cancelled) {
+          stats.filesParsed--;
+          return;
+        }
         if (!res.sourceHash) {
           const read = sources.get(file) ?? (await readSource(file));
           if (read) {
@@ -144,9 +152,13 @@ export async function processDagFolderOnce(ctx: AppContext, options: ProcessOpti
             stats.importErrors++;
             // Failed files are retried every pass: warn when the error is new, not every time.
             if (out.errorIsNew) newErrors++;
-            (out.errorIsNew ? log.warn : log.debug)(`Failed to import ${file}: ${out.error?.split('\n')[0] ?? ''}`);
+            (out.errorIsNew ? log.warn : log.debug)(
+              `Failed to import ${file}: ${out.error?.split('\n')[0] ?? ''}`,
+            );
           } else {
-            log.debug(`Parsed ${file} in ${res.durationMs.toFixed(0)} ms: ${out.dagIds.join(', ') || 'no DAGs'}`);
+            log.debug(
+              `Parsed ${file} in ${res.durationMs.toFixed(0)} ms: ${out.dagIds.join(', ') || 'no DAGs'}`,
+            );
           }
         });
         await writes;
@@ -187,7 +199,10 @@ export class DagProcessor {
   }
 
   get intervalMs(): number {
-    return this.opts.intervalMs ?? Math.max(1000, this.ctx.config.values.scheduler.min_file_process_interval * 1000);
+    return (
+      this.opts.intervalMs ??
+      Math.max(1000, this.ctx.config.values.scheduler.min_file_process_interval * 1000)
+    );
   }
 
   async runOnce(force = false): Promise<ProcessingStats> {
@@ -224,9 +239,11 @@ export class DagProcessor {
     this.wake?.();
   }
 
+  /** Stop soon: a pass in progress ends without waiting for slow files (they are not recorded). */
   stop(): void {
     this.stopped = true;
     this.wake?.();
+    void this.pool?.close();
   }
 
   async close(): Promise<void> {

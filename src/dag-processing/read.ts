@@ -5,8 +5,15 @@ import type { SerializedDag } from '../dag/serialized.js';
 
 /** The stored structure of one DAG (what the scheduler and webserver use instead of user code). */
 export async function loadSerializedDag(db: Kysely<Database>, dagId: string): Promise<SerializedDag> {
-  const row = await db.selectFrom('serialized_dag').select('data').where('dag_id', '=', dagId).executeTakeFirst();
-  if (!row) throw new NotFoundError(`DAG '${dagId}' not found (or not parsed yet; see \`updraft dags list-import-errors\`)`);
+  const row = await db
+    .selectFrom('serialized_dag')
+    .select('data')
+    .where('dag_id', '=', dagId)
+    .executeTakeFirst();
+  if (!row)
+    throw new NotFoundError(
+      `DAG '${dagId}' not found (or not parsed yet; see \`updraft dags list-import-errors\`)`,
+    );
   return JSON.parse(row.data) as SerializedDag;
 }
 

@@ -28,10 +28,15 @@ const dotId = (s: string) => `"${s.replaceAll('\\', '\\\\').replaceAll('"', '\\"
 
 /** Graphviz DOT, as `airflow dags show` prints it. */
 export function renderDot(dag: SerializedDag): string {
-  const lines = [`digraph ${dotId(dag.dagId)} {`, `  graph [label=${dotId(dag.dagId)} labelloc=t rankdir=LR]`];
+  const lines = [
+    `digraph ${dotId(dag.dagId)} {`,
+    `  graph [label=${dotId(dag.dagId)} labelloc=t rankdir=LR]`,
+  ];
   for (const t of dag.tasks) {
     const fill = t.uiColor ?? '#ffffff';
-    lines.push(`  ${dotId(t.taskId)} [color="#000000" fillcolor="${fill}" label=${dotId(t.taskId)} shape=rectangle style="filled,rounded"]`);
+    lines.push(
+      `  ${dotId(t.taskId)} [color="#000000" fillcolor="${fill}" label=${dotId(t.taskId)} shape=rectangle style="filled,rounded"]`,
+    );
   }
   for (const t of dag.tasks) for (const u of t.upstream) lines.push(`  ${dotId(u)} -> ${dotId(t.taskId)}`);
   lines.push('}');
@@ -43,6 +48,7 @@ export function renderMermaid(dag: SerializedDag): string {
   const ids = new Map(dag.tasks.map((t, i) => [t.taskId, `t${i}`]));
   const lines = ['flowchart LR'];
   for (const t of dag.tasks) lines.push(`  ${ids.get(t.taskId)}["${t.taskId.replaceAll('"', '#quot;')}"]`);
-  for (const t of dag.tasks) for (const u of t.upstream) lines.push(`  ${ids.get(u)} --> ${ids.get(t.taskId)}`);
+  for (const t of dag.tasks)
+    for (const u of t.upstream) lines.push(`  ${ids.get(u)} --> ${ids.get(t.taskId)}`);
   return lines.join('\n');
 }

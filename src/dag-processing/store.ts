@@ -48,22 +48,41 @@ export interface StoreOutcome {
 type Db = Kysely<Database> | Transaction<Database>;
 
 /** Record one parsed file: its DAGs (or its import error), its source, and DAGs it no longer defines. */
-export async function storeParseResult(db: Kysely<Database>, res: ParseResponse, o: StoreOptions): Promise<StoreOutcome> {
+export async function storeParseResult(
+  db: Kysely<Database>,
+  res: ParseResponse,
+  o: StoreOptions,
+): Promise<StoreOutcome> {
   return db.transaction().execute(async (tx) => {
-    const outcome: StoreOutcome = { dagIds: [], importError: false, error: null, errorIsNew: false, deactivated: [], serializedWrites: 0 };
+    const outcome: StoreOutcome = {
+      dagIds: [],
+      importError: false,
+      error: null,
+      errorIsNew: false,
+      deactivated: [],
+      serializedWrites: 0,
+    };
     let error = res.error;
     const dags = error ? [] : res.dags;
     // The same dag_id in another live file is an error of this file (Airflow: "DAG id already defined").
     if (!error) {
       for (const d of dags) {
-        const other = await tx.selectFrom('dag').select(['fileloc', 'is_active']).where('dag_id', '=', d.dagId).executeTakeFirst();
+        const other = await tx
+          .selectFrom('dag')
+          .select(['fileloc', 'is_active'])
+          .where('dag_id', '=', d.dagId)
+          .executeTakeFirst();
         if (other && other.fileloc !== res.file && other.is_active === 1 && existsSync(other.fileloc)) {
           error = `AirflowDagDuplicatedIdException: Ignoring DAG ${d.dagId} from ${res.file} - also found in ${other.fileloc}`;
           break;
         }
       }
     }
-    const previousError = await tx.selectFrom('import_error').select('stacktrace').where('filename', '=', res.file).executeTakeFirst();
+    const previousError = await tx
+      .selectFrom('import_error')
+      .select('stacktrace')
+      .where('filename', '=', res.file)
+      .executeTakeFirst();
     await tx.deleteFrom('import_error').where('filename', '=', res.file).execute();
     if (res.sourceHash) await upsertCode(tx, res.file, res.source, res.sourceHash, o.now);
 
@@ -71,9 +90,16 @@ export async function storeParseResult(db: Kysely<Database>, res: ParseResponse,
       outcome.importError = true;
       outcome.error = error;
       outcome.errorIsNew = previousError?.stacktrace !== error;
-      await tx.insertInto('import_error').values({ timestamp: o.now, filename: res.file, stacktrace: error }).execute();
+      await tx
+        .insertInto('import_error')
+        .values({ timestamp: o.now, filename: res.file, stacktrace: error })
+        .execute();
       // The file's DAGs keep their last good version, flagged.
-      await tx.updateTable('dag').set({ has_import_errors: 1, last_parsed_time: o.now }).where('fileloc', '=', res.file).execute();
+      await tx
+        .updateTable('dag')
+        .set({ has_import_errors: 1, last_parsed_time: o.now })
+        .where('fileloc', '=', res.file)
+        .execute();
       return outcome;
     }
 
@@ -82,7 +108,12 @@ export async function storeParseResult(db: Kysely<Database>, res: ParseResponse,
       if (await upsertDag(tx, d, res.file, o)) outcome.serializedWrites++;
     }
     // DAGs this file used to define but no longer does.
-    const previous = await tx.selectFrom('dag').select('dag_id').where('fileloc', '=', res.file).where('is_active', '=', 1).execute();
+    const previous = await tx
+      .selectFrom('dag')
+      .select('dag_id')
+      .where('fileloc', '=', res.file)
+      .where('is_active', '=', 1)
+      .execute();
     const gone = previous.map((r) => r.dag_id).filter((id) => !outcome.dagIds.includes(id));
     if (gone.length > 0) {
       await deactivate(tx, gone);
@@ -93,11 +124,22 @@ export async function storeParseResult(db: Kysely<Database>, res: ParseResponse,
 }
 
 async function upsertCode(tx: Db, fileloc: string, source: string, hash: string, now: number): Promise<void> {
-  const existing = await tx.selectFrom('dag_code').select('source_hash').where('fileloc', '=', fileloc).executeTakeFirst();
+  const existing = await tx
+    .selectFrom('dag_code')
+    .select('source_hash')
+    .where('fileloc', '=', fileloc)
+    .executeTakeFirst();
   if (!existing) {
-    await tx.insertInto('dag_code').values({ fileloc, source_code: source, source_hash: hash, last_updated: now }).execute();
+    await tx
+      .insertInto('dag_code')
+      .values({ fileloc, source_code: source, source_hash: hash, last_updated: now })
+      .execute();
   } else if (existing.source_hash !== hash) {
-    await tx.updateTable('dag_code').set({ source_code: source, source_hash: hash, last_updated: now }).where('fileloc', '=', fileloc).execute();
+    await tx
+      .updateTable('dag_code')
+      .set({ source_code: source, source_hash: hash, last_updated: now })
+      .where('fileloc', '=', fileloc)
+      .execute();
   }
 }
 
@@ -115,27 +157,48 @@ async function upsertDag(tx: Db, d: SerializedDag, fileloc: string, o: StoreOpti
     max_active_tasks: d.maxActiveTasks,
     last_parsed_time: o.now,
   };
-  const existing = await tx.selectFrom('dag').select('dag_id').where('dag_id', '=', d.dagId).executeTakeFirst();
+  const existing = await tx
+    .selectFrom('dag')
+    .select('dag_id')
+    .where('dag_id', '=', d.dagId)
+    .executeTakeFirst();
   if (existing) {
     await tx.updateTable('dag').set(fields).where('dag_id', '=', d.dagId).execute();
   } else {
     const paused = d.isPausedUponCreation ?? o.pausedAtCreation;
-    await tx.insertInto('dag').values({ dag_id: d.dagId, ...fields, is_paused: paused ? 1 : 0 }).execute();
+    await tx
+      .insertInto('dag')
+      .values({ dag_id: d.dagId, ...fields, is_paused: paused ? 1 : 0 })
+      .execute();
   }
 
   const tags = [...new Set(d.tags)].sort();
-  const oldTags = (await tx.selectFrom('dag_tag').select('name').where('dag_id', '=', d.dagId).execute()).map((r) => r.name).sort();
+  const oldTags = (await tx.selectFrom('dag_tag').select('name').where('dag_id', '=', d.dagId).execute())
+    .map((r) => r.name)
+    .sort();
   if (tags.join('\n') !== oldTags.join('\n')) {
     await tx.deleteFrom('dag_tag').where('dag_id', '=', d.dagId).execute();
-    if (tags.length > 0) await tx.insertInto('dag_tag').values(tags.map((name) => ({ dag_id: d.dagId, name }))).execute();
+    if (tags.length > 0)
+      await tx
+        .insertInto('dag_tag')
+        .values(tags.map((name) => ({ dag_id: d.dagId, name })))
+        .execute();
   }
 
   const hash = dagHash({ ...d, fileloc: '' });
-  const stored = await tx.selectFrom('serialized_dag').select(['dag_hash', 'fileloc']).where('dag_id', '=', d.dagId).executeTakeFirst();
+  const stored = await tx
+    .selectFrom('serialized_dag')
+    .select(['dag_hash', 'fileloc'])
+    .where('dag_id', '=', d.dagId)
+    .executeTakeFirst();
   if (stored && stored.dag_hash === hash && stored.fileloc === fileloc) return false;
   const row = { fileloc, data: JSON.stringify(d), dag_hash: hash, last_updated: o.now };
   if (stored) await tx.updateTable('serialized_dag').set(row).where('dag_id', '=', d.dagId).execute();
-  else await tx.insertInto('serialized_dag').values({ dag_id: d.dagId, ...row }).execute();
+  else
+    await tx
+      .insertInto('serialized_dag')
+      .values({ dag_id: d.dagId, ...row })
+      .execute();
   return true;
 }
 
@@ -147,16 +210,27 @@ export async function deactivate(db: Db, dagIds: string[]): Promise<void> {
 }
 
 /** Forget files that no longer exist (or are no longer discovered): deactivate their DAGs, drop code and errors. */
-export async function removeMissingFiles(db: Kysely<Database>, present: Set<string>): Promise<{ files: string[]; dags: string[] }> {
+export async function removeMissingFiles(
+  db: Kysely<Database>,
+  present: Set<string>,
+): Promise<{ files: string[]; dags: string[] }> {
   const known = new Set<string>();
-  for (const r of await db.selectFrom('dag').select('fileloc').where('is_active', '=', 1).execute()) known.add(r.fileloc);
+  for (const r of await db.selectFrom('dag').select('fileloc').where('is_active', '=', 1).execute())
+    known.add(r.fileloc);
   for (const r of await db.selectFrom('dag_code').select('fileloc').execute()) known.add(r.fileloc);
   for (const r of await db.selectFrom('import_error').select('filename').execute()) known.add(r.filename);
   const missing = [...known].filter((f) => !present.has(f));
   const dags: string[] = [];
   for (const file of missing) {
     await db.transaction().execute(async (tx) => {
-      const ids = (await tx.selectFrom('dag').select('dag_id').where('fileloc', '=', file).where('is_active', '=', 1).execute()).map((r) => r.dag_id);
+      const ids = (
+        await tx
+          .selectFrom('dag')
+          .select('dag_id')
+          .where('fileloc', '=', file)
+          .where('is_active', '=', 1)
+          .execute()
+      ).map((r) => r.dag_id);
       await deactivate(tx, ids);
       dags.push(...ids);
       await tx.deleteFrom('dag_code').where('fileloc', '=', file).execute();

@@ -1,5 +1,11 @@
 import { DagImportError, ValidationError } from '../errors.js';
-import { TRIGGER_RULES, type SensorSpec, type SerializedTask, type TriggerRule, type WeightRule } from './serialized.js';
+import {
+  TRIGGER_RULES,
+  type SensorSpec,
+  type SerializedTask,
+  type TriggerRule,
+  type WeightRule,
+} from './serialized.js';
 import { durationToMs, optionalDurationToMs, type Duration } from './duration.js';
 import { getAuthoringDefaults } from './defaults.js';
 import { currentFrame } from './build-context.js';
@@ -39,7 +45,8 @@ export interface BaseOperatorArgs {
 }
 
 /** Keys of BaseOperatorArgs that may come from a DAG's defaultArgs. */
-export type DefaultArgs = Partial<Omit<BaseOperatorArgs, 'taskId' | 'dag' | 'taskGroup'>> & Record<string, unknown>;
+export type DefaultArgs = Partial<Omit<BaseOperatorArgs, 'taskId' | 'dag' | 'taskGroup'>> &
+  Record<string, unknown>;
 
 /** Anything that can stand on either side of a dependency: tasks, groups, TaskFlow results, lists of them. */
 export interface DependencyNode {
@@ -51,10 +58,14 @@ export interface DependencyNode {
 export type DependencyTarget = DependencyNode | readonly DependencyTarget[];
 
 export function rootsOf(target: DependencyTarget): BaseOperator[] {
-  return Array.isArray(target) ? (target as readonly DependencyTarget[]).flatMap(rootsOf) : (target as DependencyNode).dependencyRoots();
+  return Array.isArray(target)
+    ? (target as readonly DependencyTarget[]).flatMap(rootsOf)
+    : (target as DependencyNode).dependencyRoots();
 }
 export function leavesOf(target: DependencyTarget): BaseOperator[] {
-  return Array.isArray(target) ? (target as readonly DependencyTarget[]).flatMap(leavesOf) : (target as DependencyNode).dependencyLeaves();
+  return Array.isArray(target)
+    ? (target as readonly DependencyTarget[]).flatMap(leavesOf)
+    : (target as DependencyNode).dependencyLeaves();
 }
 
 /** Add the edge upstream → downstream, adopting a DAG-less task into the other's DAG. */
@@ -74,7 +85,9 @@ export function linkTasks(upstream: BaseOperator, downstream: BaseOperator): voi
 }
 
 /** Set by mapped.ts. */
-export const partialFactory: { create?: (cls: new (args: BaseOperatorArgs) => BaseOperator, args: BaseOperatorArgs) => unknown } = {};
+export const partialFactory: {
+  create?: (cls: new (args: BaseOperatorArgs) => BaseOperator, args: BaseOperatorArgs) => unknown;
+} = {};
 
 /** Reject `await operator` (a promise adopting an operator calls then(resolve, reject)). */
 export function guardThenable(taskId: string, first: unknown, second: unknown): void {
@@ -90,9 +103,12 @@ export function guardThenable(taskId: string, first: unknown, second: unknown): 
 const TASK_ID_RE = /^[A-Za-z0-9_.-]+$/;
 
 export function validateId(id: unknown, what: string): string {
-  if (typeof id !== 'string' || id.length === 0) throw new ValidationError(`${what} must be a non-empty string`);
-  if (id.length > 250) throw new ValidationError(`${what} '${id.slice(0, 40)}…' is longer than 250 characters`);
-  if (!TASK_ID_RE.test(id)) throw new ValidationError(`${what} '${id}' may contain only letters, digits, '_', '-' and '.'`);
+  if (typeof id !== 'string' || id.length === 0)
+    throw new ValidationError(`${what} must be a non-empty string`);
+  if (id.length > 250)
+    throw new ValidationError(`${what} '${id.slice(0, 40)}…' is longer than 250 characters`);
+  if (!TASK_ID_RE.test(id))
+    throw new ValidationError(`${what} '${id}' may contain only letters, digits, '_', '-' and '.'`);
   return id;
 }
 
@@ -115,7 +131,8 @@ export abstract class BaseOperator implements DependencyNode {
   uiColor: string | null = null;
 
   constructor(args: BaseOperatorArgs) {
-    if (!args || typeof args !== 'object') throw new ValidationError('An operator needs an arguments object with a taskId');
+    if (!args || typeof args !== 'object')
+      throw new ValidationError('An operator needs an arguments object with a taskId');
     const frame = currentFrame();
     const group = args.taskGroup !== undefined ? args.taskGroup : (frame?.group ?? null);
     const dag = args.dag ?? group?.dag ?? frame?.dag;
@@ -125,7 +142,9 @@ export abstract class BaseOperator implements DependencyNode {
     // Merge the DAG's defaultArgs under the explicit ones, as Airflow does.
     this.args = { ...(dag?.defaultArgs ?? {}), ...stripUndefined(args) } as BaseOperatorArgs;
     if (this.args.triggerRule !== undefined && !TRIGGER_RULES.includes(this.args.triggerRule)) {
-      throw new ValidationError(`Task '${this.taskId}': unknown triggerRule '${String(this.args.triggerRule)}' (one of ${TRIGGER_RULES.join(', ')})`);
+      throw new ValidationError(
+        `Task '${this.taskId}': unknown triggerRule '${String(this.args.triggerRule)}' (one of ${TRIGGER_RULES.join(', ')})`,
+      );
     }
     this.checkNumbers();
     this.dag = undefined;
@@ -143,7 +162,10 @@ export abstract class BaseOperator implements DependencyNode {
     nonNegInt(a.retries, 'retries');
     nonNegInt(a.poolSlots, 'poolSlots');
     if (a.poolSlots === 0) throw new ValidationError(`Task '${this.taskId}': poolSlots must be at least 1`);
-    if (a.priorityWeight !== undefined && (typeof a.priorityWeight !== 'number' || !Number.isInteger(a.priorityWeight))) {
+    if (
+      a.priorityWeight !== undefined &&
+      (typeof a.priorityWeight !== 'number' || !Number.isInteger(a.priorityWeight))
+    ) {
       throw new ValidationError(`Task '${this.taskId}': priorityWeight must be an integer`);
     }
     if (a.weightRule !== undefined && !['downstream', 'upstream', 'absolute'].includes(a.weightRule)) {
@@ -175,7 +197,10 @@ export abstract class BaseOperator implements DependencyNode {
   get triggerRule(): TriggerRule {
     return this.args.triggerRule ?? 'all_success';
   }
-  get callbacks(): Pick<BaseOperatorArgs, 'onSuccessCallback' | 'onFailureCallback' | 'onRetryCallback' | 'onExecuteCallback'> {
+  get callbacks(): Pick<
+    BaseOperatorArgs,
+    'onSuccessCallback' | 'onFailureCallback' | 'onRetryCallback' | 'onExecuteCallback'
+  > {
     return {
       onSuccessCallback: this.args.onSuccessCallback,
       onFailureCallback: this.args.onFailureCallback,
@@ -212,8 +237,12 @@ export abstract class BaseOperator implements DependencyNode {
     this: new (args: A) => O,
     args: Partial<A> & { taskId: string },
   ): { expand(input: { [K in keyof A]?: readonly A[K][] | import('./xcom-arg.js').XComArg }): BaseOperator } {
-    if (!partialFactory.create) throw new Error('updraft: mapping support is not loaded (import from the package entry point)');
-    return partialFactory.create(this as unknown as new (args: BaseOperatorArgs) => BaseOperator, args) as never;
+    if (!partialFactory.create)
+      throw new Error('updraft: mapping support is not loaded (import from the package entry point)');
+    return partialFactory.create(
+      this as unknown as new (args: BaseOperatorArgs) => BaseOperator,
+      args,
+    ) as never;
   }
 
   // ---- dependencies (Airflow's >>, <<, set_downstream, set_upstream) ----
@@ -316,14 +345,17 @@ export function stripUndefined<T extends object>(o: T): T {
 
 /** A JSON-able view of a field value (functions and XComArgs become descriptive text). */
 export function jsonSafe(value: unknown): unknown {
-  if (value === null || typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') return value;
+  if (value === null || typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean')
+    return value;
   if (value instanceof Date) return value.toISOString();
   if (typeof value === 'function') return `<function ${value.name || 'anonymous'}>`;
   if (Array.isArray(value)) return value.map(jsonSafe);
   if (typeof value === 'object') {
     const describe = (value as { describe?: () => string }).describe;
     if (typeof describe === 'function') return describe.call(value);
-    return Object.fromEntries(Object.entries(value as Record<string, unknown>).map(([k, v]) => [k, jsonSafe(v)]));
+    return Object.fromEntries(
+      Object.entries(value as Record<string, unknown>).map(([k, v]) => [k, jsonSafe(v)]),
+    );
   }
   return String(value);
 }

@@ -10,7 +10,9 @@ import { SERIALIZATION_VERSION, type ScheduleSpec, type SerializedDag } from './
 import type { TaskContext } from './execution.js';
 import type { TaskGroup } from './task-group.js';
 
-export type DagCallback = (context: Partial<TaskContext> & { dagId: string; runId: string; reason?: string }) => unknown;
+export type DagCallback = (
+  context: Partial<TaskContext> & { dagId: string; runId: string; reason?: string },
+) => unknown;
 
 export interface DagArgs {
   dagId: string;
@@ -64,13 +66,21 @@ const DAG_BRAND = Symbol.for('updraft.DAG');
 
 /** True for DAG objects, also ones made by another copy of this module. */
 export function isDag(value: unknown): value is DAG {
-  return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[DAG_BRAND] === true;
+  return (
+    typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[DAG_BRAND] === true
+  );
 }
 
-function toDate(value: Date | string | null | undefined, what: string, dagId: string, zone: string): Date | null {
+function toDate(
+  value: Date | string | null | undefined,
+  what: string,
+  dagId: string,
+  zone: string,
+): Date | null {
   if (value === null || value === undefined) return null;
   const d = value instanceof Date ? value : parseDateInZone(String(value), zone);
-  if (Number.isNaN(d.getTime())) throw new ValidationError(`DAG '${dagId}': ${what} '${String(value)}' is not a valid date`);
+  if (Number.isNaN(d.getTime()))
+    throw new ValidationError(`DAG '${dagId}': ${what} '${String(value)}' is not a valid date`);
   return d;
 }
 
@@ -93,25 +103,42 @@ export class DAG {
   readonly taskGroups = new Map<string, TaskGroup>();
 
   constructor(args: DagArgs) {
-    if (!args || typeof args !== 'object') throw new ValidationError('new DAG() needs an arguments object with a dagId');
+    if (!args || typeof args !== 'object')
+      throw new ValidationError('new DAG() needs an arguments object with a dagId');
     this.dagId = validateId(args.dagId, 'dagId');
     this.args = args;
     if (args.schedule !== undefined && args.scheduleInterval !== undefined) {
       throw new ValidationError(`DAG '${this.dagId}': give schedule or scheduleInterval, not both`);
     }
-    this.schedule = parseSchedule(args.schedule !== undefined ? args.schedule : (args.scheduleInterval ?? null), this.dagId);
+    this.schedule = parseSchedule(
+      args.schedule !== undefined ? args.schedule : (args.scheduleInterval ?? null),
+      this.dagId,
+    );
     if (args.timezone !== undefined) checkTimeZone(String(args.timezone), `DAG '${this.dagId}'`);
     // Dates written without an offset are wall time in the DAG's zone, as Airflow's naive datetimes.
     const zone = this.timezone;
-    this.startDate = toDate(args.startDate ?? (args.defaultArgs?.startDate as Date | string | undefined), 'startDate', this.dagId, zone);
-    this.endDate = toDate(args.endDate ?? (args.defaultArgs?.endDate as Date | string | undefined), 'endDate', this.dagId, zone);
+    this.startDate = toDate(
+      args.startDate ?? (args.defaultArgs?.startDate as Date | string | undefined),
+      'startDate',
+      this.dagId,
+      zone,
+    );
+    this.endDate = toDate(
+      args.endDate ?? (args.defaultArgs?.endDate as Date | string | undefined),
+      'endDate',
+      this.dagId,
+      zone,
+    );
     if (this.startDate && this.endDate && this.endDate < this.startDate) {
       throw new ValidationError(`DAG '${this.dagId}': endDate is before startDate`);
     }
     // startDate/endDate in defaultArgs belong to the DAG, not to tasks.
     const { startDate: _s, endDate: _e, ...taskDefaults } = args.defaultArgs ?? {};
     this.defaultArgs = taskDefaults;
-    if (args.tags !== undefined && (!Array.isArray(args.tags) || args.tags.some((t) => typeof t !== 'string'))) {
+    if (
+      args.tags !== undefined &&
+      (!Array.isArray(args.tags) || args.tags.some((t) => typeof t !== 'string'))
+    ) {
       throw new ValidationError(`DAG '${this.dagId}': tags must be a list of strings`);
     }
     this.tags = [...(args.tags ?? [])];
@@ -122,7 +149,8 @@ export class DAG {
       ['maxActiveRuns', args.maxActiveRuns],
       ['maxActiveTasks', args.maxActiveTasks],
     ] as const) {
-      if (v !== undefined && (!Number.isInteger(v) || v < 1)) throw new ValidationError(`DAG '${this.dagId}': ${name} must be a positive integer`);
+      if (v !== undefined && (!Number.isInteger(v) || v < 1))
+        throw new ValidationError(`DAG '${this.dagId}': ${name} must be a positive integer`);
     }
     optionalDurationToMs(args.dagrunTimeout, 'dagrunTimeout');
     checkParamSchemas(serializeParams(this.params));
@@ -163,9 +191,12 @@ export class DAG {
   addTask(task: BaseOperator): void {
     const existing = this.taskMap.get(task.taskId);
     if (existing === task) return;
-    if (existing) throw new DagImportError(`Task id '${task.taskId}' has already been added to the DAG '${this.dagId}'`);
+    if (existing)
+      throw new DagImportError(`Task id '${task.taskId}' has already been added to the DAG '${this.dagId}'`);
     if (task.dag && task.dag !== this) {
-      throw new DagImportError(`Task '${task.taskId}' already belongs to DAG '${task.dag.dagId}', cannot add it to '${this.dagId}'`);
+      throw new DagImportError(
+        `Task '${task.taskId}' already belongs to DAG '${task.dag.dagId}', cannot add it to '${this.dagId}'`,
+      );
     }
     task.dag = this;
     this.taskMap.set(task.taskId, task);
@@ -259,7 +290,9 @@ export class DAG {
       taskGroups: [...this.taskGroups.values()].map((g) => ({
         groupId: g.groupId,
         tooltip: g.tooltip,
-        children: g.children.map((c) => ('groupId' in c && !('taskId' in c) ? (c as TaskGroup).groupId : (c as BaseOperator).taskId)),
+        children: g.children.map((c) =>
+          'groupId' in c && !('taskId' in c) ? (c as TaskGroup).groupId : (c as BaseOperator).taskId,
+        ),
       })),
       hasCallbacks: {
         onSuccess: typeof this.args.onSuccessCallback === 'function',

@@ -40,7 +40,12 @@ export function getAuthoringDefaults(): AuthoringDefaults {
 
 /** The defaults from a loaded configuration (kept structural to avoid importing config here). */
 export function authoringDefaultsFromConfig(values: {
-  core: { default_timezone: string; max_active_runs_per_dag: number; max_active_tasks_per_dag: number; default_task_retries: number };
+  core: {
+    default_timezone: string;
+    max_active_runs_per_dag: number;
+    max_active_tasks_per_dag: number;
+    default_task_retries: number;
+  };
   scheduler: { catchup_by_default: boolean };
   operators: { default_owner: string; default_queue: string };
 }): AuthoringDefaults {

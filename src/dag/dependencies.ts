@@ -11,7 +11,9 @@ export function chain(...items: DependencyTarget[]): void {
     const down = items[i + 1]!;
     if (Array.isArray(up) && Array.isArray(down)) {
       if (up.length !== down.length) {
-        throw new ValidationError(`chain(): adjacent lists must have the same length, got ${up.length} and ${down.length}`);
+        throw new ValidationError(
+          `chain(): adjacent lists must have the same length, got ${up.length} and ${down.length}`,
+        );
       }
       up.forEach((u, k) => link(u as DependencyTarget, down[k] as DependencyTarget));
     } else {

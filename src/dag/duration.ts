@@ -26,14 +26,20 @@ const UNIT_MS = {
 
 export function durationToMs(value: Duration, what = 'duration'): number {
   if (typeof value === 'number') {
-    if (!Number.isFinite(value) || value < 0) throw new ValidationError(`${what} must be a non-negative number of milliseconds, got ${value}`);
+    if (!Number.isFinite(value) || value < 0)
+      throw new ValidationError(`${what} must be a non-negative number of milliseconds, got ${value}`);
     return value;
   }
-  if (value === null || typeof value !== 'object') throw new ValidationError(`${what} must be a number of milliseconds or an object like { hours: 1 }`);
+  if (value === null || typeof value !== 'object')
+    throw new ValidationError(`${what} must be a number of milliseconds or an object like { hours: 1 }`);
   let total = 0;
   for (const [unit, amount] of Object.entries(value)) {
-    if (!(unit in UNIT_MS)) throw new ValidationError(`${what}: unknown unit '${unit}' (use weeks, days, hours, minutes, seconds, milliseconds)`);
-    if (typeof amount !== 'number' || !Number.isFinite(amount)) throw new ValidationError(`${what}: ${unit} must be a number`);
+    if (!(unit in UNIT_MS))
+      throw new ValidationError(
+        `${what}: unknown unit '${unit}' (use weeks, days, hours, minutes, seconds, milliseconds)`,
+      );
+    if (typeof amount !== 'number' || !Number.isFinite(amount))
+      throw new ValidationError(`${what}: ${unit} must be a number`);
     total += amount * UNIT_MS[unit as keyof typeof UNIT_MS];
   }
   if (total < 0) throw new ValidationError(`${what} must not be negative`);
@@ -56,7 +62,11 @@ export function msToIsoDuration(ms: number): string {
   const seconds = rest / 1000;
   let text = 'P' + (days ? `${days}D` : '');
   if (hours || minutes || seconds || !days) {
-    text += 'T' + (hours ? `${hours}H` : '') + (minutes ? `${minutes}M` : '') + (seconds || (!hours && !minutes) ? `${seconds}S` : '');
+    text +=
+      'T' +
+      (hours ? `${hours}H` : '') +
+      (minutes ? `${minutes}M` : '') +
+      (seconds || (!hours && !minutes) ? `${seconds}S` : '');
   }
   return text;
 }

@@ -115,7 +115,9 @@ export interface TaskServices {
   /** TriggerDagRunOperator: create a run of another DAG; resolves with its run id. */
   triggerDagRun(request: TriggerDagRunRequest): Promise<{ runId: string }>;
   /** ExternalTaskSensor: states of tasks (or of the run when taskIds is null) of another DAG's run at that logical date. */
-  getExternalStates(query: TaskStateQuery): Promise<{ runState: DagRunState | null; taskStates: (TaskInstanceState | null)[] }>;
+  getExternalStates(
+    query: TaskStateQuery,
+  ): Promise<{ runState: DagRunState | null; taskStates: (TaskInstanceState | null)[] }>;
   /** The state of a whole DAG run of another DAG (used by waitForCompletion). */
   getDagRunState(dagId: string, runId: string): Promise<DagRunState | null>;
 }
@@ -193,7 +195,11 @@ export interface TaskContext {
   /** The run's conf as given at trigger time. */
   conf: Record<string, unknown>;
   ti: TaskInstanceHandle;
-  var: { value: TemplateLookup; json: TemplateLookup; get(key: string, defaultValue?: string): Promise<string | undefined> };
+  var: {
+    value: TemplateLookup;
+    json: TemplateLookup;
+    get(key: string, defaultValue?: string): Promise<string | undefined>;
+  };
   conn: TemplateLookup;
   macros: Macros;
   log: TaskLogger;
@@ -243,7 +249,9 @@ export function createTaskContext(input: CreateTaskContextInput): TaskContext {
     return services.xcom.pull(q);
   };
   const xcomPush = (key: string | { key: string; value: unknown }, value?: unknown) =>
-    typeof key === 'object' && key !== null ? services.xcom.push(String(key.key), key.value) : services.xcom.push(key, value);
+    typeof key === 'object' && key !== null
+      ? services.xcom.push(String(key.key), key.value)
+      : services.xcom.push(key, value);
   const ti: TaskInstanceHandle = {
     dagId: input.dag.dagId,
     taskId: input.task.taskId,
@@ -257,7 +265,8 @@ export function createTaskContext(input: CreateTaskContextInput): TaskContext {
     xcom_push: xcomPush,
     xcom_pull: xcomPull,
   };
-  const getVar = async (key: string, defaultValue?: string) => (await services.getVariable(key)) ?? defaultValue;
+  const getVar = async (key: string, defaultValue?: string) =>
+    (await services.getVariable(key)) ?? defaultValue;
   return {
     dag: input.dag,
     task: input.task,

@@ -40,11 +40,13 @@ function strftime(date: Date, format: string): string {
 /** strptime for the same subset. */
 function strptime(text: string, format: string): Date {
   const fields: string[] = [];
-  const pattern = format.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/%([YmdHMSy%])/g, (_, code: string) => {
-    if (code === '%') return '%';
-    fields.push(code);
-    return code === 'Y' ? '(\\d{4})' : '(\\d{2})';
-  });
+  const pattern = format
+    .replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+    .replace(/%([YmdHMSy%])/g, (_, code: string) => {
+      if (code === '%') return '%';
+      fields.push(code);
+      return code === 'Y' ? '(\\d{4})' : '(\\d{2})';
+    });
   const match = new RegExp(`^${pattern}$`).exec(text);
   if (!match) throw new Error(`'${text}' does not match format '${format}'`);
   const parts: Record<string, number> = { Y: 1970, m: 1, d: 1, H: 0, M: 0, S: 0 };
@@ -71,7 +73,14 @@ export const macros = {
     const b = since === undefined ? Date.now() : new Date(since).getTime();
     const s = Math.round((a - b) / 1000);
     const abs = Math.abs(s);
-    const unit = abs < 60 ? [abs, 'second'] : abs < 3600 ? [Math.round(abs / 60), 'minute'] : abs < 86400 ? [Math.round(abs / 3600), 'hour'] : [Math.round(abs / 86400), 'day'];
+    const unit =
+      abs < 60
+        ? [abs, 'second']
+        : abs < 3600
+          ? [Math.round(abs / 60), 'minute']
+          : abs < 86400
+            ? [Math.round(abs / 3600), 'hour']
+            : [Math.round(abs / 86400), 'day'];
     const text = `${unit[0]} ${unit[1]}${unit[0] === 1 ? '' : 's'}`;
     return s >= 0 ? `in ${text}` : `${text} ago`;
   },

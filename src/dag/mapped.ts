@@ -36,9 +36,14 @@ export class MappedOperator extends BaseOperator {
       throw new ValidationError(`Task '${this.taskId}': expand() needs at least one argument`);
     }
     for (const [k, v] of Object.entries(expandInput)) {
-      if (k in partialArgs) throw new ValidationError(`Task '${this.taskId}': '${k}' given to both partial() and expand()`);
-      if (!isXComArg(v) && !Array.isArray(v)) throw new ValidationError(`Task '${this.taskId}': expand(${k}) must be a list or a task's output`);
-      if (Array.isArray(v) && v.length > MAX_MAP_LENGTH) throw new ValidationError(`Task '${this.taskId}': expand(${k}) has ${v.length} items, more than ${MAX_MAP_LENGTH}`);
+      if (k in partialArgs)
+        throw new ValidationError(`Task '${this.taskId}': '${k}' given to both partial() and expand()`);
+      if (!isXComArg(v) && !Array.isArray(v))
+        throw new ValidationError(`Task '${this.taskId}': expand(${k}) must be a list or a task's output`);
+      if (Array.isArray(v) && v.length > MAX_MAP_LENGTH)
+        throw new ValidationError(
+          `Task '${this.taskId}': expand(${k}) has ${v.length} items, more than ${MAX_MAP_LENGTH}`,
+        );
     }
     this.partialArgs = partialArgs;
     this.expandInput = expandInput;
@@ -58,17 +63,23 @@ export class MappedOperator extends BaseOperator {
       let values: unknown = source;
       if (isXComArg(source)) values = await source.resolve(context);
       if (values && typeof values === 'object' && !Array.isArray(values)) values = Object.entries(values);
-      if (!Array.isArray(values)) throw new Error(`expand(${key}) of task '${this.taskId}' got ${typeof values}, not a list`);
+      if (!Array.isArray(values))
+        throw new Error(`expand(${key}) of task '${this.taskId}' got ${typeof values}, not a list`);
       combos = combos.flatMap((c) => (values as unknown[]).map((v) => ({ ...c, [key]: v })));
     }
-    if (combos.length > MAX_MAP_LENGTH) throw new Error(`Task '${this.taskId}' would expand into ${combos.length} instances, more than ${MAX_MAP_LENGTH}`);
+    if (combos.length > MAX_MAP_LENGTH)
+      throw new Error(
+        `Task '${this.taskId}' would expand into ${combos.length} instances, more than ${MAX_MAP_LENGTH}`,
+      );
     return combos;
   }
 
   /** A concrete operator for one map index (not attached to any DAG's task list). */
   instance(expanded: Record<string, unknown>): BaseOperator {
     const { dag: _d, taskGroup: _g, ...rest } = this.partialArgs;
-    const op = outsideAnyDag(() => this.factory({ ...rest, ...expanded, taskId: this.localTaskId, taskGroup: null }));
+    const op = outsideAnyDag(() =>
+      this.factory({ ...rest, ...expanded, taskId: this.localTaskId, taskGroup: null }),
+    );
     // Same id and DAG as the mapped task, so context.dag / context.task read naturally.
     (op as { taskId: string }).taskId = this.taskId;
     op.dag = this.dag;
@@ -79,21 +90,31 @@ export class MappedOperator extends BaseOperator {
    * Convenience for the runner: the instance for one map index. Wrapped in an object because an
    * operator has a then() method and must not resolve a promise.
    */
-  async instanceFor(mapIndex: number, context: TaskContext): Promise<{ operator: BaseOperator; count: number }> {
+  async instanceFor(
+    mapIndex: number,
+    context: TaskContext,
+  ): Promise<{ operator: BaseOperator; count: number }> {
     const combos = await this.expandInstances(context);
     const kwargs = combos[mapIndex];
-    if (!kwargs) throw new Error(`Task '${this.taskId}' has no map index ${mapIndex} (${combos.length} instances)`);
+    if (!kwargs)
+      throw new Error(`Task '${this.taskId}' has no map index ${mapIndex} (${combos.length} instances)`);
     return { operator: this.instance(kwargs), count: combos.length };
   }
 
   override execute(): Promise<unknown> {
-    return Promise.reject(new Error(`Mapped task '${this.taskId}' cannot run unexpanded; the runner must run instanceFor(mapIndex)`));
+    return Promise.reject(
+      new Error(
+        `Mapped task '${this.taskId}' cannot run unexpanded; the runner must run instanceFor(mapIndex)`,
+      ),
+    );
   }
 
   protected override serializedFlags(): Partial<SerializedTask> {
     const sources: Record<string, MapSource> = {};
     for (const [k, v] of Object.entries(this.expandInput)) {
-      sources[k] = isXComArg(v) ? { kind: 'xcom', taskId: v.operator.taskId, key: v.key } : { kind: 'literal', length: v.length };
+      sources[k] = isXComArg(v)
+        ? { kind: 'xcom', taskId: v.operator.taskId, key: v.key }
+        : { kind: 'literal', length: v.length };
     }
     return { mapped: { expandKeys: Object.keys(this.expandInput), sources } };
   }
@@ -106,12 +127,20 @@ export class PartialOperator<A extends BaseOperatorArgs> {
     private readonly args: Partial<A> & { taskId: string },
   ) {}
   expand(input: { [K in keyof A]?: readonly A[K][] | XComArg }): MappedOperator {
-    return new MappedOperator(this.args as BaseOperatorArgs & Record<string, unknown>, input as ExpandInput, (a) => new this.cls(a as A), this.cls.name);
+    return new MappedOperator(
+      this.args as BaseOperatorArgs & Record<string, unknown>,
+      input as ExpandInput,
+      (a) => new this.cls(a as A),
+      this.cls.name,
+    );
   }
 }
 
 /** `partial(BashOperator, { taskId, ... }).expand({ bashCommand: [...] })`. */
-export function partial<A extends BaseOperatorArgs>(cls: new (args: A) => BaseOperator, args: Partial<A> & { taskId: string }): PartialOperator<A> {
+export function partial<A extends BaseOperatorArgs>(
+  cls: new (args: A) => BaseOperator,
+  args: Partial<A> & { taskId: string },
+): PartialOperator<A> {
   return new PartialOperator(cls, args);
 }
 

@@ -40,7 +40,9 @@ export function serializeParams(params: ParamsInput | undefined): Record<string,
 
 // A Param from another copy of this module (src vs dist) is still a Param.
 function isParamLike(v: unknown): boolean {
-  return typeof v === 'object' && v !== null && v.constructor?.name === 'Param' && 'schema' in v && 'value' in v;
+  return (
+    typeof v === 'object' && v !== null && v.constructor?.name === 'Param' && 'schema' in v && 'value' in v
+  );
 }
 
 let ajv: Ajv | undefined;
@@ -77,7 +79,10 @@ export function checkParamSchemas(params: Record<string, ParamSpec>): void {
  * The params a run gets: declared defaults overlaid with the run's conf, each validated against
  * its schema. Throws ValidationError naming every failing param; changes nothing.
  */
-export function validateParams(params: Record<string, ParamSpec>, conf: Record<string, unknown> = {}): Record<string, unknown> {
+export function validateParams(
+  params: Record<string, ParamSpec>,
+  conf: Record<string, unknown> = {},
+): Record<string, unknown> {
   const result: Record<string, unknown> = {};
   for (const [name, spec] of Object.entries(params)) if ('default' in spec) result[name] = spec.default;
   for (const [name, value] of Object.entries(conf)) result[name] = value;
@@ -91,7 +96,9 @@ export function validateParams(params: Record<string, ParamSpec>, conf: Record<s
     }
     const validate = validatorFor(spec.schema);
     if (!validate(value)) {
-      const why = (validate.errors ?? []).map((e) => `${e.instancePath || 'value'} ${e.message ?? 'is invalid'}`).join('; ');
+      const why = (validate.errors ?? [])
+        .map((e) => `${e.instancePath || 'value'} ${e.message ?? 'is invalid'}`)
+        .join('; ');
       problems.push(`param '${name}' = ${JSON.stringify(value)}: ${why}`);
     }
   }

@@ -3,7 +3,15 @@ import { ValidationError } from '../errors.js';
 import { durationToMs, msToIsoDuration, type Duration } from './duration.js';
 import type { SchedulePresetName, ScheduleSpec } from './serialized.js';
 
-export const SCHEDULE_PRESETS: readonly SchedulePresetName[] = ['@once', '@hourly', '@daily', '@weekly', '@monthly', '@quarterly', '@yearly'];
+export const SCHEDULE_PRESETS: readonly SchedulePresetName[] = [
+  '@once',
+  '@hourly',
+  '@daily',
+  '@weekly',
+  '@monthly',
+  '@quarterly',
+  '@yearly',
+];
 
 /** Cron equivalents of the presets (what Airflow uses for them). */
 export const PRESET_CRON: Record<Exclude<SchedulePresetName, '@once'>, string> = {
@@ -25,15 +33,23 @@ export function parseSchedule(input: ScheduleInput, dagId: string): ScheduleSpec
     if (text === '@annually') return { kind: 'preset', name: '@yearly' };
     if (text === '@midnight') return { kind: 'preset', name: '@daily' };
     if (text.startsWith('@')) {
-      if ((SCHEDULE_PRESETS as string[]).includes(text)) return { kind: 'preset', name: text as SchedulePresetName };
-      throw new ValidationError(`DAG '${dagId}': unknown schedule preset '${text}' (one of ${SCHEDULE_PRESETS.join(' ')})`);
+      if ((SCHEDULE_PRESETS as string[]).includes(text))
+        return { kind: 'preset', name: text as SchedulePresetName };
+      throw new ValidationError(
+        `DAG '${dagId}': unknown schedule preset '${text}' (one of ${SCHEDULE_PRESETS.join(' ')})`,
+      );
     }
     const fields = text.split(/\s+/);
-    if (fields.length !== 5) throw new ValidationError(`DAG '${dagId}': cron schedule '${text}' must have 5 fields (minute hour day month weekday)`);
+    if (fields.length !== 5)
+      throw new ValidationError(
+        `DAG '${dagId}': cron schedule '${text}' must have 5 fields (minute hour day month weekday)`,
+      );
     try {
       new Cron(text, { paused: true });
     } catch (error) {
-      throw new ValidationError(`DAG '${dagId}': invalid cron schedule '${text}': ${(error as Error).message}`);
+      throw new ValidationError(
+        `DAG '${dagId}': invalid cron schedule '${text}': ${(error as Error).message}`,
+      );
     }
     return { kind: 'cron', expression: text };
   }

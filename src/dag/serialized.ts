@@ -35,7 +35,8 @@ export const TRIGGER_RULES: readonly TriggerRule[] = [
 
 export type WeightRule = 'downstream' | 'upstream' | 'absolute';
 
-export type SchedulePresetName = '@once' | '@hourly' | '@daily' | '@weekly' | '@monthly' | '@quarterly' | '@yearly';
+export type SchedulePresetName =
+  '@once' | '@hourly' | '@daily' | '@weekly' | '@monthly' | '@quarterly' | '@yearly';
 
 /** When runs are created. `null` schedule (no entry) means manual runs only. */
 export type ScheduleSpec =
@@ -97,7 +98,10 @@ export interface SerializedTask {
      * code: a literal list of `length` items, or the XCom `key` of upstream task `taskId` (a list).
      * The instance count is the product over all keys.
      */
-    sources?: Record<string, { kind: 'literal'; length: number } | { kind: 'xcom'; taskId: string; key: string }>;
+    sources?: Record<
+      string,
+      { kind: 'literal'; length: number } | { kind: 'xcom'; taskId: string; key: string }
+    >;
   } | null;
   /** Task group path, e.g. "section_1.inner" (the task id already carries it as a prefix). */
   groupId: string | null;

@@ -1,6 +1,15 @@
 import { DagImportError } from '../errors.js';
 import { currentFrame, withFrame } from './build-context.js';
-import { guardThenable, linkTasks, rootsOf, leavesOf, validateId, type BaseOperator, type DependencyNode, type DependencyTarget } from './base-operator.js';
+import {
+  guardThenable,
+  linkTasks,
+  rootsOf,
+  leavesOf,
+  validateId,
+  type BaseOperator,
+  type DependencyNode,
+  type DependencyTarget,
+} from './base-operator.js';
 import type { DAG } from './dag.js';
 
 export interface TaskGroupArgs {
@@ -29,7 +38,10 @@ export class TaskGroup implements DependencyNode {
     const frame = currentFrame();
     this.parent = a.parentGroup !== undefined ? a.parentGroup : (frame?.group ?? null);
     const dag = a.dag ?? this.parent?.dag ?? frame?.dag;
-    if (!dag) throw new DagImportError(`TaskGroup '${String(a.groupId)}' must be created inside a DAG (dag.build(...)) or be given { dag }`);
+    if (!dag)
+      throw new DagImportError(
+        `TaskGroup '${String(a.groupId)}' must be created inside a DAG (dag.build(...)) or be given { dag }`,
+      );
     this.dag = dag;
     const local = validateId(a.groupId, 'groupId');
     this.groupId = this.parent ? this.parent.childId(local) : local;

@@ -69,10 +69,20 @@ export class TaskFlowOperator extends BaseOperator {
     const resolved = (await resolveXComArgs(this.callArgs, context)) as unknown[];
     const result = await runWithContext(context, async () => this.fn(...resolved));
     if (this.kind === 'bash') {
-      if (typeof result !== 'string' || !result.trim()) throw new ValidationError(`Task '${this.taskId}': a @task.bash function must return a command string`);
-      const { code, lastLine } = await runBash(result, { env: process.env, cwd: undefined, signal: context.signal, log: context.log, graceMs: 5000 });
+      if (typeof result !== 'string' || !result.trim())
+        throw new ValidationError(
+          `Task '${this.taskId}': a @task.bash function must return a command string`,
+        );
+      const { code, lastLine } = await runBash(result, {
+        env: process.env,
+        cwd: undefined,
+        signal: context.signal,
+        log: context.log,
+        graceMs: 5000,
+      });
       if (code === 99) throw new SkipTask(`Bash command returned exit code 99. Skipping.`);
-      if (code !== 0) throw new Error(`Bash command failed. The command returned a non-zero exit code ${String(code)}.`);
+      if (code !== 0)
+        throw new Error(`Bash command failed. The command returned a non-zero exit code ${String(code)}.`);
       return lastLine;
     }
     if (this.multipleOutputs && result !== undefined) await pushMultipleOutputs(result, context, this.taskId);
@@ -128,29 +138,49 @@ function makeTaskFlow<A extends unknown[], R>(
   };
   const mapOver = (leading: unknown[], values: readonly unknown[] | XComArg) => {
     const partialArgs = { ...options, taskId: uniqueTaskId(baseId) };
-    const mapped = new MappedOperator(partialArgs, { value: values }, (a) => build({ ...partialArgs, ...(a as object), taskId: a.taskId as string } as never, [...leading, a.value]), build.name);
+    const mapped = new MappedOperator(
+      partialArgs,
+      { value: values },
+      (a) =>
+        build({ ...partialArgs, ...(a as object), taskId: a.taskId as string } as never, [
+          ...leading,
+          a.value,
+        ]),
+      build.name,
+    );
     wireXComArgs(mapped, leading);
     return new XComArg(mapped);
   };
   return Object.assign(call, {
     override: (more: TaskFlowOptions) => makeTaskFlow(fn, { ...options, ...more }, build),
     expand: (values: readonly unknown[] | XComArg) => mapOver([], values),
-    partial: (...leading: unknown[]) => ({ expand: (values: readonly unknown[] | XComArg) => mapOver(leading, values) }),
+    partial: (...leading: unknown[]) => ({
+      expand: (values: readonly unknown[] | XComArg) => mapOver(leading, values),
+    }),
     fn,
   }) as unknown as TaskFlowFunction<A, R>;
 }
 
 function splitArgs<F>(a: F | TaskFlowOptions, b?: F | TaskFlowOptions): [F, TaskFlowOptions] {
-  return typeof a === 'function' ? [a, (b as TaskFlowOptions | undefined) ?? {}] : [b as F, (a as TaskFlowOptions) ?? {}];
+  return typeof a === 'function'
+    ? [a, (b as TaskFlowOptions | undefined) ?? {}]
+    : [b as F, (a as TaskFlowOptions) ?? {}];
 }
 
 function flowOperator(kind: Kind) {
-  const build = (args: BaseOperatorArgs & TaskFlowOptions, callArgs: unknown[], fn: (...a: unknown[]) => unknown) =>
-    new TaskFlowOperator(args, kind, fn, callArgs);
-  return <A extends unknown[], R>(a: ((...args: A) => R) | TaskFlowOptions, b?: ((...args: A) => R) | TaskFlowOptions): TaskFlowFunction<A, R> => {
+  const build = (
+    args: BaseOperatorArgs & TaskFlowOptions,
+    callArgs: unknown[],
+    fn: (...a: unknown[]) => unknown,
+  ) => new TaskFlowOperator(args, kind, fn, callArgs);
+  return <A extends unknown[], R>(
+    a: ((...args: A) => R) | TaskFlowOptions,
+    b?: ((...args: A) => R) | TaskFlowOptions,
+  ): TaskFlowFunction<A, R> => {
     const [fn, options] = splitArgs(a, b);
     const named = Object.defineProperty(
-      (args: BaseOperatorArgs & TaskFlowOptions, callArgs: unknown[]) => build(args, callArgs, fn as (...x: unknown[]) => unknown),
+      (args: BaseOperatorArgs & TaskFlowOptions, callArgs: unknown[]) =>
+        build(args, callArgs, fn as (...x: unknown[]) => unknown),
       'name',
       { value: OPERATOR_NAMES[kind] },
     );
@@ -175,7 +205,8 @@ export const task = Object.assign(plainTask, {
   ): TaskFlowFunction<A, PokeResult | Promise<PokeResult>> {
     const [fn, options] = splitArgs<(...args: A) => PokeResult | Promise<PokeResult>>(a, b);
     const build = Object.defineProperty(
-      (args: BaseOperatorArgs & TaskFlowOptions, callArgs: unknown[]) => new TaskFlowSensor(args as BaseSensorArgs, fn as never, callArgs),
+      (args: BaseOperatorArgs & TaskFlowOptions, callArgs: unknown[]) =>
+        new TaskFlowSensor(args as BaseSensorArgs, fn as never, callArgs),
       'name',
       { value: '_SensorDecoratedOperator' },
     );

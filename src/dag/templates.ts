@@ -18,7 +18,33 @@ type Tok =
   | { t: 'op'; v: string }
   | { t: 'end' };
 
-const OPS = ['//', '==', '!=', '<=', '>=', '**', '(', ')', '[', ']', '{', '}', '.', ',', ':', '|', '+', '-', '*', '/', '%', '<', '>', '~', '='];
+const OPS = [
+  '//',
+  '==',
+  '!=',
+  '<=',
+  '>=',
+  '**',
+  '(',
+  ')',
+  '[',
+  ']',
+  '{',
+  '}',
+  '.',
+  ',',
+  ':',
+  '|',
+  '+',
+  '-',
+  '*',
+  '/',
+  '%',
+  '<',
+  '>',
+  '~',
+  '=',
+];
 
 function lex(src: string): Tok[] {
   const out: Tok[] = [];
@@ -155,7 +181,11 @@ class Parser {
       } else if (this.isId('in')) {
         this.i++;
         a = { k: 'bin', op: 'in', a, b: this.additive() };
-      } else if (this.isId('not') && this.toks[this.i + 1]?.t === 'id' && (this.toks[this.i + 1] as { v: string }).v === 'in') {
+      } else if (
+        this.isId('not') &&
+        this.toks[this.i + 1]?.t === 'id' &&
+        (this.toks[this.i + 1] as { v: string }).v === 'in'
+      ) {
         this.i += 2;
         a = { k: 'not', a: { k: 'bin', op: 'in', a, b: this.additive() } };
       } else return a;
@@ -287,7 +317,18 @@ export function parseExpression(src: string): Node {
 }
 
 // ---------- evaluation ----------
-const FORBIDDEN = new Set(['constructor', '__proto__', 'prototype', '__defineGetter__', '__defineSetter__', '__lookupGetter__', '__lookupSetter__', 'call', 'apply', 'bind']);
+const FORBIDDEN = new Set([
+  'constructor',
+  '__proto__',
+  'prototype',
+  '__defineGetter__',
+  '__defineSetter__',
+  '__lookupGetter__',
+  '__lookupSetter__',
+  'call',
+  'apply',
+  'bind',
+]);
 
 /** Python-ish helpers on dates, so `{{ logical_date.isoformat() }}` etc. work. */
 function dateMember(d: Date, name: string): unknown {
@@ -319,7 +360,21 @@ function dateMember(d: Date, name: string): unknown {
 function strftimeDate(d: Date, fmt: string): string {
   const pad = (n: number, w = 2) => String(n).padStart(w, '0');
   return fmt.replace(/%([YmdHMSf%])/g, (_, c: string) =>
-    c === 'Y' ? String(d.getUTCFullYear()) : c === 'm' ? pad(d.getUTCMonth() + 1) : c === 'd' ? pad(d.getUTCDate()) : c === 'H' ? pad(d.getUTCHours()) : c === 'M' ? pad(d.getUTCMinutes()) : c === 'S' ? pad(d.getUTCSeconds()) : c === 'f' ? pad(d.getUTCMilliseconds() * 1000, 6) : '%',
+    c === 'Y'
+      ? String(d.getUTCFullYear())
+      : c === 'm'
+        ? pad(d.getUTCMonth() + 1)
+        : c === 'd'
+          ? pad(d.getUTCDate())
+          : c === 'H'
+            ? pad(d.getUTCHours())
+            : c === 'M'
+              ? pad(d.getUTCMinutes())
+              : c === 'S'
+                ? pad(d.getUTCSeconds())
+                : c === 'f'
+                  ? pad(d.getUTCMilliseconds() * 1000, 6)
+                  : '%',
   );
 }
 
@@ -332,11 +387,15 @@ export function formatDate(d: Date): string {
 
 async function member(obj: unknown, prop: unknown): Promise<unknown> {
   if (obj === null || obj === undefined) return undefined;
-  if (obj instanceof TemplateLookup || (typeof obj === 'object' && obj.constructor?.name === 'TemplateLookup')) {
+  if (
+    obj instanceof TemplateLookup ||
+    (typeof obj === 'object' && obj.constructor?.name === 'TemplateLookup')
+  ) {
     return (obj as TemplateLookup).lookup(String(prop));
   }
   const key = typeof prop === 'number' ? prop : String(prop);
-  if (typeof key === 'string' && FORBIDDEN.has(key)) throw new ValidationError(`template may not access '${key}'`);
+  if (typeof key === 'string' && FORBIDDEN.has(key))
+    throw new ValidationError(`template may not access '${key}'`);
   if (obj instanceof Date) return dateMember(obj, String(key));
   if (typeof obj === 'string') {
     if (typeof key === 'number') return obj[key < 0 ? obj.length + key : key];
@@ -385,7 +444,8 @@ const FILTERS: Record<string, (v: unknown, ...args: unknown[]) => unknown> = {
   string: (v) => toTemplateString(v),
   int: (v) => Math.trunc(Number(v)) || 0,
   float: (v) => Number(v) || 0,
-  length: (v) => (Array.isArray(v) || typeof v === 'string' ? v.length : isPlainObject(v) ? Object.keys(v).length : 0),
+  length: (v) =>
+    Array.isArray(v) || typeof v === 'string' ? v.length : isPlainObject(v) ? Object.keys(v).length : 0,
   join: (v, sep = '') => (Array.isArray(v) ? v.map(toTemplateString).join(String(sep)) : toTemplateString(v)),
   replace: (v, a, b) => toTemplateString(v).split(String(a)).join(String(b)),
   first: (v) => (Array.isArray(v) ? v[0] : undefined),
@@ -404,7 +464,8 @@ async function evaluate(n: Node, scope: Record<string, unknown>): Promise<unknow
       return member(await evaluate(n.obj, scope), await evaluate(n.prop, scope));
     case 'call': {
       const fn = await evaluate(n.fn, scope);
-      if (typeof fn !== 'function') throw new ValidationError(`template calls something that is not a function`);
+      if (typeof fn !== 'function')
+        throw new ValidationError(`template calls something that is not a function`);
       const args = await Promise.all(n.args.map((a) => evaluate(a, scope)));
       if (n.kwargs.length > 0) {
         const kw: Record<string, unknown> = {};
@@ -424,7 +485,11 @@ async function evaluate(n: Node, scope: Record<string, unknown>): Promise<unknow
     case 'neg':
       return -Number(await evaluate(n.a, scope));
     case 'cond':
-      return truthy(await evaluate(n.test, scope)) ? evaluate(n.then, scope) : n.else ? evaluate(n.else, scope) : '';
+      return truthy(await evaluate(n.test, scope))
+        ? evaluate(n.then, scope)
+        : n.else
+          ? evaluate(n.else, scope)
+          : '';
     case 'list':
       return Promise.all(n.items.map((i) => evaluate(i, scope)));
     case 'dict': {
@@ -445,7 +510,11 @@ async function evaluate(n: Node, scope: Record<string, unknown>): Promise<unknow
       const b = await evaluate(n.b, scope);
       switch (n.op) {
         case '+':
-          return typeof a === 'number' && typeof b === 'number' ? a + b : Array.isArray(a) && Array.isArray(b) ? [...a, ...b] : toTemplateString(a) + toTemplateString(b);
+          return typeof a === 'number' && typeof b === 'number'
+            ? a + b
+            : Array.isArray(a) && Array.isArray(b)
+              ? [...a, ...b]
+              : toTemplateString(a) + toTemplateString(b);
         case '~':
           return toTemplateString(a) + toTemplateString(b);
         case '-':
@@ -471,7 +540,13 @@ async function evaluate(n: Node, scope: Record<string, unknown>): Promise<unknow
         case '>=':
           return (a as number) >= (b as number);
         case 'in':
-          return typeof b === 'string' ? b.includes(String(a)) : Array.isArray(b) ? b.includes(a) : isPlainObject(b) ? String(a) in b : false;
+          return typeof b === 'string'
+            ? b.includes(String(a))
+            : Array.isArray(b)
+              ? b.includes(a)
+              : isPlainObject(b)
+                ? String(a) in b
+                : false;
       }
       throw new ValidationError(`unknown operator ${n.op}`);
     }
@@ -540,7 +615,10 @@ export function templateScope(context: TaskContext, task?: unknown): Record<stri
  * Render an operator's templated fields in place (before execute) and return the rendered values,
  * which the runner stores as the task instance's rendered fields.
  */
-export async function renderTemplates(operator: { templateFields: readonly string[] }, context: TaskContext): Promise<Record<string, unknown>> {
+export async function renderTemplates(
+  operator: { templateFields: readonly string[] },
+  context: TaskContext,
+): Promise<Record<string, unknown>> {
   const scope = templateScope(context, operator);
   const target = operator as unknown as Record<string, unknown>;
   const rendered: Record<string, unknown> = {};

@@ -17,7 +17,9 @@ export class XComArg<T = unknown> implements DependencyNode {
     readonly key = 'return_value',
   ) {}
 
-  get<K extends T extends Record<string, unknown> ? keyof T & string : string>(key: K): XComArg<T extends Record<string, unknown> ? T[K] : unknown> {
+  get<K extends (T extends Record<string, unknown> ? keyof T & string : string)>(
+    key: K,
+  ): XComArg<T extends Record<string, unknown> ? T[K] : unknown> {
     return new XComArg(this.operator, key);
   }
   dependencyRoots(): BaseOperator[] {
@@ -44,7 +46,9 @@ export class XComArg<T = unknown> implements DependencyNode {
 }
 
 export function isXComArg(value: unknown): value is XComArg {
-  return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[XCOM_ARG_BRAND] === true;
+  return (
+    typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[XCOM_ARG_BRAND] === true
+  );
 }
 
 /** Every XComArg inside a value (arrays and plain objects are searched). */
@@ -60,7 +64,9 @@ export async function resolveXComArgs(value: unknown, context: TaskContext): Pro
   if (isXComArg(value)) return value.resolve(context);
   if (Array.isArray(value)) return Promise.all(value.map((v) => resolveXComArgs(v, context)));
   if (isPlainObject(value)) {
-    const entries = await Promise.all(Object.entries(value).map(async ([k, v]) => [k, await resolveXComArgs(v, context)] as const));
+    const entries = await Promise.all(
+      Object.entries(value).map(async ([k, v]) => [k, await resolveXComArgs(v, context)] as const),
+    );
     return Object.fromEntries(entries);
   }
   return value;

@@ -25,9 +25,13 @@ function edges(d: DAG): string[] {
 
 const EXPECTED_CONTROL_FLOW = ['first_task>second_task', 'first_task>third_task', 'fourth_task>third_task'];
 
-function controlFlow(wire: (first: EmptyOperator, second: EmptyOperator, third: EmptyOperator, fourth: EmptyOperator) => void): DAG {
+function controlFlow(
+  wire: (first: EmptyOperator, second: EmptyOperator, third: EmptyOperator, fourth: EmptyOperator) => void,
+): DAG {
   return new DAG({ dagId: 'cf' }).build(() => {
-    const ts = ['first_task', 'second_task', 'third_task', 'fourth_task'].map((taskId) => new EmptyOperator({ taskId }));
+    const ts = ['first_task', 'second_task', 'third_task', 'fourth_task'].map(
+      (taskId) => new EmptyOperator({ taskId }),
+    );
     wire(ts[0]!, ts[1]!, ts[2]!, ts[3]!);
   });
 }
@@ -105,7 +109,9 @@ describe('validation', () => {
       a!.then(b!).then(c!).then(a!);
     });
     expect(() => d.validate()).toThrow(DagImportError);
-    expect(() => d.serialize()).toThrow(/Cycle detected in DAG 'cyc': (a >> b >> c >> a|b >> c >> a >> b|c >> a >> b >> c)/);
+    expect(() => d.serialize()).toThrow(
+      /Cycle detected in DAG 'cyc': (a >> b >> c >> a|b >> c >> a >> b|c >> a >> b >> c)/,
+    );
   });
 
   it('rejects a self-dependency', () => {
@@ -145,32 +151,52 @@ describe('validation', () => {
     expect(() => new DAG({ dagId: 'x', schedule: '@fortnightly' })).toThrow(/unknown schedule preset/);
     expect(() => new DAG({ dagId: 'x', schedule: { hours: -1 } })).toThrow(/DAG 'x'/);
     expect(() => new DAG({ dagId: 'x', maxActiveRuns: 0 })).toThrow(/maxActiveRuns/);
-    expect(() => new EmptyOperator({ taskId: 't', triggerRule: 'sometimes' as never })).toThrow(/Task 't': unknown triggerRule 'sometimes'/);
-    expect(() => new EmptyOperator({ taskId: 't', retryDelay: { fortnights: 1 } as never })).toThrow(/Task 't'.*unknown unit 'fortnights'/);
+    expect(() => new EmptyOperator({ taskId: 't', triggerRule: 'sometimes' as never })).toThrow(
+      /Task 't': unknown triggerRule 'sometimes'/,
+    );
+    expect(() => new EmptyOperator({ taskId: 't', retryDelay: { fortnights: 1 } as never })).toThrow(
+      /Task 't'.*unknown unit 'fortnights'/,
+    );
   });
 });
 
 describe('DAG arguments and serialization', () => {
   it('parses every schedule form', () => {
-    expect(new DAG({ dagId: 'a', schedule: '*/5 * * * *' }).schedule).toEqual({ kind: 'cron', expression: '*/5 * * * *' });
+    expect(new DAG({ dagId: 'a', schedule: '*/5 * * * *' }).schedule).toEqual({
+      kind: 'cron',
+      expression: '*/5 * * * *',
+    });
     for (const p of ['@once', '@hourly', '@daily', '@weekly', '@monthly', '@quarterly', '@yearly']) {
       expect(new DAG({ dagId: 'a', schedule: p }).schedule).toEqual({ kind: 'preset', name: p });
     }
-    expect(new DAG({ dagId: 'a', schedule: { hours: 1, minutes: 30 } }).schedule).toEqual({ kind: 'interval', everyMs: 5_400_000 });
+    expect(new DAG({ dagId: 'a', schedule: { hours: 1, minutes: 30 } }).schedule).toEqual({
+      kind: 'interval',
+      everyMs: 5_400_000,
+    });
     expect(new DAG({ dagId: 'a', schedule: null }).schedule).toBeNull();
-    expect(new DAG({ dagId: 'a', scheduleInterval: '@daily' }).schedule).toEqual({ kind: 'preset', name: '@daily' });
+    expect(new DAG({ dagId: 'a', scheduleInterval: '@daily' }).schedule).toEqual({
+      kind: 'preset',
+      name: '@daily',
+    });
   });
 
   it('reads dates without an offset as wall time in the DAG time zone', () => {
-    const berlin = (startDate: string) => new DAG({ dagId: 'tz', timezone: 'Europe/Berlin', startDate }).startDate?.toISOString();
+    const berlin = (startDate: string) =>
+      new DAG({ dagId: 'tz', timezone: 'Europe/Berlin', startDate }).startDate?.toISOString();
     expect(berlin('2024-01-01')).toBe('2023-12-31T23:00:00.000Z');
     expect(berlin('2024-07-01T06:00')).toBe('2024-07-01T04:00:00.000Z');
     expect(berlin('2024-07-01T06:00:00Z')).toBe('2024-07-01T06:00:00.000Z');
     expect(berlin('2024-07-01T06:00:00+01:00')).toBe('2024-07-01T05:00:00.000Z');
-    expect(new DAG({ dagId: 'u', startDate: '2024-01-01' }).startDate?.toISOString()).toBe('2024-01-01T00:00:00.000Z');
+    expect(new DAG({ dagId: 'u', startDate: '2024-01-01' }).startDate?.toISOString()).toBe(
+      '2024-01-01T00:00:00.000Z',
+    );
     expect(new DAG({ dagId: 'tz', timezone: 'Europe/Berlin' }).serialize().timezone).toBe('Europe/Berlin');
-    expect(() => new DAG({ dagId: 'tz', timezone: 'Mars/Olympus' })).toThrow(/unknown time zone 'Mars\/Olympus'/);
-    expect(() => new DAG({ dagId: 'tz', startDate: 'yesterday' })).toThrow(/startDate 'yesterday' is not a valid date/);
+    expect(() => new DAG({ dagId: 'tz', timezone: 'Mars/Olympus' })).toThrow(
+      /unknown time zone 'Mars\/Olympus'/,
+    );
+    expect(() => new DAG({ dagId: 'tz', startDate: 'yesterday' })).toThrow(
+      /startDate 'yesterday' is not a valid date/,
+    );
   });
 
   it('exports all eleven trigger rules as constants', () => {
@@ -226,7 +252,10 @@ describe('DAG arguments and serialization', () => {
       maxActiveTasks: 3,
       dagrunTimeoutMs: 7_200_000,
       isPausedUponCreation: false,
-      params: { n: { default: 5, description: 'how many', schema: { type: 'integer', minimum: 1 } }, plain: { default: 'x' } },
+      params: {
+        n: { default: 5, description: 'how many', schema: { type: 'integer', minimum: 1 } },
+        plain: { default: 'x' },
+      },
     });
     const [a, b] = s.tasks;
     expect(a).toMatchObject({
@@ -249,13 +278,21 @@ describe('DAG arguments and serialization', () => {
       templateValues: { bashCommand: 'echo {{ ds }}' },
       hasCallbacks: { onSuccess: false, onFailure: true, onRetry: false, onExecute: false },
     });
-    expect(b).toMatchObject({ taskId: 'b', upstream: ['a'], retries: 2, isEmpty: true, operator: 'EmptyOperator' });
+    expect(b).toMatchObject({
+      taskId: 'b',
+      upstream: ['a'],
+      retries: 2,
+      isEmpty: true,
+      operator: 'EmptyOperator',
+    });
   });
 
   it('round-trips through JSON unchanged', () => {
     const d = dagFn({ dagId: 'rt', schedule: { minutes: 15 }, tags: ['x'] }, () => {
       new TaskGroup('g', () => {
-        new EmptyOperator({ taskId: 'a' }).then(new FunctionSensor({ taskId: 's', poke: () => true, mode: 'reschedule', pokeInterval: 5000 }));
+        new EmptyOperator({ taskId: 'a' }).then(
+          new FunctionSensor({ taskId: 's', poke: () => true, mode: 'reschedule', pokeInterval: 5000 }),
+        );
       });
     });
     const s = d.serialize();
@@ -298,7 +335,9 @@ describe('TaskFlow and mapping', () => {
   // so there the function name is the id; the examples test covers that).
   it('calling TaskFlow functions with results wires dependencies and unique ids', () => {
     const extract = task({ taskId: 'extract' }, async () => ({ a: 1 }));
-    const transform = task({ multipleOutputs: true, taskId: 'transform' }, async (x: { a: number }) => ({ total: x.a }));
+    const transform = task({ multipleOutputs: true, taskId: 'transform' }, async (x: { a: number }) => ({
+      total: x.a,
+    }));
     const load = task({ taskId: 'load' }, (total: number) => total);
     const d = dagFn({ dagId: 'tf' }, () => {
       const s = transform(extract());
@@ -326,22 +365,38 @@ describe('TaskFlow and mapping', () => {
   it('partial().expand() serializes the map sources; bad expand input is rejected', () => {
     const make = task({ taskId: 'make' }, () => [1, 2]);
     const d = dagFn({ dagId: 'map' }, () => {
-      BashOperator.partial({ taskId: 'b', retries: 3 }).expand({ bashCommand: ['echo 1', 'echo 2', 'echo 3'] });
+      BashOperator.partial({ taskId: 'b', retries: 3 }).expand({
+        bashCommand: ['echo 1', 'echo 2', 'echo 3'],
+      });
       const double = task({ taskId: 'double' }, (x: number) => x * 2);
       double.expand(make());
     });
     const s = d.serialize();
     const b = s.tasks.find((t) => t.taskId === 'b')!;
-    expect(b).toMatchObject({ operator: 'BashOperator', retries: 3, mapped: { expandKeys: ['bashCommand'], sources: { bashCommand: { kind: 'literal', length: 3 } } } });
+    expect(b).toMatchObject({
+      operator: 'BashOperator',
+      retries: 3,
+      mapped: { expandKeys: ['bashCommand'], sources: { bashCommand: { kind: 'literal', length: 3 } } },
+    });
     const dbl = s.tasks.find((t) => t.taskId === 'double')!;
-    expect(dbl.mapped).toEqual({ expandKeys: ['value'], sources: { value: { kind: 'xcom', taskId: 'make', key: 'return_value' } } });
+    expect(dbl.mapped).toEqual({
+      expandKeys: ['value'],
+      sources: { value: { kind: 'xcom', taskId: 'make', key: 'return_value' } },
+    });
     expect(dbl.upstream).toEqual(['make']);
-    expect(() => dagFn({ dagId: 'bad' }, () => BashOperator.partial({ taskId: 'x' }).expand({ bashCommand: 'echo' as never }))).toThrow(/must be a list/);
+    expect(() =>
+      dagFn({ dagId: 'bad' }, () =>
+        BashOperator.partial({ taskId: 'x' }).expand({ bashCommand: 'echo' as never }),
+      ),
+    ).toThrow(/must be a list/);
   });
 });
 
 describe('params', () => {
-  const params = new DAG({ dagId: 'p', params: { n: new Param(5, { type: 'integer', minimum: 1 }), name: 'x' } }).serialize().params;
+  const params = new DAG({
+    dagId: 'p',
+    params: { n: new Param(5, { type: 'integer', minimum: 1 }), name: 'x' },
+  }).serialize().params;
 
   it('applies conf over defaults and validates against the schema', () => {
     expect(validateParams(params, {})).toEqual({ n: 5, name: 'x' });
@@ -351,6 +406,8 @@ describe('params', () => {
   });
 
   it('rejects an invalid schema at DAG creation', () => {
-    expect(() => new DAG({ dagId: 'bad', params: { x: new Param(1, { type: 'no-such-type' }) } })).toThrow(/Param 'x'/);
+    expect(() => new DAG({ dagId: 'bad', params: { x: new Param(1, { type: 'no-such-type' }) } })).toThrow(
+      /Param 'x'/,
+    );
   });
 });

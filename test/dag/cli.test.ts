@@ -35,17 +35,35 @@ describe('dags / tasks / dag-processor commands', () => {
     h = await makeAirflowHome({ AIRFLOW__CORE__LOAD_EXAMPLES: 'True' });
     expect((await run('db', 'migrate')).code).toBe(0);
     await mkdir(path.join(h.home, 'dags'), { recursive: true });
-    await writeFile(path.join(h.home, 'dags', 'mine.ts'), `import { DAG, BashOperator } from 'updraft';\nexport const d = new DAG({ dagId: 'mine', schedule: '*/10 * * * *', defaultArgs: { owner: 'me' } });\nnew BashOperator({ taskId: 'hello', bashCommand: 'echo hi', dag: d });\n`);
-    await writeFile(path.join(h.home, 'dags', 'broken.ts'), `import { DAG } from 'updraft';\nthrow new Error('broken on purpose');\n`);
+    await writeFile(
+      path.join(h.home, 'dags', 'mine.ts'),
+      `import { DAG, BashOperator } from 'updraft';\nexport const d = new DAG({ dagId: 'mine', schedule: '*/10 * * * *', defaultArgs: { owner: 'me' } });\nnew BashOperator({ taskId: 'hello', bashCommand: 'echo hi', dag: d });\n`,
+    );
+    await writeFile(
+      path.join(h.home, 'dags', 'broken.ts'),
+      `import { DAG } from 'updraft';\nthrow new Error('broken on purpose');\n`,
+    );
   }, 120_000);
   afterAll(() => h?.cleanup());
 
   it('every example DAG loads with no import error, and `dags list -o json` shows them with the user DAG', async () => {
     const res = await run('dags', 'list', '-o', 'json');
     expect(res.code).toBe(0);
-    const rows = JSON.parse(res.stdout) as { dag_id: string; fileloc: string; owners: string; is_paused: boolean; schedule: string }[];
+    const rows = JSON.parse(res.stdout) as {
+      dag_id: string;
+      fileloc: string;
+      owners: string;
+      is_paused: boolean;
+      schedule: string;
+    }[];
     expect(rows.map((r) => r.dag_id)).toEqual([...EXAMPLE_DAGS, 'mine'].sort());
-    expect(rows.find((r) => r.dag_id === 'mine')).toEqual({ dag_id: 'mine', fileloc: path.join(h.home, 'dags', 'mine.ts'), owners: 'me', is_paused: true, schedule: '*/10 * * * *' });
+    expect(rows.find((r) => r.dag_id === 'mine')).toEqual({
+      dag_id: 'mine',
+      fileloc: path.join(h.home, 'dags', 'mine.ts'),
+      owners: 'me',
+      is_paused: true,
+      schedule: '*/10 * * * *',
+    });
 
     const errors = await run('dags', 'list-import-errors', '-o', 'json');
     const errs = JSON.parse(errors.stdout) as { filepath: string; error: string }[];
@@ -57,7 +75,12 @@ describe('dags / tasks / dag-processor commands', () => {
   it('list_dags (old spelling) and plain output', async () => {
     const res = await run('list_dags', '-o', 'plain', '--no-parse');
     expect(res.code).toBe(0);
-    expect(res.stdout.split('\n').filter(Boolean).map((l) => l.split('\t')[0])).toContain('example_bash_operator');
+    expect(
+      res.stdout
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => l.split('\t')[0]),
+    ).toContain('example_bash_operator');
   });
 
   it('dags show prints a text tree, DOT and Mermaid; tasks list in dependency order and as a tree', async () => {
@@ -87,7 +110,12 @@ describe('dags / tasks / dag-processor commands', () => {
   it('dags details, unknown DAG errors, reserialize and dag-processor -n 1', async () => {
     const details = await run('dags', 'details', 'example_bash_operator', '-o', 'json', '--no-parse');
     const d = (JSON.parse(details.stdout) as Record<string, unknown>[])[0]!;
-    expect(d).toMatchObject({ dag_id: 'example_bash_operator', schedule_interval: '0 0 * * *', catchup: false, tags: ['example', 'example2'] });
+    expect(d).toMatchObject({
+      dag_id: 'example_bash_operator',
+      schedule_interval: '0 0 * * *',
+      catchup: false,
+      tags: ['example', 'example2'],
+    });
 
     const missing = await run('dags', 'show', 'no_such_dag', '--no-parse');
     expect(missing.code).not.toBe(0);

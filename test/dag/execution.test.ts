@@ -37,22 +37,37 @@ afterAll(async () => {
 });
 
 describe('templates', () => {
-  const { context } = testContext({ params: { x: 'px', n: 3 }, variables: { greeting: 'hello', cfg: '{"a": {"b": 7}}' } });
+  const { context } = testContext({
+    params: { x: 'px', n: 3 },
+    variables: { greeting: 'hello', cfg: '{"a": {"b": 7}}' },
+  });
   const scope = templateScope(context);
   const r = (t: string) => renderString(t, scope);
 
   it('renders the date variables Airflow templates use', async () => {
-    expect(await r('{{ ds }} {{ ds_nodash }} {{ ts }} {{ ts_nodash }}')).toBe('2024-03-05 20240305 2024-03-05T00:00:00+00:00 20240305T000000');
-    expect(await r('{{ data_interval_start }} -> {{ data_interval_end }}')).toBe('2024-03-05T00:00:00+00:00 -> 2024-03-06T00:00:00+00:00');
-    expect(await r('{{ logical_date.isoformat() }} {{ logical_date.strftime("%Y/%m") }}')).toBe('2024-03-05T00:00:00+00:00 2024/03');
+    expect(await r('{{ ds }} {{ ds_nodash }} {{ ts }} {{ ts_nodash }}')).toBe(
+      '2024-03-05 20240305 2024-03-05T00:00:00+00:00 20240305T000000',
+    );
+    expect(await r('{{ data_interval_start }} -> {{ data_interval_end }}')).toBe(
+      '2024-03-05T00:00:00+00:00 -> 2024-03-06T00:00:00+00:00',
+    );
+    expect(await r('{{ logical_date.isoformat() }} {{ logical_date.strftime("%Y/%m") }}')).toBe(
+      '2024-03-05T00:00:00+00:00 2024/03',
+    );
   });
 
   it('renders params, variables, macros, filters and expressions', async () => {
     expect(await r('{{ params.x }}-{{ params["n"] * 2 }}')).toBe('px-6');
     expect(await r('{{ var.value.greeting }} {{ var.json.cfg.a.b }}')).toBe('hello 7');
-    expect(await r("{{ macros.ds_add(ds, 7) }} {{ macros.ds_format(ds, '%Y-%m-%d', '%d.%m.%y') }}")).toBe('2024-03-12 05.03.24');
-    expect(await r("{{ params.missing | default('dflt') }} {{ params.x | upper }} {{ 'a' ~ 1 }}")).toBe('dflt PX a1');
-    expect(await r("{{ 'yes' if params.n > 2 else 'no' }} {{ params.n in [1, 3] }} {# a comment #}")).toBe('yes True ');
+    expect(await r("{{ macros.ds_add(ds, 7) }} {{ macros.ds_format(ds, '%Y-%m-%d', '%d.%m.%y') }}")).toBe(
+      '2024-03-12 05.03.24',
+    );
+    expect(await r("{{ params.missing | default('dflt') }} {{ params.x | upper }} {{ 'a' ~ 1 }}")).toBe(
+      'dflt PX a1',
+    );
+    expect(await r("{{ 'yes' if params.n > 2 else 'no' }} {{ params.n in [1, 3] }} {# a comment #}")).toBe(
+      'yes True ',
+    );
     expect(await r('no templates here')).toBe('no templates here');
   });
 
@@ -85,7 +100,11 @@ describe('templates', () => {
 describe('BashOperator', () => {
   it('returns the last line of output, logs the rest, and fails on a non-zero exit', async () => {
     const { context, logs } = testContext();
-    const ok = new BashOperator({ taskId: 'ok', bashCommand: 'echo first; echo "$MY_VAR"', env: { MY_VAR: 'last' } });
+    const ok = new BashOperator({
+      taskId: 'ok',
+      bashCommand: 'echo first; echo "$MY_VAR"',
+      env: { MY_VAR: 'last' },
+    });
     await expect(ok.execute(context)).resolves.toBe('last');
     expect(logs).toContain('first');
     const bad = new BashOperator({ taskId: 'bad', bashCommand: 'exit 3' });
@@ -94,7 +113,9 @@ describe('BashOperator', () => {
 
   it('exit code 99 means skipped', async () => {
     const { context } = testContext();
-    const err = await new BashOperator({ taskId: 's', bashCommand: 'exit 99' }).execute(context).catch((e: unknown) => e);
+    const err = await new BashOperator({ taskId: 's', bashCommand: 'exit 99' })
+      .execute(context)
+      .catch((e: unknown) => e);
     expect(isSkip(err)).toBe(true);
   });
 
@@ -102,7 +123,11 @@ describe('BashOperator', () => {
     const ac = new AbortController();
     const { context } = testContext({ signal: ac.signal });
     const marker = path.join(dir, 'grandchild.pid');
-    const op = new BashOperator({ taskId: 'k', bashCommand: `sleep 30 & echo $! > ${marker}; wait`, killGraceMs: 500 });
+    const op = new BashOperator({
+      taskId: 'k',
+      bashCommand: `sleep 30 & echo $! > ${marker}; wait`,
+      killGraceMs: 500,
+    });
     const running = op.execute(context);
     await new Promise((r) => setTimeout(r, 300));
     ac.abort(new Error('execution timeout'));
@@ -117,7 +142,11 @@ describe('BashOperator', () => {
 describe('function operators and TaskFlow', () => {
   it('FunctionOperator gets the context and rendered opArgs', async () => {
     const { context } = testContext({ params: { x: 2 } });
-    const op = new FunctionOperator({ taskId: 'f', opArgs: ['{{ params.x }}', 5], fn: (ctx, a: string, b: number) => `${ctx.ds}:${a}:${b}` });
+    const op = new FunctionOperator({
+      taskId: 'f',
+      opArgs: ['{{ params.x }}', 5],
+      fn: (ctx, a: string, b: number) => `${ctx.ds}:${a}:${b}`,
+    });
     await renderTemplates(op, context);
     await expect(op.execute(context)).resolves.toBe('2024-03-05:2:5');
   });
@@ -125,10 +154,16 @@ describe('function operators and TaskFlow', () => {
   it('a TaskFlow pipeline passes values through XCom, including multipleOutputs', async () => {
     const xcom = new MemoryXCom();
     const extract = task({ taskId: 'extract' }, async () => ({ '1001': 301.27, '1002': 433.21 }));
-    const transform = task({ taskId: 'transform', multipleOutputs: true }, (orders: Record<string, number>) => ({
-      total: Object.values(orders).reduce((a, b) => a + b, 0),
-    }));
-    const load = task({ taskId: 'load' }, (total: number) => `total=${total.toFixed(2)} ds=${getCurrentContext().ds}`);
+    const transform = task(
+      { taskId: 'transform', multipleOutputs: true },
+      (orders: Record<string, number>) => ({
+        total: Object.values(orders).reduce((a, b) => a + b, 0),
+      }),
+    );
+    const load = task(
+      { taskId: 'load' },
+      (total: number) => `total=${total.toFixed(2)} ds=${getCurrentContext().ds}`,
+    );
     const d = dagFn({ dagId: 'etl' }, () => {
       load(transform(extract()).get('total'));
     });
@@ -145,7 +180,9 @@ describe('function operators and TaskFlow', () => {
 
   it('branch and short-circuit operators return what the scheduler acts on', async () => {
     const { context } = testContext();
-    await expect(new BranchOperator({ taskId: 'b', chooseBranch: () => 'x' }).execute(context)).resolves.toEqual(['x']);
+    await expect(
+      new BranchOperator({ taskId: 'b', chooseBranch: () => 'x' }).execute(context),
+    ).resolves.toEqual(['x']);
     await expect(new ShortCircuitOperator({ taskId: 's', fn: () => 0 }).execute(context)).resolves.toBe(0);
     const flags = new DAG({ dagId: 'f' })
       .build(() => {
@@ -176,7 +213,9 @@ describe('function operators and TaskFlow', () => {
 
     let bash!: MappedOperator;
     new DAG({ dagId: 'm2' }).build(() => {
-      bash = BashOperator.partial({ taskId: 'b' }).expand({ bashCommand: ['echo a', 'echo b'] }) as MappedOperator;
+      bash = BashOperator.partial({ taskId: 'b' }).expand({
+        bashCommand: ['echo a', 'echo b'],
+      }) as MappedOperator;
     });
     const inst = await bash.instanceFor(1, testContext({ taskId: 'b' }).context);
     await expect(inst.operator.execute(testContext().context)).resolves.toBe('b');
@@ -186,12 +225,21 @@ describe('function operators and TaskFlow', () => {
 describe('sensors', () => {
   it('poke mode loops until done and returns the xcom value', async () => {
     let n = 0;
-    const s = new FunctionSensor({ taskId: 's', pokeInterval: 20, poke: () => (++n >= 3 ? { done: true, xcom: n } : false) });
+    const s = new FunctionSensor({
+      taskId: 's',
+      pokeInterval: 20,
+      poke: () => (++n >= 3 ? { done: true, xcom: n } : false),
+    });
     await expect(s.execute(testContext().context)).resolves.toBe(3);
   });
 
   it('reschedule mode pokes once and asks to be rescheduled', async () => {
-    const s = new FunctionSensor({ taskId: 's', mode: 'reschedule', pokeInterval: 60_000, poke: () => false });
+    const s = new FunctionSensor({
+      taskId: 's',
+      mode: 'reschedule',
+      pokeInterval: 60_000,
+      poke: () => false,
+    });
     const err = await s.execute(testContext().context).catch((e: unknown) => e);
     expect(isReschedule(err)).toBe(true);
   });
@@ -199,13 +247,24 @@ describe('sensors', () => {
   it('timeout fails without retry, or skips with softFail; backoff grows the interval', async () => {
     const hard = new FunctionSensor({ taskId: 'h', pokeInterval: 10, timeout: 50, poke: () => false });
     expect(isFailNow(await hard.execute(testContext().context).catch((e: unknown) => e))).toBe(true);
-    const soft = new FunctionSensor({ taskId: 's', pokeInterval: 10, timeout: 50, softFail: true, poke: () => false });
+    const soft = new FunctionSensor({
+      taskId: 's',
+      pokeInterval: 10,
+      timeout: 50,
+      softFail: true,
+      poke: () => false,
+    });
     expect(isSkip(await soft.execute(testContext().context).catch((e: unknown) => e))).toBe(true);
     // Reschedule mode measures the timeout from the first poke of the whole sequence.
     const resched = new FunctionSensor({ taskId: 'r', mode: 'reschedule', timeout: 1000, poke: () => false });
     const old = testContext({ sensorFirstPokeAt: new Date(Date.now() - 5000) }).context;
     expect(isFailNow(await resched.execute(old).catch((e: unknown) => e))).toBe(true);
-    const backoff = new FunctionSensor({ taskId: 'b', pokeInterval: 1000, exponentialBackoff: true, poke: () => false });
+    const backoff = new FunctionSensor({
+      taskId: 'b',
+      pokeInterval: 1000,
+      exponentialBackoff: true,
+      poke: () => false,
+    });
     expect([1, 2, 3, 4].map((i) => backoff.nextPokeDelay(i))).toEqual([1000, 2000, 4000, 8000]);
   });
 
@@ -218,10 +277,18 @@ describe('sensors', () => {
     expect(await fs.poke(context)).toBe(true);
 
     expect(new DateTimeSensor({ taskId: 'd', targetTime: '2000-01-01T00:00:00Z' }).poke(context)).toBe(true);
-    expect(new DateTimeSensor({ taskId: 'd2', targetTime: '2999-01-01T00:00:00Z' }).poke(context)).toBe(false);
+    expect(new DateTimeSensor({ taskId: 'd2', targetTime: '2999-01-01T00:00:00Z' }).poke(context)).toBe(
+      false,
+    );
 
     const queries: unknown[] = [];
-    const ext = new ExternalTaskSensor({ taskId: 'e', externalDagId: 'other', externalTaskId: 'x', failedStates: ['failed'], executionDelta: { hours: 1 } });
+    const ext = new ExternalTaskSensor({
+      taskId: 'e',
+      externalDagId: 'other',
+      externalTaskId: 'x',
+      failedStates: ['failed'],
+      executionDelta: { hours: 1 },
+    });
     const states = ['running', 'success', 'failed'];
     let i = 0;
     const ctx = testContext({
@@ -235,7 +302,11 @@ describe('sensors', () => {
     expect(await ext.poke(ctx)).toBe(false);
     expect(await ext.poke(ctx)).toBe(true);
     expect(isFailNow(await Promise.resolve(ext.poke(ctx)).catch((e: unknown) => e))).toBe(true);
-    expect(queries[0]).toEqual({ dagId: 'other', taskIds: ['x'], logicalDate: new Date('2024-03-04T23:00:00Z') });
+    expect(queries[0]).toEqual({
+      dagId: 'other',
+      taskIds: ['x'],
+      logicalDate: new Date('2024-03-04T23:00:00Z'),
+    });
   });
 });
 
@@ -258,11 +329,26 @@ describe('TriggerDagRunOperator and HttpOperator', () => {
 
   it('TriggerDagRunOperator calls the injected triggerDagRun with rendered conf', async () => {
     const calls: unknown[] = [];
-    const { context, xcom } = testContext({ params: { m: 'hi' }, services: { triggerDagRun: async (req) => (calls.push(req), { runId: 'r1' }) } });
-    const op = new TriggerDagRunOperator({ taskId: 't', triggerDagId: 'target', conf: { message: '{{ params.m }}' } });
+    const { context, xcom } = testContext({
+      params: { m: 'hi' },
+      services: { triggerDagRun: async (req) => (calls.push(req), { runId: 'r1' }) },
+    });
+    const op = new TriggerDagRunOperator({
+      taskId: 't',
+      triggerDagId: 'target',
+      conf: { message: '{{ params.m }}' },
+    });
     await renderTemplates(op, context);
     await expect(op.execute(context)).resolves.toBe('r1');
-    expect(calls).toEqual([{ dagId: 'target', runId: undefined, conf: { message: 'hi' }, logicalDate: undefined, resetDagRun: false }]);
+    expect(calls).toEqual([
+      {
+        dagId: 'target',
+        runId: undefined,
+        conf: { message: 'hi' },
+        logicalDate: undefined,
+        resetDagRun: false,
+      },
+    ]);
     expect(xcom.values.get('t|trigger_run_id')).toBe('r1');
   });
 
@@ -271,6 +357,8 @@ describe('TriggerDagRunOperator and HttpOperator', () => {
     const ok = new HttpOperator({ taskId: 'h', endpoint: `${base}/x`, data: { a: 1 } });
     const text = JSON.parse((await ok.execute(context)) as string) as { method: string; body: string };
     expect(text).toEqual({ method: 'POST', url: '/x', body: '{"a":1}' });
-    await expect(new HttpOperator({ taskId: 'h2', endpoint: `${base}/fail`, method: 'GET' }).execute(context)).rejects.toThrow(/HTTP 500/);
+    await expect(
+      new HttpOperator({ taskId: 'h2', endpoint: `${base}/fail`, method: 'GET' }).execute(context),
+    ).rejects.toThrow(/HTTP 500/);
   });
 });

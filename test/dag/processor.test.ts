@@ -40,7 +40,11 @@ async function writeTree(root: string, files: Record<string, string>): Promise<v
   }
 }
 
-const dialects: TestDialect[] = (process.env.DAG_TEST_DIALECTS?.split(',') as TestDialect[] | undefined) ?? ['sqlite', 'postgres', 'mysql'];
+const dialects: TestDialect[] = (process.env.DAG_TEST_DIALECTS?.split(',') as TestDialect[] | undefined) ?? [
+  'sqlite',
+  'postgres',
+  'mysql',
+];
 
 describe.each(dialects)('DAG processor on %s', (dialect) => {
   let testDb: OpenTestDb;
@@ -74,7 +78,11 @@ describe.each(dialects)('DAG processor on %s', (dialect) => {
 
   const db = async () => (await ctx.db()).kysely;
   const errors = async () =>
-    Object.fromEntries((await (await db()).selectFrom('import_error').select(['filename', 'stacktrace']).execute()).map((r) => [path.relative(dags, r.filename), r.stacktrace]));
+    Object.fromEntries(
+      (await (await db()).selectFrom('import_error').select(['filename', 'stacktrace']).execute()).map(
+        (r) => [path.relative(dags, r.filename), r.stacktrace],
+      ),
+    );
 
   it('stores good DAGs and turns broken, throwing, cyclic and endless files into import errors', async () => {
     const stats = await processDagFolderOnce(ctx);
@@ -85,7 +93,13 @@ describe.each(dialects)('DAG processor on %s', (dialect) => {
       ['good_dag', 1, 1, 'ann', '@daily'],
       ['unpaused_dag', 0, 1, 'airflow', 'PT1H'],
     ]);
-    const tags = await (await db()).selectFrom('dag_tag').select(['dag_id', 'name']).orderBy('name').execute();
+    const tags = await (
+      await db()
+    )
+      .selectFrom('dag_tag')
+      .select(['dag_id', 'name'])
+      .orderBy('name')
+      .execute();
     expect(tags).toEqual([
       { dag_id: 'good_dag', name: 'a' },
       { dag_id: 'good_dag', name: 'b' },
@@ -96,7 +110,13 @@ describe.each(dialects)('DAG processor on %s', (dialect) => {
       ['a', [], { bashCommand: 'echo helper' }],
       ['b', ['a'], {}],
     ]);
-    const code = await (await db()).selectFrom('dag_code').select(['fileloc', 'source_code']).where('fileloc', '=', path.join(dags, 'good.ts')).executeTakeFirstOrThrow();
+    const code = await (
+      await db()
+    )
+      .selectFrom('dag_code')
+      .select(['fileloc', 'source_code'])
+      .where('fileloc', '=', path.join(dags, 'good.ts'))
+      .executeTakeFirstOrThrow();
     expect(code.source_code).toBe(FILES['good.ts']);
 
     const errs = await errors();
@@ -113,28 +133,63 @@ describe.each(dialects)('DAG processor on %s', (dialect) => {
     const stats = await processDagFolderOnce(ctx);
     expect(stats.filesParsed).toBe(3); // syntax_error, throws, cycle
     expect(stats.serializedWrites).toBe(0);
-    expect(Object.keys(await errors()).sort()).toEqual(['cycle.ts', 'slow.ts', 'syntax_error.ts', 'throws.ts']);
+    expect(Object.keys(await errors()).sort()).toEqual([
+      'cycle.ts',
+      'slow.ts',
+      'syntax_error.ts',
+      'throws.ts',
+    ]);
   }, 60_000);
 
   it('re-serializes a changed file and clears the error of a fixed one', async () => {
-    const before = await (await db()).selectFrom('serialized_dag').select('dag_hash').where('dag_id', '=', 'good_dag').executeTakeFirstOrThrow();
-    await writeFile(path.join(dags, 'good.ts'), good('good_dag', "b.then(new EmptyOperator({ taskId: 'c' }));"));
-    await writeFile(path.join(dags, 'throws.ts'), FILES['unpaused.mjs']!.replaceAll('unpaused_dag', 'fixed_dag'));
+    const before = await (
+      await db()
+    )
+      .selectFrom('serialized_dag')
+      .select('dag_hash')
+      .where('dag_id', '=', 'good_dag')
+      .executeTakeFirstOrThrow();
+    await writeFile(
+      path.join(dags, 'good.ts'),
+      good('good_dag', "b.then(new EmptyOperator({ taskId: 'c' }));"),
+    );
+    await writeFile(
+      path.join(dags, 'throws.ts'),
+      FILES['unpaused.mjs']!.replaceAll('unpaused_dag', 'fixed_dag'),
+    );
     const stats = await processDagFolderOnce(ctx);
     if (process.env.DEBUG_DAG_TEST) console.log(stats, await errors());
     expect(stats.serializedWrites).toBe(2);
-    const after = await (await db()).selectFrom('serialized_dag').select('dag_hash').where('dag_id', '=', 'good_dag').executeTakeFirstOrThrow();
+    const after = await (
+      await db()
+    )
+      .selectFrom('serialized_dag')
+      .select('dag_hash')
+      .where('dag_id', '=', 'good_dag')
+      .executeTakeFirstOrThrow();
     expect(after.dag_hash).not.toBe(before.dag_hash);
-    expect((await loadSerializedDag(await db(), 'good_dag')).tasks.map((t) => t.taskId)).toEqual(['a', 'b', 'c']);
+    expect((await loadSerializedDag(await db(), 'good_dag')).tasks.map((t) => t.taskId)).toEqual([
+      'a',
+      'b',
+      'c',
+    ]);
     expect(Object.keys(await errors()).sort()).toEqual(['cycle.ts', 'slow.ts', 'syntax_error.ts']);
-    const fixed = await (await db()).selectFrom('dag').select(['is_active', 'has_import_errors']).where('dag_id', '=', 'fixed_dag').executeTakeFirstOrThrow();
+    const fixed = await (
+      await db()
+    )
+      .selectFrom('dag')
+      .select(['is_active', 'has_import_errors'])
+      .where('dag_id', '=', 'fixed_dag')
+      .executeTakeFirstOrThrow();
     expect(fixed).toEqual({ is_active: 1, has_import_errors: 0 });
   }, 60_000);
 
   it('a DAG id defined in a second file is an import error of that file', async () => {
     await writeFile(path.join(dags, 'copy.ts'), good('good_dag'));
     await processDagFolderOnce(ctx);
-    expect((await errors())['copy.ts']).toMatch(/Ignoring DAG good_dag from .*copy\.ts - also found in .*good\.ts/);
+    expect((await errors())['copy.ts']).toMatch(
+      /Ignoring DAG good_dag from .*copy\.ts - also found in .*good\.ts/,
+    );
     expect((await loadSerializedDag(await db(), 'good_dag')).fileloc).toBe(path.join(dags, 'good.ts'));
     await unlink(path.join(dags, 'copy.ts'));
   }, 60_000);
@@ -144,14 +199,71 @@ describe.each(dialects)('DAG processor on %s', (dialect) => {
     await unlink(path.join(dags, 'slow.ts'));
     const stats = await processDagFolderOnce(ctx);
     expect(stats.deactivatedDags).toEqual(['good_dag']);
-    const row = await (await db()).selectFrom('dag').select('is_active').where('dag_id', '=', 'good_dag').executeTakeFirstOrThrow();
+    const row = await (
+      await db()
+    )
+      .selectFrom('dag')
+      .select('is_active')
+      .where('dag_id', '=', 'good_dag')
+      .executeTakeFirstOrThrow();
     expect(row.is_active).toBe(0);
     await expect(loadSerializedDag(await db(), 'good_dag')).rejects.toThrow(/not found/);
     expect(Object.keys(await errors()).sort()).toEqual(['cycle.ts', 'syntax_error.ts']);
     // Restoring the file brings the DAG back (same id, paused state kept).
     await writeFile(path.join(dags, 'good.ts'), good('good_dag'));
     await processDagFolderOnce(ctx);
-    const back = await (await db()).selectFrom('dag').select(['is_active', 'is_paused']).where('dag_id', '=', 'good_dag').executeTakeFirstOrThrow();
+    const back = await (
+      await db()
+    )
+      .selectFrom('dag')
+      .select(['is_active', 'is_paused'])
+      .where('dag_id', '=', 'good_dag')
+      .executeTakeFirstOrThrow();
     expect(back).toEqual({ is_active: 1, is_paused: 1 });
+  }, 60_000);
+});
+
+describe('DagProcessor loop', () => {
+  it('stops promptly during a slow file and records nothing for it', async () => {
+    const testDb = await openTestDb('sqlite');
+    const home = await mkdtemp(path.join(tmpdir(), 'updraft-proc-stop-'));
+    const dags = path.join(home, 'dags');
+    await writeTree(dags, {
+      'slow.ts': FILES['slow.ts']!,
+      'good.ts': good('good_dag'),
+      'lib/helper.ts': FILES['lib/helper.ts']!,
+      '.airflowignore': '^lib/\n',
+    });
+    const ctx = createContext({
+      env: {
+        AIRFLOW_HOME: home,
+        AIRFLOW__DATABASE__SQL_ALCHEMY_CONN: testDb.url,
+        AIRFLOW__CORE__DAGS_FOLDER: dags,
+        AIRFLOW__CORE__LOAD_EXAMPLES: 'False',
+        AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT: '60',
+      },
+      log: silentLogger,
+    });
+    try {
+      const { DagProcessor } = await import('../../src/dag-processing/processor.js');
+      const processor = new DagProcessor(ctx, { intervalMs: 60_000 });
+      const started = Date.now();
+      const running = processor.run();
+      await new Promise((r) => setTimeout(r, 2000));
+      processor.stop();
+      await running;
+      expect(Date.now() - started).toBeLessThan(10_000);
+      await new Promise((r) => setTimeout(r, 200));
+      expect((await readdir(dags)).filter((f) => f.includes('.updraft-'))).toEqual([]);
+      const db = (await ctx.db()).kysely;
+      expect(await db.selectFrom('import_error').selectAll().execute()).toEqual([]);
+      expect((await db.selectFrom('dag').select('dag_id').execute()).map((r) => r.dag_id)).toEqual([
+        'good_dag',
+      ]);
+    } finally {
+      await ctx.close();
+      await testDb.cleanup();
+      await rm(home, { recursive: true, force: true });
+    }
   }, 60_000);
 });

@@ -1,4 +1,9 @@
-import { createTaskContext, type TaskContext, type TaskServices, type XComBackend } from '../../src/dag/execution.js';
+import {
+  createTaskContext,
+  type TaskContext,
+  type TaskServices,
+  type XComBackend,
+} from '../../src/dag/execution.js';
 
 /** XComs of one run kept in memory, with the pull semantics of the runner's DB backend (JSON round trip). */
 export class MemoryXCom {
@@ -32,7 +37,11 @@ export interface TestContextOptions {
 }
 
 /** A TaskContext as the runner builds it, with log lines collected. */
-export function testContext(o: TestContextOptions = {}): { context: TaskContext; logs: string[]; xcom: MemoryXCom } {
+export function testContext(o: TestContextOptions = {}): {
+  context: TaskContext;
+  logs: string[];
+  xcom: MemoryXCom;
+} {
   const taskId = o.taskId ?? 't';
   const xcom = o.xcom ?? new MemoryXCom();
   const logs: string[] = [];
@@ -62,7 +71,12 @@ export function testContext(o: TestContextOptions = {}): { context: TaskContext;
       getDagRunState: async () => null,
       ...o.services,
     },
-    log: { info: (m) => logs.push(m), warn: (m) => logs.push(m), error: (m) => logs.push(m), debug: () => undefined },
+    log: {
+      info: (m) => logs.push(m),
+      warn: (m) => logs.push(m),
+      error: (m) => logs.push(m),
+      debug: () => undefined,
+    },
     signal: o.signal ?? new AbortController().signal,
     sensorFirstPokeAt: o.sensorFirstPokeAt ?? null,
   });

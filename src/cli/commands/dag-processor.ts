@@ -11,7 +11,8 @@ export const registerDagProcessor: RegisterCommand = (program, cli) => {
       let passes = Infinity;
       if (opts.numRuns !== undefined) {
         passes = Number(opts.numRuns);
-        if (!Number.isInteger(passes) || passes < 1) throw new UsageError(`--num-runs must be a positive integer, got '${opts.numRuns}'`);
+        if (!Number.isInteger(passes) || passes < 1)
+          throw new UsageError(`--num-runs must be a positive integer, got '${opts.numRuns}'`);
       }
       const ctx = cli.context();
       const processor = new DagProcessor(ctx);
@@ -19,7 +20,9 @@ export const registerDagProcessor: RegisterCommand = (program, cli) => {
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);
       try {
-        ctx.log.info(`DAG processor started; folder ${ctx.config.values.core.dags_folder}, every ${processor.intervalMs / 1000}s`);
+        ctx.log.info(
+          `DAG processor started; folder ${ctx.config.values.core.dags_folder}, every ${processor.intervalMs / 1000}s`,
+        );
         await processor.run(passes);
       } finally {
         process.off('SIGINT', stop);

@@ -12,12 +12,16 @@ import { printRows } from '../output.js';
  * group through `dagsCommand(program)`, which creates it on first use.
  */
 export function dagsCommand(program: Command): Command {
-  return program.commands.find((c) => c.name() === 'dags') ?? program.command('dags').description('Manage DAGs');
+  return (
+    program.commands.find((c) => c.name() === 'dags') ?? program.command('dags').description('Manage DAGs')
+  );
 }
 
 /** The `tasks` command group, shared the same way. */
 export function tasksCommand(program: Command): Command {
-  return program.commands.find((c) => c.name() === 'tasks') ?? program.command('tasks').description('Manage tasks');
+  return (
+    program.commands.find((c) => c.name() === 'tasks') ?? program.command('tasks').description('Manage tasks')
+  );
 }
 
 /** Bring the DB up to date with the DAG files (what Airflow does by filling a DagBag). */
@@ -35,7 +39,13 @@ async function listDags(cli: CliEnv, opts: OutputOpts & { parse: boolean }): Pro
     .orderBy('dag_id')
     .execute();
   printRows(
-    rows.map((r) => ({ dag_id: r.dag_id, fileloc: r.fileloc, owners: r.owners, is_paused: r.is_paused === 1, schedule: r.schedule_interval ?? 'None' })),
+    rows.map((r) => ({
+      dag_id: r.dag_id,
+      fileloc: r.fileloc,
+      owners: r.owners,
+      is_paused: r.is_paused === 1,
+      schedule: r.schedule_interval ?? 'None',
+    })),
     ['dag_id', 'fileloc', 'owners', 'is_paused', 'schedule'],
     opts.output,
   );
@@ -43,7 +53,8 @@ async function listDags(cli: CliEnv, opts: OutputOpts & { parse: boolean }): Pro
 
 export const registerDags: RegisterCommand = (program, cli) => {
   const dags = dagsCommand(program);
-  const noParse = () => new Option('--no-parse', 'do not parse DAG files first; show what the metadata DB holds');
+  const noParse = () =>
+    new Option('--no-parse', 'do not parse DAG files first; show what the metadata DB holds');
 
   dags
     .command('list')
@@ -68,9 +79,17 @@ export const registerDags: RegisterCommand = (program, cli) => {
     .action(async (opts: OutputOpts & { parse: boolean }) => {
       if (opts.parse) await parseDagsForCli(cli);
       const db = (await cli.context().db()).kysely;
-      const rows = await db.selectFrom('import_error').select(['filename', 'stacktrace', 'timestamp']).orderBy('filename').execute();
+      const rows = await db
+        .selectFrom('import_error')
+        .select(['filename', 'stacktrace', 'timestamp'])
+        .orderBy('filename')
+        .execute();
       printRows(
-        rows.map((r) => ({ filepath: r.filename, error: r.stacktrace, timestamp: new Date(Number(r.timestamp)).toISOString() })),
+        rows.map((r) => ({
+          filepath: r.filename,
+          error: r.stacktrace,
+          timestamp: new Date(Number(r.timestamp)).toISOString(),
+        })),
         ['filepath', 'error'],
         opts.output,
       );
@@ -79,12 +98,19 @@ export const registerDags: RegisterCommand = (program, cli) => {
   dags
     .command('show <dag_id>')
     .description('Show the task graph of a DAG as a text tree, Graphviz DOT or Mermaid')
-    .addOption(new Option('--format <format>', 'output format').choices(['text', 'dot', 'mermaid']).default('text'))
+    .addOption(
+      new Option('--format <format>', 'output format').choices(['text', 'dot', 'mermaid']).default('text'),
+    )
     .addOption(noParse())
     .action(async (dagId: string, opts: { format: 'text' | 'dot' | 'mermaid'; parse: boolean }) => {
       if (opts.parse) await parseDagsForCli(cli);
       const dag = await loadSerializedDag((await cli.context().db()).kysely, dagId);
-      const text = opts.format === 'dot' ? renderDot(dag) : opts.format === 'mermaid' ? renderMermaid(dag) : renderTree(dag);
+      const text =
+        opts.format === 'dot'
+          ? renderDot(dag)
+          : opts.format === 'mermaid'
+            ? renderMermaid(dag)
+            : renderTree(dag);
       process.stdout.write(text + '\n');
     });
 
@@ -99,7 +125,9 @@ export const registerDags: RegisterCommand = (program, cli) => {
       const row = await db.selectFrom('dag').selectAll().where('dag_id', '=', dagId).executeTakeFirst();
       if (!row) throw new NotFoundError(`DAG '${dagId}' not found`);
       const ser = await loadSerializedDag(db, dagId).catch(() => null);
-      const tags = (await db.selectFrom('dag_tag').select('name').where('dag_id', '=', dagId).orderBy('name').execute()).map((t) => t.name);
+      const tags = (
+        await db.selectFrom('dag_tag').select('name').where('dag_id', '=', dagId).orderBy('name').execute()
+      ).map((t) => t.name);
       const iso = (ms: number | null) => (ms === null ? null : new Date(Number(ms)).toISOString());
       const details: Record<string, unknown> = {
         dag_id: row.dag_id,
@@ -128,7 +156,11 @@ export const registerDags: RegisterCommand = (program, cli) => {
         task_count: ser?.tasks.length ?? 0,
       };
       if (opts.output === 'table' || opts.output === 'plain') {
-        printRows(Object.entries(details).map(([property, value]) => ({ property, value })), ['property', 'value'], opts.output);
+        printRows(
+          Object.entries(details).map(([property, value]) => ({ property, value })),
+          ['property', 'value'],
+          opts.output,
+        );
       } else {
         printRows([details], Object.keys(details), opts.output);
       }
@@ -144,4 +176,3 @@ export const registerDags: RegisterCommand = (program, cli) => {
       );
     });
 };
-

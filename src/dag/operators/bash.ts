@@ -49,10 +49,18 @@ export class BashOperator extends BaseOperator {
     };
     if (!env.PATH) env.PATH = process.env.PATH ?? '/usr/bin:/bin';
     context.log.info(`Running command: ${this.bashCommand}`);
-    const { code, lastLine } = await runBash(this.bashCommand, { env, cwd: this.cwd, signal: context.signal, log: context.log, graceMs: this.opts.killGraceMs ?? 5000 });
+    const { code, lastLine } = await runBash(this.bashCommand, {
+      env,
+      cwd: this.cwd,
+      signal: context.signal,
+      log: context.log,
+      graceMs: this.opts.killGraceMs ?? 5000,
+    });
     const skipCodes = [this.opts.skipOnExitCode ?? 99].flat();
-    if (code !== null && skipCodes.includes(code)) throw new SkipTask(`Bash command returned exit code ${code}. Skipping.`);
-    if (code !== 0) throw new Error(`Bash command failed. The command returned a non-zero exit code ${String(code)}.`);
+    if (code !== null && skipCodes.includes(code))
+      throw new SkipTask(`Bash command returned exit code ${code}. Skipping.`);
+    if (code !== 0)
+      throw new Error(`Bash command failed. The command returned a non-zero exit code ${String(code)}.`);
     return this.opts.doXcomPush === false ? undefined : lastLine;
   }
 }
@@ -69,10 +77,19 @@ interface RunOptions {
  * Spawn `bash -c` in its own process group, stream its output into the task log, and on abort kill
  * the whole group (TERM, then KILL after the grace period) so no grandchild survives.
  */
-export function runBash(command: string, o: RunOptions): Promise<{ code: number | null; lastLine: string | undefined }> {
+export function runBash(
+  command: string,
+  o: RunOptions,
+): Promise<{ code: number | null; lastLine: string | undefined }> {
   return new Promise((resolve, reject) => {
-    if (o.signal.aborted) return reject(o.signal.reason instanceof Error ? o.signal.reason : new Error('aborted'));
-    const child = spawn('bash', ['-c', command], { env: o.env, cwd: o.cwd, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    if (o.signal.aborted)
+      return reject(o.signal.reason instanceof Error ? o.signal.reason : new Error('aborted'));
+    const child = spawn('bash', ['-c', command], {
+      env: o.env,
+      cwd: o.cwd,
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let lastLine: string | undefined;
     let pending = '';
     const onData = (chunk: Buffer) => {

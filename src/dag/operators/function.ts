@@ -25,9 +25,15 @@ export function wireXComArgs(task: BaseOperator, ...values: unknown[]): void {
 }
 
 /** Push each key of an object result (multipleOutputs). */
-export async function pushMultipleOutputs(result: unknown, context: TaskContext, taskId: string): Promise<void> {
+export async function pushMultipleOutputs(
+  result: unknown,
+  context: TaskContext,
+  taskId: string,
+): Promise<void> {
   if (!isPlainObject(result)) {
-    throw new Error(`Task '${taskId}' has multipleOutputs but returned ${Array.isArray(result) ? 'a list' : typeof result}, not an object`);
+    throw new Error(
+      `Task '${taskId}' has multipleOutputs but returned ${Array.isArray(result) ? 'a list' : typeof result}, not an object`,
+    );
   }
   for (const [k, v] of Object.entries(result)) await context.ti.xcomPush(k, v);
 }
@@ -43,7 +49,8 @@ export class FunctionOperator extends BaseOperator {
   constructor(args: FunctionOperatorArgs) {
     super(args);
     const fn = args.fn ?? args.pythonCallable;
-    if (typeof fn !== 'function') throw new Error(`Task '${this.taskId}': fn (or pythonCallable) must be a function`);
+    if (typeof fn !== 'function')
+      throw new Error(`Task '${this.taskId}': fn (or pythonCallable) must be a function`);
     this.fn = fn;
     this.opArgs = args.opArgs ?? [];
     this.opKwargs = args.opKwargs ?? {};

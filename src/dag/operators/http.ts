@@ -11,7 +11,10 @@ export interface HttpOperatorArgs extends BaseOperatorArgs {
   /** Body: strings are sent as is, other values as JSON (templated). */
   data?: unknown;
   /** Decide success from the response; default: 2xx. */
-  responseCheck?: (response: { status: number; text: string }, context: TaskContext) => boolean | Promise<boolean>;
+  responseCheck?: (
+    response: { status: number; text: string },
+    context: TaskContext,
+  ) => boolean | Promise<boolean>;
   /** Shape the XCom value from the response; default: the body text. */
   responseFilter?: (response: { status: number; text: string }, context: TaskContext) => unknown;
 }
@@ -37,7 +40,11 @@ export class HttpOperator extends BaseOperator {
     let body: string | undefined;
     if (this.data !== undefined && method !== 'GET' && method !== 'HEAD') {
       body = typeof this.data === 'string' ? this.data : JSON.stringify(this.data);
-      if (typeof this.data !== 'string' && !Object.keys(headers).some((h) => h.toLowerCase() === 'content-type')) headers['Content-Type'] = 'application/json';
+      if (
+        typeof this.data !== 'string' &&
+        !Object.keys(headers).some((h) => h.toLowerCase() === 'content-type')
+      )
+        headers['Content-Type'] = 'application/json';
     }
     context.log.info(`Calling HTTP method ${method} ${url}`);
     const res = await fetch(url, { method, headers, body, signal: context.signal });

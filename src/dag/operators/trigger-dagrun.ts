@@ -27,7 +27,8 @@ export class TriggerDagRunOperator extends BaseOperator {
 
   constructor(args: TriggerDagRunOperatorArgs) {
     super(args);
-    if (typeof args.triggerDagId !== 'string' || !args.triggerDagId) throw new ValidationError(`Task '${this.taskId}': triggerDagId is required`);
+    if (typeof args.triggerDagId !== 'string' || !args.triggerDagId)
+      throw new ValidationError(`Task '${this.taskId}': triggerDagId is required`);
     this.triggerDagId = args.triggerDagId;
     this.triggerRunId = args.triggerRunId;
     this.conf = args.conf ?? {};
@@ -38,7 +39,8 @@ export class TriggerDagRunOperator extends BaseOperator {
 
   override async execute(context: TaskContext): Promise<string> {
     const logicalDate = this.logicalDate ? new Date(this.logicalDate) : undefined;
-    if (logicalDate && Number.isNaN(logicalDate.getTime())) throw new ValidationError(`logicalDate '${this.logicalDate}' is not a date`);
+    if (logicalDate && Number.isNaN(logicalDate.getTime()))
+      throw new ValidationError(`logicalDate '${this.logicalDate}' is not a date`);
     const { runId } = await context.services.triggerDagRun({
       dagId: this.triggerDagId,
       runId: this.triggerRunId,
@@ -56,7 +58,8 @@ export class TriggerDagRunOperator extends BaseOperator {
         await abortableSleep(interval, context.signal);
         const state = await context.services.getDagRunState(this.triggerDagId, runId);
         context.log.info(`Waiting for ${this.triggerDagId} run ${runId}: ${String(state)}`);
-        if (state && failed.includes(state)) throw new FailTaskNow(`${this.triggerDagId} run ${runId} finished as ${state}`);
+        if (state && failed.includes(state))
+          throw new FailTaskNow(`${this.triggerDagId} run ${runId} finished as ${state}`);
         if (state && allowed.includes(state)) break;
       }
     }

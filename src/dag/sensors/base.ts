@@ -39,7 +39,8 @@ export abstract class BaseSensorOperator extends BaseOperator {
   constructor(args: BaseSensorArgs) {
     super(args);
     this.mode = args.mode ?? 'poke';
-    if (this.mode !== 'poke' && this.mode !== 'reschedule') throw new ValidationError(`Sensor '${this.taskId}': mode must be 'poke' or 'reschedule'`);
+    if (this.mode !== 'poke' && this.mode !== 'reschedule')
+      throw new ValidationError(`Sensor '${this.taskId}': mode must be 'poke' or 'reschedule'`);
     this.pokeIntervalMs = durationToMs(args.pokeInterval ?? 60_000, 'pokeInterval');
     this.timeoutMs = durationToMs(args.timeout ?? { days: 7 }, 'timeout');
     this.softFail = args.softFail ?? false;
@@ -103,7 +104,8 @@ export class FunctionSensor extends BaseSensorOperator {
   private readonly pokeFn: FunctionSensorArgs['poke'];
   constructor(args: FunctionSensorArgs) {
     super(args);
-    if (typeof args.poke !== 'function') throw new ValidationError(`Sensor '${this.taskId}': poke must be a function`);
+    if (typeof args.poke !== 'function')
+      throw new ValidationError(`Sensor '${this.taskId}': poke must be a function`);
     this.pokeFn = args.poke;
   }
   poke(context: TaskContext) {

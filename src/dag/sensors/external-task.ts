@@ -36,12 +36,15 @@ export class ExternalTaskSensor extends BaseSensorOperator {
     this.allowed = args.allowedStates ?? ['success'];
     this.failed = args.failedStates ?? [];
     this.skipped = args.skippedStates ?? [];
-    this.deltaMs = args.executionDelta === undefined ? 0 : durationToMs(args.executionDelta, 'executionDelta');
+    this.deltaMs =
+      args.executionDelta === undefined ? 0 : durationToMs(args.executionDelta, 'executionDelta');
   }
 
   async poke(context: TaskContext): Promise<boolean> {
     const logicalDate = new Date(context.logical_date.getTime() - this.deltaMs);
-    const what = this.externalTaskIds ? `${this.externalDagId}.${JSON.stringify(this.externalTaskIds)}` : this.externalDagId;
+    const what = this.externalTaskIds
+      ? `${this.externalDagId}.${JSON.stringify(this.externalTaskIds)}`
+      : this.externalDagId;
     context.log.info(`Poking for ${what} on ${logicalDate.toISOString()} ...`);
     const { runState, taskStates } = await context.services.getExternalStates({
       dagId: this.externalDagId,
@@ -49,8 +52,10 @@ export class ExternalTaskSensor extends BaseSensorOperator {
       logicalDate,
     });
     const states: (string | null)[] = this.externalTaskIds ? taskStates : [runState];
-    if (states.some((s) => s !== null && this.failed.includes(s))) throw new FailTaskNow(`The external ${what} failed with states ${JSON.stringify(states)}`);
-    if (states.some((s) => s !== null && this.skipped.includes(s))) throw new SkipTask(`The external ${what} was skipped`);
+    if (states.some((s) => s !== null && this.failed.includes(s)))
+      throw new FailTaskNow(`The external ${what} failed with states ${JSON.stringify(states)}`);
+    if (states.some((s) => s !== null && this.skipped.includes(s)))
+      throw new SkipTask(`The external ${what} was skipped`);
     return states.length > 0 && states.every((s) => s !== null && this.allowed.includes(s));
   }
 }

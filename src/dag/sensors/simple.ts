@@ -16,7 +16,8 @@ export class FileSensor extends BaseSensorOperator {
   filepath: string;
   constructor(args: FileSensorArgs) {
     super(args);
-    if (typeof args.filepath !== 'string' || !args.filepath) throw new ValidationError(`Sensor '${this.taskId}': filepath is required`);
+    if (typeof args.filepath !== 'string' || !args.filepath)
+      throw new ValidationError(`Sensor '${this.taskId}': filepath is required`);
     this.filepath = args.filepath;
   }
   async poke(context: TaskContext): Promise<boolean> {
@@ -66,7 +67,8 @@ export class DateTimeSensor extends BaseSensorOperator {
   }
   poke(context: TaskContext): boolean {
     const target = new Date(this.targetTime);
-    if (Number.isNaN(target.getTime())) throw new ValidationError(`targetTime '${String(this.targetTime)}' is not a date`);
+    if (Number.isNaN(target.getTime()))
+      throw new ValidationError(`targetTime '${String(this.targetTime)}' is not a date`);
     context.log.info(`Checking if the time (${target.toISOString()}) has come`);
     return Date.now() >= target.getTime();
   }
@@ -79,7 +81,10 @@ export interface HttpSensorArgs extends BaseSensorArgs {
   method?: string;
   headers?: Record<string, string>;
   /** Decide from the response; default: any 2xx is done, 404 is not yet, other errors throw. */
-  responseCheck?: (response: { status: number; text: string }, context: TaskContext) => boolean | Promise<boolean>;
+  responseCheck?: (
+    response: { status: number; text: string },
+    context: TaskContext,
+  ) => boolean | Promise<boolean>;
 }
 
 /** Polls an HTTP endpoint until it answers as wanted. */
@@ -97,7 +102,11 @@ export class HttpSensor extends BaseSensorOperator {
   async poke(context: TaskContext): Promise<boolean> {
     const url = await resolveUrl(this.endpoint, this.opts.httpConnId, context);
     context.log.info(`Poking: ${url}`);
-    const res = await fetch(url, { method: this.opts.method ?? 'GET', headers: this.headers, signal: context.signal });
+    const res = await fetch(url, {
+      method: this.opts.method ?? 'GET',
+      headers: this.headers,
+      signal: context.signal,
+    });
     const text = await res.text();
     if (this.opts.responseCheck) return this.opts.responseCheck({ status: res.status, text }, context);
     if (res.status === 404) return false;
@@ -107,13 +116,17 @@ export class HttpSensor extends BaseSensorOperator {
 }
 
 /** A URL from an endpoint and an optional connection (host, schema=scheme, port). */
-export async function resolveUrl(endpoint: string, connId: string | undefined, context: TaskContext): Promise<string> {
+export async function resolveUrl(
+  endpoint: string,
+  connId: string | undefined,
+  context: TaskContext,
+): Promise<string> {
   if (/^https?:\/\//.test(endpoint)) return endpoint;
-  if (!connId) throw new ValidationError(`endpoint '${endpoint}' is not a full URL and no httpConnId was given`);
+  if (!connId)
+    throw new ValidationError(`endpoint '${endpoint}' is not a full URL and no httpConnId was given`);
   const conn = await context.services.getConnection(connId);
   if (!conn?.host) throw new ValidationError(`Connection '${connId}' is missing or has no host`);
   let base = conn.host.includes('://') ? conn.host : `${conn.schema || 'http'}://${conn.host}`;
   if (conn.port) base = base.replace(/(:\/\/[^/:]+)(:\d+)?/, `$1:${conn.port}`);
   return new URL(endpoint.replace(/^\//, ''), base.endsWith('/') ? base : `${base}/`).toString();
 }
-

@@ -15,13 +15,22 @@ export const dag = new DAG({
   runThis.then(runThisLast);
 
   for (let i = 0; i < 3; i++) {
-    const t = new BashOperator({ taskId: `runme_${i}`, bashCommand: 'echo "{{ task_instance_key_str }}" && sleep 1' });
+    const t = new BashOperator({
+      taskId: `runme_${i}`,
+      bashCommand: 'echo "{{ task_instance_key_str }}" && sleep 1',
+    });
     t.then(runThis);
   }
 
-  const alsoRunThis = new BashOperator({ taskId: 'also_run_this', bashCommand: 'echo "ti_key={{ ti.taskId }} ds={{ ds }}"' });
+  const alsoRunThis = new BashOperator({
+    taskId: 'also_run_this',
+    bashCommand: 'echo "ti_key={{ ti.taskId }} ds={{ ds }}"',
+  });
   alsoRunThis.then(runThisLast);
 
-  const thisWillSkip = new BashOperator({ taskId: 'this_will_skip', bashCommand: 'echo "hello world"; exit 99;' });
+  const thisWillSkip = new BashOperator({
+    taskId: 'this_will_skip',
+    bashCommand: 'echo "hello world"; exit 99;',
+  });
   thisWillSkip.then(runThisLast);
 });

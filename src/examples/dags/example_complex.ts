@@ -51,7 +51,14 @@ export const dag = new DAG({
   const updateTagTemplateField = e('update_tag_template_field');
 
   // Create
-  const createTasks = [createEntryGroup, createEntryEmail, createEntryGcs, createTagTemplate, createTagTemplateField, createTag];
+  const createTasks = [
+    createEntryGroup,
+    createEntryEmail,
+    createEntryGcs,
+    createTagTemplate,
+    createTagTemplateField,
+    createTag,
+  ];
   chain(...createTasks);
   createEntryGroup.then(deleteEntryGroup);
   createEntryGroup.then(createEntryGroupResult);

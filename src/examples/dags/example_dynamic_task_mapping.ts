@@ -17,7 +17,13 @@ const multiply = task(function multiply(factor: number, x: number) {
 });
 
 export const mapping = dag(
-  { dagId: 'example_dynamic_task_mapping', startDate: '2022-03-04', schedule: null, catchup: false, tags: ['example'] },
+  {
+    dagId: 'example_dynamic_task_mapping',
+    startDate: '2022-03-04',
+    schedule: null,
+    catchup: false,
+    tags: ['example'],
+  },
   () => {
     // Literal list: three instances of add_one; sum_it receives their results as a list.
     const added = addOne.expand([1, 2, 3]);
@@ -25,6 +31,8 @@ export const mapping = dag(
     // From upstream XCom, with a fixed leading argument.
     multiply.partial(10).expand(makeList());
     // Classic operators too.
-    BashOperator.partial({ taskId: 'echo_each', retries: 1 }).expand({ bashCommand: ['echo one', 'echo two'] });
+    BashOperator.partial({ taskId: 'echo_each', retries: 1 }).expand({
+      bashCommand: ['echo one', 'echo two'],
+    });
   },
 );

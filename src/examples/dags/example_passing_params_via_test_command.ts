@@ -7,7 +7,9 @@ import { BashOperator, DAG, getCurrentContext, Param, task } from 'updraft';
 const myFunction = task(function my_py_command() {
   // TaskFlow functions read the context through getCurrentContext(), as in Airflow.
   const { params, conf } = getCurrentContext();
-  console.log(`params.foo = ${String(params.foo)}, params.miff = ${String(params.miff)}, conf = ${JSON.stringify(conf)}`);
+  console.log(
+    `params.foo = ${String(params.foo)}, params.miff = ${String(params.miff)}, conf = ${JSON.stringify(conf)}`,
+  );
   return params.foo;
 });
 

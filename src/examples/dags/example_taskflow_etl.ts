@@ -6,10 +6,13 @@ const extract = task(async function extract() {
   return JSON.parse(dataString) as Record<string, number>;
 });
 
-const transform = task({ multipleOutputs: true }, async function transform(orderData: Record<string, number>) {
-  const totalOrderValue = Object.values(orderData).reduce((a, b) => a + b, 0);
-  return { total_order_value: Math.round(totalOrderValue * 100) / 100 };
-});
+const transform = task(
+  { multipleOutputs: true },
+  async function transform(orderData: Record<string, number>) {
+    const totalOrderValue = Object.values(orderData).reduce((a, b) => a + b, 0);
+    return { total_order_value: Math.round(totalOrderValue * 100) / 100 };
+  },
+);
 
 const load = task(async function load(totalOrderValue: number) {
   console.log(`Total order value is: ${totalOrderValue.toFixed(2)}`);
@@ -22,7 +25,8 @@ export const tutorial = dag(
     startDate: '2021-01-01',
     catchup: false,
     tags: ['example'],
-    docMd: '### TaskFlow API Tutorial\nA simple ETL pipeline: extract, transform and load, with XCom in between.',
+    docMd:
+      '### TaskFlow API Tutorial\nA simple ETL pipeline: extract, transform and load, with XCom in between.',
   },
   () => {
     const orderData = extract();
