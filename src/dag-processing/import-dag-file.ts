@@ -160,11 +160,12 @@ export async function importDagFile(absPath: string): Promise<DAG[]> {
   } catch (firstError) {
     // Evaluate again with source maps for a stack in the user's own line numbers; if this second
     // run does not fail (a flaky file), report the first error as it was.
+    const wasEnabled = (process as { sourceMapsEnabled?: boolean }).sourceMapsEnabled ?? false;
     process.setSourceMapsEnabled(true);
     try {
       await evaluateBundle(absPath, await bundleDagFile(absPath, true));
     } finally {
-      process.setSourceMapsEnabled(false);
+      process.setSourceMapsEnabled(wasEnabled);
     }
     throw firstError;
   }
