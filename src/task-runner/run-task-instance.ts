@@ -523,7 +523,9 @@ export async function buildContext(
   });
   const params = validateParams(serializeParams(loaded.dag.params), run.conf);
   const prev = input.testMode ? null : await previousSuccess(db, request.dagId, run.logicalDate.getTime());
-  const sensorFirst = input.testMode ? null : await firstRescheduleStart(db, { ...request });
+  // Only a sensor in reschedule mode needs to know when its first poke happened.
+  const reschedules = (loaded.operator as { mode?: unknown }).mode === 'reschedule';
+  const sensorFirst = input.testMode || !reschedules ? null : await firstRescheduleStart(db, { ...request });
   const taskLog = {
     info: (m: string) => input.log.info(m, 'task'),
     warn: (m: string) => input.log.warn(m, 'task'),

@@ -265,4 +265,25 @@ describe.each(TEST_DIALECTS)('task runner on %s', (dialect) => {
       .executeTakeFirstOrThrow();
     expect([xcom.map_index, JSON.parse(xcom.value)]).toEqual([1, 'second 1']);
   });
+
+  it("counts a rescheduled sensor's timeout from its first poke (task_reschedule), then fails it", async () => {
+    await seedDagRun(e.db, 'run_resched', null, Date.UTC(2024, 0, 3));
+    const key = await seedTaskInstance(e.db, 'run_resched', 'resched_sensor');
+    const longAgo = Date.now() - 20 * 60_000; // timeout is 10 minutes
+    await e.db.kysely
+      .insertInto('task_reschedule')
+      .values({
+        dag_id: 'exec_test',
+        run_id: 'run_resched',
+        task_id: 'resched_sensor',
+        map_index: -1,
+        try_number: 1,
+        start_date: longAgo,
+        end_date: longAgo + 10,
+        duration: 0.01,
+        reschedule_date: longAgo + 5000,
+      })
+      .execute();
+    expect(await run(key)).toMatchObject({ state: 'failed' });
+  });
 });
