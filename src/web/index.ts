@@ -1,4 +1,5 @@
 import type { AppContext } from '../context.js';
+import { UsageError } from '../errors.js';
 import { buildWebApp } from './app.js';
 
 export { buildWebApp } from './app.js';
@@ -18,7 +19,19 @@ export async function startWebserver(
   const host = options.host ?? webserver.web_server_host;
   const port = options.port ?? webserver.web_server_port;
   const server = await buildWebApp(ctx);
-  await server.listen({ host, port });
+  try {
+    await server.listen({ host, port });
+  } catch (error) {
+    await server.close().catch(() => undefined);
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE')
+      throw new UsageError(
+        `Port ${port} on ${host} is already in use: stop the other process or pass -p PORT.`,
+      );
+    if (code === 'EADDRNOTAVAIL' || code === 'EACCES')
+      throw new UsageError(`Cannot listen on ${host}:${port} (${code}).`);
+    throw error;
+  }
   const address = server.server.address();
   const boundPort = typeof address === 'object' && address ? address.port : port;
   const shownHost =

@@ -45,6 +45,10 @@ describe('updraft webserver', () => {
     const login = await fetch(`${url}/login`);
     expect(login.status).toBe(200);
     expect(login.headers.get('set-cookie')).toMatch(/HttpOnly/i);
+    // A second webserver on the same port fails with a clear message.
+    const clash = await runUpdraft(['webserver', '-p', new URL(url).port, '-H', '127.0.0.1'], { env });
+    expect(clash.code).not.toBe(0);
+    expect(clash.stderr).toContain('already in use');
     const exit = new Promise<number | null>((resolve) => child.on('exit', resolve));
     child.kill('SIGTERM');
     expect(await exit).toBe(0);
