@@ -468,6 +468,26 @@ describe('variables, connections, pools, import errors, config', () => {
     expect(web.options.find((o: { key: string }) => o.key === 'secret_key').value).toBe('< hidden >');
   });
 
+  it('users and roles for admins only, without password hashes', async () => {
+    expect((await call('GET', '/users', 'op')).statusCode).toBe(403);
+    const list = (await call('GET', '/users', 'admin')).json();
+    expect(list.total_entries).toBe(5);
+    expect(list.users.find((u: { username: string }) => u.username === 'viewer').roles).toEqual([
+      { name: 'Viewer' },
+    ]);
+    expect(JSON.stringify(list)).not.toContain('scrypt');
+    expect((await call('GET', '/users/op', 'admin')).json().email).toBe('op@example.com');
+    expect((await call('GET', '/users/nobody', 'admin')).statusCode).toBe(404);
+    const roles = (await call('GET', '/roles', 'admin')).json();
+    expect(roles.roles.map((r: { name: string }) => r.name)).toEqual([
+      'Public',
+      'Viewer',
+      'User',
+      'Op',
+      'Admin',
+    ]);
+  });
+
   it('delete a DAG', async () => {
     expect((await call('DELETE', '/dags/reporting', 'viewer')).statusCode).toBe(403);
     expect((await call('DELETE', '/dags/reporting', 'user')).statusCode).toBe(204);

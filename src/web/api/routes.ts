@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { sql } from 'kysely';
 import { containsText } from '../data/like.js';
 import { NotFoundError, PermissionDeniedError, ValidationError } from '../../errors.js';
+import * as users from '../../users/index.js';
 import { apiGuard } from '../auth/guard.js';
 import type { Action } from '../auth/roles.js';
 import { recordAudit } from '../data/audit.js';
@@ -20,6 +21,7 @@ import {
   importErrorJson,
   taskInstanceJson,
   taskJson,
+  userJson,
   xcomJson,
 } from './serialize.js';
 import { listParam, optionalBool, optionalInstant, optionalInt, paging } from './paging.js';
@@ -750,6 +752,37 @@ export function apiEndpoints(web: WebContext): Endpoint[] {
           base.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirst(),
         ]);
         return { event_logs: rows.map(eventLogJson), total_entries: Number(total?.n ?? 0) };
+      },
+    },
+    {
+      method: 'GET',
+      path: '/users',
+      action: 'manage_users',
+      tag: 'User',
+      summary: 'List users with their roles (Admin)',
+      handler: async (r) => {
+        const { limit, offset } = paging(web, q(r));
+        const all = await users.listUsers(web.store);
+        return { users: all.slice(offset, offset + limit).map(userJson), total_entries: all.length };
+      },
+    },
+    {
+      method: 'GET',
+      path: '/users/:username',
+      action: 'manage_users',
+      tag: 'User',
+      summary: 'One user (Admin)',
+      handler: async (r) => userJson(await users.getUserWithRoles(web.store, { username: p(r).username! })),
+    },
+    {
+      method: 'GET',
+      path: '/roles',
+      action: 'manage_users',
+      tag: 'Role',
+      summary: 'Roles (Admin)',
+      handler: async () => {
+        const roles = await users.listRoles(web.store);
+        return { roles: roles.map((name) => ({ name, actions: [] })), total_entries: roles.length };
       },
     },
     {

@@ -8,6 +8,7 @@ import type {
   XcomRow,
 } from '../../db/tables.js';
 import type { SerializedTask } from '../../dag/serialized.js';
+import type { UserInfo } from '../../users/index.js';
 
 /** Rows to the JSON shapes of Airflow's stable REST API (ISO-8601 instants, snake_case). */
 export const iso = (ms: number | null | undefined): string | null =>
@@ -182,5 +183,20 @@ export function jobJson(j: JobRow) {
     executor_class: j.executor_class,
     hostname: j.hostname,
     unixname: j.unixname,
+  };
+}
+
+export function userJson(u: UserInfo) {
+  return {
+    username: u.username,
+    email: u.email,
+    first_name: u.firstName,
+    last_name: u.lastName,
+    roles: u.roles.map((name) => ({ name })),
+    active: u.active,
+    created_on: iso(u.createdOn),
+    last_login: iso(u.lastLogin),
+    login_count: u.loginCount,
+    failed_login_count: u.failLoginCount,
   };
 }
