@@ -1,6 +1,7 @@
 import { DagProcessor } from '../../dag-processing/processor.js';
 import { UsageError } from '../../errors.js';
 import type { RegisterCommand } from '../command-kit.js';
+import { migratedDb } from './dags.js';
 
 export const registerDagProcessor: RegisterCommand = (program, cli) => {
   program
@@ -15,6 +16,7 @@ export const registerDagProcessor: RegisterCommand = (program, cli) => {
           throw new UsageError(`--num-runs must be a positive integer, got '${opts.numRuns}'`);
       }
       const ctx = cli.context();
+      await migratedDb(cli);
       const processor = new DagProcessor(ctx);
       const stop = () => processor.stop();
       process.once('SIGINT', stop);

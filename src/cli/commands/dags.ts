@@ -1,5 +1,8 @@
 import type { Command } from 'commander';
 import { Option } from 'commander';
+import type { Kysely } from 'kysely';
+import { assertMigrated } from '../../db/index.js';
+import type { Database } from '../../db/tables.js';
 import { NotFoundError } from '../../errors.js';
 import { processDagFolderOnce } from '../../dag-processing/processor.js';
 import { loadSerializedDag } from '../../dag-processing/read.js';
@@ -24,14 +27,22 @@ export function tasksCommand(program: Command): Command {
   );
 }
 
+/** The metadata DB, after checking it is migrated (a clear error instead of "no such table"). */
+export async function migratedDb(cli: CliEnv): Promise<Kysely<Database>> {
+  const db = await cli.context().db();
+  await assertMigrated(db);
+  return db.kysely;
+}
+
 /** Bring the DB up to date with the DAG files (what Airflow does by filling a DagBag). */
 export async function parseDagsForCli(cli: CliEnv): Promise<void> {
+  await migratedDb(cli);
   await processDagFolderOnce(cli.context());
 }
 
 async function listDags(cli: CliEnv, opts: OutputOpts & { parse: boolean }): Promise<void> {
   if (opts.parse) await parseDagsForCli(cli);
-  const db = (await cli.context().db()).kysely;
+  const db = await migratedDb(cli);
   const rows = await db
     .selectFrom('dag')
     .select(['dag_id', 'fileloc', 'owners', 'is_paused', 'schedule_interval'])
@@ -78,7 +89,7 @@ export const registerDags: RegisterCommand = (program, cli) => {
     .addOption(noParse())
     .action(async (opts: OutputOpts & { parse: boolean }) => {
       if (opts.parse) await parseDagsForCli(cli);
-      const db = (await cli.context().db()).kysely;
+      const db = await migratedDb(cli);
       const rows = await db
         .selectFrom('import_error')
         .select(['filename', 'stacktrace', 'timestamp'])
@@ -104,7 +115,7 @@ export const registerDags: RegisterCommand = (program, cli) => {
     .addOption(noParse())
     .action(async (dagId: string, opts: { format: 'text' | 'dot' | 'mermaid'; parse: boolean }) => {
       if (opts.parse) await parseDagsForCli(cli);
-      const dag = await loadSerializedDag((await cli.context().db()).kysely, dagId);
+      const dag = await loadSerializedDag(await migratedDb(cli), dagId);
       const text =
         opts.format === 'dot'
           ? renderDot(dag)
@@ -121,7 +132,7 @@ export const registerDags: RegisterCommand = (program, cli) => {
     .addOption(noParse())
     .action(async (dagId: string, opts: OutputOpts & { parse: boolean }) => {
       if (opts.parse) await parseDagsForCli(cli);
-      const db = (await cli.context().db()).kysely;
+      const db = await migratedDb(cli);
       const row = await db.selectFrom('dag').selectAll().where('dag_id', '=', dagId).executeTakeFirst();
       if (!row) throw new NotFoundError(`DAG '${dagId}' not found`);
       const ser = await loadSerializedDag(db, dagId).catch(() => null);
@@ -170,6 +181,7 @@ export const registerDags: RegisterCommand = (program, cli) => {
     .command('reserialize')
     .description('Parse every DAG file again and rewrite the serialized DAGs')
     .action(async () => {
+      await migratedDb(cli);
       const stats = await processDagFolderOnce(cli.context(), { force: true });
       console.log(
         `Reserialized ${stats.dags} DAGs from ${stats.filesParsed} files (${stats.serializedWrites} changed, ${stats.importErrors} import errors).`,

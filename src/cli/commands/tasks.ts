@@ -2,7 +2,7 @@ import { Option } from 'commander';
 import { loadSerializedDag } from '../../dag-processing/read.js';
 import { renderTree } from '../../dag-processing/render-graph.js';
 import type { RegisterCommand } from '../command-kit.js';
-import { parseDagsForCli, tasksCommand } from './dags.js';
+import { migratedDb, parseDagsForCli, tasksCommand } from './dags.js';
 
 export const registerTasks: RegisterCommand = (program, cli) => {
   const tasks = tasksCommand(program);
@@ -13,7 +13,7 @@ export const registerTasks: RegisterCommand = (program, cli) => {
     .addOption(new Option('--no-parse', 'do not parse DAG files first'))
     .action(async (dagId: string, opts: { tree?: boolean; parse: boolean }) => {
       if (opts.parse) await parseDagsForCli(cli);
-      const dag = await loadSerializedDag((await cli.context().db()).kysely, dagId);
+      const dag = await loadSerializedDag(await migratedDb(cli), dagId);
       const text = opts.tree ? renderTree(dag) : dag.tasks.map((t) => t.taskId).join('\n');
       if (text) process.stdout.write(text + '\n');
     });
