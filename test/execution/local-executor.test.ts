@@ -1,4 +1,4 @@
-import { readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -174,7 +174,10 @@ describe.each(['sqlite', 'mysql', 'postgres'] as const)('LocalExecutor on %s', (
     await untilFinished(executor, keys, 60_000);
     const rows = await Promise.all(keys.map((k) => tiRow(e.db, k.runId, 'slow')));
     const logs = keys
-      .map((k, i) => (rows[i]!.state === 'success' ? '' : readFileSync(taskLogPath(e.logFolder, k), 'utf8')))
+      .map((k, i) => {
+        const path = taskLogPath(e.logFolder, k);
+        return `${k.runId} ${String(rows[i]!.state)}: ${existsSync(path) ? readFileSync(path, 'utf8') : '(no log)'}`;
+      })
       .join('\n');
     expect(
       rows.map((r) => r.state),
