@@ -28,9 +28,25 @@ let web: RunningWebserver;
 let browser: Browser;
 let scheduler: { instance: Scheduler; done: Promise<unknown> } | null = null;
 
+let schedulerError: unknown = null;
+
 function startScheduler(): void {
   const instance = new Scheduler(ctx, { runDagProcessor: false });
-  scheduler = { instance, done: instance.run() };
+  const done = instance.run().catch((error: unknown) => {
+    schedulerError = error;
+  });
+  scheduler = { instance, done };
+}
+
+/** Wait for the banner to go, failing at once with the scheduler's own error if it could not start. */
+async function bannerGone(page: Page): Promise<void> {
+  const deadline = Date.now() + 45_000;
+  while (Date.now() < deadline) {
+    if (schedulerError) throw schedulerError;
+    if ((await page.locator('#scheduler-banner').count()) === 0) return;
+    await page.waitForTimeout(250);
+  }
+  throw new Error('The scheduler banner did not go away within 45 s of starting the scheduler.');
 }
 
 async function stopScheduler(): Promise<void> {
@@ -157,7 +173,7 @@ describe('UI in Chromium', () => {
 
     // A real scheduler runs it; the grid updates without a reload until the run is green.
     startScheduler();
-    await page.waitForSelector('#scheduler-banner', { state: 'detached', timeout: 20_000 });
+    await bannerGone(page);
     await page.waitForSelector(`span.runbar[data-run-id="${run.run_id}"][data-state="success"]`, {
       timeout: 90_000,
     });
@@ -184,7 +200,7 @@ describe('UI in Chromium', () => {
     const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
     if (!scheduler) startScheduler();
     await signIn(page, 'admin');
-    await page.waitForSelector('#scheduler-banner', { state: 'detached', timeout: 20_000 });
+    await bannerGone(page);
     await page.evaluate(() => ((window as unknown as { marker: number }).marker = 42));
     await stopScheduler();
     await page.waitForSelector('#scheduler-banner', { timeout: 20_000 });
@@ -193,12 +209,12 @@ describe('UI in Chromium', () => {
     );
     await page.screenshot({ path: join(DOCS, 'scheduler-banner.png') });
     startScheduler();
-    await page.waitForSelector('#scheduler-banner', { state: 'detached', timeout: 20_000 });
+    await bannerGone(page);
     // Same document all along: the banner came and went through live updates.
     expect(await page.evaluate(() => (window as unknown as { marker: number }).marker)).toBe(42);
     await stopScheduler();
     await page.close();
-  }, 90_000);
+  }, 150_000);
 
   it('a viewer sees no actions and is refused admin pages', async () => {
     const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
