@@ -144,6 +144,7 @@ export async function runTaskInstance(request: TaskRunRequest, deps: RunnerDeps)
       startDate,
       maxTries: ti.max_tries,
       jobId,
+      stopWatching: () => heartbeat.stop(),
     });
     state = done.state;
     tainted = done.tainted;
@@ -168,6 +169,8 @@ interface RunState {
   startDate: number;
   maxTries: number;
   jobId: number;
+  /** Called once the task's code is done: from here on we write the final state ourselves. */
+  stopWatching: () => void;
 }
 
 async function runAndRecord(
@@ -225,6 +228,8 @@ async function runAndRecord(
     log,
     ownsProcess: deps.ownsProcess,
   });
+  // Our own final write would look like a change from outside to the next beat.
+  rs.stopWatching();
   const state = await recordOutcome(db, request, loaded.operator, operator, outcome, rs, retry, context);
   return { state, tainted, error: outcome.kind === 'failed' ? errorMessage(outcome.error) : null };
 }
