@@ -1,4 +1,4 @@
-import { stat } from 'node:fs/promises';
+import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateFernetKey } from '../../src/config/index.js';
@@ -252,6 +252,56 @@ describe('updraft CLI on the default SQLite database', () => {
     const read = await run(['variables', 'get', 'rot'], { AIRFLOW__CORE__FERNET_KEY: newKey });
     expect(read.stdout.trim()).toBe('secret-value');
     expect((await run(['variables', 'get', 'rot'])).code).toBe(4);
+    // Rotating back to the file's key makes every stored secret readable with it again.
+    expect(
+      (await run(['rotate-fernet-key'], { AIRFLOW__CORE__FERNET_KEY: `${oldKey},${newKey}` })).code,
+    ).toBe(0);
+    expect((await run(['variables', 'get', 'rot'])).stdout.trim()).toBe('secret-value');
+    expect((await run(['variables', 'delete', 'rot'])).code).toBe(0);
+  });
+
+  it('variables, pools and connections export and import round trip', async () => {
+    const file = (name: string) => join(h.home, name);
+    await writeFile(file('vars.json'), JSON.stringify({ plain: 'text', nested: { a: [1, 2] } }));
+    expect((await run(['variables', 'import', file('vars.json')])).code).toBe(0);
+    expect((await run(['variables', 'get', 'nested'])).stdout.trim()).toBe('{"a":[1,2]}');
+    expect((await run(['variables', 'export', file('vars-out.json')])).code).toBe(0);
+    expect(JSON.parse(await readFile(file('vars-out.json'), 'utf8'))).toMatchObject({
+      plain: 'text',
+      nested: { a: [1, 2] },
+    });
+    expect((await stat(file('vars-out.json'))).mode & 0o777).toBe(0o600);
+    await writeFile(file('bad-vars.json'), JSON.stringify({ ok_key: 'x', 'bad key': 'y' }));
+    expect((await run(['variables', 'import', file('bad-vars.json')])).code).toBe(4);
+    expect((await run(['variables', 'get', 'ok_key'])).code).toBe(5);
+    expect((await run(['variables', 'import', file('missing.json')])).code).toBe(5);
+
+    await writeFile(file('pools.json'), JSON.stringify({ etl: { slots: 3, description: 'loads' } }));
+    expect((await run(['pools', 'import', file('pools.json')])).code).toBe(0);
+    expect((await run(['pools', 'export', file('pools-out.json')])).code).toBe(0);
+    expect(JSON.parse(await readFile(file('pools-out.json'), 'utf8'))).toEqual({
+      default_pool: { slots: 128, description: 'Default pool', include_deferred: false },
+      etl: { slots: 3, description: 'loads', include_deferred: false },
+    });
+    expect((await run(['pools', 'delete', 'etl'])).code).toBe(0);
+
+    expect(
+      (await run(['connections', 'add', 'exp', '--conn-uri', 'http://u:secret@example.com:8080/p?x=1'])).code,
+    ).toBe(0);
+    expect((await run(['connections', 'export', file('conns.json')])).code).toBe(0);
+    const exported = JSON.parse(await readFile(file('conns.json'), 'utf8'));
+    expect(exported.exp).toMatchObject({
+      conn_type: 'http',
+      host: 'example.com',
+      password: 'secret',
+      port: 8080,
+    });
+    expect((await run(['connections', 'delete', 'exp'])).code).toBe(0);
+    expect((await run(['connections', 'import', file('conns.json')])).code).toBe(0);
+    const again = await run(['connections', 'import', file('conns.json')]);
+    expect(again.stderr).toMatch(/exp: connection already exists/);
+    const got = JSON.parse((await run(['connections', 'get', 'exp', '-o', 'json'])).stdout)[0];
+    expect(got).toMatchObject({ host: 'example.com', port: 8080, extra: '{"x":"1"}', password: '***' });
   });
 
   it('db reset needs -y', async () => {

@@ -8,11 +8,15 @@ import {
   parseConnectionEnvValue,
   parseConnectionUri,
   requireConnection,
+  validateConnId,
+  validateExtra,
+  getConnection,
   type ConnectionFields,
   type ConnectionInfo,
 } from '../../connections/index.js';
 import { outputOption, type OutputOpts, type RegisterCommand } from '../command-kit.js';
 import { printRows } from '../output.js';
+import { readJsonObject, writeJsonFile } from './json-file.js';
 import { migratedStore } from './store.js';
 
 const COLUMNS = [
@@ -156,5 +160,61 @@ export const registerConnections: RegisterCommand = (program, cli) => {
     .action(async (connId: string) => {
       await deleteConnection(await migratedStore(cli), connId);
       console.log(`Successfully deleted connection with \`conn_id\`=${connId}`);
+    });
+  connections
+    .command('import <file>')
+    .description('Add connections from a JSON file {"conn_id": {"conn_type": ..., "host": ..., ...}}')
+    .option('--overwrite', 'replace connections that already exist (default: skip them)')
+    .action(async (file: string, opts: { overwrite?: boolean }) => {
+      // Parse and check every entry before writing any.
+      const entries = Object.entries(await readJsonObject(file)).map(([connId, spec]) => {
+        validateConnId(connId);
+        const fields = parseConnectionEnvValue(connId, JSON.stringify(spec ?? {}));
+        if (!fields.connType) throw new ValidationError(`Connection ${connId} in ${file} needs "conn_type".`);
+        if (fields.extra) fields.extra = validateExtra(connId, fields.extra);
+        return fields;
+      });
+      const ctx = cli.context();
+      const store = await migratedStore(cli);
+      let imported = 0;
+      for (const fields of entries) {
+        if (await getConnection(store, ctx.fernet, fields.connId, {})) {
+          if (!opts.overwrite) {
+            process.stderr.write(
+              `Could not import connection ${fields.connId}: connection already exists.\n`,
+            );
+            continue;
+          }
+          await deleteConnection(store, fields.connId);
+        }
+        await addConnection(store, ctx.fernet, fields);
+        imported++;
+      }
+      console.log(`Imported ${imported} of ${entries.length} connection(s) from ${file}`);
+    });
+
+  connections
+    .command('export <file>')
+    .description('Write every stored connection to a JSON file (mode 0600: passwords are in clear)')
+    .action(async (file: string) => {
+      const ctx = cli.context();
+      const all = await listConnections(await migratedStore(cli), ctx.fernet);
+      const out = Object.fromEntries(
+        all.map((c) => [
+          c.connId,
+          {
+            conn_type: c.connType,
+            description: c.description ?? null,
+            host: c.host ?? null,
+            login: c.login ?? null,
+            password: c.password ?? null,
+            schema: c.schema ?? null,
+            port: c.port ?? null,
+            extra: c.extra ?? null,
+          },
+        ]),
+      );
+      await writeJsonFile(file, out);
+      console.log(`Connections successfully exported to ${file}`);
     });
 };

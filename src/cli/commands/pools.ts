@@ -1,6 +1,16 @@
-import { deletePool, getPool, listPools, setPool, type PoolInfo } from '../../pools/index.js';
+import { ValidationError } from '../../errors.js';
+import {
+  deletePool,
+  getPool,
+  listPools,
+  setPool,
+  validatePoolName,
+  validateSlots,
+  type PoolInfo,
+} from '../../pools/index.js';
 import { outputOption, type OutputOpts, type RegisterCommand } from '../command-kit.js';
 import { printRows } from '../output.js';
+import { readJsonObject, writeJsonFile } from './json-file.js';
 import { migratedStore } from './store.js';
 
 const COLUMNS = ['pool', 'slots', 'description', 'include_deferred'];
@@ -55,5 +65,45 @@ export const registerPools: RegisterCommand = (program, cli) => {
     .action(async (name: string) => {
       await deletePool(await migratedStore(cli), name);
       console.log(`Pool ${name} deleted`);
+    });
+  pools
+    .command('import <file>')
+    .description('Create or update pools from a JSON file {"name": {"slots": n, "description": "..."}}')
+    .action(async (file: string) => {
+      const entries = Object.entries(await readJsonObject(file)).map(([name, spec]) => {
+        const s = (spec ?? {}) as { slots?: unknown; description?: unknown; include_deferred?: unknown };
+        if (typeof spec !== 'object' || s.slots === undefined) {
+          throw new ValidationError(`Pool ${name} in ${file} needs "slots".`);
+        }
+        validatePoolName(name);
+        return {
+          name,
+          slots: validateSlots(s.slots as number),
+          description: typeof s.description === 'string' ? s.description : null,
+          includeDeferred: s.include_deferred === true,
+        };
+      });
+      const store = await migratedStore(cli);
+      for (const p of entries) {
+        await setPool(store, p.name, p.slots, p.description, { includeDeferred: p.includeDeferred });
+      }
+      console.log(`Uploaded ${entries.length} pool(s)`);
+    });
+
+  pools
+    .command('export <file>')
+    .description('Write every pool to a JSON file')
+    .action(async (file: string) => {
+      const all = await listPools(await migratedStore(cli));
+      await writeJsonFile(
+        file,
+        Object.fromEntries(
+          all.map((p) => [
+            p.name,
+            { slots: p.slots, description: p.description, include_deferred: p.includeDeferred },
+          ]),
+        ),
+      );
+      console.log(`Exported ${all.length} pools to ${file}`);
     });
 };

@@ -3,11 +3,14 @@ import {
   deleteVariable,
   getVariable,
   listVariableKeys,
+  listVariables,
+  validateVariableKey,
   parseVariableJson,
   setVariable,
 } from '../../variables/index.js';
 import { outputOption, type OutputOpts, type RegisterCommand } from '../command-kit.js';
 import { printRows } from '../output.js';
+import { readJsonObject, writeJsonFile } from './json-file.js';
 import { migratedStore } from './store.js';
 
 export const registerVariables: RegisterCommand = (program, cli) => {
@@ -67,5 +70,37 @@ export const registerVariables: RegisterCommand = (program, cli) => {
     .action(async (key: string) => {
       await deleteVariable(await migratedStore(cli), key);
       console.log(`Variable ${key} deleted`);
+    });
+  variables
+    .command('import <file>')
+    .description('Set variables from a JSON file {"key": value, ...} (non-string values are stored as JSON)')
+    .action(async (file: string) => {
+      const entries = Object.entries(await readJsonObject(file));
+      // Check every key before writing any, so a bad file changes nothing.
+      for (const [key] of entries) validateVariableKey(key);
+      const ctx = cli.context();
+      const store = await migratedStore(cli);
+      for (const [key, value] of entries) {
+        await setVariable(store, ctx.fernet, key, typeof value === 'string' ? value : JSON.stringify(value));
+      }
+      console.log(`${entries.length} of ${entries.length} variables successfully updated.`);
+    });
+
+  variables
+    .command('export <file>')
+    .description('Write every variable to a JSON file (mode 0600: values are in clear)')
+    .action(async (file: string) => {
+      const ctx = cli.context();
+      const all = await listVariables(await migratedStore(cli), ctx.fernet);
+      const out: Record<string, unknown> = {};
+      for (const v of all) {
+        try {
+          out[v.key] = JSON.parse(v.value);
+        } catch {
+          out[v.key] = v.value;
+        }
+      }
+      await writeJsonFile(file, out);
+      console.log(`${all.length} variables successfully exported to ${file}`);
     });
 };
