@@ -162,7 +162,10 @@ function applyDeprecations(
     // user added from an Airflow guide must still take effect then.
     const plural = values.api!.auth_backends as string[];
     const pluralIsDefault = plural.length === 1 && plural[0] === 'airflow.api.auth.backend.session';
-    if (sourceOf('api', 'auth_backends') === 'default' || (pluralIsDefault && sourceOf('api', 'auth_backends') === 'file')) {
+    if (
+      sourceOf('api', 'auth_backends') === 'default' ||
+      (pluralIsDefault && sourceOf('api', 'auth_backends') === 'file')
+    ) {
       const list = oldBackend
         .split(',')
         .map((s) => s.trim())
