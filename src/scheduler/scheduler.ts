@@ -13,7 +13,7 @@ import { createExecutor } from '../executors/index.js';
 import { handleZombies, releaseRestarting, resetOrphanedQueued, timeOutRuns, type HealthOptions } from './health.js';
 import { endJob, heartbeatJob, startSchedulerJob, type JobInfo } from './job.js';
 import { queueScheduledTasks } from './queue-tasks.js';
-import { scheduleRun } from './schedule-run.js';
+import { RunTiCache, scheduleRun } from './schedule-run.js';
 import { failTry } from './task-failure.js';
 
 export interface SchedulerOptions {
@@ -131,6 +131,7 @@ export class Scheduler {
     let lastHealth = 0;
     let wakeAt: number | null = null;
     const dirty = new Set<string>();
+    const tiCaches = new Map<string, RunTiCache>();
 
     // Adopt or reset what a crashed scheduler left behind before doing anything else.
     await resetOrphanedQueued(db, executor, { ...health, now: Date.now() });
@@ -179,13 +180,20 @@ export class Scheduler {
           if (sweep) {
             lastSweep = now;
             wakeAt = null;
+            const live = new Set(runs.map((r) => runKey(r.dag_id, r.run_id)));
+            for (const k of tiCaches.keys()) if (!live.has(k)) tiCaches.delete(k);
           }
           dirty.clear();
           now = Date.now();
           for (const run of runs) {
             const cached = await dags.get(run.dag_id, now);
             if (!cached) continue;
-            const runOptions = { now, maxMapLength: v.core.max_map_length, log: this.log };
+            const key = runKey(run.dag_id, run.run_id);
+            let cache = tiCaches.get(key);
+            if (!cache) tiCaches.set(key, (cache = new RunTiCache()));
+            // The once-a-second sweep reads everything again: the safety net for the cache.
+            if (sweep) cache.full = true;
+            const runOptions = { now, maxMapLength: v.core.max_map_length, log: this.log, cache };
             // With several schedulers each run is decided by one of them at a time: the row lock
             // is held for the decision, and a run another scheduler holds is skipped this loop.
             const res = skipLocked
@@ -194,7 +202,13 @@ export class Scheduler {
                   return locked ? scheduleRun(trx, locked, cached, runOptions) : null;
                 })
               : await scheduleRun(db, run, cached, runOptions);
-            if (!res) continue;
+            if (!res) {
+              cache.full = true;
+              continue;
+            }
+            if (res.finished) tiCaches.delete(key);
+            // An expansion renumbers the placeholder row: read the run afresh next time.
+            if (res.again) cache.full = true;
             work += res.changed + (res.finished ? 1 : 0);
             if (res.again) dirty.add(runKey(run.dag_id, run.run_id));
             if (res.nextWakeAt !== null) wakeAt = Math.min(wakeAt ?? Infinity, res.nextWakeAt);
