@@ -38,7 +38,7 @@ export const dag = new DAG({ dagId: 'ops', schedule: '@daily', startDate: '2024-
   afterAll(async () => h?.close(), 60_000);
 
   const db = async () => (await h.ctx.db()).kysely;
-  const count = async (table: 'dag_run' | 'task_instance') =>
+  const count = async (table: 'dag_run' | 'task_instance' | 'log') =>
     Number((await (await db()).selectFrom(table).select((eb) => eb.fn.countAll<number>().as('n')).where('dag_id', '=', 'ops').executeTakeFirstOrThrow()).n);
 
   it('triggers with conf and validates params; bad input creates nothing', async () => {
@@ -114,8 +114,15 @@ export const dag = new DAG({ dagId: 'ops', schedule: '@daily', startDate: '2024-
     expect((await (await db()).selectFrom('dag').select('is_paused').where('dag_id', '=', 'ops').executeTakeFirstOrThrow()).is_paused).toBe(1);
     await setDagPaused(h.ctx, 'ops', false);
     await expect(setDagPaused(h.ctx, 'missing', true)).rejects.toBeInstanceOf(NotFoundError);
+    const logsBefore = await count('log');
+    await (await db())
+      .insertInto('log')
+      .values({ dttm: Date.now(), dag_id: 'ops', event: 'trigger', owner: 'admin', extra: null, task_id: null, map_index: null, run_id: null })
+      .execute();
     expect(await deleteDag(h.ctx, 'ops')).toBeGreaterThan(0);
     expect(await count('dag_run')).toBe(0);
+    // The audit trail outlives the DAG (Airflow's keep_records_in_log).
+    expect(await count('log')).toBe(logsBefore + 1);
     expect(await count('task_instance')).toBe(0);
   });
 });
