@@ -31,6 +31,11 @@ export function outputOption(): Option {
   return new Option('-o, --output <format>', 'output format').choices(OUTPUT_FORMATS).default('table');
 }
 
+/** `--json`: the scripting shorthand for `-o json` that every listing command also takes. */
+export function jsonOption(): Option {
+  return new Option('--json', 'shorthand for --output json').implies({ output: 'json' });
+}
+
 export type OutputOpts = { output: OutputFormat };
 
 /** A command module adds its subcommands to the program. */

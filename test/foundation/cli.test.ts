@@ -230,6 +230,8 @@ describe('updraft CLI on the default SQLite database', () => {
       slots: number;
     }[];
     expect(list.map((p) => [p.pool, p.slots])).toEqual([['default_pool', 128]]);
+    // --json is the scripting shorthand for -o json, on every listing command.
+    expect(JSON.parse((await run(['pools', 'list', '--json'])).stdout)).toEqual(list);
   });
 
   it('db check retries, then fails with the database exit code when the server is unreachable', async () => {

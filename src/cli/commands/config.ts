@@ -1,5 +1,5 @@
 import { formatValue, getValueString } from '../../config/index.js';
-import { outputOption, type OutputOpts, type RegisterCommand } from '../command-kit.js';
+import { outputOption, jsonOption, type OutputOpts, type RegisterCommand } from '../command-kit.js';
 import { printRows } from '../output.js';
 
 export const registerConfig: RegisterCommand = (program, cli) => {
@@ -18,6 +18,7 @@ export const registerConfig: RegisterCommand = (program, cli) => {
     .option('--section <section>', 'only this section')
     .option('--show-secrets', 'show sensitive values instead of < hidden >')
     .addOption(outputOption())
+    .addOption(jsonOption())
     .action((opts: OutputOpts & { section?: string; showSecrets?: boolean }) => {
       const { resolved } = cli.context().config;
       const rows = resolved

@@ -14,7 +14,7 @@ import {
   type ConnectionFields,
   type ConnectionInfo,
 } from '../../connections/index.js';
-import { outputOption, type OutputOpts, type RegisterCommand } from '../command-kit.js';
+import { outputOption, jsonOption, type OutputOpts, type RegisterCommand } from '../command-kit.js';
 import { printRows } from '../output.js';
 import { readJsonObject, writeJsonFile } from './json-file.js';
 import { migratedStore } from './store.js';
@@ -137,6 +137,7 @@ export const registerConnections: RegisterCommand = (program, cli) => {
     .command('get <conn_id>')
     .description('Show a connection (AIRFLOW_CONN_<ID> takes precedence; the password is masked)')
     .addOption(outputOption())
+    .addOption(jsonOption())
     .action(async (connId: string, opts: OutputOpts) => {
       const ctx = cli.context();
       const conn = await requireConnection(await migratedStore(cli), ctx.fernet, connId, cli.env);
@@ -148,6 +149,7 @@ export const registerConnections: RegisterCommand = (program, cli) => {
     .description('List connections stored in the metadata DB (passwords masked)')
     .option('--conn-id <conn_id>', 'only this connection')
     .addOption(outputOption())
+    .addOption(jsonOption())
     .action(async (opts: OutputOpts & { connId?: string }) => {
       const ctx = cli.context();
       const all = await listConnections(await migratedStore(cli), ctx.fernet);

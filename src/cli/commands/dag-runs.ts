@@ -3,9 +3,22 @@ import type { Command } from 'commander';
 import { backfill } from '../../scheduler/backfill.js';
 import { testDag } from '../../scheduler/dag-test.js';
 import { lastAutomatedInterval, nextRunAfter } from '../../scheduler/next-dagrun.js';
-import { deleteDag, getDagRow, getSerializedDag, parseDate, setDagPaused, triggerDagRun } from '../../dag-runs/index.js';
+import {
+  deleteDag,
+  getDagRow,
+  getSerializedDag,
+  parseDate,
+  setDagPaused,
+  triggerDagRun,
+} from '../../dag-runs/index.js';
 import { NotFoundError, ValidationError } from '../../errors.js';
-import { outputOption, type CliEnv, type OutputOpts, type RegisterCommand } from '../command-kit.js';
+import {
+  outputOption,
+  jsonOption,
+  type CliEnv,
+  type OutputOpts,
+  type RegisterCommand,
+} from '../command-kit.js';
 import { printRows } from '../output.js';
 import { dagsCommand, parseDagsForCli } from './dags.js';
 import { confirm } from './task-instances.js';
@@ -33,15 +46,27 @@ export const registerDagRuns: RegisterCommand = (program, cli) => {
     .option('-r, --run-id <run_id>', 'run id (default manual__<logical date>)')
     .option('-e, --exec-date <date>', 'logical date (default now)')
     .addOption(new Option('-l, --logical-date <date>', 'same as --exec-date').hideHelp())
-    .action(async (dagId: string, opts: { conf?: string; runId?: string; execDate?: string; logicalDate?: string }) => {
-      const when = opts.execDate ?? opts.logicalDate;
-      const logicalDate = when ? parseDate(when, 'logical date') : undefined;
-      const ctx = cli.context();
-      const run = await withDag(cli, () => triggerDagRun(ctx, dagId, { conf: opts.conf ?? null, runId: opts.runId, logicalDate }));
-      console.log(`Created <DagRun ${dagId} @ ${iso(run.logical_date)}: ${run.run_id}, state:${run.state}, queued_at: ${iso(run.queued_at)}. externally triggered: True>`);
-    });
+    .action(
+      async (
+        dagId: string,
+        opts: { conf?: string; runId?: string; execDate?: string; logicalDate?: string },
+      ) => {
+        const when = opts.execDate ?? opts.logicalDate;
+        const logicalDate = when ? parseDate(when, 'logical date') : undefined;
+        const ctx = cli.context();
+        const run = await withDag(cli, () =>
+          triggerDagRun(ctx, dagId, { conf: opts.conf ?? null, runId: opts.runId, logicalDate }),
+        );
+        console.log(
+          `Created <DagRun ${dagId} @ ${iso(run.logical_date)}: ${run.run_id}, state:${run.state}, queued_at: ${iso(run.queued_at)}. externally triggered: True>`,
+        );
+      },
+    );
 
-  for (const [name, paused] of [['pause', true], ['unpause', false]] as const) {
+  for (const [name, paused] of [
+    ['pause', true],
+    ['unpause', false],
+  ] as const) {
     dags
       .command(`${name} <dag_id>`)
       .description(`${paused ? 'Pause' : 'Resume'} a DAG`)
@@ -60,31 +85,42 @@ export const registerDagRuns: RegisterCommand = (program, cli) => {
     .option('-s, --start-date <date>', 'logical date from')
     .option('-e, --end-date <date>', 'logical date to')
     .addOption(outputOption())
-    .action(async (opts: OutputOpts & { dagId: string; state?: string; backfill: boolean; startDate?: string; endDate?: string }) => {
-      if (opts.state && !['queued', 'running', 'success', 'failed'].includes(opts.state)) {
-        throw new ValidationError(`Invalid state '${opts.state}': use queued, running, success or failed`);
-      }
-      const db = (await cli.context().db()).kysely;
-      await withDag(cli, () => getDagRow(db, opts.dagId));
-      let q = db.selectFrom('dag_run').selectAll().where('dag_id', '=', opts.dagId);
-      if (opts.state) q = q.where('state', '=', opts.state as 'queued');
-      if (!opts.backfill) q = q.where('run_type', '!=', 'backfill');
-      if (opts.startDate) q = q.where('logical_date', '>=', parseDate(opts.startDate));
-      if (opts.endDate) q = q.where('logical_date', '<=', parseDate(opts.endDate));
-      const rows = await q.orderBy('logical_date', 'desc').execute();
-      printRows(
-        rows.map((r) => ({
-          dag_id: r.dag_id,
-          run_id: r.run_id,
-          state: r.state,
-          execution_date: iso(r.logical_date),
-          start_date: iso(r.start_date),
-          end_date: iso(r.end_date),
-        })),
-        ['dag_id', 'run_id', 'state', 'execution_date', 'start_date', 'end_date'],
-        opts.output,
-      );
-    });
+    .addOption(jsonOption())
+    .action(
+      async (
+        opts: OutputOpts & {
+          dagId: string;
+          state?: string;
+          backfill: boolean;
+          startDate?: string;
+          endDate?: string;
+        },
+      ) => {
+        if (opts.state && !['queued', 'running', 'success', 'failed'].includes(opts.state)) {
+          throw new ValidationError(`Invalid state '${opts.state}': use queued, running, success or failed`);
+        }
+        const db = (await cli.context().db()).kysely;
+        await withDag(cli, () => getDagRow(db, opts.dagId));
+        let q = db.selectFrom('dag_run').selectAll().where('dag_id', '=', opts.dagId);
+        if (opts.state) q = q.where('state', '=', opts.state as 'queued');
+        if (!opts.backfill) q = q.where('run_type', '!=', 'backfill');
+        if (opts.startDate) q = q.where('logical_date', '>=', parseDate(opts.startDate));
+        if (opts.endDate) q = q.where('logical_date', '<=', parseDate(opts.endDate));
+        const rows = await q.orderBy('logical_date', 'desc').execute();
+        printRows(
+          rows.map((r) => ({
+            dag_id: r.dag_id,
+            run_id: r.run_id,
+            state: r.state,
+            execution_date: iso(r.logical_date),
+            start_date: iso(r.start_date),
+            end_date: iso(r.end_date),
+          })),
+          ['dag_id', 'run_id', 'state', 'execution_date', 'start_date', 'end_date'],
+          opts.output,
+        );
+      },
+    );
 
   dags
     .command('state <dag_id> <logical_date>')
@@ -111,7 +147,8 @@ export const registerDagRuns: RegisterCommand = (program, cli) => {
     .description('Print the logical dates of the next scheduled runs')
     .option('-n, --num-executions <n>', 'how many', (v) => Number(v), 1)
     .action(async (dagId: string, opts: { numExecutions: number }) => {
-      if (!Number.isInteger(opts.numExecutions) || opts.numExecutions < 1) throw new ValidationError('--num-executions must be a positive whole number');
+      if (!Number.isInteger(opts.numExecutions) || opts.numExecutions < 1)
+        throw new ValidationError('--num-executions must be a positive whole number');
       const db = (await cli.context().db()).kysely;
       const row = await withDag(cli, () => getDagRow(db, dagId));
       const dag = await getSerializedDag(db, dagId);
@@ -136,9 +173,16 @@ export const registerDagRuns: RegisterCommand = (program, cli) => {
     .action(async (dagId: string, when: string | undefined, opts: { conf?: string }) => {
       const ctx = cli.context();
       const logicalDate = when ? parseDate(when, 'logical date') : undefined;
-      const { run, tis } = await withDag(cli, () => testDag(ctx, dagId, { logicalDate, conf: opts.conf ?? null, echo: (line) => console.log(line) }));
+      const { run, tis } = await withDag(cli, () =>
+        testDag(ctx, dagId, { logicalDate, conf: opts.conf ?? null, echo: (line) => console.log(line) }),
+      );
       printRows(
-        tis.map((t) => ({ task_id: t.task_id, map_index: t.map_index, state: t.state, try_number: t.try_number })),
+        tis.map((t) => ({
+          task_id: t.task_id,
+          map_index: t.map_index,
+          state: t.state,
+          try_number: t.try_number,
+        })),
         ['task_id', 'map_index', 'state', 'try_number'],
         'table',
       );
@@ -156,28 +200,61 @@ export const registerDagRuns: RegisterCommand = (program, cli) => {
     .option('--rerun-failed-tasks', 'clear failed tasks of existing runs in the range')
     .option('-y, --yes', 'do not ask before --reset-dagruns')
     .option('-c, --conf <json>', 'JSON conf for the new runs')
-    .action(async (dagId: string, opts: { startDate: string; endDate: string; dryRun?: boolean; resetDagruns?: boolean; rerunFailedTasks?: boolean; yes?: boolean; conf?: string }) => {
-      const start = parseDate(opts.startDate, 'start date');
-      const end = parseDate(opts.endDate, 'end date');
-      const { parseConf } = await import('../../dag-runs/trigger.js');
-      const conf = parseConf(opts.conf ?? null);
-      const ctx = cli.context();
-      if (opts.resetDagruns && !opts.dryRun && !opts.yes && !(await confirm(`This deletes the existing runs of ${dagId} between ${opts.startDate} and ${opts.endDate}. Proceed? (y/n) `))) {
-        console.log('Cancelled, nothing was changed.');
-        return;
-      }
-      const plan = await withDag(cli, () =>
-        backfill(ctx, dagId, { start, end, dryRun: opts.dryRun, resetDagRuns: opts.resetDagruns, rerunFailedTasks: opts.rerunFailedTasks, conf }),
-      );
-      if (opts.dryRun) {
-        for (const i of plan.intervals) console.log(`Dry run of DAG ${dagId} on ${iso(i.logicalDate)} (data interval ${iso(i.dataInterval.start)} – ${iso(i.dataInterval.end)})`);
-        console.log(`${plan.intervals.length} run(s) would be created; nothing was changed.`);
-        return;
-      }
-      for (const r of plan.created) console.log(`Created ${r.run_id}`);
-      for (const r of plan.existing) console.log(`Exists ${r}${opts.rerunFailedTasks ? ' (failed tasks cleared)' : ''}`);
-      console.log(`${plan.created.length} backfill run(s) created; the scheduler runs them (up to the DAG's maxActiveRuns at a time).`);
-    });
+    .action(
+      async (
+        dagId: string,
+        opts: {
+          startDate: string;
+          endDate: string;
+          dryRun?: boolean;
+          resetDagruns?: boolean;
+          rerunFailedTasks?: boolean;
+          yes?: boolean;
+          conf?: string;
+        },
+      ) => {
+        const start = parseDate(opts.startDate, 'start date');
+        const end = parseDate(opts.endDate, 'end date');
+        const { parseConf } = await import('../../dag-runs/trigger.js');
+        const conf = parseConf(opts.conf ?? null);
+        const ctx = cli.context();
+        if (
+          opts.resetDagruns &&
+          !opts.dryRun &&
+          !opts.yes &&
+          !(await confirm(
+            `This deletes the existing runs of ${dagId} between ${opts.startDate} and ${opts.endDate}. Proceed? (y/n) `,
+          ))
+        ) {
+          console.log('Cancelled, nothing was changed.');
+          return;
+        }
+        const plan = await withDag(cli, () =>
+          backfill(ctx, dagId, {
+            start,
+            end,
+            dryRun: opts.dryRun,
+            resetDagRuns: opts.resetDagruns,
+            rerunFailedTasks: opts.rerunFailedTasks,
+            conf,
+          }),
+        );
+        if (opts.dryRun) {
+          for (const i of plan.intervals)
+            console.log(
+              `Dry run of DAG ${dagId} on ${iso(i.logicalDate)} (data interval ${iso(i.dataInterval.start)} – ${iso(i.dataInterval.end)})`,
+            );
+          console.log(`${plan.intervals.length} run(s) would be created; nothing was changed.`);
+          return;
+        }
+        for (const r of plan.created) console.log(`Created ${r.run_id}`);
+        for (const r of plan.existing)
+          console.log(`Exists ${r}${opts.rerunFailedTasks ? ' (failed tasks cleared)' : ''}`);
+        console.log(
+          `${plan.created.length} backfill run(s) created; the scheduler runs them (up to the DAG's maxActiveRuns at a time).`,
+        );
+      },
+    );
 
   dags
     .command('delete <dag_id>')

@@ -7,7 +7,13 @@ import { NotFoundError } from '../../errors.js';
 import { processDagFolderOnce } from '../../dag-processing/processor.js';
 import { loadSerializedDag } from '../../dag-processing/read.js';
 import { renderDot, renderMermaid, renderTree } from '../../dag-processing/render-graph.js';
-import { outputOption, type CliEnv, type OutputOpts, type RegisterCommand } from '../command-kit.js';
+import {
+  outputOption,
+  jsonOption,
+  type CliEnv,
+  type OutputOpts,
+  type RegisterCommand,
+} from '../command-kit.js';
 import { printRows } from '../output.js';
 
 /**
@@ -71,6 +77,7 @@ export const registerDags: RegisterCommand = (program, cli) => {
     .command('list')
     .description('List the DAGs (parses the DAG folder first)')
     .addOption(outputOption())
+    .addOption(jsonOption())
     .addOption(noParse())
     .action((opts: OutputOpts & { parse: boolean }) => listDags(cli, opts));
 
@@ -79,6 +86,7 @@ export const registerDags: RegisterCommand = (program, cli) => {
     .command('list_dags')
     .description('List the DAGs (old spelling of `dags list`)')
     .addOption(outputOption())
+    .addOption(jsonOption())
     .addOption(noParse())
     .action((opts: OutputOpts & { parse: boolean }) => listDags(cli, opts));
 
@@ -86,6 +94,7 @@ export const registerDags: RegisterCommand = (program, cli) => {
     .command('list-import-errors')
     .description('List the DAG files that failed to load, with their errors')
     .addOption(outputOption())
+    .addOption(jsonOption())
     .addOption(noParse())
     .action(async (opts: OutputOpts & { parse: boolean }) => {
       if (opts.parse) await parseDagsForCli(cli);
@@ -129,6 +138,7 @@ export const registerDags: RegisterCommand = (program, cli) => {
     .command('details <dag_id>')
     .description('Show the properties of a DAG')
     .addOption(outputOption())
+    .addOption(jsonOption())
     .addOption(noParse())
     .action(async (dagId: string, opts: OutputOpts & { parse: boolean }) => {
       if (opts.parse) await parseDagsForCli(cli);

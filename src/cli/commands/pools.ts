@@ -8,7 +8,7 @@ import {
   validateSlots,
   type PoolInfo,
 } from '../../pools/index.js';
-import { outputOption, type OutputOpts, type RegisterCommand } from '../command-kit.js';
+import { outputOption, jsonOption, type OutputOpts, type RegisterCommand } from '../command-kit.js';
 import { printRows } from '../output.js';
 import { readJsonObject, writeJsonFile } from './json-file.js';
 import { migratedStore } from './store.js';
@@ -29,6 +29,7 @@ export const registerPools: RegisterCommand = (program, cli) => {
     .description('Create or update a pool (slots: whole number, -1 for unlimited)')
     .option('--include-deferred', 'count deferred tasks against the pool')
     .addOption(outputOption())
+    .addOption(jsonOption())
     .action(
       async (
         name: string,
@@ -47,6 +48,7 @@ export const registerPools: RegisterCommand = (program, cli) => {
     .command('list')
     .description('List pools')
     .addOption(outputOption())
+    .addOption(jsonOption())
     .action(async (opts: OutputOpts) => {
       printRows((await listPools(await migratedStore(cli))).map(row), COLUMNS, opts.output);
     });
@@ -55,6 +57,7 @@ export const registerPools: RegisterCommand = (program, cli) => {
     .command('get <name>')
     .description('Show one pool')
     .addOption(outputOption())
+    .addOption(jsonOption())
     .action(async (name: string, opts: OutputOpts) => {
       printRows([row(await getPool(await migratedStore(cli), name))], COLUMNS, opts.output);
     });

@@ -10,7 +10,7 @@ import {
   ROLE_NAMES,
   type UserRef,
 } from '../../users/index.js';
-import { outputOption, type OutputOpts, type RegisterCommand } from '../command-kit.js';
+import { outputOption, jsonOption, type OutputOpts, type RegisterCommand } from '../command-kit.js';
 import { printRows } from '../output.js';
 import { readPassword } from './read-password.js';
 import { migratedStore } from './store.js';
@@ -72,6 +72,7 @@ export const registerUsers: RegisterCommand = (program, cli) => {
     .command('list')
     .description('List users')
     .addOption(outputOption())
+    .addOption(jsonOption())
     .action(async (opts: OutputOpts) => {
       const rows = (await listUsers(await migratedStore(cli))).map((u) => ({
         id: u.id,

@@ -8,7 +8,7 @@ import {
   parseVariableJson,
   setVariable,
 } from '../../variables/index.js';
-import { outputOption, type OutputOpts, type RegisterCommand } from '../command-kit.js';
+import { outputOption, jsonOption, type OutputOpts, type RegisterCommand } from '../command-kit.js';
 import { printRows } from '../output.js';
 import { readJsonObject, writeJsonFile } from './json-file.js';
 import { migratedStore } from './store.js';
@@ -55,6 +55,7 @@ export const registerVariables: RegisterCommand = (program, cli) => {
     .command('list')
     .description('List variables (keys and descriptions; values stay hidden)')
     .addOption(outputOption())
+    .addOption(jsonOption())
     .action(async (opts: OutputOpts) => {
       const rows = (await listVariableKeys(await migratedStore(cli))).map((v) => ({
         key: v.key,
