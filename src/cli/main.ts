@@ -7,11 +7,14 @@ import { commandModules } from './commands/index.js';
 
 const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
 
-export function buildProgram(register: RegisterCommand[], env: NodeJS.ProcessEnv): { program: Command; dispose: () => Promise<void> } {
+export function buildProgram(
+  register: RegisterCommand[],
+  env: NodeJS.ProcessEnv,
+): { program: Command; dispose: () => Promise<void> } {
   const cli = createCliEnv(env);
   const program = new Command('updraft')
     .description('Updraft: a workflow orchestrator for TypeScript, in the shape Apache Airflow users know.')
-    .version(version, '-V, --version-flag', 'print the version')
+    .version(version, '-V, --version', 'print the version')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });

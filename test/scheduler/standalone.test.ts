@@ -14,18 +14,30 @@ describe('standalone', () => {
 
   it('migrates, creates admin once, serves /health with a live scheduler, runs an example DAG and stops on SIGTERM', async () => {
     home = await mkdtemp(join(tmpdir(), 'updraft-standalone-'));
-    const env: Record<string, string> = { ...(process.env as Record<string, string>), AIRFLOW_HOME: home, AIRFLOW__CORE__EXECUTOR: 'LocalExecutor', AIRFLOW__SCHEDULER__MIN_FILE_PROCESS_INTERVAL: '2' };
-    for (const k of Object.keys(env)) if (k.startsWith('AIRFLOW__') && !['AIRFLOW__CORE__EXECUTOR', 'AIRFLOW__SCHEDULER__MIN_FILE_PROCESS_INTERVAL'].includes(k)) delete env[k];
-    const child = spawn(process.execPath, [UPDRAFT_BIN, 'standalone', '--port', '0'], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const env: Record<string, string> = {
+      ...(process.env as Record<string, string>),
+      AIRFLOW_HOME: home,
+      AIRFLOW__SCHEDULER__MIN_FILE_PROCESS_INTERVAL: '2',
+    };
+    for (const k of Object.keys(env))
+      if (k.startsWith('AIRFLOW__') && k !== 'AIRFLOW__SCHEDULER__MIN_FILE_PROCESS_INTERVAL') delete env[k];
+    const child = spawn(process.execPath, [UPDRAFT_BIN, 'standalone', '--port', '0'], {
+      cwd: REPO_ROOT,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr.on('data', (d: Buffer) => (out += d.toString()));
     const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
     try {
       const deadline = Date.now() + 30_000;
-      while (!/Webserver running at (\S+)/.test(out) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      while (!/Webserver running at (\S+)/.test(out) && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 100));
       const url = /Webserver running at (\S+)/.exec(out)?.[1];
       expect(url, out).toBeDefined();
+      // With no executor configured, standalone runs tasks in parallel.
+      expect(out).toContain('standalone | Executor: LocalExecutor');
       const password = /password: (\S+)/.exec(out)?.[1];
       const file = join(home, 'standalone_admin_password.txt');
       expect((await readFile(file, 'utf8')).trim()).toBe(password);
@@ -39,15 +51,21 @@ describe('standalone', () => {
       expect(health?.scheduler.status).toBe('healthy');
       // The bundled examples are loaded: trigger one and let the scheduler run it.
       const env2 = { AIRFLOW_HOME: home };
-      let trig = await runUpdraft(['dags', 'trigger', 'example_bash_operator', '-r', 'from_test'], { env: env2 });
+      let trig = await runUpdraft(['dags', 'trigger', 'example_bash_operator', '-r', 'from_test'], {
+        env: env2,
+      });
       for (let i = 0; i < 20 && trig.code === 5; i++) {
         await new Promise((r) => setTimeout(r, 500));
-        trig = await runUpdraft(['dags', 'trigger', 'example_bash_operator', '-r', 'from_test'], { env: env2 });
+        trig = await runUpdraft(['dags', 'trigger', 'example_bash_operator', '-r', 'from_test'], {
+          env: env2,
+        });
       }
       expect(trig.code, trig.stderr).toBe(0);
       let state = '';
       while (Date.now() < deadline + 30_000 && !['success', 'failed'].includes(state)) {
-        state = (await runUpdraft(['dags', 'state', 'example_bash_operator', 'from_test'], { env: env2 })).stdout.trim();
+        state = (
+          await runUpdraft(['dags', 'state', 'example_bash_operator', 'from_test'], { env: env2 })
+        ).stdout.trim();
         await new Promise((r) => setTimeout(r, 300));
       }
       expect(state).toBe('success');
@@ -58,6 +76,8 @@ describe('standalone', () => {
     expect(out).toContain('standalone | Stopped');
     // A second start keeps the existing admin and prints no new password.
     const again = await runUpdraft(['users', 'list', '-o', 'json'], { env: { AIRFLOW_HOME: home } });
-    expect(JSON.parse(again.stdout).filter((u: { username: string }) => u.username === 'admin')).toHaveLength(1);
+    expect(JSON.parse(again.stdout).filter((u: { username: string }) => u.username === 'admin')).toHaveLength(
+      1,
+    );
   }, 120_000);
 });

@@ -19,11 +19,17 @@ export const ADMIN_PASSWORD_FILE = 'standalone_admin_password.txt';
 export const registerStandalone: RegisterCommand = (program, cli) => {
   program
     .command('standalone')
-    .description('Run an all-in-one local installation: migrate the DB, create an admin user, run scheduler and webserver')
+    .description(
+      'Run an all-in-one local installation: migrate the DB, create an admin user, run scheduler and webserver',
+    )
     .option('-p, --port <port>', 'webserver port (default [webserver] web_server_port)', (v) => Number(v))
     .option('--no-webserver', 'run the scheduler only')
     .action(async (opts: { port?: number; webserver: boolean }) => {
+      // Like Airflow's standalone, pick the executor for the user: LocalExecutor, which runs tasks in
+      // parallel (SQLite in WAL mode takes it), unless AIRFLOW__CORE__EXECUTOR says otherwise.
+      cli.env.AIRFLOW__CORE__EXECUTOR ??= 'LocalExecutor';
       const ctx = cli.context();
+      console.log(`standalone | Executor: ${ctx.config.values.core.executor}`);
       const metadata = await ctx.db();
       const applied = await migrateToLatest(metadata);
       if (applied.length > 0) ctx.log.info(`standalone: database migrated (${applied.length} migration(s))`);
@@ -31,13 +37,22 @@ export const registerStandalone: RegisterCommand = (program, cli) => {
       const passwordFile = join(ctx.config.home, ADMIN_PASSWORD_FILE);
       if (!users.some((u) => u.username === 'admin')) {
         const password = randomPassword();
-        await createUser(metadata, { username: 'admin', email: 'admin@example.com', firstName: 'Admin', lastName: 'User', password, roles: ['Admin'] });
+        await createUser(metadata, {
+          username: 'admin',
+          email: 'admin@example.com',
+          firstName: 'Admin',
+          lastName: 'User',
+          password,
+          roles: ['Admin'],
+        });
         writeFileSync(passwordFile, `${password}\n`, { mode: 0o600 });
         chmodSync(passwordFile, 0o600);
         console.log(`standalone | Login with username: admin  password: ${password}`);
         console.log(`standalone | (the password is also in ${passwordFile})`);
       } else {
-        console.log(`standalone | User admin exists${existsSync(passwordFile) ? `; its first password is in ${passwordFile}` : ''}`);
+        console.log(
+          `standalone | User admin exists${existsSync(passwordFile) ? `; its first password is in ${passwordFile}` : ''}`,
+        );
       }
       let web: RunningWebserver | undefined;
       if (opts.webserver) {
@@ -47,9 +62,16 @@ export const registerStandalone: RegisterCommand = (program, cli) => {
       const scheduler = new Scheduler(ctx, { env: cli.env });
       console.log('standalone | Scheduler starting (Ctrl+C to stop everything)');
       try {
-        await runUntilSignal(() => scheduler.run(), () => scheduler.stop());
+        await runUntilSignal(
+          () => scheduler.run(),
+          () => scheduler.stop(),
+        );
       } finally {
-        await web?.close().catch((error: unknown) => ctx.log.error(`standalone: webserver did not close cleanly: ${errorMessage(error)}`));
+        await web
+          ?.close()
+          .catch((error: unknown) =>
+            ctx.log.error(`standalone: webserver did not close cleanly: ${errorMessage(error)}`),
+          );
         console.log('standalone | Stopped');
       }
     });
