@@ -4,6 +4,7 @@ import { relatives } from './graph.js';
 import { getSerializedDag } from './load-dag.js';
 import { selectRuns, type RunSelector } from './select-runs.js';
 import type { OpsContext } from './types.js';
+import { transactionWithRetry } from '../db/transient-errors.js';
 
 export interface ClearOptions extends RunSelector {
   /** Regular expression matched (search) against task ids; default every task. */
@@ -27,7 +28,11 @@ const ACTIVE: readonly (TaskInstanceState | null)[] = ['running', 'queued'];
  * they get their retries again; a running one becomes `restarting` (its runner notices on its next
  * heartbeat and stops; the scheduler then reschedules it). Their runs go back to queued.
  */
-export async function clearTaskInstances(ctx: OpsContext, dagId: string, options: ClearOptions = {}): Promise<TaskInstanceRow[]> {
+export async function clearTaskInstances(
+  ctx: OpsContext,
+  dagId: string,
+  options: ClearOptions = {},
+): Promise<TaskInstanceRow[]> {
   let pattern: RegExp | undefined;
   if (options.taskRegex !== undefined) {
     try {
@@ -38,7 +43,11 @@ export async function clearTaskInstances(ctx: OpsContext, dagId: string, options
   }
   const { kysely } = await ctx.db();
   const dag = await getSerializedDag(kysely, dagId);
-  const matched = new Set(dag.tasks.map((t) => t.taskId).filter((id) => (!pattern || pattern.test(id)) && (!options.taskIds || options.taskIds.includes(id))));
+  const matched = new Set(
+    dag.tasks
+      .map((t) => t.taskId)
+      .filter((id) => (!pattern || pattern.test(id)) && (!options.taskIds || options.taskIds.includes(id))),
+  );
   const selected = new Set(matched);
   if (options.upstream) for (const id of relatives(dag, matched, 'upstream')) selected.add(id);
   if (options.downstream) for (const id of relatives(dag, matched, 'downstream')) selected.add(id);
@@ -46,14 +55,19 @@ export async function clearTaskInstances(ctx: OpsContext, dagId: string, options
   const runs = await selectRuns(kysely, dagId, options);
   if (runs.length === 0) return [];
   const runIds = runs.map((r) => r.run_id);
-  let tis = await kysely.selectFrom('task_instance').selectAll().where('dag_id', '=', dagId).where('run_id', 'in', runIds).execute();
+  let tis = await kysely
+    .selectFrom('task_instance')
+    .selectAll()
+    .where('dag_id', '=', dagId)
+    .where('run_id', 'in', runIds)
+    .execute();
   tis = tis.filter((ti) => selected.has(ti.task_id));
   if (options.onlyFailed) tis = tis.filter((ti) => FAILED.includes(ti.state));
   if (options.onlyRunning) tis = tis.filter((ti) => ACTIVE.includes(ti.state));
   if (options.dryRun || tis.length === 0) return tis;
   const retries = new Map(dag.tasks.map((t) => [t.taskId, t.retries]));
   const now = options.now ?? Date.now();
-  await kysely.transaction().execute(async (trx) => {
+  await transactionWithRetry(kysely, async (trx) => {
     for (const ti of tis) {
       await trx
         .updateTable('task_instance')
@@ -71,7 +85,12 @@ export async function clearTaskInstances(ctx: OpsContext, dagId: string, options
         .execute();
     }
     const touched = [...new Set(tis.map((ti) => ti.run_id))];
-    await trx.updateTable('dag_run').set({ state: 'queued', end_date: null, queued_at: now, updated_at: now }).where('dag_id', '=', dagId).where('run_id', 'in', touched).execute();
+    await trx
+      .updateTable('dag_run')
+      .set({ state: 'queued', end_date: null, queued_at: now, updated_at: now })
+      .where('dag_id', '=', dagId)
+      .where('run_id', 'in', touched)
+      .execute();
   });
   return tis;
 }

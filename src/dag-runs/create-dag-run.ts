@@ -4,6 +4,7 @@ import type { Database, DagRunRow, DagRunState, DagRunType, NewTaskInstance } fr
 import { ConflictError } from '../errors.js';
 import { priorityWeights } from './priority.js';
 import { runIdFor } from './run-id.js';
+import { transactionWithRetry } from '../db/transient-errors.js';
 
 export interface CreateDagRunInput {
   dag: SerializedDag;
@@ -27,7 +28,7 @@ export async function createDagRun(db: Kysely<Database>, input: CreateDagRunInpu
   const now = input.now ?? Date.now();
   const runId = input.runId ?? runIdFor(input.runType, input.logicalDate);
   const dagId = input.dag.dagId;
-  return db.transaction().execute(async (trx) => {
+  return transactionWithRetry(db, async (trx) => {
     const clash = await trx
       .selectFrom('dag_run')
       .select(['run_id', 'logical_date'])
@@ -62,12 +63,23 @@ export async function createDagRun(db: Kysely<Database>, input: CreateDagRunInpu
       })
       .execute();
     await insertTaskInstances(trx, input.dag, runId, now);
-    return trx.selectFrom('dag_run').selectAll().where('dag_id', '=', dagId).where('run_id', '=', runId).executeTakeFirstOrThrow();
+    return trx
+      .selectFrom('dag_run')
+      .selectAll()
+      .where('dag_id', '=', dagId)
+      .where('run_id', '=', runId)
+      .executeTakeFirstOrThrow();
   });
 }
 
 /** TIs for every task of the DAG that the run does not have yet (also used after a DAG changed). */
-export async function insertTaskInstances(db: Kysely<Database> | Transaction<Database>, dag: SerializedDag, runId: string, now: number, existing: ReadonlySet<string> = new Set()): Promise<number> {
+export async function insertTaskInstances(
+  db: Kysely<Database> | Transaction<Database>,
+  dag: SerializedDag,
+  runId: string,
+  now: number,
+  existing: ReadonlySet<string> = new Set(),
+): Promise<number> {
   const weights = priorityWeights(dag);
   const rows: NewTaskInstance[] = dag.tasks
     .filter((t) => !existing.has(t.taskId))
@@ -99,6 +111,10 @@ export async function insertTaskInstances(db: Kysely<Database> | Transaction<Dat
       updated_at: now,
     }));
   // Chunked: a 1,000-task DAG would exceed SQLite's bound-parameter limit in one statement.
-  for (let i = 0; i < rows.length; i += 200) await db.insertInto('task_instance').values(rows.slice(i, i + 200)).execute();
+  for (let i = 0; i < rows.length; i += 200)
+    await db
+      .insertInto('task_instance')
+      .values(rows.slice(i, i + 200))
+      .execute();
   return rows.length;
 }

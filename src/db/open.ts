@@ -2,6 +2,7 @@ import { chmodSync, closeSync, existsSync, openSync } from 'node:fs';
 import { Kysely, MysqlDialect, PostgresDialect, SqliteDialect, type Dialect } from 'kysely';
 import { DatabaseError } from '../errors.js';
 import { parseConnectionUrl, redactUrl, type ConnectionTarget, type DialectName } from './connection-url.js';
+import { withTransientRetry } from './retrying-dialect.js';
 import type { Database } from './tables.js';
 
 /**
@@ -34,7 +35,8 @@ export interface OpenOptions {
 export async function openMetadataDb(url: string, options: OpenOptions = {}): Promise<MetadataDb> {
   const target = parseConnectionUrl(url, options.baseDir);
   const dialect = await createDialect(target, options.poolSize ?? 5);
-  const kysely = new Kysely<Database>({ dialect });
+  // Deadlocks and lock timeouts on single statements are retried under every caller.
+  const kysely = new Kysely<Database>({ dialect: withTransientRetry(dialect) });
   let serverVersion: string;
   try {
     serverVersion = await probeVersion(kysely, target.dialect);

@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { SerializedTask } from '../dag/serialized.js';
 import type { Database, TaskInstanceRow } from '../db/tables.js';
+import { transactionWithRetry } from '../db/transient-errors.js';
 
 type MapSource = { kind: 'literal'; length: number } | { kind: 'xcom'; taskId: string; key: string };
 
@@ -9,8 +10,17 @@ type MapSource = { kind: 'literal'; length: number } | { kind: 'xcom'; taskId: s
  * (a literal list's length, or the length of the upstream XCom, which must be a list or an object).
  * Returns an error message when an XCom cannot be mapped over.
  */
-export async function mappedLength(db: Kysely<Database>, task: SerializedTask, dagId: string, runId: string, maxMapLength: number): Promise<number | string> {
-  const sources = ((task.mapped as { sources?: Record<string, MapSource> } | null)?.sources ?? {}) as Record<string, MapSource>;
+export async function mappedLength(
+  db: Kysely<Database>,
+  task: SerializedTask,
+  dagId: string,
+  runId: string,
+  maxMapLength: number,
+): Promise<number | string> {
+  const sources = ((task.mapped as { sources?: Record<string, MapSource> } | null)?.sources ?? {}) as Record<
+    string,
+    MapSource
+  >;
   let total = 1;
   for (const [arg, source] of Object.entries(sources)) {
     let length: number;
@@ -33,12 +43,14 @@ export async function mappedLength(db: Kysely<Database>, task: SerializedTask, d
         const value = JSON.parse(rows[0]!.value) as unknown;
         if (Array.isArray(value)) length = value.length;
         else if (value && typeof value === 'object') length = Object.keys(value).length;
-        else return `expand(${arg}): XCom '${source.key}' of task '${source.taskId}' is ${value === null ? 'null' : typeof value}, not a list or object`;
+        else
+          return `expand(${arg}): XCom '${source.key}' of task '${source.taskId}' is ${value === null ? 'null' : typeof value}, not a list or object`;
       }
     }
     total *= length;
   }
-  if (total > maxMapLength) return `expands into ${total} instances, more than core.max_map_length (${maxMapLength})`;
+  if (total > maxMapLength)
+    return `expands into ${total} instances, more than core.max_map_length (${maxMapLength})`;
   return total;
 }
 
@@ -46,7 +58,12 @@ export async function mappedLength(db: Kysely<Database>, task: SerializedTask, d
  * Replace the placeholder (map index -1) by instances 0..n-1, all scheduled; n = 0 → skipped.
  * Guarded on the placeholder still being unscheduled, so two schedulers cannot both expand it.
  */
-export async function expandPlaceholder(db: Kysely<Database>, placeholder: TaskInstanceRow, count: number, now: number): Promise<boolean> {
+export async function expandPlaceholder(
+  db: Kysely<Database>,
+  placeholder: TaskInstanceRow,
+  count: number,
+  now: number,
+): Promise<boolean> {
   if (count === 0) {
     const r = await db
       .updateTable('task_instance')
@@ -59,7 +76,8 @@ export async function expandPlaceholder(db: Kysely<Database>, placeholder: TaskI
       .executeTakeFirst();
     return Number(r.numUpdatedRows) === 1;
   }
-  const inTransaction = async (fn: (trx: Kysely<Database>) => Promise<boolean>) => (db.isTransaction ? fn(db) : db.transaction().execute(fn));
+  const inTransaction = async (fn: (trx: Kysely<Database>) => Promise<boolean>) =>
+    db.isTransaction ? fn(db) : transactionWithRetry(db, fn);
   return inTransaction(async (trx) => {
     const r = await trx
       .updateTable('task_instance')
@@ -72,8 +90,13 @@ export async function expandPlaceholder(db: Kysely<Database>, placeholder: TaskI
       .executeTakeFirst();
     if (Number(r.numUpdatedRows) !== 1) return false;
     const rows = [];
-    for (let i = 1; i < count; i++) rows.push({ ...placeholder, map_index: i, state: 'scheduled' as const, updated_at: now });
-    for (let i = 0; i < rows.length; i += 100) await trx.insertInto('task_instance').values(rows.slice(i, i + 100)).execute();
+    for (let i = 1; i < count; i++)
+      rows.push({ ...placeholder, map_index: i, state: 'scheduled' as const, updated_at: now });
+    for (let i = 0; i < rows.length; i += 100)
+      await trx
+        .insertInto('task_instance')
+        .values(rows.slice(i, i + 100))
+        .execute();
     return true;
   });
 }

@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { Database } from '../db/tables.js';
 import type { XComBackend, XComPullQuery } from '../dag/execution.js';
+import { transactionWithRetry } from '../db/transient-errors.js';
 
 /**
  * XCom over the metadata DB. One row per (dag, run, task, map index, key); a push replaces the
@@ -35,7 +36,7 @@ export async function writeXCom(
   value: unknown,
 ): Promise<void> {
   const json = JSON.stringify(value === undefined ? null : value);
-  await db.transaction().execute(async (trx) => {
+  await transactionWithRetry(db, async (trx) => {
     await trx
       .deleteFrom('xcom')
       .where('dag_id', '=', owner.dagId)
