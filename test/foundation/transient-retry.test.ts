@@ -4,8 +4,15 @@ import { isTransientDbError, retryTransient, transactionWithRetry } from '../../
 import type { MetadataDb } from '../../src/db/index.js';
 import { openTestDb } from '../support/databases.js';
 
+interface DeadlockDb {
+  dl: { id: number; v: number };
+}
+
 /** Two transactions that lock rows 1 and 2 in opposite orders: a real deadlock on the server. */
-function deadlockPair(db: Kysely<any>, run: (work: (trx: Kysely<any>) => Promise<void>) => Promise<void>) {
+function deadlockPair(
+  db: Kysely<DeadlockDb>,
+  run: (work: (trx: Kysely<DeadlockDb>) => Promise<void>) => Promise<void>,
+) {
   let arrived = 0;
   let release!: () => void;
   const bothHoldFirstLock = new Promise<void>((r) => (release = r));
@@ -22,7 +29,7 @@ function deadlockPair(db: Kysely<any>, run: (work: (trx: Kysely<any>) => Promise
 describe.each(['mysql', 'postgres'] as const)('deadlocks on %s', (dialect) => {
   let meta: MetadataDb;
   let cleanup: () => Promise<void>;
-  const db = () => meta.kysely as unknown as Kysely<any>;
+  const db = () => meta.kysely as unknown as Kysely<DeadlockDb>;
 
   beforeAll(async () => {
     ({ db: meta, cleanup } = await openTestDb(dialect));
