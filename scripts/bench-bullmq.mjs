@@ -20,7 +20,13 @@ async function benchBullmq() {
   const connection = new IORedis({ host: '127.0.0.1', port: 6379, maxRetriesPerRequest: null });
   const queueName = `updraft_bench_${Date.now().toString(36)}`;
   const run = promisify(execFile);
-  const worker = new Worker(queueName, async () => { await run('bash', ['-c', 'true']); }, { connection, concurrency: CONCURRENCY });
+  const worker = new Worker(
+    queueName,
+    async () => {
+      await run('bash', ['-c', 'true']);
+    },
+    { connection, concurrency: CONCURRENCY },
+  );
   await worker.waitUntilReady();
   const flow = new FlowProducer({ connection });
   const queue = new Queue(queueName, { connection });
@@ -68,7 +74,6 @@ async function benchBullmq() {
   }
   return results;
 }
-
 
 console.log(JSON.stringify(await benchBullmq()));
 process.exit(0);

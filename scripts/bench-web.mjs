@@ -6,7 +6,6 @@
  * response time and reports p50/p95/p99 and requests per second.
  * Needs `npm run build` first.  Usage: node scripts/bench-web.mjs [connections=16] [seconds=10]
  */
-/* global fetch */
 import { Buffer } from 'node:buffer';
 import { fork } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';

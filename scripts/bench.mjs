@@ -106,7 +106,12 @@ async function benchUpdraft(dialect) {
     const t0 = Date.now();
     const run = await triggerDagRun(ctx, dagId);
     for (;;) {
-      const r = await db.selectFrom('dag_run').select(['state']).where('dag_id', '=', dagId).where('run_id', '=', run.run_id).executeTakeFirst();
+      const r = await db
+        .selectFrom('dag_run')
+        .select(['state'])
+        .where('dag_id', '=', dagId)
+        .where('run_id', '=', run.run_id)
+        .executeTakeFirst();
       if (r.state === 'success' || r.state === 'failed') {
         if (r.state !== 'success') throw new Error(`${dagId} run ${run.run_id} ended ${r.state}`);
         break;
@@ -114,7 +119,13 @@ async function benchUpdraft(dialect) {
       await new Promise((res) => setTimeout(res, 5));
     }
     const wall = (Date.now() - t0) / 1000;
-    const tis = await db.selectFrom('task_instance').select(['task_id', 'start_date', 'end_date']).where('dag_id', '=', dagId).where('run_id', '=', run.run_id).orderBy('task_id').execute();
+    const tis = await db
+      .selectFrom('task_instance')
+      .select(['task_id', 'start_date', 'end_date'])
+      .where('dag_id', '=', dagId)
+      .where('run_id', '=', run.run_id)
+      .orderBy('task_id')
+      .execute();
     return { wall, tis };
   }
   try {
@@ -130,7 +141,16 @@ async function benchUpdraft(dialect) {
   } finally {
     scheduler.stop();
     const stats = await running;
-    if (process.env.BENCH_VERBOSE) console.error(dialect, JSON.stringify({ loops: stats.loops, phaseMs: Object.fromEntries(Object.entries(stats.phaseMs).map(([k, v]) => [k, Math.round(v)])), chain: results.chain, fan: results.fan }));
+    if (process.env.BENCH_VERBOSE)
+      console.error(
+        dialect,
+        JSON.stringify({
+          loops: stats.loops,
+          phaseMs: Object.fromEntries(Object.entries(stats.phaseMs).map(([k, v]) => [k, Math.round(v)])),
+          chain: results.chain,
+          fan: results.fan,
+        }),
+      );
     await ctx.close();
     await database.drop();
     rmSync(home, { recursive: true, force: true });
@@ -140,27 +160,77 @@ async function benchUpdraft(dialect) {
 
 /** The BullMQ peer runs in its own process (scripts/bench-bullmq.mjs), apart from Updraft's modules. */
 async function benchBullmq() {
-  const { stdout } = await promisify(execFile)(process.execPath, [join(root, 'scripts', 'bench-bullmq.mjs'), String(REPEAT), String(CHAIN), String(FAN), String(CONCURRENCY)], {
-    maxBuffer: 1 << 20,
-    timeout: 600_000,
-  });
+  const { stdout } = await promisify(execFile)(
+    process.execPath,
+    [
+      join(root, 'scripts', 'bench-bullmq.mjs'),
+      String(REPEAT),
+      String(CHAIN),
+      String(FAN),
+      String(CONCURRENCY),
+    ],
+    {
+      maxBuffer: 1 << 20,
+      timeout: 600_000,
+    },
+  );
   return JSON.parse(stdout);
 }
 
 const rows = [];
-console.log(`Scheduler benchmark: chain of ${CHAIN}, fan-out/fan-in of ${FAN}, concurrency ${CONCURRENCY}, ${REPEAT} repeat(s), medians`);
+console.log(
+  `Scheduler benchmark: chain of ${CHAIN}, fan-out/fan-in of ${FAN}, concurrency ${CONCURRENCY}, ${REPEAT} repeat(s), medians`,
+);
 const peer = await benchBullmq();
 const peerChain = median(peer.chain.map((r) => r.total));
 const peerFan = median(peer.fan.map((r) => r.total));
-rows.push(['BullMQ FlowProducer (Redis)', peerChain, median(peer.chain.map((r) => r.p50)), median(peer.chain.map((r) => r.p95)), peerFan, median(peer.fan.map((r) => r.tps)), 1, 1]);
+rows.push([
+  'BullMQ FlowProducer (Redis)',
+  peerChain,
+  median(peer.chain.map((r) => r.p50)),
+  median(peer.chain.map((r) => r.p95)),
+  peerFan,
+  median(peer.fan.map((r) => r.tps)),
+  1,
+  1,
+]);
 for (const dialect of DIALECTS) {
   const r = await benchUpdraft(dialect);
   const chain = median(r.chain.map((x) => x.total));
   const fan = median(r.fan.map((x) => x.total));
-  rows.push([`Updraft LocalExecutor, ${dialect === 'mysql' ? 'MariaDB' : 'SQLite'}`, chain, median(r.chain.map((x) => x.p50)), median(r.chain.map((x) => x.p95)), fan, median(r.fan.map((x) => x.tps)), chain / peerChain, fan / peerFan]);
+  rows.push([
+    `Updraft LocalExecutor, ${dialect === 'mysql' ? 'MariaDB' : 'SQLite'}`,
+    chain,
+    median(r.chain.map((x) => x.p50)),
+    median(r.chain.map((x) => x.p95)),
+    fan,
+    median(r.fan.map((x) => x.tps)),
+    chain / peerChain,
+    fan / peerFan,
+  ]);
 }
-const header = ['case', 'chain s', 'hop p50 ms', 'hop p95 ms', 'fan s', 'fan tasks/s', 'chain ×BullMQ', 'fan ×BullMQ'];
-const fmt = (v, i) => (i === 0 ? v : typeof v === 'number' ? (i >= 6 ? v.toFixed(2) : i === 5 ? v.toFixed(0) : i === 2 || i === 3 ? v.toFixed(1) : v.toFixed(2)) : String(v));
+const header = [
+  'case',
+  'chain s',
+  'hop p50 ms',
+  'hop p95 ms',
+  'fan s',
+  'fan tasks/s',
+  'chain ×BullMQ',
+  'fan ×BullMQ',
+];
+const fmt = (v, i) =>
+  i === 0
+    ? v
+    : typeof v === 'number'
+      ? i >= 6
+        ? v.toFixed(2)
+        : i === 5
+          ? v.toFixed(0)
+          : i === 2 || i === 3
+            ? v.toFixed(1)
+            : v.toFixed(2)
+      : String(v);
 const table = [header, ...rows.map((r) => r.map(fmt))];
 const widths = header.map((_, i) => Math.max(...table.map((r) => String(r[i]).length)));
 for (const r of table) console.log(r.map((c, i) => String(c).padEnd(widths[i])).join(' | '));

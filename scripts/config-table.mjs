@@ -4,7 +4,8 @@
 import { configSchema } from '../dist/config/schema.js';
 
 const show = (spec) => {
-  const d = typeof spec.default === 'function' ? spec.default({ AIRFLOW_HOME: '{AIRFLOW_HOME}' }) : spec.default;
+  const d =
+    typeof spec.default === 'function' ? spec.default({ AIRFLOW_HOME: '{AIRFLOW_HOME}' }) : spec.default;
   if (spec.sensitive && (spec.doc.includes('generated') || d === '')) return d === '' ? '' : '(generated)';
   if (typeof d === 'boolean') return d ? 'True' : 'False';
   return Array.isArray(d) ? d.join(',') : String(d);
@@ -14,6 +15,8 @@ console.log('| --- | --- | --- | --- |');
 for (const [section, keys] of Object.entries(configSchema)) {
   for (const [key, spec] of Object.entries(keys)) {
     const def = show(spec);
-    console.log(`| ${section} | ${key} | ${def === '' ? '' : '`' + def.replaceAll('|', '\\|') + '`'} | ${spec.doc.replaceAll('|', '\\|')} |`);
+    console.log(
+      `| ${section} | ${key} | ${def === '' ? '' : '`' + def.replaceAll('|', '\\|') + '`'} | ${spec.doc.replaceAll('|', '\\|')} |`,
+    );
   }
 }

@@ -26,17 +26,27 @@ function yamlScalar(value: unknown): string {
 export function formatRows(rows: Row[], columns: string[], format: OutputFormat): string {
   switch (format) {
     case 'json':
-      return JSON.stringify(rows.map((r) => Object.fromEntries(columns.map((c) => [c, r[c] ?? null]))), null, 2);
+      return JSON.stringify(
+        rows.map((r) => Object.fromEntries(columns.map((c) => [c, r[c] ?? null]))),
+        null,
+        2,
+      );
     case 'yaml':
       if (rows.length === 0) return '[]';
-      return rows.map((r) => columns.map((c, i) => `${i === 0 ? '- ' : '  '}${c}: ${yamlScalar(r[c])}`).join('\n')).join('\n');
+      return rows
+        .map((r) => columns.map((c, i) => `${i === 0 ? '- ' : '  '}${c}: ${yamlScalar(r[c])}`).join('\n'))
+        .join('\n');
     case 'plain':
       return rows.map((r) => columns.map((c) => cell(r[c])).join('\t')).join('\n');
     case 'table': {
       if (rows.length === 0) return 'No data found';
       const cells = rows.map((r) => columns.map((c) => cell(r[c])));
       const widths = columns.map((c, i) => Math.max(c.length, ...cells.map((row) => row[i]!.length)));
-      const line = (values: string[]) => values.map((v, i) => v.padEnd(widths[i]!)).join(' | ').trimEnd();
+      const line = (values: string[]) =>
+        values
+          .map((v, i) => v.padEnd(widths[i]!))
+          .join(' | ')
+          .trimEnd();
       return [line(columns), widths.map((w) => '='.repeat(w)).join('=+='), ...cells.map(line)].join('\n');
     }
   }

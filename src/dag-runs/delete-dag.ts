@@ -10,7 +10,15 @@ export async function deleteDag(ctx: OpsContext, dagId: string): Promise<number>
   await getDagRow(kysely, dagId);
   return kysely.transaction().execute(async (trx) => {
     let removed = 0;
-    for (const table of ['xcom', 'task_reschedule', 'task_instance', 'dag_run', 'dag_tag', 'serialized_dag', 'dag'] as const) {
+    for (const table of [
+      'xcom',
+      'task_reschedule',
+      'task_instance',
+      'dag_run',
+      'dag_tag',
+      'serialized_dag',
+      'dag',
+    ] as const) {
       const r = await trx.deleteFrom(table).where('dag_id', '=', dagId).executeTakeFirst();
       removed += Number(r.numDeletedRows);
     }

@@ -4,7 +4,12 @@ export { createDagRun, insertTaskInstances, type CreateDagRunInput } from './cre
 export { triggerDagRun, parseConf, type TriggerOptions } from './trigger.js';
 export { setDagPaused } from './pause.js';
 export { clearTaskInstances, type ClearOptions } from './clear.js';
-export { setTaskInstanceState, setDagRunState, UNFINISHED_TI_STATES, type MarkTaskOptions } from './set-state.js';
+export {
+  setTaskInstanceState,
+  setDagRunState,
+  UNFINISHED_TI_STATES,
+  type MarkTaskOptions,
+} from './set-state.js';
 export { deleteDag } from './delete-dag.js';
 export { findSerializedDag, getSerializedDag, getDagRow } from './load-dag.js';
 export { runIdFor, checkRunId, parseDate } from './run-id.js';

@@ -9,8 +9,15 @@ import { NotFoundError } from '../errors.js';
  */
 const cache = new Map<string, { hash: string; dag: SerializedDag }>();
 
-export async function findSerializedDag(db: Kysely<Database>, dagId: string): Promise<SerializedDag | undefined> {
-  const row = await db.selectFrom('serialized_dag').select(['data', 'dag_hash']).where('dag_id', '=', dagId).executeTakeFirst();
+export async function findSerializedDag(
+  db: Kysely<Database>,
+  dagId: string,
+): Promise<SerializedDag | undefined> {
+  const row = await db
+    .selectFrom('serialized_dag')
+    .select(['data', 'dag_hash'])
+    .where('dag_id', '=', dagId)
+    .executeTakeFirst();
   if (!row) return undefined;
   const hit = cache.get(dagId);
   if (hit && hit.hash === row.dag_hash) return hit.dag;

@@ -5,5 +5,9 @@ import type { OpsContext } from './types.js';
 export async function setDagPaused(ctx: OpsContext, dagId: string, paused: boolean): Promise<void> {
   const { kysely } = await ctx.db();
   await getDagRow(kysely, dagId);
-  await kysely.updateTable('dag').set({ is_paused: paused ? 1 : 0 }).where('dag_id', '=', dagId).execute();
+  await kysely
+    .updateTable('dag')
+    .set({ is_paused: paused ? 1 : 0 })
+    .where('dag_id', '=', dagId)
+    .execute();
 }

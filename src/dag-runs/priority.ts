@@ -22,7 +22,12 @@ export function priorityWeights(dag: SerializedDag): Map<string, number> {
   for (const task of dag.tasks) {
     let weight = task.priorityWeight;
     if (task.weightRule !== 'absolute') {
-      const related = closure(task.taskId, task.weightRule === 'downstream' ? (id) => downstream.get(id) ?? [] : (id) => byId.get(id)?.upstream ?? []);
+      const related = closure(
+        task.taskId,
+        task.weightRule === 'downstream'
+          ? (id) => downstream.get(id) ?? []
+          : (id) => byId.get(id)?.upstream ?? [],
+      );
       for (const id of related) weight += byId.get(id)?.priorityWeight ?? 0;
     }
     out.set(task.taskId, weight);

@@ -8,7 +8,11 @@ export interface RunSelector {
   end?: number;
 }
 
-export async function selectRuns(db: Kysely<Database>, dagId: string, sel: RunSelector): Promise<DagRunRow[]> {
+export async function selectRuns(
+  db: Kysely<Database>,
+  dagId: string,
+  sel: RunSelector,
+): Promise<DagRunRow[]> {
   let q = db.selectFrom('dag_run').selectAll().where('dag_id', '=', dagId);
   if (sel.runId !== undefined) q = q.where('run_id', '=', sel.runId);
   if (sel.start !== undefined) q = q.where('logical_date', '>=', sel.start);

@@ -27,7 +27,8 @@ export function parseConf(conf: TriggerOptions['conf']): Record<string, unknown>
       throw new ValidationError(`conf is not valid JSON: ${(error as Error).message}`);
     }
   }
-  if (!value || typeof value !== 'object' || Array.isArray(value)) throw new ValidationError('conf must be a JSON object');
+  if (!value || typeof value !== 'object' || Array.isArray(value))
+    throw new ValidationError('conf must be a JSON object');
   return value as Record<string, unknown>;
 }
 
@@ -36,7 +37,11 @@ export function parseConf(conf: TriggerOptions['conf']): Record<string, unknown>
  * against the DAG's schemas with conf overriding defaults; any problem throws before anything is
  * written. The run starts queued; the scheduler starts it.
  */
-export async function triggerDagRun(ctx: OpsContext, dagId: string, options: TriggerOptions = {}): Promise<DagRunRow> {
+export async function triggerDagRun(
+  ctx: OpsContext,
+  dagId: string,
+  options: TriggerOptions = {},
+): Promise<DagRunRow> {
   const conf = parseConf(options.conf);
   if (options.runId !== undefined) checkRunId(options.runId);
   const { kysely } = await ctx.db();

@@ -31,7 +31,13 @@ export class DagRunCreator {
     const { now } = options;
     const candidates = await this.db
       .selectFrom('dag')
-      .select(['dag_id', 'next_dagrun', 'next_dagrun_data_interval_start', 'next_dagrun_data_interval_end', 'next_dagrun_create_after'])
+      .select([
+        'dag_id',
+        'next_dagrun',
+        'next_dagrun_data_interval_start',
+        'next_dagrun_data_interval_end',
+        'next_dagrun_create_after',
+      ])
       .where('is_paused', '=', 0)
       .where('is_active', '=', 1)
       .where('schedule_interval', 'is not', null)
@@ -43,7 +49,8 @@ export class DagRunCreator {
       if (!cached || !cached.dag.schedule) continue;
       const { dag } = cached;
       if (this.computedFor.get(dag.dagId) !== cached.hash || row.next_dagrun_create_after === null) {
-        if (this.computedFor.get(dag.dagId) === cached.hash && row.next_dagrun_create_after === null) continue; // no more runs
+        if (this.computedFor.get(dag.dagId) === cached.hash && row.next_dagrun_create_after === null)
+          continue; // no more runs
         const info = await refreshNextDagRun(this.db, dag, now);
         this.computedFor.set(dag.dagId, cached.hash);
         if (!info) continue;
@@ -52,7 +59,12 @@ export class DagRunCreator {
         row.next_dagrun_data_interval_end = info.dataInterval.end;
         row.next_dagrun_create_after = info.runAfter;
       }
-      if (row.next_dagrun_create_after === null || row.next_dagrun_create_after > now || row.next_dagrun === null) continue;
+      if (
+        row.next_dagrun_create_after === null ||
+        row.next_dagrun_create_after > now ||
+        row.next_dagrun === null
+      )
+        continue;
       const active = await this.db
         .selectFrom('dag_run')
         .select((eb) => eb.fn.countAll<number>().as('n'))
@@ -60,9 +72,19 @@ export class DagRunCreator {
         .where('state', 'in', ['queued', 'running'])
         .executeTakeFirstOrThrow();
       if (Number(active.n) >= dag.maxActiveRuns) continue;
-      const interval = { start: row.next_dagrun_data_interval_start ?? row.next_dagrun, end: row.next_dagrun_data_interval_end ?? row.next_dagrun };
+      const interval = {
+        start: row.next_dagrun_data_interval_start ?? row.next_dagrun,
+        end: row.next_dagrun_data_interval_end ?? row.next_dagrun,
+      };
       try {
-        await createDagRun(this.db, { dag, runType: 'scheduled', logicalDate: row.next_dagrun, dataInterval: interval, creatingJobId: options.jobId, now });
+        await createDagRun(this.db, {
+          dag,
+          runType: 'scheduled',
+          logicalDate: row.next_dagrun,
+          dataInterval: interval,
+          creatingJobId: options.jobId,
+          now,
+        });
         created++;
       } catch (error) {
         // Another scheduler (or a backfill) made this run already: just move on to the next one.

@@ -26,14 +26,22 @@ export class DagCache {
   async get(dagId: string, now = Date.now()): Promise<CachedDag | undefined> {
     const cached = this.entries.get(dagId);
     if (cached && now - (this.checkedAt.get(dagId) ?? 0) < this.recheckMs) return cached;
-    const head = await this.db.selectFrom('serialized_dag').select('dag_hash').where('dag_id', '=', dagId).executeTakeFirst();
+    const head = await this.db
+      .selectFrom('serialized_dag')
+      .select('dag_hash')
+      .where('dag_id', '=', dagId)
+      .executeTakeFirst();
     this.checkedAt.set(dagId, now);
     if (!head) {
       this.entries.delete(dagId);
       return undefined;
     }
     if (cached && cached.hash === head.dag_hash) return cached;
-    const row = await this.db.selectFrom('serialized_dag').select(['data', 'dag_hash']).where('dag_id', '=', dagId).executeTakeFirst();
+    const row = await this.db
+      .selectFrom('serialized_dag')
+      .select(['data', 'dag_hash'])
+      .where('dag_id', '=', dagId)
+      .executeTakeFirst();
     if (!row) return undefined;
     const dag = JSON.parse(row.data) as SerializedDag;
     const entry = { dag, graph: buildGraph(dag), hash: row.dag_hash };

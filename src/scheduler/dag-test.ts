@@ -24,7 +24,11 @@ export interface DagTestOptions {
  * dag.test()): tasks run one at a time in dependency order through the real task runner, and the
  * run and its task instances are recorded in the metadata DB like any other run.
  */
-export async function testDag(ctx: AppContext, dagId: string, options: DagTestOptions = {}): Promise<{ run: DagRunRow; tis: TaskInstanceRow[] }> {
+export async function testDag(
+  ctx: AppContext,
+  dagId: string,
+  options: DagTestOptions = {},
+): Promise<{ run: DagRunRow; tis: TaskInstanceRow[] }> {
   const metadata = await ctx.db();
   const db = metadata.kysely;
   const dag = await getSerializedDag(db, dagId);
@@ -47,10 +51,18 @@ export async function testDag(ctx: AppContext, dagId: string, options: DagTestOp
   const cache = new DagCache(db, 0);
   const deadline = Date.now() + (options.timeoutMs ?? 3_600_000);
   for (;;) {
-    const current = await db.selectFrom('dag_run').selectAll().where('id', '=', run.id).executeTakeFirstOrThrow();
+    const current = await db
+      .selectFrom('dag_run')
+      .selectAll()
+      .where('id', '=', run.id)
+      .executeTakeFirstOrThrow();
     if (current.state !== 'running') break;
     const cached = (await cache.get(dagId))!;
-    const res = await scheduleRun(db, current, cached, { now: Date.now(), maxMapLength: ctx.config.values.core.max_map_length, log: ctx.log });
+    const res = await scheduleRun(db, current, cached, {
+      now: Date.now(),
+      maxMapLength: ctx.config.values.core.max_map_length,
+      log: ctx.log,
+    });
     if (res.finished) break;
     const ready = await db
       .selectFrom('task_instance')
@@ -71,18 +83,45 @@ export async function testDag(ctx: AppContext, dagId: string, options: DagTestOp
         .where('map_index', '=', ti.map_index)
         .execute();
       await runTaskInstance(
-        { dagId, runId: run.run_id, taskId: ti.task_id, mapIndex: ti.map_index, tryNumber, fileloc: dag.fileloc },
-        { db: metadata, fernet: ctx.fernet, config: ctx.config.values, ownsProcess: false, echo: options.echo, executorClass: 'DagTest' },
+        {
+          dagId,
+          runId: run.run_id,
+          taskId: ti.task_id,
+          mapIndex: ti.map_index,
+          tryNumber,
+          fileloc: dag.fileloc,
+        },
+        {
+          db: metadata,
+          fernet: ctx.fernet,
+          config: ctx.config.values,
+          ownsProcess: false,
+          echo: options.echo,
+          executorClass: 'DagTest',
+        },
       );
     }
     if (ready.length === 0 && res.changed === 0 && !res.again) {
-      if (Date.now() > deadline) throw new Error(`dags test: ${dagId} did not finish within ${(options.timeoutMs ?? 3_600_000) / 1000} s`);
+      if (Date.now() > deadline)
+        throw new Error(
+          `dags test: ${dagId} did not finish within ${(options.timeoutMs ?? 3_600_000) / 1000} s`,
+        );
       // Waiting for a retry delay or a rescheduled sensor.
       const wait = res.nextWakeAt !== null ? Math.max(10, Math.min(1000, res.nextWakeAt - Date.now())) : 100;
       await new Promise((r) => setTimeout(r, wait));
     }
   }
-  const finalRun = await db.selectFrom('dag_run').selectAll().where('id', '=', run.id).executeTakeFirstOrThrow();
-  const tis = await db.selectFrom('task_instance').selectAll().where('dag_id', '=', dagId).where('run_id', '=', run.run_id).orderBy('task_id').execute();
+  const finalRun = await db
+    .selectFrom('dag_run')
+    .selectAll()
+    .where('id', '=', run.id)
+    .executeTakeFirstOrThrow();
+  const tis = await db
+    .selectFrom('task_instance')
+    .selectAll()
+    .where('dag_id', '=', dagId)
+    .where('run_id', '=', run.run_id)
+    .orderBy('task_id')
+    .execute();
   return { run: finalRun, tis };
 }

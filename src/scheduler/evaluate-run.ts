@@ -56,8 +56,17 @@ export interface RunEvaluation {
   nextWakeAt: number | null;
 }
 
-export const FINISHED_STATES: ReadonlySet<TaskInstanceState | null> = new Set<TaskInstanceState | null>(['success', 'failed', 'skipped', 'upstream_failed', 'removed']);
-const WAITING_FOR_TIME: ReadonlySet<TaskInstanceState | null> = new Set<TaskInstanceState | null>(['up_for_retry', 'up_for_reschedule']);
+export const FINISHED_STATES: ReadonlySet<TaskInstanceState | null> = new Set<TaskInstanceState | null>([
+  'success',
+  'failed',
+  'skipped',
+  'upstream_failed',
+  'removed',
+]);
+const WAITING_FOR_TIME: ReadonlySet<TaskInstanceState | null> = new Set<TaskInstanceState | null>([
+  'up_for_retry',
+  'up_for_reschedule',
+]);
 
 /** Structure of a DAG computed once per DAG version: topological order and neighbour lists. */
 export interface DagGraph {
@@ -100,7 +109,9 @@ export function buildGraph(dag: SerializedDag): DagGraph {
     closures.set(taskId, c);
     return c;
   };
-  const leaves = new Set(dag.tasks.filter((t) => (downstream.get(t.taskId) ?? []).length === 0).map((t) => t.taskId));
+  const leaves = new Set(
+    dag.tasks.filter((t) => (downstream.get(t.taskId) ?? []).length === 0).map((t) => t.taskId),
+  );
   return { order, byId, downstream, leaves, closure };
 }
 
@@ -141,7 +152,9 @@ export function evaluateRun(input: RunEvaluationInput): RunEvaluation {
   };
   for (const [taskId, list] of byTask) {
     if (graph.byId.has(taskId)) continue;
-    for (const ti of list) if (!FINISHED_STATES.has(ti.state) && ti.state !== 'running' && ti.state !== 'queued') change(ti, 'remove', 'removed');
+    for (const ti of list)
+      if (!FINISHED_STATES.has(ti.state) && ti.state !== 'running' && ti.state !== 'queued')
+        change(ti, 'remove', 'removed');
   }
   const skipped = skippedByChoices(graph, input.skipChoices);
   let nextWakeAt: number | null = null;
@@ -180,7 +193,8 @@ export function evaluateRun(input: RunEvaluationInput): RunEvaluation {
         }
       }
       if (task.mapped && ti.mapIndex === -1) change(ti, 'expand', 'scheduled');
-      else if (task.isEmpty && !task.hasCallbacks.onExecute && !task.hasCallbacks.onSuccess) change(ti, 'empty_success', 'success');
+      else if (task.isEmpty && !task.hasCallbacks.onExecute && !task.hasCallbacks.onSuccess)
+        change(ti, 'empty_success', 'success');
       else change(ti, 'schedule', 'scheduled');
     }
   }
@@ -198,7 +212,8 @@ export function evaluateRun(input: RunEvaluationInput): RunEvaluation {
       }
     }
   }
-  if (unfinished === 0) return { changes, runState: leafFailed ? 'failed' : 'success', deadlocked: false, nextWakeAt };
+  if (unfinished === 0)
+    return { changes, runState: leafFailed ? 'failed' : 'success', deadlocked: false, nextWakeAt };
   const deadlocked = inProgress === 0 && !blockedByPast;
   return { changes, runState: deadlocked ? 'failed' : 'running', deadlocked, nextWakeAt };
 }

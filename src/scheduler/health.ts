@@ -39,7 +39,12 @@ export async function handleZombies(db: Kysely<Database>, dags: DagCache, o: Hea
     .selectFrom('task_instance as ti')
     .leftJoin('job', 'job.id', 'ti.job_id')
     .selectAll('ti')
-    .select(['job.latest_heartbeat as beat', 'job.state as job_state', 'job.hostname as job_host', 'job.pid as job_pid'])
+    .select([
+      'job.latest_heartbeat as beat',
+      'job.state as job_state',
+      'job.hostname as job_host',
+      'job.pid as job_pid',
+    ])
     .where('ti.state', '=', 'running')
     .execute();
   let handled = 0;
@@ -48,15 +53,25 @@ export async function handleZombies(db: Kysely<Database>, dags: DagCache, o: Hea
     const silentFor = o.now - lastSign;
     // A runner on this host whose process is gone is known dead after a few missed beats, without
     // waiting for the full threshold (this is what makes recovery after kill -9 quick).
-    const deadHere = row.job_host === o.hostname && silentFor > 3 * o.runnerHeartbeatMs && !pidAlive(row.job_pid ?? row.pid);
-    const ended = row.job_state !== null && row.job_state !== 'running' && silentFor > 3 * o.runnerHeartbeatMs;
+    const deadHere =
+      row.job_host === o.hostname && silentFor > 3 * o.runnerHeartbeatMs && !pidAlive(row.job_pid ?? row.pid);
+    const ended =
+      row.job_state !== null && row.job_state !== 'running' && silentFor > 3 * o.runnerHeartbeatMs;
     if (!(silentFor > o.zombieThresholdMs || deadHere || ended)) continue;
     const task = (await dags.get(row.dag_id, o.now))?.graph.byId.get(row.task_id);
     const state = await failTry(db, row, task, o.now);
     if (state) {
       handled++;
-      o.log.warn(`Zombie: ${row.dag_id}.${row.task_id} (${row.run_id}, try ${row.try_number}) — no heartbeat for ${Math.round(silentFor / 1000)} s; marked ${state}`);
-      if (row.job_id !== null) await db.updateTable('job').set({ state: 'failed', end_date: o.now }).where('id', '=', row.job_id).where('state', '=', 'running').execute();
+      o.log.warn(
+        `Zombie: ${row.dag_id}.${row.task_id} (${row.run_id}, try ${row.try_number}) — no heartbeat for ${Math.round(silentFor / 1000)} s; marked ${state}`,
+      );
+      if (row.job_id !== null)
+        await db
+          .updateTable('job')
+          .set({ state: 'failed', end_date: o.now })
+          .where('id', '=', row.job_id)
+          .where('state', '=', 'running')
+          .execute();
     }
   }
   return handled;
@@ -67,7 +82,11 @@ export async function handleZombies(db: Kysely<Database>, dags: DagCache, o: Hea
  * crash), or queued longer than task_queued_timeout. They go back to state none with one more
  * try allowed, so the next try number is new and a late runner of the old one cannot claim it.
  */
-export async function resetOrphanedQueued(db: Kysely<Database>, executor: Executor, o: HealthOptions): Promise<number> {
+export async function resetOrphanedQueued(
+  db: Kysely<Database>,
+  executor: Executor,
+  o: HealthOptions,
+): Promise<number> {
   const live = await db
     .selectFrom('job')
     .select('id')
@@ -91,7 +110,13 @@ export async function resetOrphanedQueued(db: Kysely<Database>, executor: Execut
     const stuck = ti.queued_dttm !== null && o.now - ti.queued_dttm > o.queuedTimeoutMs;
     if (!orphan && !stuck) continue;
     if (stuck && ti.queued_by_job_id === o.jobId) {
-      await executor.terminate({ dagId: ti.dag_id, runId: ti.run_id, taskId: ti.task_id, mapIndex: ti.map_index, tryNumber: ti.try_number });
+      await executor.terminate({
+        dagId: ti.dag_id,
+        runId: ti.run_id,
+        taskId: ti.task_id,
+        mapIndex: ti.map_index,
+        tryNumber: ti.try_number,
+      });
     }
     const r = await db
       .updateTable('task_instance')
@@ -105,7 +130,9 @@ export async function resetOrphanedQueued(db: Kysely<Database>, executor: Execut
       .executeTakeFirst();
     if (Number(r.numUpdatedRows) === 1) {
       reset++;
-      o.log.warn(`${ti.dag_id}.${ti.task_id} (${ti.run_id}): ${orphan ? 'queued by a scheduler that is gone' : `queued for more than ${o.queuedTimeoutMs / 1000} s`}; re-queueing`);
+      o.log.warn(
+        `${ti.dag_id}.${ti.task_id} (${ti.run_id}): ${orphan ? 'queued by a scheduler that is gone' : `queued for more than ${o.queuedTimeoutMs / 1000} s`}; re-queueing`,
+      );
     }
   }
   return reset;
@@ -116,12 +143,21 @@ export async function releaseRestarting(db: Kysely<Database>, o: HealthOptions):
   const rows = await db
     .selectFrom('task_instance as ti')
     .leftJoin('job', 'job.id', 'ti.job_id')
-    .select(['ti.dag_id', 'ti.run_id', 'ti.task_id', 'ti.map_index', 'ti.try_number', 'job.state as job_state', 'job.latest_heartbeat as beat'])
+    .select([
+      'ti.dag_id',
+      'ti.run_id',
+      'ti.task_id',
+      'ti.map_index',
+      'ti.try_number',
+      'job.state as job_state',
+      'job.latest_heartbeat as beat',
+    ])
     .where('ti.state', '=', 'restarting')
     .execute();
   let released = 0;
   for (const row of rows) {
-    const stopped = row.job_state === null || row.job_state !== 'running' || o.now - (row.beat ?? 0) > o.zombieThresholdMs;
+    const stopped =
+      row.job_state === null || row.job_state !== 'running' || o.now - (row.beat ?? 0) > o.zombieThresholdMs;
     if (!stopped) continue;
     const r = await db
       .updateTable('task_instance')
@@ -139,7 +175,11 @@ export async function releaseRestarting(db: Kysely<Database>, o: HealthOptions):
 
 /** Runs older than their DAG's dagrunTimeout fail; their unfinished tasks are skipped. */
 export async function timeOutRuns(db: Kysely<Database>, dags: DagCache, o: HealthOptions): Promise<number> {
-  const runs = await db.selectFrom('dag_run').select(['dag_id', 'run_id', 'start_date']).where('state', '=', 'running').execute();
+  const runs = await db
+    .selectFrom('dag_run')
+    .select(['dag_id', 'run_id', 'start_date'])
+    .where('state', '=', 'running')
+    .execute();
   let timedOut = 0;
   for (const run of runs) {
     const timeout = (await dags.get(run.dag_id, o.now))?.dag.dagrunTimeoutMs;
@@ -149,7 +189,19 @@ export async function timeOutRuns(db: Kysely<Database>, dags: DagCache, o: Healt
       .set({ state: 'skipped', end_date: o.now, updated_at: o.now })
       .where('dag_id', '=', run.dag_id)
       .where('run_id', '=', run.run_id)
-      .where((eb) => eb.or([eb('state', 'is', null), eb('state', 'in', ['scheduled', 'queued', 'running', 'up_for_retry', 'up_for_reschedule', 'restarting'])]))
+      .where((eb) =>
+        eb.or([
+          eb('state', 'is', null),
+          eb('state', 'in', [
+            'scheduled',
+            'queued',
+            'running',
+            'up_for_retry',
+            'up_for_reschedule',
+            'restarting',
+          ]),
+        ]),
+      )
       .execute();
     const r = await db
       .updateTable('dag_run')

@@ -41,7 +41,16 @@ export async function startSchedulerJob(
     // A scheduler on this host whose process is gone (kill -9, power loss) does not count, so a
     // restart right after a crash is not refused for the whole health-check threshold.
     const dead = others.filter((j) => j.hostname === host && j.pid !== null && !processAlive(j.pid));
-    if (dead.length > 0) await db.updateTable('job').set({ state: 'failed', end_date: now }).where('id', 'in', dead.map((j) => j.id)).execute();
+    if (dead.length > 0)
+      await db
+        .updateTable('job')
+        .set({ state: 'failed', end_date: now })
+        .where(
+          'id',
+          'in',
+          dead.map((j) => j.id),
+        )
+        .execute();
     const other = others.find((j) => !dead.includes(j));
     if (other) {
       const why = !metadata.capabilities.multipleSchedulers
@@ -90,7 +99,11 @@ export async function heartbeatJob(db: Kysely<Database>, jobId: number, now = Da
 
 export async function endJob(db: Kysely<Database>, jobId: number, state: JobState): Promise<void> {
   const now = Date.now();
-  await db.updateTable('job').set({ state, end_date: now, latest_heartbeat: now }).where('id', '=', jobId).execute();
+  await db
+    .updateTable('job')
+    .set({ state, end_date: now, latest_heartbeat: now })
+    .where('id', '=', jobId)
+    .execute();
 }
 
 function safeUser(): string | null {

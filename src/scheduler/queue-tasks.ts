@@ -21,13 +21,28 @@ export interface QueueOptions {
  * free slots (core.parallelism), each pool's free slots and each DAG's maxActiveTasks. A queued TI
  * gets the next try number; the runner claims exactly that try, so a TI is never run twice.
  */
-export async function queueScheduledTasks(db: Kysely<Database>, executor: Executor, dags: DagCache, options: QueueOptions): Promise<number> {
+export async function queueScheduledTasks(
+  db: Kysely<Database>,
+  executor: Executor,
+  dags: DagCache,
+  options: QueueOptions,
+): Promise<number> {
   let free = executor.openSlots;
   if (free <= 0) return 0;
   const pick = async (trx: Kysely<Database>) => {
     let q = trx
       .selectFrom('task_instance')
-      .select(['dag_id', 'run_id', 'task_id', 'map_index', 'try_number', 'pool', 'pool_slots', 'priority_weight', 'queue'])
+      .select([
+        'dag_id',
+        'run_id',
+        'task_id',
+        'map_index',
+        'try_number',
+        'pool',
+        'pool_slots',
+        'priority_weight',
+        'queue',
+      ])
       .where('state', '=', 'scheduled')
       .orderBy('priority_weight', 'desc')
       .orderBy('updated_at')
@@ -57,7 +72,9 @@ export async function queueScheduledTasks(db: Kysely<Database>, executor: Execut
       if (free <= 0) break;
       const poolLeft = poolFree.get(ti.pool);
       if (poolLeft === undefined) {
-        options.log.warn(`${ti.dag_id}.${ti.task_id}: pool '${ti.pool}' does not exist; the task waits until it is created`);
+        options.log.warn(
+          `${ti.dag_id}.${ti.task_id}: pool '${ti.pool}' does not exist; the task waits until it is created`,
+        );
         poolFree.set(ti.pool, 0);
         continue;
       }
@@ -86,11 +103,21 @@ export async function queueScheduledTasks(db: Kysely<Database>, executor: Execut
       const first = group[0]!;
       const r = await trx
         .updateTable('task_instance')
-        .set({ state: 'queued', try_number: sql<number>`try_number + 1`, queued_dttm: options.now, queued_by_job_id: options.jobId, updated_at: options.now })
+        .set({
+          state: 'queued',
+          try_number: sql<number>`try_number + 1`,
+          queued_dttm: options.now,
+          queued_by_job_id: options.jobId,
+          updated_at: options.now,
+        })
         .where('dag_id', '=', first.dag_id)
         .where('run_id', '=', first.run_id)
         .where('map_index', '=', first.map_index)
-        .where('task_id', 'in', group.map((t) => t.task_id))
+        .where(
+          'task_id',
+          'in',
+          group.map((t) => t.task_id),
+        )
         .where('state', '=', 'scheduled')
         .executeTakeFirst();
       if (Number(r.numUpdatedRows) === group.length) {
@@ -104,7 +131,11 @@ export async function queueScheduledTasks(db: Kysely<Database>, executor: Execut
         .where('dag_id', '=', first.dag_id)
         .where('run_id', '=', first.run_id)
         .where('map_index', '=', first.map_index)
-        .where('task_id', 'in', group.map((t) => t.task_id))
+        .where(
+          'task_id',
+          'in',
+          group.map((t) => t.task_id),
+        )
         .where('state', '=', 'queued')
         .where('queued_dttm', '=', options.now)
         .execute();
@@ -118,7 +149,13 @@ export async function queueScheduledTasks(db: Kysely<Database>, executor: Execut
     const cached = await dags.get(ti.dag_id, options.now);
     const task = cached?.graph.byId.get(ti.task_id);
     const item: TaskWorkItem = {
-      key: { dagId: ti.dag_id, runId: ti.run_id, taskId: ti.task_id, mapIndex: ti.map_index, tryNumber: ti.try_number + 1 },
+      key: {
+        dagId: ti.dag_id,
+        runId: ti.run_id,
+        taskId: ti.task_id,
+        mapIndex: ti.map_index,
+        tryNumber: ti.try_number + 1,
+      },
       fileloc: cached?.dag.fileloc ?? '',
       queue: ti.queue,
       priorityWeight: ti.priority_weight,

@@ -38,7 +38,11 @@ export class RunTiCache {
   static readonly MARGIN_MS = 3000;
 }
 
-async function readTaskInstances(db: Kysely<Database>, run: DagRunRow, cache: RunTiCache | undefined): Promise<TiView[]> {
+async function readTaskInstances(
+  db: Kysely<Database>,
+  run: DagRunRow,
+  cache: RunTiCache | undefined,
+): Promise<TiView[]> {
   const startedAt = Date.now();
   let q = db
     .selectFrom('task_instance')
@@ -61,7 +65,12 @@ async function readTaskInstances(db: Kysely<Database>, run: DagRunRow, cache: Ru
  * task_instance_scheduling_decisions): read its task instances, evaluate dependencies and apply
  * the changes with state-guarded UPDATEs, then settle the run's own state.
  */
-export async function scheduleRun(db: Kysely<Database>, run: DagRunRow, cached: CachedDag, options: ScheduleRunOptions): Promise<ScheduleRunResult> {
+export async function scheduleRun(
+  db: Kysely<Database>,
+  run: DagRunRow,
+  cached: CachedDag,
+  options: ScheduleRunOptions,
+): Promise<ScheduleRunResult> {
   const { dag, graph } = cached;
   const { now } = options;
   let tis: TiView[] = await readTaskInstances(db, run, options.cache);
@@ -70,7 +79,13 @@ export async function scheduleRun(db: Kysely<Database>, run: DagRunRow, cached: 
   const present = new Set(tis.map((t) => t.taskId));
   if (dag.tasks.some((t) => !present.has(t.taskId))) {
     const added = await insertTaskInstances(db, dag, run.run_id, now, present);
-    if (added > 0) tis = [...tis, ...dag.tasks.filter((t) => !present.has(t.taskId)).map((t) => ({ taskId: t.taskId, mapIndex: -1, state: null, nextRetryAt: null }))];
+    if (added > 0)
+      tis = [
+        ...tis,
+        ...dag.tasks
+          .filter((t) => !present.has(t.taskId))
+          .map((t) => ({ taskId: t.taskId, mapIndex: -1, state: null, nextRetryAt: null })),
+      ];
   }
 
   const skipChoices = new Map<string, SkipMixinValue>();
@@ -89,7 +104,9 @@ export async function scheduleRun(db: Kysely<Database>, run: DagRunRow, cached: 
   }
 
   const pastStates = new Map<string, TaskInstanceState | null | 'absent'>();
-  const needPast = dag.tasks.filter((t) => t.dependsOnPast && tis.some((ti) => ti.taskId === t.taskId && ti.state === null)).map((t) => t.taskId);
+  const needPast = dag.tasks
+    .filter((t) => t.dependsOnPast && tis.some((ti) => ti.taskId === t.taskId && ti.state === null))
+    .map((t) => t.taskId);
   if (needPast.length > 0) {
     const prev = await db
       .selectFrom('dag_run')
@@ -110,7 +127,8 @@ export async function scheduleRun(db: Kysely<Database>, run: DagRunRow, cached: 
       // A mapped task depends on all of its previous instances: the worst state counts.
       for (const r of rows) {
         const seen = pastStates.get(r.task_id);
-        if (seen === undefined || seen === 'success' || seen === 'skipped') pastStates.set(r.task_id, r.state);
+        if (seen === undefined || seen === 'success' || seen === 'skipped')
+          pastStates.set(r.task_id, r.state);
       }
     }
   }
@@ -173,7 +191,10 @@ export async function scheduleRun(db: Kysely<Database>, run: DagRunRow, cached: 
 
   let finished = false;
   if (evaluation.runState !== 'running' && !again) {
-    if (evaluation.deadlocked) options.log.warn(`${run.dag_id} ${run.run_id}: deadlock — unfinished tasks can never run; marking the run failed`);
+    if (evaluation.deadlocked)
+      options.log.warn(
+        `${run.dag_id} ${run.run_id}: deadlock — unfinished tasks can never run; marking the run failed`,
+      );
     const r = await db
       .updateTable('dag_run')
       .set({ state: evaluation.runState, end_date: now, last_scheduling_decision: now, updated_at: now })

@@ -10,7 +10,13 @@ import type { Logger } from '../log.js';
 import { DagRunCreator } from './create-runs.js';
 import { DagCache } from './dag-cache.js';
 import { createExecutor } from '../executors/index.js';
-import { handleZombies, releaseRestarting, resetOrphanedQueued, timeOutRuns, type HealthOptions } from './health.js';
+import {
+  handleZombies,
+  releaseRestarting,
+  resetOrphanedQueued,
+  timeOutRuns,
+  type HealthOptions,
+} from './health.js';
 import { endJob, heartbeatJob, startSchedulerJob, type JobInfo } from './job.js';
 import { queueScheduledTasks } from './queue-tasks.js';
 import { RunTiCache, scheduleRun } from './schedule-run.js';
@@ -49,7 +55,13 @@ const FULL_SWEEP_INTERVAL_MS = 1000;
  * found nothing to do, and then in executor.waitForEvent, so a finishing task wakes it at once.
  */
 export class Scheduler {
-  readonly stats: SchedulerStats = { loops: 0, runsCreated: 0, tasksQueued: 0, zombies: 0, phaseMs: { create: 0, events: 0, evaluate: 0, queue: 0, health: 0, idle: 0 } };
+  readonly stats: SchedulerStats = {
+    loops: 0,
+    runsCreated: 0,
+    tasksQueued: 0,
+    zombies: 0,
+    phaseMs: { create: 0, events: 0, evaluate: 0, queue: 0, health: 0, idle: 0 },
+  };
   private stopping = false;
   private wake: (() => void) | null = null;
   private readonly log: Logger;
@@ -86,10 +98,14 @@ export class Scheduler {
       executorClass: executor.name,
     });
     const job = this.job;
-    this.log.info(`Scheduler started (job ${job.id}, pid ${job.pid}, ${executor.name}, ${metadata.capabilities.serverVersion})`);
+    this.log.info(
+      `Scheduler started (job ${job.id}, pid ${job.pid}, ${executor.name}, ${metadata.capabilities.serverVersion})`,
+    );
     const runProcessor = this.options.runDagProcessor ?? !v.scheduler.standalone_dag_processor;
     const processor = runProcessor ? new DagProcessor(this.ctx) : undefined;
-    const processorDone = processor?.run().catch((error: unknown) => this.log.error(`DAG processor stopped: ${errorMessage(error)}`));
+    const processorDone = processor
+      ?.run()
+      .catch((error: unknown) => this.log.error(`DAG processor stopped: ${errorMessage(error)}`));
     let failed = false;
     try {
       await executor.start();
@@ -107,7 +123,12 @@ export class Scheduler {
     return this.stats;
   }
 
-  private async loop(metadata: MetadataDb, db: Kysely<Database>, executor: Executor, job: JobInfo): Promise<void> {
+  private async loop(
+    metadata: MetadataDb,
+    db: Kysely<Database>,
+    executor: Executor,
+    job: JobInfo,
+  ): Promise<void> {
     const v = this.ctx.config.values;
     const numRuns = this.options.numRuns ?? v.scheduler.num_runs;
     const dags = new DagCache(db);
@@ -153,7 +174,12 @@ export class Scheduler {
           mark = t;
         };
         if (now - lastCreate >= RUN_CREATION_INTERVAL_MS) {
-          const created = await creator.createDue({ now, maxPerLoop: v.scheduler.max_dagruns_to_create_per_loop, jobId: job.id, log: this.log });
+          const created = await creator.createDue({
+            now,
+            maxPerLoop: v.scheduler.max_dagruns_to_create_per_loop,
+            jobId: job.id,
+            log: this.log,
+          });
           this.stats.runsCreated += created;
           work += created;
           lastCreate = created > 0 ? 0 : now;
@@ -168,7 +194,12 @@ export class Scheduler {
           // The local executor reports the state the runner recorded; only an unknown or
           // unfinished one needs a look at the DB.
           const reported = (event as { state?: string | null }).state;
-          if (reported === undefined || reported === null || reported === 'running' || reported === 'queued') {
+          if (
+            reported === undefined ||
+            reported === null ||
+            reported === 'running' ||
+            reported === 'queued'
+          ) {
             await this.checkFinished(db, dags, event.key, now);
           }
         }
@@ -198,7 +229,14 @@ export class Scheduler {
             // is held for the decision, and a run another scheduler holds is skipped this loop.
             const res = skipLocked
               ? await db.transaction().execute(async (trx) => {
-                  const locked = await trx.selectFrom('dag_run').selectAll().where('id', '=', run.id).where('state', '=', 'running').forUpdate().skipLocked().executeTakeFirst();
+                  const locked = await trx
+                    .selectFrom('dag_run')
+                    .selectAll()
+                    .where('id', '=', run.id)
+                    .where('state', '=', 'running')
+                    .forUpdate()
+                    .skipLocked()
+                    .executeTakeFirst();
                   return locked ? scheduleRun(trx, locked, cached, runOptions) : null;
                 })
               : await scheduleRun(db, run, cached, runOptions);
@@ -217,7 +255,12 @@ export class Scheduler {
         }
         lap('evaluate');
 
-        const queued = await queueScheduledTasks(db, executor, dags, { now: Date.now(), jobId: job.id, skipLocked, log: this.log });
+        const queued = await queueScheduledTasks(db, executor, dags, {
+          now: Date.now(),
+          jobId: job.id,
+          skipLocked,
+          log: this.log,
+        });
         this.stats.tasksQueued += queued;
         work += queued;
         lap('queue');
@@ -240,13 +283,14 @@ export class Scheduler {
         await new Promise((r) => setTimeout(r, 500));
       }
       if (work === 0 && !this.stopping) {
-        const untilPeriodic = Math.min(
-          lastSweep + FULL_SWEEP_INTERVAL_MS,
-          lastCreate + RUN_CREATION_INTERVAL_MS,
-          lastHeartbeat + heartbeatMs,
-          lastHealth + healthIntervalMs,
-          wakeAt ?? Infinity,
-        ) - Date.now();
+        const untilPeriodic =
+          Math.min(
+            lastSweep + FULL_SWEEP_INTERVAL_MS,
+            lastCreate + RUN_CREATION_INTERVAL_MS,
+            lastHeartbeat + heartbeatMs,
+            lastHealth + healthIntervalMs,
+            wakeAt ?? Infinity,
+          ) - Date.now();
         const t = performance.now();
         await this.sleep(executor, Math.max(1, Math.min(idleMs, untilPeriodic)));
         this.stats.phaseMs.idle += performance.now() - t;
@@ -269,8 +313,18 @@ export class Scheduler {
   }
 
   /** Queued runs start when their DAG has fewer than maxActiveRuns running. */
-  private async startQueuedRuns(db: Kysely<Database>, dags: DagCache, now: number, dirty: Set<string>): Promise<number> {
-    const queued = await db.selectFrom('dag_run').select(['dag_id', 'run_id', 'start_date']).where('state', '=', 'queued').orderBy('logical_date').execute();
+  private async startQueuedRuns(
+    db: Kysely<Database>,
+    dags: DagCache,
+    now: number,
+    dirty: Set<string>,
+  ): Promise<number> {
+    const queued = await db
+      .selectFrom('dag_run')
+      .select(['dag_id', 'run_id', 'start_date'])
+      .where('state', '=', 'queued')
+      .orderBy('logical_date')
+      .execute();
     if (queued.length === 0) return 0;
     const running = await db
       .selectFrom('dag_run')
@@ -316,7 +370,12 @@ export class Scheduler {
    * A task process ended. The runner (or the executor for a lost process) records the state; if
    * the TI is still queued/running at that try, nobody did: fail or retry it here.
    */
-  private async checkFinished(db: Kysely<Database>, dags: DagCache, key: { dagId: string; runId: string; taskId: string; mapIndex: number; tryNumber: number }, now: number) {
+  private async checkFinished(
+    db: Kysely<Database>,
+    dags: DagCache,
+    key: { dagId: string; runId: string; taskId: string; mapIndex: number; tryNumber: number },
+    now: number,
+  ) {
     const ti = await db
       .selectFrom('task_instance')
       .selectAll()
@@ -328,7 +387,10 @@ export class Scheduler {
     if (!ti || ti.try_number !== key.tryNumber || (ti.state !== 'running' && ti.state !== 'queued')) return;
     const task = (await dags.get(key.dagId, now))?.graph.byId.get(key.taskId);
     const state = await failTry(db, ti, task, now);
-    if (state) this.log.warn(`${key.dagId}.${key.taskId} (${key.runId}): the executor reports the task ended but it is still ${ti.state}; marked ${state}`);
+    if (state)
+      this.log.warn(
+        `${key.dagId}.${key.taskId} (${key.runId}): the executor reports the task ended but it is still ${ti.state}; marked ${state}`,
+      );
   }
 }
 

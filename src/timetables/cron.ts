@@ -16,7 +16,9 @@ export class CronBoundaries {
     try {
       this.cron = new Cron(expression, { paused: true, timezone: normaliseZone(timezone) });
     } catch (error) {
-      throw new ValidationError(`Invalid cron '${expression}' in time zone '${timezone}': ${(error as Error).message}`);
+      throw new ValidationError(
+        `Invalid cron '${expression}' in time zone '${timezone}': ${(error as Error).message}`,
+      );
     }
   }
 

@@ -29,7 +29,9 @@ export function dagTimetable(dag: Pick<SerializedDag, 'schedule' | 'timezone'>):
   return timetableFor(dag.schedule, dag.timezone);
 }
 
-export function restrictionOf(dag: Pick<SerializedDag, 'startDate' | 'endDate' | 'catchup'>): TimeRestriction {
+export function restrictionOf(
+  dag: Pick<SerializedDag, 'startDate' | 'endDate' | 'catchup'>,
+): TimeRestriction {
   return {
     earliest: dag.startDate ? Date.parse(dag.startDate) : null,
     latest: dag.endDate ? Date.parse(dag.endDate) : null,
@@ -41,7 +43,13 @@ export function restrictionOf(dag: Pick<SerializedDag, 'startDate' | 'endDate' |
  * Every run the schedule defines between two logical dates (inclusive), as backfill and
  * `catchup` see them: catchup forced on, bounded by the DAG's own start/end.
  */
-export function runsBetween(timetable: Timetable, restriction: TimeRestriction, from: number, to: number, limit = 100_000): NextRunInfo[] {
+export function runsBetween(
+  timetable: Timetable,
+  restriction: TimeRestriction,
+  from: number,
+  to: number,
+  limit = 100_000,
+): NextRunInfo[] {
   const earliest = restriction.earliest === null ? from : Math.max(from, restriction.earliest);
   const latest = restriction.latest === null ? to : Math.min(to, restriction.latest);
   const r: TimeRestriction = { earliest, latest, catchup: true };

@@ -37,8 +37,18 @@ export const dag = new DAG({ dagId: 'cli_dag', schedule: '@daily', startDate: '2
     const ok = await cli('dags', 'trigger', 'cli_dag', '-c', '{"k": 1}', '-r', 'run_one', '-e', '2024-03-01');
     expect(ok.code).toBe(0);
     expect(ok.stdout).toContain('run_one');
-    const runs = JSON.parse((await cli('dags', 'list-runs', '-d', 'cli_dag', '-o', 'json')).stdout) as { run_id: string; state: string; execution_date: string }[];
-    expect(runs).toEqual([expect.objectContaining({ run_id: 'run_one', state: 'queued', execution_date: '2024-03-01T00:00:00.000Z' })]);
+    const runs = JSON.parse((await cli('dags', 'list-runs', '-d', 'cli_dag', '-o', 'json')).stdout) as {
+      run_id: string;
+      state: string;
+      execution_date: string;
+    }[];
+    expect(runs).toEqual([
+      expect.objectContaining({
+        run_id: 'run_one',
+        state: 'queued',
+        execution_date: '2024-03-01T00:00:00.000Z',
+      }),
+    ]);
     const st = await cli('dags', 'state', 'cli_dag', '2024-03-01');
     expect(st.stdout.trim()).toBe('queued, {"k":1}');
     expect((await cli('dags', 'trigger', 'cli_dag', '-r', 'run_one')).code).toBe(6);
@@ -51,8 +61,22 @@ export const dag = new DAG({ dagId: 'cli_dag', schedule: '@daily', startDate: '2
     expect(r.stdout).toMatch(/DAG run manual__2024-02-01T00:00:00\+00:00: failed/);
     expect(r.code).toBe(1);
     expect((await cli('tasks', 'state', 'cli_dag', 'a', '2024-02-01')).stdout.trim()).toBe('success');
-    expect((await cli('tasks', 'state', 'cli_dag', 'b', 'manual__2024-02-01T00:00:00+00:00')).stdout.trim()).toBe('failed');
-    const clear = await cli('tasks', 'clear', 'cli_dag', '-t', '^b$', '-s', '2024-02-01', '-e', '2024-02-01', '-f', '-y');
+    expect(
+      (await cli('tasks', 'state', 'cli_dag', 'b', 'manual__2024-02-01T00:00:00+00:00')).stdout.trim(),
+    ).toBe('failed');
+    const clear = await cli(
+      'tasks',
+      'clear',
+      'cli_dag',
+      '-t',
+      '^b$',
+      '-s',
+      '2024-02-01',
+      '-e',
+      '2024-02-01',
+      '-f',
+      '-y',
+    );
     expect(clear.stdout).toContain('Cleared 1 task instance(s)');
     expect((await cli('tasks', 'state', 'cli_dag', 'b', '2024-02-01')).stdout.trim()).toBe('None');
     expect((await cli('dags', 'state', 'cli_dag', '2024-02-01')).stdout.trim()).toMatch(/^queued/);

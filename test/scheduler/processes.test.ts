@@ -11,7 +11,11 @@ import { createHarness, statesOf, type Harness } from './support/harness.js';
  * SQLite and recovery after kill -9 in the middle of a run, with no task run twice or lost.
  */
 function startScheduler(env: Record<string, string>): { child: ChildProcess; output: () => string } {
-  const child = spawn(process.execPath, [UPDRAFT_BIN, 'scheduler'], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [UPDRAFT_BIN, 'scheduler'], {
+    cwd: REPO_ROOT,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
@@ -59,7 +63,19 @@ export const dag = new DAG({ dagId: 'crash_chain', schedule: null, startDate: '2
     const first = startScheduler({ ...process.env, ...h.env } as Record<string, string>);
     try {
       const db = (await h.ctx.db()).kysely;
-      await waitFor(async () => (await db.selectFrom('job').select('id').where('job_type', '=', 'SchedulerJob').where('state', '=', 'running').execute()).length === 1, 20_000, 'first scheduler');
+      await waitFor(
+        async () =>
+          (
+            await db
+              .selectFrom('job')
+              .select('id')
+              .where('job_type', '=', 'SchedulerJob')
+              .where('state', '=', 'running')
+              .execute()
+          ).length === 1,
+        20_000,
+        'first scheduler',
+      );
       const second = await runUpdraft(['scheduler', '-n', '1'], { env: h.env });
       expect(second.code).toBe(6);
       expect(second.stderr).toMatch(/Another scheduler is already running/);
@@ -76,13 +92,25 @@ export const dag = new DAG({ dagId: 'crash_chain', schedule: null, startDate: '2
   }, 60_000);
 
   it('recovers after kill -9 mid-run: the run completes and no task runs twice', async () => {
-    const env = { ...process.env, ...h.env, AIRFLOW__SCHEDULER__SCHEDULER_ZOMBIE_TASK_THRESHOLD: '5' } as Record<string, string>;
+    const env = {
+      ...process.env,
+      ...h.env,
+      AIRFLOW__SCHEDULER__SCHEDULER_ZOMBIE_TASK_THRESHOLD: '5',
+    } as Record<string, string>;
     const run = await triggerDagRun(h.ctx, 'crash_chain');
     const first = startScheduler(env);
     const db = (await h.ctx.db()).kysely;
     // Let a few tasks finish, then kill the scheduler without any chance to clean up.
     await waitFor(
-      async () => (await db.selectFrom('task_instance').select('task_id').where('run_id', '=', run.run_id).where('state', '=', 'success').execute()).length >= 4,
+      async () =>
+        (
+          await db
+            .selectFrom('task_instance')
+            .select('task_id')
+            .where('run_id', '=', run.run_id)
+            .where('state', '=', 'success')
+            .execute()
+        ).length >= 4,
       30_000,
       'some tasks to finish',
     );
@@ -103,14 +131,24 @@ export const dag = new DAG({ dagId: 'crash_chain', schedule: null, startDate: '2
     for (let c = 0; c < CHAINS; c++) {
       for (let i = 0; i < LENGTH; i++) {
         const id = `c${c}_${i}`;
-        expect({ id, starts: trace.filter((l) => l === `start-${id}`).length, ends: trace.filter((l) => l === `end-${id}`).length }).toEqual({ id, starts: 1, ends: 1 });
+        expect({
+          id,
+          starts: trace.filter((l) => l === `start-${id}`).length,
+          ends: trace.filter((l) => l === `end-${id}`).length,
+        }).toEqual({ id, starts: 1, ends: 1 });
       }
     }
     // Chain order held across the crash: each task started after its upstream ended.
     for (let c = 0; c < CHAINS; c++) {
-      for (let i = 1; i < LENGTH; i++) expect(trace.indexOf(`start-c${c}_${i}`)).toBeGreaterThan(trace.indexOf(`end-c${c}_${i - 1}`));
+      for (let i = 1; i < LENGTH; i++)
+        expect(trace.indexOf(`start-c${c}_${i}`)).toBeGreaterThan(trace.indexOf(`end-c${c}_${i - 1}`));
     }
-    const jobs = await db.selectFrom('job').select(['id', 'state']).where('job_type', '=', 'SchedulerJob').orderBy('id').execute();
+    const jobs = await db
+      .selectFrom('job')
+      .select(['id', 'state'])
+      .where('job_type', '=', 'SchedulerJob')
+      .orderBy('id')
+      .execute();
     expect(jobs.at(-1)!.state).toBe('success');
   }, 120_000);
 });
@@ -150,7 +188,10 @@ export const dag = new DAG({ dagId: 'multi', schedule: null, startDate: '2024-01
     } finally {
       a.child.kill('SIGTERM');
       b.child.kill('SIGTERM');
-      await Promise.all([new Promise((r) => a.child.once('exit', r)), new Promise((r) => b.child.once('exit', r))]);
+      await Promise.all([
+        new Promise((r) => a.child.once('exit', r)),
+        new Promise((r) => b.child.once('exit', r)),
+      ]);
     }
     const trace = (await readFile(join(h.home, 'trace'), 'utf8')).trim().split('\n');
     expect(trace).toHaveLength(3 * 4 * 5);
@@ -159,7 +200,12 @@ export const dag = new DAG({ dagId: 'multi', schedule: null, startDate: '2024-01
     const jobs = await db.selectFrom('job').select(['id']).where('job_type', '=', 'SchedulerJob').execute();
     expect(jobs).toHaveLength(2);
     // Both schedulers took part.
-    const queuedBy = await db.selectFrom('task_instance').select('queued_by_job_id').distinct().where('dag_id', '=', 'multi').execute();
+    const queuedBy = await db
+      .selectFrom('task_instance')
+      .select('queued_by_job_id')
+      .distinct()
+      .where('dag_id', '=', 'multi')
+      .execute();
     expect(queuedBy.length).toBe(2);
   }, 120_000);
 });

@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { TRIGGER_RULES, type SerializedDag, type SerializedTask, type TriggerRule } from '../../src/dag/serialized.js';
+import {
+  TRIGGER_RULES,
+  type SerializedDag,
+  type SerializedTask,
+  type TriggerRule,
+} from '../../src/dag/serialized.js';
 import type { TaskInstanceState } from '../../src/db/tables.js';
 import { buildGraph, evaluateRun, type TiView } from '../../src/scheduler/evaluate-run.js';
 import { countUpstream, evaluateTriggerRule, type RuleDecision } from '../../src/scheduler/trigger-rules.js';
@@ -29,7 +34,8 @@ function expected(rule: TriggerRule, ups: S[]): RuleDecision {
     one_failed: () => (fail ? 'run' : all ? 'skip' : 'wait'),
     one_done: () => (succ + hardFail ? 'run' : all ? 'skip' : 'wait'),
     none_failed: () => (fail ? 'upstream_failed' : all ? 'run' : 'wait'),
-    none_failed_min_one_success: () => (fail ? 'upstream_failed' : !all ? 'wait' : skip === ups.length ? 'skip' : 'run'),
+    none_failed_min_one_success: () =>
+      fail ? 'upstream_failed' : !all ? 'wait' : skip === ups.length ? 'skip' : 'run',
     none_skipped: () => (skip ? 'skip' : all ? 'run' : 'wait'),
   };
   return table[rule]();
@@ -49,71 +55,177 @@ for (let len = 1; len <= 3; len++) {
 describe('trigger rules against every mix of upstream states', () => {
   it.each(TRIGGER_RULES)('%s', (rule) => {
     for (const mix of MIXES) {
-      expect({ mix, got: evaluateTriggerRule(rule, countUpstream(mix)) }).toEqual({ mix, got: expected(rule, mix) });
+      expect({ mix, got: evaluateTriggerRule(rule, countUpstream(mix)) }).toEqual({
+        mix,
+        got: expected(rule, mix),
+      });
     }
   });
   it('spot checks from the Airflow docs', () => {
     expect(evaluateTriggerRule('all_success', countUpstream(['success', 'skipped']))).toBe('skip');
     expect(evaluateTriggerRule('all_success', countUpstream(['failed', null]))).toBe('upstream_failed');
-    expect(evaluateTriggerRule('none_failed_min_one_success', countUpstream(['skipped', 'success']))).toBe('run');
+    expect(evaluateTriggerRule('none_failed_min_one_success', countUpstream(['skipped', 'success']))).toBe(
+      'run',
+    );
     expect(evaluateTriggerRule('one_failed', countUpstream(['success', 'success']))).toBe('skip');
-    expect(evaluateTriggerRule('all_done', countUpstream(['failed', 'upstream_failed', 'skipped']))).toBe('run');
+    expect(evaluateTriggerRule('all_done', countUpstream(['failed', 'upstream_failed', 'skipped']))).toBe(
+      'run',
+    );
   });
 });
 
 function task(taskId: string, upstream: string[] = [], extra: Partial<SerializedTask> = {}): SerializedTask {
   return {
-    taskId, operator: 'BashOperator', upstream, owner: 'x', triggerRule: 'all_success', retries: 0, retryDelayMs: 0,
-    retryExponentialBackoff: false, maxRetryDelayMs: null, executionTimeoutMs: null, pool: 'default_pool', poolSlots: 1,
-    priorityWeight: 1, weightRule: 'downstream', queue: 'default', dependsOnPast: false, templateFields: [], isEmpty: false,
-    isBranch: false, isShortCircuit: false, sensor: null, mapped: null, groupId: null, doc: null, uiColor: null,
-    hasCallbacks: { onSuccess: false, onFailure: false, onRetry: false, onExecute: false }, ...extra,
+    taskId,
+    operator: 'BashOperator',
+    upstream,
+    owner: 'x',
+    triggerRule: 'all_success',
+    retries: 0,
+    retryDelayMs: 0,
+    retryExponentialBackoff: false,
+    maxRetryDelayMs: null,
+    executionTimeoutMs: null,
+    pool: 'default_pool',
+    poolSlots: 1,
+    priorityWeight: 1,
+    weightRule: 'downstream',
+    queue: 'default',
+    dependsOnPast: false,
+    templateFields: [],
+    isEmpty: false,
+    isBranch: false,
+    isShortCircuit: false,
+    sensor: null,
+    mapped: null,
+    groupId: null,
+    doc: null,
+    uiColor: null,
+    hasCallbacks: { onSuccess: false, onFailure: false, onRetry: false, onExecute: false },
+    ...extra,
   };
 }
 function dagOf(tasks: SerializedTask[]): SerializedDag {
   return {
-    version: 1, dagId: 'd', fileloc: '/x', description: null, docMd: null, owner: 'x', tags: [], schedule: null, timezone: 'UTC',
-    startDate: null, endDate: null, catchup: false, maxActiveRuns: 1, maxActiveTasks: 16, dagrunTimeoutMs: null,
-    isPausedUponCreation: null, params: {}, tasks, taskGroups: [], hasCallbacks: { onSuccess: false, onFailure: false },
+    version: 1,
+    dagId: 'd',
+    fileloc: '/x',
+    description: null,
+    docMd: null,
+    owner: 'x',
+    tags: [],
+    schedule: null,
+    timezone: 'UTC',
+    startDate: null,
+    endDate: null,
+    catchup: false,
+    maxActiveRuns: 1,
+    maxActiveTasks: 16,
+    dagrunTimeoutMs: null,
+    isPausedUponCreation: null,
+    params: {},
+    tasks,
+    taskGroups: [],
+    hasCallbacks: { onSuccess: false, onFailure: false },
   };
 }
-function run(tasks: SerializedTask[], states: Record<string, S>, extra: Partial<Parameters<typeof evaluateRun>[0]> = {}) {
+function run(
+  tasks: SerializedTask[],
+  states: Record<string, S>,
+  extra: Partial<Parameters<typeof evaluateRun>[0]> = {},
+) {
   const dag = dagOf(tasks);
-  const tis: TiView[] = Object.entries(states).map(([taskId, state]) => ({ taskId, mapIndex: -1, state, nextRetryAt: null }));
-  return evaluateRun({ dag, graph: buildGraph(dag), tis, now: 1000, skipChoices: new Map(), pastStates: new Map(), ...extra });
+  const tis: TiView[] = Object.entries(states).map(([taskId, state]) => ({
+    taskId,
+    mapIndex: -1,
+    state,
+    nextRetryAt: null,
+  }));
+  return evaluateRun({
+    dag,
+    graph: buildGraph(dag),
+    tis,
+    now: 1000,
+    skipChoices: new Map(),
+    pastStates: new Map(),
+    ...extra,
+  });
 }
 
 describe('evaluating a run', () => {
   it('a failure cascades upstream_failed down a chain in one pass and fails the run', () => {
     const r = run([task('a'), task('b', ['a']), task('c', ['b'])], { a: 'failed', b: null, c: null });
-    expect(r.changes.map((c) => [c.taskId, c.kind])).toEqual([['b', 'upstream_failed'], ['c', 'upstream_failed']]);
+    expect(r.changes.map((c) => [c.taskId, c.kind])).toEqual([
+      ['b', 'upstream_failed'],
+      ['c', 'upstream_failed'],
+    ]);
     expect(r.runState).toBe('failed');
   });
   it('EmptyOperator succeeds without the executor and its downstream is scheduled in the same pass', () => {
-    const r = run([task('start', [], { isEmpty: true }), task('work', ['start'])], { start: null, work: null });
-    expect(r.changes.map((c) => [c.taskId, c.kind])).toEqual([['start', 'empty_success'], ['work', 'schedule']]);
+    const r = run([task('start', [], { isEmpty: true }), task('work', ['start'])], {
+      start: null,
+      work: null,
+    });
+    expect(r.changes.map((c) => [c.taskId, c.kind])).toEqual([
+      ['start', 'empty_success'],
+      ['work', 'schedule'],
+    ]);
     expect(r.runState).toBe('running');
   });
   it('branching skips the branch not followed and runs the join with none_failed_min_one_success', () => {
-    const tasks = [task('branch', [], { isBranch: true }), task('a', ['branch']), task('b', ['branch']), task('b2', ['b']), task('join', ['a', 'b2', 'branch'], { triggerRule: 'none_failed_min_one_success' })];
-    const r = run(tasks, { branch: 'success', a: null, b: null, b2: null, join: null }, { skipChoices: new Map([['branch', { followed: ['a'] }]]) });
-    expect(Object.fromEntries(r.changes.map((c) => [c.taskId, c.kind]))).toEqual({ a: 'schedule', b: 'skip', b2: 'skip' });
-    const r2 = run(tasks, { branch: 'success', a: 'success', b: 'skipped', b2: 'skipped', join: null }, { skipChoices: new Map([['branch', { followed: ['a'] }]]) });
+    const tasks = [
+      task('branch', [], { isBranch: true }),
+      task('a', ['branch']),
+      task('b', ['branch']),
+      task('b2', ['b']),
+      task('join', ['a', 'b2', 'branch'], { triggerRule: 'none_failed_min_one_success' }),
+    ];
+    const r = run(
+      tasks,
+      { branch: 'success', a: null, b: null, b2: null, join: null },
+      { skipChoices: new Map([['branch', { followed: ['a'] }]]) },
+    );
+    expect(Object.fromEntries(r.changes.map((c) => [c.taskId, c.kind]))).toEqual({
+      a: 'schedule',
+      b: 'skip',
+      b2: 'skip',
+    });
+    const r2 = run(
+      tasks,
+      { branch: 'success', a: 'success', b: 'skipped', b2: 'skipped', join: null },
+      { skipChoices: new Map([['branch', { followed: ['a'] }]]) },
+    );
     expect(r2.changes.map((c) => [c.taskId, c.kind])).toEqual([['join', 'schedule']]);
   });
   it('a short-circuit skips everything downstream, whatever the trigger rules', () => {
-    const tasks = [task('check', [], { isShortCircuit: true }), task('x', ['check']), task('y', ['x'], { triggerRule: 'all_done' })];
-    const r = run(tasks, { check: 'success', x: null, y: null }, { skipChoices: new Map([['check', { followed: [], skipAllDownstream: true }]]) });
+    const tasks = [
+      task('check', [], { isShortCircuit: true }),
+      task('x', ['check']),
+      task('y', ['x'], { triggerRule: 'all_done' }),
+    ];
+    const r = run(
+      tasks,
+      { check: 'success', x: null, y: null },
+      { skipChoices: new Map([['check', { followed: [], skipAllDownstream: true }]]) },
+    );
     expect(r.changes.map((c) => c.kind)).toEqual(['skip', 'skip']);
     expect(r.runState).toBe('success');
   });
   it('retries wait for next_retry_at', () => {
     const dag = dagOf([task('a')]);
     const base = { dag, graph: buildGraph(dag), skipChoices: new Map(), pastStates: new Map() };
-    const early = evaluateRun({ ...base, now: 1000, tis: [{ taskId: 'a', mapIndex: -1, state: 'up_for_retry', nextRetryAt: 5000 }] });
+    const early = evaluateRun({
+      ...base,
+      now: 1000,
+      tis: [{ taskId: 'a', mapIndex: -1, state: 'up_for_retry', nextRetryAt: 5000 }],
+    });
     expect(early.changes).toEqual([]);
     expect(early.nextWakeAt).toBe(5000);
-    const late = evaluateRun({ ...base, now: 5000, tis: [{ taskId: 'a', mapIndex: -1, state: 'up_for_retry', nextRetryAt: 5000 }] });
+    const late = evaluateRun({
+      ...base,
+      now: 5000,
+      tis: [{ taskId: 'a', mapIndex: -1, state: 'up_for_retry', nextRetryAt: 5000 }],
+    });
     expect(late.changes.map((c) => c.kind)).toEqual(['schedule']);
   });
   it('dependsOnPast waits for the previous run and is not a deadlock', () => {
@@ -121,15 +233,24 @@ describe('evaluating a run', () => {
     const blocked = run(tasks, { a: null }, { pastStates: new Map([['a', 'failed']]) });
     expect(blocked.changes).toEqual([]);
     expect(blocked.runState).toBe('running');
-    expect(run(tasks, { a: null }, { pastStates: new Map([['a', 'success']]) }).changes.map((c) => c.kind)).toEqual(['schedule']);
-    expect(run(tasks, { a: null }, { pastStates: new Map([['a', 'absent']]) }).changes.map((c) => c.kind)).toEqual(['schedule']);
+    expect(
+      run(tasks, { a: null }, { pastStates: new Map([['a', 'success']]) }).changes.map((c) => c.kind),
+    ).toEqual(['schedule']);
+    expect(
+      run(tasks, { a: null }, { pastStates: new Map([['a', 'absent']]) }).changes.map((c) => c.kind),
+    ).toEqual(['schedule']);
   });
   it('a leaf failed fails the run; a failed non-leaf with an all_done leaf that succeeded does not', () => {
-    expect(run([task('a'), task('b', ['a'], { triggerRule: 'all_done' })], { a: 'failed', b: 'success' }).runState).toBe('success');
+    expect(
+      run([task('a'), task('b', ['a'], { triggerRule: 'all_done' })], { a: 'failed', b: 'success' }).runState,
+    ).toBe('success');
     expect(run([task('a'), task('b')], { a: 'success', b: 'failed' }).runState).toBe('failed');
   });
   it('a mapped placeholder is expanded once its upstream is done', () => {
-    const r = run([task('gen'), task('m', ['gen'], { mapped: { expandKeys: ['x'] } })], { gen: 'success', m: null });
+    const r = run([task('gen'), task('m', ['gen'], { mapped: { expandKeys: ['x'] } })], {
+      gen: 'success',
+      m: null,
+    });
     expect(r.changes.map((c) => [c.taskId, c.kind])).toEqual([['m', 'expand']]);
   });
   it('tasks no longer in the DAG are removed', () => {

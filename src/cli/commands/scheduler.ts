@@ -25,8 +25,14 @@ export async function runUntilSignal<T>(start: () => Promise<T>, stop: () => voi
 export const registerScheduler: RegisterCommand = (program, cli) => {
   program
     .command('scheduler')
-    .description('Start a scheduler instance (runs the DAG processor too unless scheduler.standalone_dag_processor)')
-    .option('-n, --num-runs <n>', 'loops before exiting (-1: forever; default scheduler.num_runs)', parseIntArg)
+    .description(
+      'Start a scheduler instance (runs the DAG processor too unless scheduler.standalone_dag_processor)',
+    )
+    .option(
+      '-n, --num-runs <n>',
+      'loops before exiting (-1: forever; default scheduler.num_runs)',
+      parseIntArg,
+    )
     .option('--pid <file>', 'write the process id to this file')
     .option('--no-dag-processor', 'do not parse DAG files in this process')
     .action(async (opts: { numRuns?: number; pid?: string; dagProcessor: boolean }) => {
@@ -38,7 +44,10 @@ export const registerScheduler: RegisterCommand = (program, cli) => {
         runDagProcessor: opts.dagProcessor ? undefined : false,
       });
       try {
-        await runUntilSignal(() => scheduler.run(), () => scheduler.stop());
+        await runUntilSignal(
+          () => scheduler.run(),
+          () => scheduler.stop(),
+        );
       } finally {
         if (opts.pid) rmSync(opts.pid, { force: true });
       }

@@ -9,7 +9,10 @@ import { withDag } from './dag-runs.js';
 export async function confirm(question: string): Promise<boolean> {
   const rl = createInterface({ input: process.stdin, output: process.stdout });
   try {
-    const answer = await Promise.race([rl.question(question), new Promise<string>((r) => process.stdin.once('end', () => r('')))]);
+    const answer = await Promise.race([
+      rl.question(question),
+      new Promise<string>((r) => process.stdin.once('end', () => r(''))),
+    ]);
     return /^y(es)?$/i.test(answer.trim());
   } finally {
     rl.close();
@@ -27,7 +30,8 @@ export const registerTaskInstances: RegisterCommand = (program, cli) => {
       const db = (await cli.context().db()).kysely;
       await withDag(cli, () => getDagRow(db, dagId));
       const dag = await getSerializedDag(db, dagId);
-      if (!dag.tasks.some((t) => t.taskId === taskId)) throw new NotFoundError(`Task '${taskId}' not found in DAG '${dagId}'`);
+      if (!dag.tasks.some((t) => t.taskId === taskId))
+        throw new NotFoundError(`Task '${taskId}' not found in DAG '${dagId}'`);
       let runQ = db.selectFrom('dag_run').select('run_id').where('dag_id', '=', dagId);
       let byDate: number | undefined;
       try {
@@ -63,7 +67,16 @@ export const registerTaskInstances: RegisterCommand = (program, cli) => {
     .action(
       async (
         dagId: string,
-        opts: { taskRegex?: string; startDate?: string; endDate?: string; upstream?: boolean; downstream?: boolean; onlyFailed?: boolean; onlyRunning?: boolean; yes?: boolean },
+        opts: {
+          taskRegex?: string;
+          startDate?: string;
+          endDate?: string;
+          upstream?: boolean;
+          downstream?: boolean;
+          onlyFailed?: boolean;
+          onlyRunning?: boolean;
+          yes?: boolean;
+        },
       ) => {
         const ctx = cli.context();
         const base = {
@@ -81,7 +94,14 @@ export const registerTaskInstances: RegisterCommand = (program, cli) => {
           return;
         }
         if (!opts.yes) {
-          console.log(preview.map((ti) => `<TaskInstance: ${ti.dag_id}.${ti.task_id} ${ti.run_id}${ti.map_index >= 0 ? ` [${ti.map_index}]` : ''} [${ti.state ?? 'none'}]>`).join('\n'));
+          console.log(
+            preview
+              .map(
+                (ti) =>
+                  `<TaskInstance: ${ti.dag_id}.${ti.task_id} ${ti.run_id}${ti.map_index >= 0 ? ` [${ti.map_index}]` : ''} [${ti.state ?? 'none'}]>`,
+              )
+              .join('\n'),
+          );
           if (!(await confirm('You are about to clear these task instances. Are you sure? (y/n) '))) {
             console.log('Cancelled, nothing was cleared.');
             return;

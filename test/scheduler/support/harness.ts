@@ -30,7 +30,10 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function createHarness(dialect: TestDialect, config: Record<string, string> = {}): Promise<Harness> {
+export async function createHarness(
+  dialect: TestDialect,
+  config: Record<string, string> = {},
+): Promise<Harness> {
   const home = await mkdtemp(join(tmpdir(), 'updraft-sched-'));
   const dagsFolder = join(home, 'dags');
   await mkdir(dagsFolder);
@@ -66,7 +69,12 @@ export async function createHarness(dialect: TestDialect, config: Record<string,
     async parse() {
       const stats = await processDagFolderOnce(ctx, { log: silentLogger });
       if (stats.importErrors > 0) {
-        const errors = await (await db()).selectFrom('import_error').select(['filename', 'stacktrace']).execute();
+        const errors = await (
+          await db()
+        )
+          .selectFrom('import_error')
+          .select(['filename', 'stacktrace'])
+          .execute();
         throw new Error(`DAG import errors: ${JSON.stringify(errors)}`);
       }
     },
@@ -89,23 +97,47 @@ export async function createHarness(dialect: TestDialect, config: Record<string,
     async waitForRun(dagId, runId, timeoutMs = 30_000) {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
-        let q = (await db()).selectFrom('dag_run').selectAll().where('dag_id', '=', dagId).where('state', 'in', ['success', 'failed']);
+        let q = (await db())
+          .selectFrom('dag_run')
+          .selectAll()
+          .where('dag_id', '=', dagId)
+          .where('state', 'in', ['success', 'failed']);
         if (runId) q = q.where('run_id', '=', runId);
         const run = await q.executeTakeFirst();
         if (run) return run;
         if (Date.now() > deadline) {
-          const tis = await (await db()).selectFrom('task_instance').select(['task_id', 'state', 'try_number']).where('dag_id', '=', dagId).execute();
+          const tis = await (
+            await db()
+          )
+            .selectFrom('task_instance')
+            .select(['task_id', 'state', 'try_number'])
+            .where('dag_id', '=', dagId)
+            .execute();
           throw new Error(`Run of ${dagId} did not finish in ${timeoutMs} ms; TIs: ${JSON.stringify(tis)}`);
         }
         await new Promise((r) => setTimeout(r, 50));
       }
     },
     async tis(dagId, runId) {
-      const rows = await (await db()).selectFrom('task_instance').selectAll().where('dag_id', '=', dagId).where('run_id', '=', runId).execute();
-      return Object.fromEntries(rows.map((r) => [r.map_index >= 0 ? `${r.task_id}[${r.map_index}]` : r.task_id, r]));
+      const rows = await (
+        await db()
+      )
+        .selectFrom('task_instance')
+        .selectAll()
+        .where('dag_id', '=', dagId)
+        .where('run_id', '=', runId)
+        .execute();
+      return Object.fromEntries(
+        rows.map((r) => [r.map_index >= 0 ? `${r.task_id}[${r.map_index}]` : r.task_id, r]),
+      );
     },
     async runs(dagId) {
-      return (await db()).selectFrom('dag_run').selectAll().where('dag_id', '=', dagId).orderBy('logical_date').execute();
+      return (await db())
+        .selectFrom('dag_run')
+        .selectAll()
+        .where('dag_id', '=', dagId)
+        .orderBy('logical_date')
+        .execute();
     },
     async close() {
       await harness.stopScheduler().catch(() => undefined);

@@ -19,7 +19,8 @@ export const RULE_MIXES: Record<string, string[]> = {
 export function triggerRulesDag(): string {
   const joins = TRIGGER_RULES.flatMap((rule) =>
     Object.entries(RULE_MIXES).map(
-      ([mix, ups]) => `  new EmptyOperator({ taskId: '${rule}__${mix}', triggerRule: '${rule}' }).after([${ups.map((u) => `t.${u}`).join(', ')}]);`,
+      ([mix, ups]) =>
+        `  new EmptyOperator({ taskId: '${rule}__${mix}', triggerRule: '${rule}' }).after([${ups.map((u) => `t.${u}`).join(', ')}]);`,
     ),
   );
   return `import { DAG, BashOperator, EmptyOperator } from 'updraft';
