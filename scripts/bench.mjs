@@ -28,6 +28,12 @@ const { silentLogger } = await import(dist('log.js'));
 
 const REPEAT = Number(process.argv[2] ?? 3);
 const DIALECTS = (process.argv[3] ?? 'sqlite,mysql').split(',');
+if (!Number.isInteger(REPEAT) || REPEAT < 1) {
+  console.error(
+    `REPEAT must be a whole number of at least 1 (got ${process.argv[2]}). Usage: node scripts/bench.mjs [REPEAT] [sqlite,mysql]`,
+  );
+  process.exit(2);
+}
 const CHAIN = 100;
 const FAN = 1000;
 const CONCURRENCY = 8;

@@ -11,8 +11,8 @@ import { errorMessage } from '../errors.js';
 import { authoringDefaultsFromConfig, setAuthoringDefaults } from '../dag/defaults.js';
 import { runTaskInstance, runnerHostname } from '../task-runner/run-task-instance.js';
 import { listTaskProcesses } from '../task-runner/process-tree.js';
-import { triggerDagRun } from '../dag-runs/trigger.js';
 import { isToChild, type RunMessage, type ToParent } from './ipc-protocol.js';
+import { taskTriggerService } from '../dag-runs/trigger-service.js';
 
 const send = (message: ToParent): void => {
   if (process.connected) process.send?.(message);
@@ -62,17 +62,7 @@ async function main(): Promise<void> {
           executorClass: process.env.UPDRAFT_EXECUTOR_CLASS ?? null,
           ownsProcess: true,
           signal: controller.signal,
-          services: {
-            triggerDagRun: async (r) => ({
-              runId: (
-                await triggerDagRun(ctx, r.dagId, {
-                  conf: r.conf ?? null,
-                  runId: r.runId,
-                  logicalDate: r.logicalDate?.getTime(),
-                })
-              ).run_id,
-            }),
-          },
+          services: { triggerDagRun: taskTriggerService(ctx) },
         },
       );
       tasksRun += 1;

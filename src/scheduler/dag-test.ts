@@ -6,6 +6,7 @@ import { parseConf } from '../dag-runs/trigger.js';
 import { validateParams } from '../dag/params.js';
 import type { DagRunRow, TaskInstanceRow } from '../db/tables.js';
 import { runTaskInstance } from '../task-runner/run-task-instance.js';
+import { taskTriggerService } from '../dag-runs/trigger-service.js';
 import { dagTimetable } from '../timetables/index.js';
 import { DagCache } from './dag-cache.js';
 import { scheduleRun } from './schedule-run.js';
@@ -98,6 +99,7 @@ export async function testDag(
           ownsProcess: false,
           echo: options.echo,
           executorClass: 'DagTest',
+          services: { triggerDagRun: taskTriggerService(ctx) },
         },
       );
     }

@@ -23,6 +23,14 @@ export const dag = new DAG({ dagId: 'cli_dag', schedule: '@daily', startDate: '2
 });
 `,
     );
+    await writeFile(
+      join(home, 'dags', 'cli_parent.ts'),
+      `import { DAG, TriggerDagRunOperator } from 'updraft';
+export const dag = new DAG({ dagId: 'cli_parent', schedule: null, startDate: '2024-01-01' }).build(() => {
+  new TriggerDagRunOperator({ taskId: 'kick', triggerDagId: 'cli_dag', triggerRunId: 'from_parent', conf: { by: 'parent' } });
+});
+`,
+    );
     env = { AIRFLOW_HOME: home, AIRFLOW__CORE__LOAD_EXAMPLES: 'False' };
     expect((await cli('db', 'migrate')).code).toBe(0);
     expect((await cli('dags', 'list')).code).toBe(0);
@@ -53,6 +61,14 @@ export const dag = new DAG({ dagId: 'cli_dag', schedule: '@daily', startDate: '2
     expect(st.stdout.trim()).toBe('queued, {"k":1}');
     expect((await cli('dags', 'trigger', 'cli_dag', '-r', 'run_one')).code).toBe(6);
     expect((await cli('dags', 'trigger', 'missing_dag')).code).toBe(5);
+  }, 60_000);
+
+  it('dags test runs TriggerDagRunOperator: the target DAG gets a run with the conf', async () => {
+    const r = await cli('dags', 'test', 'cli_parent');
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect((await cli('dags', 'state', 'cli_dag', 'from_parent')).stdout.trim()).toBe(
+      'queued, {"by":"parent"}',
+    );
   }, 60_000);
 
   it('dags test runs the whole DAG in process and reports the failure', async () => {

@@ -3,13 +3,13 @@ import type { Kysely } from 'kysely';
 import type { Database, DagRunRow, TaskInstanceRow, TaskInstanceState } from '../../db/tables.js';
 import { ConflictError, NotFoundError, ValidationError } from '../../errors.js';
 import { parseDate } from '../../dag-runs/run-id.js';
-import { triggerDagRun } from '../../dag-runs/trigger.js';
 import { authoringDefaultsFromConfig, setAuthoringDefaults } from '../../dag/defaults.js';
 import { runTaskInstance } from '../../task-runner/run-task-instance.js';
 import { renderTask, testTask } from '../../task-runner/test-task.js';
 import type { CliEnv, RegisterCommand } from '../command-kit.js';
 import { migratedStore } from './store.js';
 import { parseDagsForCli, tasksCommand } from './dags.js';
+import { taskTriggerService } from '../../dag-runs/trigger-service.js';
 
 /**
  * `tasks run`, `tasks test`, `tasks render` (Airflow's spellings and arguments). `tasks run` runs
@@ -224,17 +224,7 @@ export const registerTaskRun: RegisterCommand = (program, cli) => {
               ownsProcess: true,
               signal: abort.signal,
               echo: (line) => process.stdout.write(line),
-              services: {
-                triggerDagRun: async (r) => ({
-                  runId: (
-                    await triggerDagRun(ctx, r.dagId, {
-                      conf: r.conf ?? null,
-                      runId: r.runId,
-                      logicalDate: r.logicalDate?.getTime(),
-                    })
-                  ).run_id,
-                }),
-              },
+              services: { triggerDagRun: taskTriggerService(ctx) },
             },
           );
           if (!result.ran) throw new ConflictError(result.reason);
