@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { sql } from 'kysely';
 import { ConflictError, PermissionDeniedError, ValidationError } from '../../errors.js';
 import * as users from '../../users/index.js';
 import { effectiveRole, ROLES } from '../auth/roles.js';
@@ -13,9 +14,12 @@ import { csrfField, stateBadge } from './layout.js';
 
 const PAGE = 50;
 
-function pager(request: FastifyRequest, total: number): { offset: number; nav: SafeHtml } {
+/**
+ * Which page a list request asks for. The offset comes from the page number alone, so each list is
+ * fetched once (rows and total together); the navigation is drawn once the total is known.
+ */
+function pager(request: FastifyRequest): { offset: number; nav(total: number): SafeHtml } {
   const n = Math.max(1, Number(queryParam(request, 'page') ?? 1) || 1);
-  const pages = Math.max(1, Math.ceil(total / PAGE));
   const url = new URL(request.url, 'http://x');
   const to = (p: number) => {
     url.searchParams.set('page', String(p));
@@ -23,11 +27,39 @@ function pager(request: FastifyRequest, total: number): { offset: number; nav: S
   };
   return {
     offset: (n - 1) * PAGE,
-    nav: html`<div class="pagination">
-      ${n > 1 ? html`<a class="button" href="${to(n - 1)}">‹ Previous</a>` : ''}<span class="muted"
-        >Page ${n} of ${pages} · ${total} rows</span
-      >${n < pages ? html`<a class="button" href="${to(n + 1)}">Next ›</a>` : ''}
-    </div>`,
+    nav(total) {
+      const pages = Math.max(1, Math.ceil(total / PAGE));
+      return html`<div class="pagination">
+        ${n > 1 ? html`<a class="button" href="${to(n - 1)}">‹ Previous</a>` : ''}<span class="muted"
+          >Page ${n} of ${pages} · ${total} rows</span
+        >${n < pages ? html`<a class="button" href="${to(n + 1)}">Next ›</a>` : ''}
+      </div>`;
+    },
+  };
+}
+
+/** One Browse page: a heading, a live-refreshed table, and the page navigation. */
+function browseList(
+  title: string,
+  live: string,
+  headers: string[],
+  rows: SafeHtml[],
+  nav: SafeHtml,
+): { title: string; body: SafeHtml } {
+  return {
+    title,
+    body: html`<h1>${title}</h1>
+      <table class="list">
+        <thead>
+          <tr>
+            ${headers.map((h) => html`<th>${h}</th>`)}
+          </tr>
+        </thead>
+        <tbody data-live="${live}">
+          ${rows}
+        </tbody>
+      </table>
+      ${nav}`,
   };
 }
 
@@ -41,197 +73,126 @@ export function registerBrowseAndAdmin(server: FastifyInstance, web: WebContext)
   const states = (r: FastifyRequest) => (queryParam(r, 'state') ? [queryParam(r, 'state')!] : undefined);
 
   page(server, web, '/dagrun/list', 'read', async (r) => {
-    const total = (
-      await listDagRuns(db, { dagId: queryParam(r, 'dag_id'), states: states(r), limit: 1, offset: 0 })
-    ).total;
-    const { offset, nav } = pager(r, total);
-    const { rows } = await listDagRuns(db, {
+    const { offset, nav } = pager(r);
+    const { rows, total } = await listDagRuns(db, {
       dagId: queryParam(r, 'dag_id'),
       states: states(r),
       limit: PAGE,
       offset,
     });
-    return {
-      title: 'DAG Runs',
-      body: html`<h1>DAG Runs</h1>
-        <table class="list">
-          <thead>
-            <tr>
-              <th>State</th>
-              <th>DAG</th>
-              <th>Run id</th>
-              <th>Type</th>
-              <th>Logical date</th>
-              <th>Started</th>
-              <th>Ended</th>
-            </tr>
-          </thead>
-          <tbody data-live="dagruns">
-            ${rows.map(
-              (x) =>
-                html`<tr>
-                  <td>${stateBadge(x.state)}</td>
-                  <td><a href="${dagLink(x.dag_id)}">${x.dag_id}</a></td>
-                  <td><a href="${dagLink(x.dag_id, { run_id: x.run_id })}">${x.run_id}</a></td>
-                  <td>${x.run_type}</td>
-                  <td>${fmtTime(x.logical_date)}</td>
-                  <td>${fmtTime(x.start_date)}</td>
-                  <td>${fmtTime(x.end_date)}</td>
-                </tr>`,
-            )}
-          </tbody>
-        </table>
-        ${nav}`,
-    };
+    return browseList(
+      'DAG Runs',
+      'dagruns',
+      ['State', 'DAG', 'Run id', 'Type', 'Logical date', 'Started', 'Ended'],
+      rows.map(
+        (x) =>
+          html`<tr>
+            <td>${stateBadge(x.state)}</td>
+            <td><a href="${dagLink(x.dag_id)}">${x.dag_id}</a></td>
+            <td><a href="${dagLink(x.dag_id, { run_id: x.run_id })}">${x.run_id}</a></td>
+            <td>${x.run_type}</td>
+            <td>${fmtTime(x.logical_date)}</td>
+            <td>${fmtTime(x.start_date)}</td>
+            <td>${fmtTime(x.end_date)}</td>
+          </tr>`,
+      ),
+      nav(total),
+    );
   });
 
   page(server, web, '/taskinstance/list', 'read', async (r) => {
-    const q = { dagId: queryParam(r, 'dag_id'), states: states(r) };
-    const total = (await listTaskInstances(db, { ...q, limit: 1, offset: 0 })).total;
-    const { offset, nav } = pager(r, total);
-    const { rows } = await listTaskInstances(db, { ...q, limit: PAGE, offset });
-    return {
-      title: 'Task Instances',
-      body: html`<h1>Task Instances</h1>
-        <table class="list">
-          <thead>
-            <tr>
-              <th>State</th>
-              <th>DAG</th>
-              <th>Task</th>
-              <th>Run id</th>
-              <th>Try</th>
-              <th>Started</th>
-              <th>Duration</th>
-              <th>Host</th>
-            </tr>
-          </thead>
-          <tbody data-live="tis">
-            ${rows.map(
-              (t) =>
-                html`<tr>
-                  <td>${stateBadge(t.state)}</td>
-                  <td><a href="${dagLink(t.dag_id)}">${t.dag_id}</a></td>
-                  <td>
-                    <a href="${dagLink(t.dag_id, { run_id: t.run_id, task_id: t.task_id })}"
-                      >${t.task_id}${t.map_index >= 0 ? ` [${t.map_index}]` : ''}</a
-                    >
-                  </td>
-                  <td>${t.run_id}</td>
-                  <td>${t.try_number}</td>
-                  <td>${fmtTime(t.start_date)}</td>
-                  <td>${fmtDuration(t.duration)}</td>
-                  <td>${t.hostname ?? ''}</td>
-                </tr>`,
-            )}
-          </tbody>
-        </table>
-        ${nav}`,
-    };
+    const { offset, nav } = pager(r);
+    const { rows, total } = await listTaskInstances(db, {
+      dagId: queryParam(r, 'dag_id'),
+      states: states(r),
+      limit: PAGE,
+      offset,
+    });
+    return browseList(
+      'Task Instances',
+      'tis',
+      ['State', 'DAG', 'Task', 'Run id', 'Try', 'Started', 'Duration', 'Host'],
+      rows.map(
+        (t) =>
+          html`<tr>
+            <td>${stateBadge(t.state)}</td>
+            <td><a href="${dagLink(t.dag_id)}">${t.dag_id}</a></td>
+            <td>
+              <a href="${dagLink(t.dag_id, { run_id: t.run_id, task_id: t.task_id })}"
+                >${t.task_id}${t.map_index >= 0 ? ` [${t.map_index}]` : ''}</a
+              >
+            </td>
+            <td>${t.run_id}</td>
+            <td>${t.try_number}</td>
+            <td>${fmtTime(t.start_date)}</td>
+            <td>${fmtDuration(t.duration)}</td>
+            <td>${t.hostname ?? ''}</td>
+          </tr>`,
+      ),
+      nav(total),
+    );
   });
 
-  page(server, web, '/job/list', 'read', async (r) => {
-    const total = Number(
+  const countRows = async (table: 'job' | 'log') =>
+    Number(
       (
         await db
-          .selectFrom('job')
-          .select((eb) => eb.fn.countAll<number>().as('n'))
+          .selectFrom(table)
+          .select(sql<number>`count(*)`.as('n'))
           .executeTakeFirst()
       )?.n ?? 0,
     );
-    const { offset, nav } = pager(r, total);
-    const rows = await db
-      .selectFrom('job')
-      .selectAll()
-      .orderBy('id', 'desc')
-      .limit(PAGE)
-      .offset(offset)
-      .execute();
-    return {
-      title: 'Jobs',
-      body: html`<h1>Jobs</h1>
-        <table class="list">
-          <thead>
-            <tr>
-              <th>Id</th>
-              <th>Type</th>
-              <th>State</th>
-              <th>Host</th>
-              <th>PID</th>
-              <th>Started</th>
-              <th>Latest heartbeat</th>
-              <th>Ended</th>
-            </tr>
-          </thead>
-          <tbody data-live="jobs">
-            ${rows.map(
-              (j) =>
-                html`<tr>
-                  <td>${j.id}</td>
-                  <td>${j.job_type}</td>
-                  <td>${j.state}</td>
-                  <td>${j.hostname}</td>
-                  <td>${j.pid ?? ''}</td>
-                  <td>${fmtTime(j.start_date)}</td>
-                  <td>${fmtTime(j.latest_heartbeat)}</td>
-                  <td>${fmtTime(j.end_date)}</td>
-                </tr>`,
-            )}
-          </tbody>
-        </table>
-        ${nav}`,
-    };
+  /** Newest first: one page of rows, read alongside the table's row count. */
+  const newestJobs = (offset: number) =>
+    db.selectFrom('job').selectAll().orderBy('id', 'desc').limit(PAGE).offset(offset).execute();
+  const newestLogs = (offset: number) =>
+    db.selectFrom('log').selectAll().orderBy('id', 'desc').limit(PAGE).offset(offset).execute();
+
+  page(server, web, '/job/list', 'read', async (r) => {
+    const { offset, nav } = pager(r);
+    const [rows, total] = await Promise.all([newestJobs(offset), countRows('job')]);
+    return browseList(
+      'Jobs',
+      'jobs',
+      ['Id', 'Type', 'State', 'Host', 'PID', 'Started', 'Latest heartbeat', 'Ended'],
+      rows.map(
+        (j) =>
+          html`<tr>
+            <td>${j.id}</td>
+            <td>${j.job_type}</td>
+            <td>${j.state}</td>
+            <td>${j.hostname}</td>
+            <td>${j.pid ?? ''}</td>
+            <td>${fmtTime(j.start_date)}</td>
+            <td>${fmtTime(j.latest_heartbeat)}</td>
+            <td>${fmtTime(j.end_date)}</td>
+          </tr>`,
+      ),
+      nav(total),
+    );
   });
 
   page(server, web, '/log/list', 'read', async (r) => {
-    const total = Number(
-      (
-        await db
-          .selectFrom('log')
-          .select((eb) => eb.fn.countAll<number>().as('n'))
-          .executeTakeFirst()
-      )?.n ?? 0,
+    const { offset, nav } = pager(r);
+    const [rows, total] = await Promise.all([newestLogs(offset), countRows('log')]);
+    return browseList(
+      'Audit Log',
+      'audit',
+      ['When', 'Event', 'Owner', 'DAG', 'Run', 'Task', 'Extra'],
+      rows.map(
+        (l) =>
+          html`<tr>
+            <td>${fmtTime(l.dttm)}</td>
+            <td>${l.event}</td>
+            <td>${l.owner ?? ''}</td>
+            <td>${l.dag_id ?? ''}</td>
+            <td>${l.run_id ?? ''}</td>
+            <td>${l.task_id ?? ''}</td>
+            <td><code>${(l.extra ?? '').slice(0, 200)}</code></td>
+          </tr>`,
+      ),
+      nav(total),
     );
-    const { offset, nav } = pager(r, total);
-    const rows = await db
-      .selectFrom('log')
-      .selectAll()
-      .orderBy('id', 'desc')
-      .limit(PAGE)
-      .offset(offset)
-      .execute();
-    return {
-      title: 'Audit Log',
-      body: html`<h1>Audit Log</h1>
-        <table class="list">
-          <thead>
-            <tr>
-              <th>When</th>
-              <th>Event</th>
-              <th>Owner</th>
-              <th>DAG</th>
-              <th>Run</th>
-              <th>Task</th>
-              <th>Extra</th>
-            </tr>
-          </thead>
-          <tbody data-live="audit">
-            ${rows.map(
-              (l) =>
-                html`<tr>
-                  <td>${fmtTime(l.dttm)}</td>
-                  <td>${l.event}</td>
-                  <td>${l.owner ?? ''}</td>
-                  <td>${l.dag_id ?? ''}</td>
-                  <td>${l.run_id ?? ''}</td>
-                  <td>${l.task_id ?? ''}</td>
-                  <td><code>${(l.extra ?? '').slice(0, 200)}</code></td>
-                </tr>`,
-            )}
-          </tbody>
-        </table>
-        ${nav}`,
-    };
   });
 
   // ---- Variables
