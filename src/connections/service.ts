@@ -4,6 +4,7 @@ import type { ConnectionTable } from '../db/tables.js';
 import type { Selectable } from 'kysely';
 import type { Fernet } from '../security/fernet.js';
 import { parseConnectionEnvValue, validateExtra, type ConnectionFields } from './uri.js';
+import { assertIdentifier } from '../db/identifier.js';
 
 /**
  * Connections: how DAGs reach external systems. Password and extra are fernet-encrypted in the DB
@@ -17,15 +18,8 @@ export interface ConnectionInfo extends ConnectionFields {
   isExtraEncrypted: boolean;
 }
 
-const CONN_ID_FORM = /^[A-Za-z0-9_.-]{1,250}$/;
-
 export function validateConnId(connId: string): string {
-  if (!CONN_ID_FORM.test(connId)) {
-    throw new ValidationError(
-      `Invalid connection id '${connId}': use 1 to 250 letters, digits or the characters _ . -.`,
-    );
-  }
-  return connId;
+  return assertIdentifier('connection id', connId);
 }
 
 export function connectionEnvName(connId: string): string {

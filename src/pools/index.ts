@@ -1,5 +1,6 @@
 import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
 import { isUniqueViolation, type MetadataDb } from '../db/index.js';
+import { assertIdentifier } from '../db/identifier.js';
 
 /**
  * Pools cap how many task instances run at once across DAGs. `default_pool` (128 slots, seeded by
@@ -14,15 +15,8 @@ export interface PoolInfo {
   includeDeferred: boolean;
 }
 
-const NAME_FORM = /^[A-Za-z0-9_.-]{1,250}$/;
-
 export function validatePoolName(name: string): string {
-  if (!NAME_FORM.test(name)) {
-    throw new ValidationError(
-      `Invalid pool name '${name}': use 1 to 250 letters, digits or the characters _ . -.`,
-    );
-  }
-  return name;
+  return assertIdentifier('pool name', name);
 }
 
 export function validateSlots(slots: number | string): number {

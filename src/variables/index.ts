@@ -1,6 +1,7 @@
 import { NotFoundError, ValidationError } from '../errors.js';
 import { isUniqueViolation, type MetadataDb } from '../db/index.js';
 import type { Fernet } from '../security/fernet.js';
+import { assertIdentifier } from '../db/identifier.js';
 
 /**
  * Variables: key/value settings DAGs read at run time. Values are stored fernet-encrypted when a
@@ -14,15 +15,8 @@ export interface VariableInfo {
   isEncrypted: boolean;
 }
 
-const KEY_FORM = /^[A-Za-z0-9_.-]{1,250}$/;
-
 export function validateVariableKey(key: string): string {
-  if (!KEY_FORM.test(key)) {
-    throw new ValidationError(
-      `Invalid variable key '${key}': use 1 to 250 letters, digits or the characters _ . -.`,
-    );
-  }
-  return key;
+  return assertIdentifier('variable key', key);
 }
 
 export function variableEnvName(key: string): string {
