@@ -134,7 +134,19 @@ describe('BashOperator', () => {
     await expect(running).rejects.toThrow(/execution timeout/);
     const { readFile } = await import('node:fs/promises');
     const pid = Number((await readFile(marker, 'utf8')).trim());
-    await new Promise((r) => setTimeout(r, 200));
+    // The rejection comes at abort; the kill (SIGTERM, SIGKILL after the grace) lands just after.
+    // Wait for it rather than for a fixed time, which raced on a loaded machine.
+    const gone = () => {
+      try {
+        process.kill(pid, 0);
+        return false;
+      } catch {
+        return true;
+      }
+    };
+    for (const deadline = Date.now() + 5000; !gone() && Date.now() < deadline;) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
     expect(() => process.kill(pid, 0)).toThrow();
   });
 });
