@@ -117,6 +117,10 @@ export const configSchema = {
       'Tasks one warm task process runs before it is replaced (0: no limit).',
       { min: 0 },
     ),
+    task_runner_cache_dag_files: bool(
+      true,
+      'A warm task process imports each DAG file version once and runs a fresh copy of the operator for every try (module-level state of the file then lasts for the life of the process). False: every try imports the file afresh.',
+    ),
     hostname: str('', 'Host name recorded on task instances and jobs (blank: the machine’s).'),
     sql_alchemy_conn: str('', 'Deprecated: use [database] sql_alchemy_conn.', { sensitive: true }),
   },

@@ -101,7 +101,8 @@ async function bundleWithInputs(
  * most of the cost of importing it (8 of ~11 ms for a 1,000-task file), while evaluating the
  * bundle afresh for every try is what keeps tries isolated. So the bundle text is reused as long
  * as every input file esbuild read (the DAG file and the local modules it imports) keeps its
- * size and modification time; the module itself is still evaluated anew each time.
+ * size and modification time. importDagFile still evaluates the module anew each time;
+ * importDagFileReusing (the warm task processes) also keeps the evaluation.
  */
 interface CachedBundle {
   code: string;
@@ -178,8 +179,24 @@ function userFrames(stack: string): string {
   return (cut === -1 ? lines : lines.slice(0, cut)).join('\n');
 }
 
+/**
+ * DAGs are collected by watching what gets constructed while a module evaluates, so two
+ * evaluations in one process must not overlap (the DAGs of one would land in the other's list):
+ * they take turns.
+ */
+let evaluating: Promise<unknown> = Promise.resolve();
+
 /** Evaluate a bundle as a module; returns its exports and the DAGs constructed meanwhile. */
-async function evaluateBundle(
+function evaluateBundle(
+  absPath: string,
+  code: string,
+): Promise<{ exported: Record<string, unknown>; registered: DAG[] }> {
+  const turn = evaluating.then(() => evaluateBundleAlone(absPath, code));
+  evaluating = turn.catch(() => undefined);
+  return turn;
+}
+
+async function evaluateBundleAlone(
   absPath: string,
   code: string,
 ): Promise<{ exported: Record<string, unknown>; registered: DAG[] }> {
@@ -213,7 +230,36 @@ async function evaluateBundle(
 export async function importDagFile(absPath: string): Promise<DAG[]> {
   if (!path.isAbsolute(absPath)) throw new DagImportError(`DAG file path must be absolute: ${absPath}`);
   if (!existsSync(absPath)) throw new DagImportError(`DAG file not found: ${absPath}`);
+  return evaluateDags(absPath, await cachedBundle(absPath));
+}
+
+/**
+ * DAGs evaluated per process, for importDagFileReusing. An ES module is never unloaded, so
+ * evaluating a 1,000-task file for every try costs ~10 ms and keeps every copy alive until the
+ * process exits; reusing one evaluation per file version costs a stat() of its inputs.
+ */
+const EVALUATED_LIMIT = 32;
+const evaluated = new Map<string, { code: string; dags: DAG[] }>();
+
+/**
+ * Like importDagFile, but a file whose bundle is unchanged (same inputs, same sizes and mtimes)
+ * is not evaluated again: the DAG objects of the last evaluation are returned. Callers must not
+ * change them (the task runner runs a copy of the operator; see BaseOperator.prepareForExecution).
+ */
+export async function importDagFileReusing(absPath: string): Promise<DAG[]> {
+  if (!path.isAbsolute(absPath)) throw new DagImportError(`DAG file path must be absolute: ${absPath}`);
+  if (!existsSync(absPath)) throw new DagImportError(`DAG file not found: ${absPath}`);
   const code = await cachedBundle(absPath);
+  const hit = evaluated.get(absPath);
+  if (hit && hit.code === code) return hit.dags;
+  evaluated.delete(absPath);
+  const dags = await evaluateDags(absPath, code);
+  if (evaluated.size >= EVALUATED_LIMIT) evaluated.delete(evaluated.keys().next().value!);
+  evaluated.set(absPath, { code, dags });
+  return dags;
+}
+
+async function evaluateDags(absPath: string, code: string): Promise<DAG[]> {
   let loaded: { exported: Record<string, unknown>; registered: DAG[] };
   try {
     loaded = await evaluateBundle(absPath, code);

@@ -226,6 +226,15 @@ export abstract class BaseOperator implements DependencyNode {
     return [...this.downstreamTasks].map((t) => t.taskId);
   }
 
+  /**
+   * The object one try runs: a shallow copy, as Airflow's `prepare_for_execution`, so rendering
+   * templated fields and anything execute() sets on `this` stay with this try while the DAG
+   * definition (which a warm task process keeps between tries) is left as declared.
+   */
+  prepareForExecution(): this {
+    return Object.assign(Object.create(Object.getPrototypeOf(this) as object) as this, this);
+  }
+
   /** Do the task's work. See execution.ts for what results and errors mean. */
   abstract execute(context: TaskContext): Promise<unknown>;
 

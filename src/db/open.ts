@@ -3,6 +3,7 @@ import { Kysely, MysqlDialect, PostgresDialect, SqliteDialect, type Dialect } fr
 import { DatabaseError } from '../errors.js';
 import { parseConnectionUrl, redactUrl, type ConnectionTarget, type DialectName } from './connection-url.js';
 import { withTransientRetry } from './retrying-dialect.js';
+import { withStatementCache } from './sqlite-statement-cache.js';
 import type { Database } from './tables.js';
 
 /**
@@ -70,7 +71,7 @@ async function createDialect(target: ConnectionTarget, poolSize: number): Promis
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
     db.pragma('foreign_keys = ON');
-    return new SqliteDialect({ database: db });
+    return new SqliteDialect({ database: withStatementCache(db) });
   }
   if (target.dialect === 'mysql') {
     const { createPool } = await import('mysql2');

@@ -46,7 +46,7 @@ export interface Executor {
   queue(item: TaskWorkItem): Promise<void>;
   /** Events since the last call (started/finished processes). */
   drainEvents(): ExecutorEvent[];
-  /** Resolve when something happened (an event is pending) or after `maxWaitMs`. */
+  /** Resolve when a try finished (a `finished` event is pending) or after `maxWaitMs`. */
   waitForEvent(maxWaitMs: number): Promise<void>;
   /** Ask a running task to stop (clear / mark while running). */
   terminate(key: TaskInstanceKey): Promise<void>;

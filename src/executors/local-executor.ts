@@ -53,6 +53,8 @@ export class LocalExecutor implements Executor {
   private readonly pending: Pending[] = [];
   private readonly events: ExecutorEvent[] = [];
   private wakeUp: (() => void) | null = null;
+  /** A finished event waits in `events` (the ones worth waking the scheduler for). */
+  private finishedPending = false;
   private started = false;
   private stopping = false;
   /** Task processes that died before saying ready, in a row; forks back off while > 0. */
@@ -110,11 +112,12 @@ export class LocalExecutor implements Executor {
   }
 
   drainEvents(): ExecutorEvent[] {
+    this.finishedPending = false;
     return this.events.splice(0, this.events.length);
   }
 
   waitForEvent(maxWaitMs: number): Promise<void> {
-    if (this.events.length > 0) return Promise.resolve();
+    if (this.finishedPending) return Promise.resolve();
     return new Promise((resolve) => {
       const timer = setTimeout(done, maxWaitMs);
       const previous = this.wakeUp;
@@ -173,8 +176,14 @@ export class LocalExecutor implements Executor {
     return [...this.processes].filter((p) => p.state === 'starting').length;
   }
 
+  /**
+   * Only an ended try can make new work ready, so only `finished` wakes the scheduler: a wake-up
+   * for every start as well would double its loops while the fan-out runs.
+   */
   private emit(event: ExecutorEvent): void {
     this.events.push(event);
+    if (event.type !== 'finished') return;
+    this.finishedPending = true;
     const wake = this.wakeUp;
     this.wakeUp = null;
     wake?.();
@@ -219,16 +228,11 @@ export class LocalExecutor implements Executor {
       return;
     }
     const busy = this.busyCount();
-    const wantedIdle =
-      Math.min(this.pending.length, this.options.parallelism - busy) +
-      Math.min(this.options.warmProcesses, this.options.parallelism);
-    const have = this.idle().length + this.starting();
-    for (
-      let i = have;
-      i < wantedIdle && busy + i < this.options.parallelism + this.options.warmProcesses;
-      i++
-    )
-      this.fork();
+    // The warm reserve only covers free slots: with every slot busy, the next task goes to the
+    // process that finishes first, so more idle processes would only be started to wait.
+    const free = Math.max(0, this.options.parallelism - busy);
+    const wantedIdle = Math.min(free, this.pending.length + this.options.warmProcesses);
+    for (let i = this.idle().length + this.starting(); i < wantedIdle; i++) this.fork();
   }
 
   private fork(): void {

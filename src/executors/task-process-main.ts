@@ -63,6 +63,7 @@ async function main(): Promise<void> {
           ownsProcess: true,
           signal: controller.signal,
           services: { triggerDagRun: taskTriggerService(ctx) },
+          reuseDagModule: ctx.config.values.core.task_runner_cache_dag_files,
         },
       );
       tasksRun += 1;

@@ -26,23 +26,40 @@ export interface ScheduleRunOptions {
 }
 
 /**
- * Task instance states of one run kept between decisions. Every writer of task_instance sets
- * updated_at, so after the first full read only rows with a recent updated_at are fetched (a
- * 1,000-task run then costs a handful of rows per decision, not 1,000). The margin covers clock
- * differences between processes and commits that land after our read; `full` forces a re-read.
+ * Task instance states of one run kept between decisions, so that a decision after a task
+ * finished costs no read of the run's rows (a 1,000-task run would otherwise read 1,000 rows for
+ * every finished task):
+ *   - `full`: read every row (the first decision, the once-a-second sweep, after a surprise);
+ *   - `stale`: read the rows whose updated_at is recent (every writer of task_instance sets it;
+ *     the margin covers clock differences between processes and commits that land after a read);
+ *   - otherwise the rows are trusted as they are, patched with the states the executor reported
+ *     and the changes this scheduler made itself. Every change is still a guarded UPDATE, so a
+ *     decision taken on an out-of-date row changes nothing; a guard that misses marks the cache
+ *     full, and a run is only finished after a fresh read.
  */
 export class RunTiCache {
   rows = new Map<string, TiView>();
   readAt: number | null = null;
   full = true;
+  stale = false;
   static readonly MARGIN_MS = 3000;
+
+  /** A state known without reading (the runner's final state, as the executor reported it). */
+  apply(taskId: string, mapIndex: number, state: TaskInstanceState): void {
+    const row = this.rows.get(rowKey(taskId, mapIndex));
+    if (row) row.state = state;
+    else this.full = true;
+  }
 }
+
+const rowKey = (taskId: string, mapIndex: number) => `${taskId}\u0000${mapIndex}`;
 
 async function readTaskInstances(
   db: Kysely<Database>,
   run: DagRunRow,
   cache: RunTiCache | undefined,
 ): Promise<TiView[]> {
+  if (cache && !cache.full && !cache.stale && cache.readAt !== null) return [...cache.rows.values()];
   const startedAt = Date.now();
   let q = db
     .selectFrom('task_instance')
@@ -54,10 +71,11 @@ async function readTaskInstances(
   const rows = await q.execute();
   if (!cache) return rows;
   if (!incremental) cache.rows.clear();
-  for (const r of rows) cache.rows.set(`${r.taskId}\u0000${r.mapIndex}`, r);
+  for (const r of rows) cache.rows.set(rowKey(r.taskId, r.mapIndex), r);
   cache.readAt = startedAt;
   cache.full = false;
-  return [...cache.rows.values()].map((r) => ({ ...r }));
+  cache.stale = false;
+  return [...cache.rows.values()];
 }
 
 /**
@@ -73,12 +91,15 @@ export async function scheduleRun(
 ): Promise<ScheduleRunResult> {
   const { dag, graph } = cached;
   const { now } = options;
-  let tis: TiView[] = await readTaskInstances(db, run, options.cache);
+  const cache = options.cache;
+  const trusted = cache !== undefined && !cache.full && !cache.stale && cache.readAt !== null;
+  let tis: TiView[] = await readTaskInstances(db, run, cache);
 
   // Tasks added to the DAG since the run was created get their instances now.
   const present = new Set(tis.map((t) => t.taskId));
   if (dag.tasks.some((t) => !present.has(t.taskId))) {
     const added = await insertTaskInstances(db, dag, run.run_id, now, present);
+    if (cache) cache.full = true;
     if (added > 0)
       tis = [
         ...tis,
@@ -134,6 +155,11 @@ export async function scheduleRun(
   }
 
   const evaluation = evaluateRun({ dag, graph, tis, now, skipChoices, pastStates });
+  // The run is settled only on rows read just now, never on remembered ones.
+  if (trusted && evaluation.runState !== 'running') {
+    cache.full = true;
+    return scheduleRun(db, run, cached, options);
+  }
   let changed = 0;
   let again = false;
   const groups = new Map<string, TiChange[]>();
@@ -155,8 +181,13 @@ export async function scheduleRun(
         .where('map_index', '=', first.mapIndex)
         .where('task_id', 'in', ids.slice(i, i + 200));
       q = first.from === null ? q.where('state', 'is', null) : q.where('state', '=', first.from);
+      const slice = ids.slice(i, i + 200);
       const r = await q.set(updateFor(first, now)).executeTakeFirst();
       changed += Number(r.numUpdatedRows);
+      if (!cache) continue;
+      // Remember what we wrote; if a guard missed, someone else changed rows: read them again.
+      if (Number(r.numUpdatedRows) !== slice.length) cache.full = true;
+      else for (const id of slice) cache.apply(id, first.mapIndex, stateAfter(first.kind));
     }
   }
   for (const c of evaluation.changes.filter((x) => x.kind === 'expand')) {
@@ -206,6 +237,22 @@ export async function scheduleRun(
     if (finished) options.log.info(`${run.dag_id} ${run.run_id}: run ${evaluation.runState}`);
   }
   return { changed, finished, again, nextWakeAt: evaluation.nextWakeAt };
+}
+
+function stateAfter(kind: TiChange['kind']): TaskInstanceState {
+  switch (kind) {
+    case 'schedule':
+    case 'expand':
+      return 'scheduled';
+    case 'empty_success':
+      return 'success';
+    case 'skip':
+      return 'skipped';
+    case 'upstream_failed':
+      return 'upstream_failed';
+    case 'remove':
+      return 'removed';
+  }
 }
 
 function updateFor(change: TiChange, now: number) {

@@ -189,11 +189,19 @@ export class Scheduler {
 
         for (const event of executor.drainEvents()) {
           if (event.type !== 'finished') continue;
-          dirty.add(runKey(event.key.dagId, event.key.runId));
+          const key = runKey(event.key.dagId, event.key.runId);
+          dirty.add(key);
           work++;
-          // The local executor reports the state the runner recorded; only an unknown or
-          // unfinished one needs a look at the DB.
-          const reported = (event as { state?: string | null }).state;
+          // The local executor reports the state the runner recorded: a final one goes straight
+          // into the run's cache (no read needed to decide what comes next); anything else is
+          // read back, and an unknown or unfinished one is settled here (checkFinished).
+          const reported = event.state;
+          const cache = tiCaches.get(key);
+          if (reported === 'success' || reported === 'failed' || reported === 'skipped') {
+            cache?.apply(event.key.taskId, event.key.mapIndex, reported);
+            continue;
+          }
+          if (cache) cache.stale = true;
           if (
             reported === undefined ||
             reported === null ||

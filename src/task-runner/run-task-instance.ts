@@ -1,6 +1,6 @@
 import { hostname as osHostname, userInfo } from 'node:os';
 import type { Kysely } from 'kysely';
-import type { Database, DagRunRow, TaskInstanceState } from '../db/tables.js';
+import type { Database, DagRunRow, TaskInstanceState, TaskInstanceUpdate } from '../db/tables.js';
 import type { MetadataDb } from '../db/index.js';
 import type { UpdraftConfig } from '../config/schema.js';
 import type { Fernet } from '../security/fernet.js';
@@ -13,23 +13,10 @@ import { loadTask, type LoadedTask } from './load-task.js';
 import { renderTaskFields } from './render.js';
 import { canRetry, nextRetryAt, type RetrySettings } from './retry-policy.js';
 import { openTaskLogger, taskLogPath, type TaskLogger } from './task-log.js';
-import {
-  claimTaskInstance,
-  finishTaskInstance,
-  firstRescheduleStart,
-  readTaskInstance,
-  recordReschedule,
-  storeRenderedFields,
-} from './ti-store.js';
-import { createTaskJob, endTaskJob, startHeartbeat } from './job-heartbeat.js';
-import {
-  clearXComs,
-  createXComBackend,
-  RETURN_VALUE_KEY,
-  SKIPMIXIN_KEY,
-  writeXCom,
-  type SkipMixinValue,
-} from './xcom-store.js';
+import { firstRescheduleStart, readTaskInstance, recordReschedule } from './ti-store.js';
+import { endTaskJob, startHeartbeat } from './job-heartbeat.js';
+import { claimTry, finishTry, type XComWrite } from './try-transactions.js';
+import { createXComBackend, RETURN_VALUE_KEY, SKIPMIXIN_KEY, type SkipMixinValue } from './xcom-store.js';
 import { createTaskServices } from './task-services.js';
 
 /**
@@ -60,6 +47,8 @@ export interface RunnerDeps {
   /** Lines of the task log also go here (`tasks run` prints them). */
   echo?: (line: string) => void;
   services?: Partial<Pick<TaskServices, 'triggerDagRun'>>;
+  /** Keep the DAG file's evaluation between tries in this process (see load-task.ts). */
+  reuseDagModule?: boolean;
 }
 
 export type RunResult =
@@ -97,22 +86,42 @@ export async function runTaskInstance(request: TaskRunRequest, deps: RunnerDeps)
     pid: process.pid,
     executorClass: deps.executorClass ?? null,
   };
-  const jobId = await createTaskJob(db, who, Date.now(), deps.db.dialect);
   const startDate = Date.now();
-  if (!(await claimTaskInstance(db, key, { ...who, jobId, startDate }))) {
-    await db.deleteFrom('job').where('id', '=', jobId).execute();
+  const logPath = taskLogPath(deps.config.logging.base_log_folder, key);
+  // Lines written before the claim are held: a try this runner does not get leaves no log file.
+  const log = openTaskLogger({ path: logPath, echo: deps.echo, deferFile: true });
+  const controller = new AbortController();
+  const onOuterAbort = () => controller.abort(deps.signal?.reason ?? new Error('The task was terminated'));
+  deps.signal?.addEventListener('abort', onOuterAbort, { once: true });
+  if (deps.signal?.aborted) onOuterAbort();
+
+  log.info(`Starting attempt ${request.tryNumber} of ${ti.max_tries + 1}`);
+  log.info(
+    `Executing <Task(${ti.operator ?? 'Operator'}): ${request.taskId}> on ${request.runId} (pid ${process.pid}, host ${host})`,
+  );
+  // Import, context and templates come before the claim, so that the claim, the job row, the
+  // rendered fields and the XCom reset are one short write transaction.
+  const prepared = await prepareTry(request, deps, {
+    log,
+    signal: controller.signal,
+    startDate,
+    maxTries: ti.max_tries,
+  });
+  const jobId = await claimTry(db, key, {
+    ...who,
+    startDate,
+    dialect: deps.db.dialect,
+    renderedFields: prepared.ok ? prepared.rendered : null,
+  });
+  if (jobId === null) {
+    deps.signal?.removeEventListener('abort', onOuterAbort);
+    log.discard();
     return {
       ran: false,
       reason: `Task instance ${describe(request)} was claimed by another runner or changed state`,
     };
   }
-
-  const logPath = taskLogPath(deps.config.logging.base_log_folder, key);
-  const log = openTaskLogger({ path: logPath, echo: deps.echo });
-  const controller = new AbortController();
-  const onOuterAbort = () => controller.abort(deps.signal?.reason ?? new Error('The task was terminated'));
-  deps.signal?.addEventListener('abort', onOuterAbort, { once: true });
-  if (deps.signal?.aborted) onOuterAbort();
+  log.openFile();
   const heartbeat = startHeartbeat({
     db,
     jobId,
@@ -130,34 +139,47 @@ export async function runTaskInstance(request: TaskRunRequest, deps: RunnerDeps)
     onError: (error) => log.warn(`Heartbeat failed: ${errorMessage(error)}`),
   });
 
+  const rs: RunState = {
+    log,
+    controller,
+    startDate,
+    maxTries: ti.max_tries,
+    jobId,
+    jobEnded: false,
+    stopWatching: () => heartbeat.stop(),
+  };
   let state: TaskInstanceState = 'failed';
   let tainted = false;
   let errorText: string | null = null;
   try {
-    log.info(`Starting attempt ${request.tryNumber} of ${ti.max_tries + 1}`);
-    log.info(
-      `Executing <Task(${ti.operator ?? 'Operator'}): ${request.taskId}> on ${request.runId} (pid ${process.pid}, host ${host})`,
-    );
-    const done = await runAndRecord(request, deps, {
-      log,
-      controller,
-      startDate,
-      maxTries: ti.max_tries,
-      jobId,
-      stopWatching: () => heartbeat.stop(),
-    });
-    state = done.state;
-    tainted = done.tainted;
-    errorText = done.error;
+    if (!prepared.ok) {
+      errorText = errorMessage(prepared.error);
+      log.error(`Task failed before execute: ${errorText}`);
+      heartbeat.stop();
+      state =
+        (await recordFailure(
+          db,
+          request,
+          rs,
+          prepared.retry ?? (await retrySettingsFromSerialized(db, request)),
+          true,
+        )) ?? (await externalState(db, request, log));
+    } else {
+      const done = await executeAndRecord(request, deps, rs, prepared);
+      state = done.state;
+      tainted = done.tainted;
+      errorText = done.error;
+    }
   } catch (error) {
     // Something in the runner itself failed (DB down mid-run …): record the failure if we still can.
     errorText = errorMessage(error);
     log.error(`Task runner error: ${errorText}`);
-    state = (await recordFailureSafely(db, request, startDate, ti.max_tries, null, log)) ?? 'failed';
+    state = (await recordFailureSafely(db, request, rs, null)) ?? 'failed';
   } finally {
     heartbeat.stop();
     deps.signal?.removeEventListener('abort', onOuterAbort);
-    await endTaskJob(db, jobId, state === 'failed' ? 'failed' : 'success').catch(() => undefined);
+    if (!rs.jobEnded)
+      await endTaskJob(db, jobId, state === 'failed' ? 'failed' : 'success').catch(() => undefined);
     log.close();
   }
   return { ran: true, state, tainted, logPath, error: errorText };
@@ -169,63 +191,71 @@ interface RunState {
   startDate: number;
   maxTries: number;
   jobId: number;
+  /** The job row was closed together with the final state. */
+  jobEnded: boolean;
   /** Called once the task's code is done: from here on we write the final state ourselves. */
   stopWatching: () => void;
 }
 
-async function runAndRecord(
+type PreparedTry =
+  | {
+      ok: true;
+      loaded: LoadedTask;
+      context: TaskContext;
+      operator: BaseOperator;
+      rendered: Record<string, unknown>;
+      retry: RetrySettings;
+    }
+  | { ok: false; error: unknown; retry: RetrySettings | null };
+
+/** Import the task, build its context and render its templated fields (no writes). */
+async function prepareTry(
   request: TaskRunRequest,
   deps: RunnerDeps,
-  rs: RunState,
-): Promise<{ state: TaskInstanceState; tainted: boolean; error: string | null }> {
+  options: { log: TaskLogger; signal: AbortSignal; startDate: number; maxTries: number },
+): Promise<PreparedTry> {
   const db = deps.db.kysely;
-  const { log } = rs;
-  let loaded: LoadedTask;
-  let context: TaskContext;
-  let operator: BaseOperator;
   let retry: RetrySettings | null = null;
   try {
-    loaded = await loadTask(request.fileloc, request.dagId, request.taskId);
+    const loaded = await loadTask(request.fileloc, request.dagId, request.taskId, {
+      reuseModule: deps.reuseDagModule === true,
+    });
     retry = retrySettingsOf(loaded.operator);
     const dagRun = await readDagRun(db, request.dagId, request.runId);
-    await clearXComs(db, request);
-    const built = await buildContext({
+    const { context, operator } = await buildContext({
       request,
       deps,
       loaded,
       dagRun,
-      log,
-      signal: rs.controller.signal,
-      startDate: rs.startDate,
-      maxTries: rs.maxTries,
+      log: options.log,
+      signal: options.signal,
+      startDate: options.startDate,
+      maxTries: options.maxTries,
       testMode: false,
     });
-    context = built.context;
-    operator = built.operator;
-    await runCallback(operator.callbacks.onExecuteCallback, context, undefined, 'onExecuteCallback', log);
     const rendered = await renderTaskFields(operator, context);
-    await storeRenderedFields(db, request, rendered);
+    return { ok: true, loaded, context, operator, rendered, retry };
   } catch (error) {
-    log.error(`Task failed before execute: ${errorMessage(error)}`);
-    const state = await recordFailure(
-      db,
-      request,
-      rs.startDate,
-      rs.maxTries,
-      retry ?? (await retrySettingsFromSerialized(db, request)),
-      true,
-      log,
-    );
-    return { state: state ?? 'failed', tainted: false, error: errorMessage(error) };
+    return { ok: false, error, retry };
   }
+}
 
+async function executeAndRecord(
+  request: TaskRunRequest,
+  deps: RunnerDeps,
+  rs: RunState,
+  prepared: Extract<PreparedTry, { ok: true }>,
+): Promise<{ state: TaskInstanceState; tainted: boolean; error: string | null }> {
+  const db = deps.db.kysely;
+  const { operator, context, loaded, retry } = prepared;
+  await runCallback(operator.callbacks.onExecuteCallback, context, undefined, 'onExecuteCallback', rs.log);
   const { outcome, tainted } = await executeOperator({
     operator,
     context,
     controller: rs.controller,
     executionTimeoutMs: operator.executionTimeoutMs,
     settleGraceMs: Math.min(deps.config.core.killed_task_cleanup_time * 1000, 5000),
-    log,
+    log: rs.log,
     ownsProcess: deps.ownsProcess,
   });
   // Our own final write would look like a change from outside to the next beat.
@@ -245,52 +275,52 @@ async function recordOutcome(
   context: TaskContext,
 ): Promise<TaskInstanceState> {
   const { log } = rs;
-  const flags = declared.serialize();
   let finalOutcome = outcome;
+  let xcoms: XComWrite[] = [];
   if (outcome.kind === 'success') {
     try {
-      await recordResult(db, request, declared, flags, outcome.value, log);
+      xcoms = resultXComs(declared, outcome.value, log);
     } catch (error) {
       finalOutcome = { kind: 'failed', error, retryable: true };
     }
   }
   const end = Date.now();
   const duration = (end - rs.startDate) / 1000;
-  let state: TaskInstanceState;
+  const finish = (update: TaskInstanceUpdate & { state: TaskInstanceState }, writes: XComWrite[] = []) =>
+    finishTry(db, request, update, { jobId: rs.jobId, xcoms: writes }).then((ok) => {
+      if (ok) rs.jobEnded = true;
+      return ok;
+    });
   switch (finalOutcome.kind) {
-    case 'success':
-      state = (await finishTaskInstance(db, request, { state: 'success', end_date: end, duration }))
+    case 'success': {
+      const state = (await finish({ state: 'success', end_date: end, duration }, xcoms))
         ? 'success'
         : await externalState(db, request, log);
-      if (state === 'success')
+      if (state === 'success') {
         log.info(
           `Marking task as SUCCESS. dag_id=${request.dagId}, task_id=${request.taskId}, run_id=${request.runId}`,
         );
-      if (state === 'success')
         await runCallback(operator.callbacks.onSuccessCallback, context, undefined, 'onSuccessCallback', log);
+      }
       return state;
+    }
     case 'skipped':
       log.info(`${finalOutcome.message}. Marking task as SKIPPED.`);
-      return (await finishTaskInstance(db, request, { state: 'skipped', end_date: end, duration }))
+      return (await finish({ state: 'skipped', end_date: end, duration }))
         ? 'skipped'
         : await externalState(db, request, log);
     case 'reschedule': {
       const at = finalOutcome.at.getTime();
       log.info(`Rescheduling task, marking task as UP_FOR_RESCHEDULE until ${finalOutcome.at.toISOString()}`);
       await recordReschedule(db, request, rs.startDate, end, at);
-      return (await finishTaskInstance(db, request, {
-        state: 'up_for_reschedule',
-        end_date: end,
-        duration,
-        next_retry_at: at,
-      }))
+      return (await finish({ state: 'up_for_reschedule', end_date: end, duration, next_retry_at: at }))
         ? 'up_for_reschedule'
         : await externalState(db, request, log);
     }
     case 'failed': {
       log.error(`Task failed with exception: ${describeError(finalOutcome.error)}`);
       const state =
-        (await recordFailure(db, request, rs.startDate, rs.maxTries, retry, finalOutcome.retryable, log)) ??
+        (await recordFailure(db, request, rs, retry, finalOutcome.retryable)) ??
         (await externalState(db, request, log));
       if (state === 'up_for_retry')
         await runCallback(
@@ -314,15 +344,10 @@ async function recordOutcome(
 }
 
 /** Return value → XCom; branch / short-circuit decisions → the skipmixin record the scheduler reads. */
-async function recordResult(
-  db: Kysely<Database>,
-  request: TaskRunRequest,
-  declared: BaseOperator,
-  flags: { isBranch: boolean; isShortCircuit: boolean },
-  value: unknown,
-  log: TaskLogger,
-): Promise<void> {
-  if (value !== undefined) await writeXCom(db, request, RETURN_VALUE_KEY, value);
+function resultXComs(declared: BaseOperator, value: unknown, log: TaskLogger): XComWrite[] {
+  const flags = declared.serialize();
+  const writes: XComWrite[] = [];
+  if (value !== undefined) writes.push({ key: RETURN_VALUE_KEY, value });
   if (flags.isBranch) {
     const followed = value === undefined || value === null ? [] : [value].flat().map(String);
     const downstream = new Set(declared.downstreamTaskIds);
@@ -334,74 +359,61 @@ async function recordResult(
     }
     log.info(`Following branch ${followed.join(', ') || '(none)'}; skipping the other downstream tasks`);
     const record: SkipMixinValue = { followed };
-    await writeXCom(db, request, SKIPMIXIN_KEY, record);
+    writes.push({ key: SKIPMIXIN_KEY, value: record });
   } else if (flags.isShortCircuit && !value) {
     log.info('Condition result is falsy: skipping all downstream tasks');
     const record: SkipMixinValue = { followed: [], skipAllDownstream: true };
-    await writeXCom(db, request, SKIPMIXIN_KEY, record);
+    writes.push({ key: SKIPMIXIN_KEY, value: record });
   }
+  return writes;
 }
 
-/** failed or up_for_retry (with next_retry_at); null when the TI is no longer ours. */
+/** failed or up_for_retry (with next_retry_at), with the job row closed; null when the TI is no longer ours. */
 async function recordFailure(
   db: Kysely<Database>,
   request: TaskRunRequest,
-  startDate: number,
-  maxTries: number,
+  rs: RunState,
   retry: RetrySettings | null,
   retryable: boolean,
-  log: TaskLogger,
 ): Promise<TaskInstanceState | null> {
   const end = Date.now();
-  const duration = (end - startDate) / 1000;
-  if (retryable && retry && canRetry(request.tryNumber, maxTries)) {
-    const at = nextRetryAt(retry, request.tryNumber, end);
-    if (
-      !(await finishTaskInstance(db, request, {
-        state: 'up_for_retry',
-        end_date: end,
-        duration,
-        next_retry_at: at,
-      }))
-    )
-      return null;
-    log.info(
-      `Marking task as UP_FOR_RETRY (retry at ${new Date(at).toISOString()}). dag_id=${request.dagId}, task_id=${request.taskId}, run_id=${request.runId}`,
-    );
-    return 'up_for_retry';
-  }
-  if (
-    !(await finishTaskInstance(db, request, {
-      state: 'failed',
-      end_date: end,
-      duration,
-      next_retry_at: null,
-    }))
-  )
-    return null;
-  log.info(
-    `Marking task as FAILED. dag_id=${request.dagId}, task_id=${request.taskId}, run_id=${request.runId}`,
+  const duration = (end - rs.startDate) / 1000;
+  const { log } = rs;
+  const retrying = retryable && retry !== null && canRetry(request.tryNumber, rs.maxTries);
+  const state: TaskInstanceState = retrying ? 'up_for_retry' : 'failed';
+  const at = retrying ? nextRetryAt(retry, request.tryNumber, end) : null;
+  const ok = await finishTry(
+    db,
+    request,
+    { state, end_date: end, duration, next_retry_at: at },
+    { jobId: rs.jobId, xcoms: [] },
   );
-  return 'failed';
+  if (!ok) return null;
+  rs.jobEnded = true;
+  if (retrying)
+    log.info(
+      `Marking task as UP_FOR_RETRY (retry at ${new Date(at!).toISOString()}). dag_id=${request.dagId}, task_id=${request.taskId}, run_id=${request.runId}`,
+    );
+  else
+    log.info(
+      `Marking task as FAILED. dag_id=${request.dagId}, task_id=${request.taskId}, run_id=${request.runId}`,
+    );
+  return state;
 }
 
 async function recordFailureSafely(
   db: Kysely<Database>,
   request: TaskRunRequest,
-  startDate: number,
-  maxTries: number,
+  rs: RunState,
   retry: RetrySettings | null,
-  log: TaskLogger,
 ): Promise<TaskInstanceState | null> {
   try {
     return await recordFailure(
       db,
       request,
-      startDate,
-      maxTries,
+      rs,
       retry ?? (await retrySettingsFromSerialized(db, request)),
       true,
-      log,
     );
   } catch {
     return null;

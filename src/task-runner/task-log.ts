@@ -43,6 +43,10 @@ export interface TaskLogger {
   debug(message: string, source?: string): void;
   /** A line of a subprocess's output, logged as-is after the prefix. */
   output(line: string, source?: string): void;
+  /** With deferFile: create the file now and write the lines held so far. */
+  openFile(): void;
+  /** With deferFile: drop the held lines; no file is created. */
+  discard(): void;
   close(): void;
 }
 
@@ -55,25 +59,33 @@ export interface TaskLoggerOptions {
   path: string | null;
   /** Also write each line here (stdout for `tasks test`). */
   echo?: (line: string) => void;
+  /** Hold lines in memory until openFile() (the runner opens the file once the try is its own). */
+  deferFile?: boolean;
 }
 
 export function openTaskLogger(options: TaskLoggerOptions): TaskLogger {
   let fd: number | null = null;
-  if (options.path) {
+  let held: string[] | null = options.deferFile ? [] : null;
+  const open = () => {
+    if (!options.path) return;
     mkdirSync(dirname(options.path), { recursive: true });
     fd = openSync(options.path, 'a');
-  }
+  };
+  const append = (chunk: string) => {
+    if (fd === null) return;
+    try {
+      writeSync(fd, chunk);
+    } catch {
+      // A full disk must not turn a successful task into a failed one.
+    }
+  };
+  if (!held) open();
   const write = (level: TaskLogLevel, source: string, message: string) => {
     const text = message.endsWith('\n') ? message.slice(0, -1) : message;
     const lines = text.split('\n').map((l) => `[${timestamp()}] {${source}} ${level} - ${l}\n`);
     const chunk = lines.join('');
-    if (fd !== null) {
-      try {
-        writeSync(fd, chunk);
-      } catch {
-        // A full disk must not turn a successful task into a failed one.
-      }
-    }
+    if (held) held.push(chunk);
+    else append(chunk);
     options.echo?.(chunk);
   };
   return {
@@ -83,6 +95,16 @@ export function openTaskLogger(options: TaskLoggerOptions): TaskLogger {
     error: (m, s = 'runner') => write('ERROR', s, m),
     debug: (m, s = 'runner') => write('DEBUG', s, m),
     output: (line, s = 'subprocess') => write('INFO', s, line),
+    openFile() {
+      if (!held) return;
+      const lines = held;
+      held = null;
+      open();
+      if (lines.length > 0) append(lines.join(''));
+    },
+    discard() {
+      held = null;
+    },
     close() {
       if (fd !== null) closeSync(fd);
       fd = null;

@@ -40,6 +40,8 @@ export interface ClaimInfo {
   pid: number;
   jobId: number;
   startDate: number;
+  /** The try's rendered templated fields (task_instance.rendered_fields); undefined leaves them. */
+  renderedFields?: Record<string, unknown>;
 }
 
 /** Move the TI to running for this try. False when another runner got there first (or the state moved on). */
@@ -57,6 +59,7 @@ export async function claimTaskInstance(db: Db, key: TaskInstanceKeyLike, info: 
       duration: null,
       next_retry_at: null,
       updated_at: info.startDate,
+      ...(info.renderedFields ? { rendered_fields: JSON.stringify(info.renderedFields) } : {}),
     })
     .where('dag_id', '=', key.dagId)
     .where('run_id', '=', key.runId)
@@ -86,21 +89,6 @@ export async function finishTaskInstance(
     .where('state', 'in', [...expectedStates])
     .executeTakeFirst();
   return Number(result.numUpdatedRows) === 1;
-}
-
-export async function storeRenderedFields(
-  db: Db,
-  key: TaskInstanceKeyLike,
-  rendered: Record<string, unknown>,
-): Promise<void> {
-  await db
-    .updateTable('task_instance')
-    .set({ rendered_fields: JSON.stringify(rendered) })
-    .where('dag_id', '=', key.dagId)
-    .where('run_id', '=', key.runId)
-    .where('task_id', '=', key.taskId)
-    .where('map_index', '=', key.mapIndex)
-    .executeTakeFirst();
 }
 
 export async function recordReschedule(

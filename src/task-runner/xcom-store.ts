@@ -35,32 +35,39 @@ export async function writeXCom(
   key: string,
   value: unknown,
 ): Promise<void> {
-  const json = JSON.stringify(value === undefined ? null : value);
-  await transactionWithRetry(db, async (trx) => {
-    await trx
-      .deleteFrom('xcom')
-      .where('dag_id', '=', owner.dagId)
-      .where('run_id', '=', owner.runId)
-      .where('task_id', '=', owner.taskId)
-      .where('map_index', '=', owner.mapIndex)
-      .where('key', '=', key)
-      .execute();
-    await trx
-      .insertInto('xcom')
-      .values({
-        dag_id: owner.dagId,
-        run_id: owner.runId,
-        task_id: owner.taskId,
-        map_index: owner.mapIndex,
-        key,
-        value: json,
-        timestamp: Date.now(),
-      })
-      .execute();
-  });
+  await transactionWithRetry(db, (trx) => replaceXCom(trx, owner, key, value));
 }
 
-/** Remove the XComs of a task instance (a new try starts clean, as in Airflow). */
+/** writeXCom's two statements, for a caller that already holds a transaction. */
+export async function replaceXCom(
+  trx: Kysely<Database>,
+  owner: XComOwner,
+  key: string,
+  value: unknown,
+): Promise<void> {
+  const json = JSON.stringify(value === undefined ? null : value);
+  await trx
+    .deleteFrom('xcom')
+    .where('dag_id', '=', owner.dagId)
+    .where('run_id', '=', owner.runId)
+    .where('task_id', '=', owner.taskId)
+    .where('map_index', '=', owner.mapIndex)
+    .where('key', '=', key)
+    .execute();
+  await trx
+    .insertInto('xcom')
+    .values({
+      dag_id: owner.dagId,
+      run_id: owner.runId,
+      task_id: owner.taskId,
+      map_index: owner.mapIndex,
+      key,
+      value: json,
+      timestamp: Date.now(),
+    })
+    .execute();
+}
+
 export async function clearXComs(db: Kysely<Database>, owner: XComOwner): Promise<void> {
   await db
     .deleteFrom('xcom')

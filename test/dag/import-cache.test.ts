@@ -2,7 +2,7 @@ import { mkdtemp, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { importDagFile } from '../../src/dag-processing/import-dag-file.js';
+import { importDagFile, importDagFileReusing } from '../../src/dag-processing/import-dag-file.js';
 
 /**
  * importDagFile reuses a file's bundle while none of its inputs changed (warm task processes run
@@ -63,5 +63,63 @@ export const dag = new DAG({ dagId: 'cached_dag', schedule: null, startDate: '20
 `,
     );
     expect(await taskIds()).toEqual(['inline_task']);
+  });
+
+  it('importDagFileReusing keeps one evaluation per file version and evaluates an edited file again', async () => {
+    const [first] = await importDagFileReusing(dagFile());
+    const [again] = await importDagFileReusing(dagFile());
+    expect(again).toBe(first);
+    await write(helper(), `export const NAME = 'reused_helper';\n`);
+    await write(
+      dagFile(),
+      `import { DAG, EmptyOperator } from 'updraft';
+import { NAME } from './helper';
+export const dag = new DAG({ dagId: 'cached_dag', schedule: null, startDate: '2024-01-01' }).build(() => {
+  new EmptyOperator({ taskId: NAME });
+});
+`,
+    );
+    const [edited] = await importDagFileReusing(dagFile());
+    expect(edited).not.toBe(first);
+    expect(edited!.tasks.map((t) => t.taskId)).toEqual(['reused_helper']);
+    // Only the helper changes now: still a new evaluation.
+    await write(helper(), `export const NAME = 'second_helper';\n`);
+    const [helperEdited] = await importDagFileReusing(dagFile());
+    expect(helperEdited!.tasks.map((t) => t.taskId)).toEqual(['second_helper']);
+  });
+
+  it('prepareForExecution gives a try its own operator: changes to it leave the declared task alone', async () => {
+    const [dag] = await importDagFileReusing(dagFile());
+    const declared = dag!.tasks[0]!;
+    const copy = declared.prepareForExecution() as typeof declared & { rendered?: string };
+    copy.rendered = 'set by a try';
+    expect(copy).not.toBe(declared);
+    expect(copy).toBeInstanceOf(Object.getPrototypeOf(declared).constructor);
+    expect(copy.taskId).toBe(declared.taskId);
+    expect((declared as typeof copy).rendered).toBeUndefined();
+  });
+});
+
+describe('importDagFile concurrency', () => {
+  it('keeps the DAGs of two overlapping imports of one file apart', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'updraft-import-overlap-'));
+    try {
+      const file = join(dir, 'overlap_dag.ts');
+      await writeFile(
+        file,
+        `import { DAG, EmptyOperator } from 'updraft';
+await new Promise((r) => setTimeout(r, 20));
+export const dag = new DAG({ dagId: 'overlap_dag', schedule: null, startDate: '2024-01-01' }).build(() => {
+  new EmptyOperator({ taskId: 'only' });
+});
+`,
+      );
+      const [a, b] = await Promise.all([importDagFile(file), importDagFile(file)]);
+      expect(a.map((d) => d.dagId)).toEqual(['overlap_dag']);
+      expect(b.map((d) => d.dagId)).toEqual(['overlap_dag']);
+      expect(b[0]).not.toBe(a[0]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -171,6 +171,10 @@ describe.each(['sqlite', 'mysql', 'postgres'] as const)('LocalExecutor on %s', (
     expect(executor.openSlots).toBe(3);
     for (const k of keys) await executor.queue(item(k));
     expect(executor.openSlots).toBe(0);
+    // With every slot busy no warm spare is started: the 4th task goes to whichever process
+    // finishes first, so a spare would only be forked to wait.
+    await new Promise((r) => setTimeout(r, 300));
+    expect(executor.processIds.length).toBeLessThanOrEqual(3);
     await untilFinished(executor, keys, 60_000);
     const rows = await Promise.all(keys.map((k) => tiRow(e.db, k.runId, 'slow')));
     const logs = keys

@@ -69,6 +69,33 @@ describe.each(TEST_DIALECTS)('task runner on %s', (dialect) => {
     expect(JSON.parse(xcom.value)).toBe('hello updraft on 2024-01-02');
   });
 
+  it('runs each try on its own copy of the operator when the DAG module is kept between tries', async () => {
+    const reusing = (key: Omit<TaskRunRequest, 'fileloc'>) =>
+      runTaskInstance(
+        { ...key, fileloc: EXEC_DAG_FILE },
+        {
+          db: e.db,
+          fernet: e.ctx.fernet,
+          config: e.ctx.config.values,
+          ownsProcess: false,
+          reuseDagModule: true,
+        },
+      );
+    await seedDagRun(e.db, 'run_copy_a', { who: 'first' }, Date.UTC(2022, 2, 1));
+    await seedDagRun(e.db, 'run_copy_b', { who: 'second' }, Date.UTC(2022, 2, 2));
+    for (const [runId, who, ds] of [
+      ['run_copy_a', 'first', '2022-03-01'],
+      ['run_copy_b', 'second', '2022-03-02'],
+    ] as const) {
+      const key = await seedTaskInstance(e.db, runId, 'echo_ok');
+      expect(await reusing(key)).toMatchObject({ ran: true, state: 'success' });
+      // Rendering the shared operator in place would have left 'first' in the second run.
+      expect(JSON.parse((await tiRow(e.db, runId, 'echo_ok')).rendered_fields!)).toMatchObject({
+        bashCommand: `echo "hello ${who} on ${ds}"`,
+      });
+    }
+  });
+
   it('marks exit code 99 as skipped', async () => {
     const key = await seedTaskInstance(e.db, 'run_1', 'exit_99');
     expect(await run(key)).toMatchObject({ ran: true, state: 'skipped' });

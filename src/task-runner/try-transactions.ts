@@ -1,0 +1,79 @@
+import type { Kysely } from 'kysely';
+import type { DialectName } from '../db/connection-url.js';
+import type { Database, TaskInstanceState, TaskInstanceUpdate } from '../db/tables.js';
+import { transactionWithRetry } from '../db/transient-errors.js';
+import { createTaskJob, endTaskJob, type JobIdentity } from './job-heartbeat.js';
+import { claimTaskInstance, finishTaskInstance, type TaskInstanceKeyLike } from './ti-store.js';
+import { clearXComs, replaceXCom } from './xcom-store.js';
+
+/**
+ * The two writes of a try, each one transaction: the start (job row, guarded claim, rendered
+ * fields, XCom reset) and the end (XComs, guarded final state, job row closed). A try used to
+ * cost six separate commits; on SQLite every commit takes the one write lock that the scheduler
+ * and every other runner wait for, and on MySQL/PostgreSQL each is a log flush.
+ */
+
+/** Thrown inside a transaction to roll it back when a guard did not match. */
+class GuardMissed extends Error {}
+
+export interface ClaimTryInfo extends JobIdentity {
+  startDate: number;
+  dialect: DialectName;
+  renderedFields: Record<string, unknown> | null;
+}
+
+/** Start the try: the new job's id, or null (nothing written) when the TI is not ours to run. */
+export async function claimTry(
+  db: Kysely<Database>,
+  key: TaskInstanceKeyLike,
+  info: ClaimTryInfo,
+): Promise<number | null> {
+  try {
+    return await transactionWithRetry(db, async (trx) => {
+      const jobId = await createTaskJob(trx, info, info.startDate, info.dialect);
+      const claimed = await claimTaskInstance(trx, key, {
+        hostname: info.hostname,
+        unixname: info.unixname,
+        pid: info.pid,
+        jobId,
+        startDate: info.startDate,
+        ...(info.renderedFields ? { renderedFields: info.renderedFields } : {}),
+      });
+      if (!claimed) throw new GuardMissed();
+      // A new try starts without the XComs of the last one (Airflow clears them too).
+      await clearXComs(trx, key);
+      return jobId;
+    });
+  } catch (error) {
+    if (error instanceof GuardMissed) return null;
+    throw error;
+  }
+}
+
+export interface XComWrite {
+  key: string;
+  value: unknown;
+}
+
+/**
+ * End the try: XComs, the final state (only if the TI is still running this try) and the job row,
+ * all or nothing. False (nothing written) when someone changed the TI while it ran.
+ */
+export async function finishTry(
+  db: Kysely<Database>,
+  key: TaskInstanceKeyLike,
+  update: TaskInstanceUpdate & { state: TaskInstanceState },
+  options: { jobId: number; xcoms: readonly XComWrite[] },
+): Promise<boolean> {
+  try {
+    return await transactionWithRetry(db, async (trx) => {
+      for (const x of options.xcoms) await replaceXCom(trx, key, x.key, x.value);
+      if (!(await finishTaskInstance(trx, key, update))) throw new GuardMissed();
+      await endTaskJob(trx, options.jobId, update.state === 'failed' ? 'failed' : 'success');
+      return true;
+    });
+  } catch (error) {
+    if (error instanceof GuardMissed) return false;
+    throw error;
+  }
+}
