@@ -3,6 +3,7 @@ import { Migrator, sql, type Kysely, type Migration, type MigrationProvider } fr
 import { DatabaseError } from '../errors.js';
 import { columnKit } from './migrations/column-types.js';
 import * as m0001 from './migrations/0001_initial.js';
+import * as m0002 from './migrations/0002_ti_queue_order_index.js';
 import type { MetadataDb } from './open.js';
 
 /**
@@ -10,7 +11,7 @@ import type { MetadataDb } from './open.js';
  * is needed). Kysely's migrator takes a lock row first, so two processes running `db migrate` at
  * once apply each migration exactly once.
  */
-const MIGRATIONS = { '0001_initial': m0001 } as const;
+const MIGRATIONS = { '0001_initial': m0001, '0002_ti_queue_order_index': m0002 } as const;
 
 export const MIGRATION_TABLE = 'updraft_migration';
 export const MIGRATION_LOCK_TABLE = 'updraft_migration_lock';
@@ -21,7 +22,7 @@ function migrator(db: MetadataDb, kysely: Kysely<unknown> = db.kysely as Kysely<
     async getMigrations() {
       const out: Record<string, Migration> = {};
       for (const [name, mod] of Object.entries(MIGRATIONS)) {
-        out[name] = { up: (k) => mod.up(k, kit), down: (k) => mod.down(k) };
+        out[name] = { up: (k) => mod.up(k, kit), down: (k) => mod.down(k, kit) };
       }
       return out;
     },

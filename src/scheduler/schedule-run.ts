@@ -79,6 +79,24 @@ async function readTaskInstances(
 }
 
 /**
+ * Whether a decision on this run could change anything, judged from the trusted cache alone (no
+ * query, no lock). With several schedulers every decision runs in a transaction holding the run's
+ * row lock, which costs round trips even when, as after most tasks of a wide fan-out, nothing is
+ * ready yet; this lets the scheduler skip those. True whenever it cannot tell: the cache is not
+ * trusted, or the DAG has branching, dependsOnPast or mapped tasks (their inputs live elsewhere).
+ */
+export function mayChange(cached: CachedDag, cache: RunTiCache, now: number): boolean {
+  if (cache.full || cache.stale || cache.readAt === null) return true;
+  const { dag, graph } = cached;
+  if (dag.tasks.some((t) => t.isBranch || t.isShortCircuit || t.dependsOnPast || t.mapped)) return true;
+  const tis = [...cache.rows.values()];
+  const present = new Set(tis.map((t) => t.taskId));
+  if (dag.tasks.some((t) => !present.has(t.taskId))) return true;
+  const evaluation = evaluateRun({ dag, graph, tis, now, skipChoices: new Map(), pastStates: new Map() });
+  return evaluation.changes.length > 0 || evaluation.runState !== 'running';
+}
+
+/**
  * One scheduling decision for one running DagRun (Airflow's DagRun.update_state +
  * task_instance_scheduling_decisions): read its task instances, evaluate dependencies and apply
  * the changes with state-guarded UPDATEs, then settle the run's own state.

@@ -19,7 +19,7 @@ import {
 } from './health.js';
 import { endJob, heartbeatJob, startSchedulerJob, type JobInfo } from './job.js';
 import { queueScheduledTasks } from './queue-tasks.js';
-import { RunTiCache, scheduleRun } from './schedule-run.js';
+import { mayChange, RunTiCache, scheduleRun } from './schedule-run.js';
 import { failTry } from './task-failure.js';
 
 export interface SchedulerOptions {
@@ -46,6 +46,7 @@ export interface SchedulerStats {
 
 const RUN_CREATION_INTERVAL_MS = 1000;
 const FULL_SWEEP_INTERVAL_MS = 1000;
+const QUEUED_RUN_CHECK_MS = 50;
 
 /**
  * The SchedulerJob. One loop does, in order: heartbeat; create due runs; start queued runs; read
@@ -151,6 +152,8 @@ export class Scheduler {
     let lastSweep = 0;
     let lastHealth = 0;
     let wakeAt: number | null = null;
+    let lastQueuedCheck = 0;
+    let startQueuedSoon = true;
     const dirty = new Set<string>();
     const tiCaches = new Map<string, RunTiCache>();
 
@@ -183,8 +186,16 @@ export class Scheduler {
           this.stats.runsCreated += created;
           work += created;
           lastCreate = created > 0 ? 0 : now;
+          if (created > 0) startQueuedSoon = true;
         }
-        work += await this.startQueuedRuns(db, dags, now, dirty);
+        // Runs are queued by triggers from other processes, by the creator above, or wait for a
+        // slot a finishing run frees: a look every QUEUED_RUN_CHECK_MS (and right after a run
+        // finished) starts them without a query on every loop of a busy scheduler.
+        if (startQueuedSoon || now - lastQueuedCheck >= QUEUED_RUN_CHECK_MS) {
+          startQueuedSoon = false;
+          lastQueuedCheck = now;
+          work += await this.startQueuedRuns(db, dags, now, dirty);
+        }
         lap('create');
 
         for (const event of executor.drainEvents()) {
@@ -233,6 +244,7 @@ export class Scheduler {
             // The once-a-second sweep reads everything again: the safety net for the cache.
             if (sweep) cache.full = true;
             const runOptions = { now, maxMapLength: v.core.max_map_length, log: this.log, cache };
+            if (skipLocked && !sweep && !mayChange(cached, cache, now)) continue;
             // With several schedulers each run is decided by one of them at a time: the row lock
             // is held for the decision, and a run another scheduler holds is skipped this loop.
             const res = skipLocked
@@ -252,7 +264,10 @@ export class Scheduler {
               cache.full = true;
               continue;
             }
-            if (res.finished) tiCaches.delete(key);
+            if (res.finished) {
+              tiCaches.delete(key);
+              startQueuedSoon = true;
+            }
             // An expansion renumbers the placeholder row: read the run afresh next time.
             if (res.again) cache.full = true;
             work += res.changed + (res.finished ? 1 : 0);

@@ -205,6 +205,8 @@ type PreparedTry =
       operator: BaseOperator;
       rendered: Record<string, unknown>;
       retry: RetrySettings;
+      /** Keys the try pushed itself while it ran (its return value then replaces one). */
+      pushedXComs: ReadonlyMap<string, unknown>;
     }
   | { ok: false; error: unknown; retry: RetrySettings | null };
 
@@ -222,7 +224,7 @@ async function prepareTry(
     });
     retry = retrySettingsOf(loaded.operator);
     const dagRun = await readDagRun(db, request.dagId, request.runId);
-    const { context, operator } = await buildContext({
+    const { context, operator, pushedXComs } = await buildContext({
       request,
       deps,
       loaded,
@@ -234,7 +236,7 @@ async function prepareTry(
       testMode: false,
     });
     const rendered = await renderTaskFields(operator, context);
-    return { ok: true, loaded, context, operator, rendered, retry };
+    return { ok: true, loaded, context, operator, rendered, retry, pushedXComs };
   } catch (error) {
     return { ok: false, error, retry };
   }
@@ -260,7 +262,17 @@ async function executeAndRecord(
   });
   // Our own final write would look like a change from outside to the next beat.
   rs.stopWatching();
-  const state = await recordOutcome(db, request, loaded.operator, operator, outcome, rs, retry, context);
+  const state = await recordOutcome(
+    db,
+    request,
+    loaded.operator,
+    operator,
+    outcome,
+    rs,
+    retry,
+    context,
+    prepared.pushedXComs,
+  );
   return { state, tainted, error: outcome.kind === 'failed' ? errorMessage(outcome.error) : null };
 }
 
@@ -273,13 +285,17 @@ async function recordOutcome(
   rs: RunState,
   retry: RetrySettings | null,
   context: TaskContext,
+  pushedXComs: ReadonlyMap<string, unknown>,
 ): Promise<TaskInstanceState> {
   const { log } = rs;
   let finalOutcome = outcome;
   let xcoms: XComWrite[] = [];
   if (outcome.kind === 'success') {
     try {
-      xcoms = resultXComs(declared, outcome.value, log);
+      xcoms = resultXComs(declared, outcome.value, log).map((x) => ({
+        ...x,
+        replaces: pushedXComs.has(x.key),
+      }));
     } catch (error) {
       finalOutcome = { kind: 'failed', error, retryable: true };
     }
@@ -344,9 +360,9 @@ async function recordOutcome(
 }
 
 /** Return value → XCom; branch / short-circuit decisions → the skipmixin record the scheduler reads. */
-function resultXComs(declared: BaseOperator, value: unknown, log: TaskLogger): XComWrite[] {
+function resultXComs(declared: BaseOperator, value: unknown, log: TaskLogger): Omit<XComWrite, 'replaces'>[] {
   const flags = declared.serialize();
-  const writes: XComWrite[] = [];
+  const writes: Omit<XComWrite, 'replaces'>[] = [];
   if (value !== undefined) writes.push({ key: RETURN_VALUE_KEY, value });
   if (flags.isBranch) {
     const followed = value === undefined || value === null ? [] : [value].flat().map(String);
@@ -526,7 +542,7 @@ export interface BuildContextInput {
 /** The Airflow template context, and the operator to run (a mapped task's instance for its map index). */
 export async function buildContext(
   input: BuildContextInput,
-): Promise<{ context: TaskContext; operator: BaseOperator }> {
+): Promise<{ context: TaskContext; operator: BaseOperator; pushedXComs: ReadonlyMap<string, unknown> }> {
   const { request, deps, loaded } = input;
   const db = deps.db.kysely;
   const run = 'run_id' in input.dagRun ? dagRunInfo(input.dagRun) : input.dagRun;
@@ -595,7 +611,7 @@ export async function buildContext(
     operator = mapped.instance(kwargs);
     context.task = operator;
   }
-  return { context, operator };
+  return { context, operator, pushedXComs: xcom.pushed };
 }
 
 async function previousSuccess(

@@ -4,7 +4,7 @@ import type { Database, TaskInstanceState, TaskInstanceUpdate } from '../db/tabl
 import { transactionWithRetry } from '../db/transient-errors.js';
 import { createTaskJob, endTaskJob, type JobIdentity } from './job-heartbeat.js';
 import { claimTaskInstance, finishTaskInstance, type TaskInstanceKeyLike } from './ti-store.js';
-import { clearXComs, replaceXCom } from './xcom-store.js';
+import { clearXComs, insertXCom, replaceXCom } from './xcom-store.js';
 
 /**
  * The two writes of a try, each one transaction: the start (job row, guarded claim, rendered
@@ -53,6 +53,8 @@ export async function claimTry(
 export interface XComWrite {
   key: string;
   value: unknown;
+  /** The try itself pushed this key while it ran (replace it); otherwise it cannot exist yet. */
+  replaces: boolean;
 }
 
 /**
@@ -67,7 +69,7 @@ export async function finishTry(
 ): Promise<boolean> {
   try {
     return await transactionWithRetry(db, async (trx) => {
-      for (const x of options.xcoms) await replaceXCom(trx, key, x.key, x.value);
+      for (const x of options.xcoms) await (x.replaces ? replaceXCom : insertXCom)(trx, key, x.key, x.value);
       if (!(await finishTaskInstance(trx, key, update))) throw new GuardMissed();
       await endTaskJob(trx, options.jobId, update.state === 'failed' ? 'failed' : 'success');
       return true;

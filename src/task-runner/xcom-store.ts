@@ -45,7 +45,6 @@ export async function replaceXCom(
   key: string,
   value: unknown,
 ): Promise<void> {
-  const json = JSON.stringify(value === undefined ? null : value);
   await trx
     .deleteFrom('xcom')
     .where('dag_id', '=', owner.dagId)
@@ -54,7 +53,17 @@ export async function replaceXCom(
     .where('map_index', '=', owner.mapIndex)
     .where('key', '=', key)
     .execute();
-  await trx
+  await insertXCom(trx, owner, key, value);
+}
+
+/** Add an XCom known not to exist yet (a try's XComs are cleared when it starts). */
+export async function insertXCom(
+  db: Kysely<Database>,
+  owner: XComOwner,
+  key: string,
+  value: unknown,
+): Promise<void> {
+  await db
     .insertInto('xcom')
     .values({
       dag_id: owner.dagId,
@@ -62,7 +71,7 @@ export async function replaceXCom(
       task_id: owner.taskId,
       map_index: owner.mapIndex,
       key,
-      value: json,
+      value: JSON.stringify(value === undefined ? null : value),
       timestamp: Date.now(),
     })
     .execute();
