@@ -156,6 +156,18 @@ describe.each(TEST_DIALECTS)('task runner on %s', (dialect) => {
     expect(JSON.parse(row.value)).toEqual({ sum: 6 });
   });
 
+  it("stores a try's return value once, replacing a return_value the task pushed itself", async () => {
+    const key = await seedTaskInstance(e.db, 'run_1', 'push_then_return');
+    expect(await run(key)).toMatchObject({ ran: true, state: 'success' });
+    const rows = await e.db.kysely
+      .selectFrom('xcom')
+      .select(['key', 'value'])
+      .where('run_id', '=', 'run_1')
+      .where('task_id', '=', 'push_then_return')
+      .execute();
+    expect(rows).toEqual([{ key: 'return_value', value: JSON.stringify('returned') }]);
+  });
+
   it('records the followed branch and a falsy short-circuit for the scheduler', async () => {
     await run(await seedTaskInstance(e.db, 'run_1', 'branch'));
     await run(await seedTaskInstance(e.db, 'run_1', 'gate'));
