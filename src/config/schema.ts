@@ -113,8 +113,8 @@ export const configSchema = {
       { min: 0 },
     ),
     task_runner_max_tasks_per_process: int(
-      200,
-      'Tasks one warm task process runs before it is replaced (0: no limit).',
+      0,
+      'Tasks one warm task process runs before it is replaced (0: no limit; a process is replaced anyway once a task leaves something behind or its heap or buffers grow past half of task_runner_max_old_space_size).',
       { min: 0 },
     ),
     task_runner_cache_dag_files: bool(

@@ -3,6 +3,7 @@ import { Kysely, MysqlDialect, PostgresDialect, SqliteDialect, type Dialect } fr
 import { DatabaseError } from '../errors.js';
 import { parseConnectionUrl, redactUrl, type ConnectionTarget, type DialectName } from './connection-url.js';
 import { withTransientRetry } from './retrying-dialect.js';
+import { withLockWait } from './sqlite-lock-wait.js';
 import { withStatementCache } from './sqlite-statement-cache.js';
 import type { Database } from './tables.js';
 
@@ -26,6 +27,9 @@ export interface Capabilities {
   /** More than one scheduler may run against this database at once. */
   readonly multipleSchedulers: boolean;
 }
+
+/** How long an SQLite writer waits for the write lock before SQLITE_BUSY reaches the caller. */
+const SQLITE_LOCK_TIMEOUT_MS = 10_000;
 
 export interface OpenOptions {
   poolSize?: number;
@@ -67,11 +71,25 @@ async function createDialect(target: ConnectionTarget, poolSize: number): Promis
     // WAL lets the webserver read while the scheduler writes; busy_timeout waits out short write locks.
     // busy_timeout first: switching a fresh file to WAL needs a brief exclusive lock that another
     // process opening the same file at the same moment may hold.
-    db.pragma('busy_timeout = 10000');
+    db.pragma(`busy_timeout = ${SQLITE_LOCK_TIMEOUT_MS}`);
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
     db.pragma('foreign_keys = ON');
-    return new SqliteDialect({ database: withStatementCache(db) });
+    // From here on lock waits are ours (sqlite-lock-wait.ts): finer than SQLite's busy handler.
+    db.pragma('busy_timeout = 0');
+    const cached = withStatementCache(db);
+    return new SqliteDialect({
+      database: withLockWait(
+        {
+          prepare: (sql) => cached.prepare(sql),
+          close: () => cached.close(),
+          get inTransaction() {
+            return db.inTransaction;
+          },
+        },
+        { timeoutMs: SQLITE_LOCK_TIMEOUT_MS },
+      ),
+    });
   }
   if (target.dialect === 'mysql') {
     const { createPool } = await import('mysql2');

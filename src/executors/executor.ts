@@ -21,6 +21,8 @@ export interface TaskWorkItem {
   priorityWeight: number;
   poolSlots: number;
   executionTimeoutMs: number | null;
+  /** The TI's max_tries and operator as queued: the runner then need not read the TI first. */
+  queuedTi?: { maxTries: number; operator: string | null };
 }
 
 /** How a task process ended, as the executor saw it (the DB holds the authoritative task state). */

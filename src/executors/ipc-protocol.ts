@@ -1,5 +1,5 @@
 import type { TaskInstanceState } from '../db/tables.js';
-import type { TaskInstanceKey } from './executor.js';
+import type { TaskInstanceKey, TaskWorkItem } from './executor.js';
 
 /**
  * Messages between a local executor and its task processes (child_process IPC, JSON).
@@ -10,6 +10,7 @@ export interface RunMessage {
   type: 'run';
   key: TaskInstanceKey;
   fileloc: string;
+  queuedTi?: TaskWorkItem['queuedTi'];
   /** queue() time in the executor (epoch ms), for overhead measurements. */
   queuedAt: number;
 }

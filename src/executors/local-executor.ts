@@ -16,9 +16,10 @@ import { TaskProcess } from './task-process.js';
  *
  * Isolation choice: a process runs one task at a time and is reused for the next task only while
  * it is clean — the task ended by itself (no timeout, no terminate), left no child processes and no
- * stray handles, its heap is well under --max-old-space-size, and it has run fewer than
- * core.task_runner_max_tasks_per_process tasks. The DAG file is imported afresh for every task, so
- * operator objects and module state never carry over. Anything else (a crash, an OOM, a
+ * stray handles, its memory is well under --max-old-space-size, and it has run fewer than
+ * core.task_runner_max_tasks_per_process tasks (if set). Each try runs on its own copy of the
+ * operator, so what one try sets on it never reaches the next (the DAG file's module state does
+ * last for the process with core.task_runner_cache_dag_files). Anything else (a crash, an OOM, a
  * process.exit in task code) ends that process only; the executor records the lost try
  * (up_for_retry / failed) and forks a replacement. core.task_runner_warm_processes idle processes
  * are kept ready, so replacing one is off the critical path.
@@ -200,7 +201,13 @@ export class LocalExecutor implements Executor {
       proc.reportedDone = false;
       proc.taskStartedAt = Date.now();
       if (
-        !proc.send({ type: 'run', key: next.item.key, fileloc: next.item.fileloc, queuedAt: next.queuedAt })
+        !proc.send({
+          type: 'run',
+          key: next.item.key,
+          fileloc: next.item.fileloc,
+          queuedTi: next.item.queuedTi,
+          queuedAt: next.queuedAt,
+        })
       ) {
         // It died between idle and now; its exit handler cleans up. Put the task back.
         proc.task = null;

@@ -1,6 +1,6 @@
 import type { SerializedDag, SerializedTask } from '../dag/serialized.js';
 import type { DagRunState, TaskInstanceState } from '../db/tables.js';
-import { countUpstream, evaluateTriggerRule } from './trigger-rules.js';
+import { countUpstreamInto, emptyCounts, evaluateTriggerRule, type UpstreamCounts } from './trigger-rules.js';
 
 /** The part of a task instance the dependency evaluation looks at. */
 export interface TiView {
@@ -139,22 +139,26 @@ function skippedByChoices(graph: DagGraph, choices: ReadonlyMap<string, SkipChoi
  */
 export function evaluateRun(input: RunEvaluationInput): RunEvaluation {
   const { graph, now } = input;
+  // The caller's rows are never changed: a decision replaces the row in this map's lists with a
+  // changed copy (most rows of a large run change nothing, so copying all of them would be waste).
   const byTask = new Map<string, TiView[]>();
   for (const ti of input.tis) {
     const list = byTask.get(ti.taskId);
-    if (list) list.push({ ...ti });
-    else byTask.set(ti.taskId, [{ ...ti }]);
+    if (list) list.push(ti);
+    else byTask.set(ti.taskId, [ti]);
   }
   const changes: TiChange[] = [];
-  const change = (ti: TiView, kind: ChangeKind, newState: TaskInstanceState) => {
+  const change = (list: TiView[], index: number, kind: ChangeKind, newState: TaskInstanceState) => {
+    const ti = list[index]!;
     changes.push({ kind, taskId: ti.taskId, mapIndex: ti.mapIndex, from: ti.state });
-    ti.state = newState;
+    list[index] = { ...ti, state: newState };
   };
   for (const [taskId, list] of byTask) {
     if (graph.byId.has(taskId)) continue;
-    for (const ti of list)
+    list.forEach((ti, i) => {
       if (!FINISHED_STATES.has(ti.state) && ti.state !== 'running' && ti.state !== 'queued')
-        change(ti, 'remove', 'removed');
+        change(list, i, 'remove', 'removed');
+    });
   }
   const skipped = skippedByChoices(graph, input.skipChoices);
   let nextWakeAt: number | null = null;
@@ -163,26 +167,26 @@ export function evaluateRun(input: RunEvaluationInput): RunEvaluation {
   for (const task of graph.order) {
     const tis = byTask.get(task.taskId);
     if (!tis) continue;
-    for (const ti of tis) {
+    for (let i = 0; i < tis.length; i++) {
+      const ti = tis[i]!;
       if (WAITING_FOR_TIME.has(ti.state)) {
-        if (ti.nextRetryAt === null || ti.nextRetryAt <= now) change(ti, 'schedule', 'scheduled');
+        if (ti.nextRetryAt === null || ti.nextRetryAt <= now) change(tis, i, 'schedule', 'scheduled');
         else nextWakeAt = Math.min(nextWakeAt ?? Infinity, ti.nextRetryAt);
         continue;
       }
       if (ti.state !== null) continue;
       if (skipped.has(task.taskId)) {
-        change(ti, 'skip', 'skipped');
+        change(tis, i, 'skip', 'skipped');
         continue;
       }
-      const upstreamStates = task.upstream.flatMap((u) => (byTask.get(u) ?? []).map((x) => x.state));
-      const decision = evaluateTriggerRule(task.triggerRule, countUpstream(upstreamStates));
+      const decision = evaluateTriggerRule(task.triggerRule, upstreamCounts(task.upstream, byTask));
       if (decision === 'wait') continue;
       if (decision === 'skip') {
-        change(ti, 'skip', 'skipped');
+        change(tis, i, 'skip', 'skipped');
         continue;
       }
       if (decision === 'upstream_failed') {
-        change(ti, 'upstream_failed', 'upstream_failed');
+        change(tis, i, 'upstream_failed', 'upstream_failed');
         continue;
       }
       if (task.dependsOnPast) {
@@ -192,10 +196,10 @@ export function evaluateRun(input: RunEvaluationInput): RunEvaluation {
           continue;
         }
       }
-      if (task.mapped && ti.mapIndex === -1) change(ti, 'expand', 'scheduled');
+      if (task.mapped && ti.mapIndex === -1) change(tis, i, 'expand', 'scheduled');
       else if (task.isEmpty && !task.hasCallbacks.onExecute && !task.hasCallbacks.onSuccess)
-        change(ti, 'empty_success', 'success');
-      else change(ti, 'schedule', 'scheduled');
+        change(tis, i, 'empty_success', 'success');
+      else change(tis, i, 'schedule', 'scheduled');
     }
   }
 
@@ -216,4 +220,11 @@ export function evaluateRun(input: RunEvaluationInput): RunEvaluation {
     return { changes, runState: leafFailed ? 'failed' : 'success', deadlocked: false, nextWakeAt };
   const deadlocked = inProgress === 0 && !blockedByPast;
   return { changes, runState: deadlocked ? 'failed' : 'running', deadlocked, nextWakeAt };
+}
+
+/** The states of a task's upstream instances, counted without building a list (a fan-in has 1,000). */
+function upstreamCounts(upstream: readonly string[], byTask: ReadonlyMap<string, TiView[]>): UpstreamCounts {
+  const counts = emptyCounts();
+  for (const u of upstream) for (const x of byTask.get(u) ?? []) countUpstreamInto(counts, x.state);
+  return counts;
 }

@@ -42,6 +42,8 @@ export async function queueScheduledTasks(
         'pool_slots',
         'priority_weight',
         'queue',
+        'max_tries',
+        'operator',
       ])
       .where('state', '=', 'scheduled')
       .orderBy('priority_weight', 'desc')
@@ -161,6 +163,7 @@ export async function queueScheduledTasks(
       priorityWeight: ti.priority_weight,
       poolSlots: ti.pool_slots,
       executionTimeoutMs: task?.executionTimeoutMs ?? null,
+      queuedTi: { maxTries: ti.max_tries, operator: ti.operator },
     };
     try {
       await executor.queue(item);

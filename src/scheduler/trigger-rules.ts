@@ -12,18 +12,25 @@ export interface UpstreamCounts {
   done: number;
 }
 
+export function emptyCounts(): UpstreamCounts {
+  return { total: 0, success: 0, skipped: 0, failed: 0, upstreamFailed: 0, done: 0 };
+}
+
+/** Add one upstream state to the counts. */
+export function countUpstreamInto(c: UpstreamCounts, s: TaskInstanceState | null): void {
+  if (s === 'removed') return;
+  c.total++;
+  if (s === 'success') c.success++;
+  else if (s === 'skipped') c.skipped++;
+  else if (s === 'failed') c.failed++;
+  else if (s === 'upstream_failed') c.upstreamFailed++;
+  else return;
+  c.done++;
+}
+
 export function countUpstream(states: readonly (TaskInstanceState | null)[]): UpstreamCounts {
-  const c: UpstreamCounts = { total: 0, success: 0, skipped: 0, failed: 0, upstreamFailed: 0, done: 0 };
-  for (const s of states) {
-    if (s === 'removed') continue;
-    c.total++;
-    if (s === 'success') c.success++;
-    else if (s === 'skipped') c.skipped++;
-    else if (s === 'failed') c.failed++;
-    else if (s === 'upstream_failed') c.upstreamFailed++;
-    else continue;
-    c.done++;
-  }
+  const c = emptyCounts();
+  for (const s of states) countUpstreamInto(c, s);
   return c;
 }
 

@@ -168,13 +168,28 @@ function isRunnerHelper(pid: number): boolean {
   }
 }
 
-/** Descendants of `rootPid` that belong to the task: everything except the runner's helpers (and their children). */
+/**
+ * Descendants of `rootPid` that belong to the task: everything except the runner's helpers (and
+ * their children). Helpers are the runner's own direct children, so the walk starts below the root
+ * without them and never enters their trees (the runner checks this after every try).
+ */
 export function listTaskProcesses(rootPid: number): number[] {
-  const direct = listDescendants(rootPid);
-  const helpers = direct.filter(isRunnerHelper);
-  if (helpers.length === 0) return direct;
-  const excluded = new Set(helpers.flatMap((h) => [h, ...listDescendants(h)]));
-  return direct.filter((pid) => !excluded.has(pid));
+  const direct = childrenOf(rootPid);
+  if (direct === null) {
+    const all = listDescendants(rootPid);
+    const helpers = all.filter(isRunnerHelper);
+    if (helpers.length === 0) return all;
+    const excluded = new Set(helpers.flatMap((h) => [h, ...listDescendants(h)]));
+    return all.filter((pid) => !excluded.has(pid));
+  }
+  const out: number[] = [];
+  const stack = direct.filter((pid) => !isRunnerHelper(pid));
+  while (stack.length > 0) {
+    const pid = stack.pop()!;
+    out.push(pid);
+    stack.push(...(childrenOf(pid) ?? []));
+  }
+  return out;
 }
 
 /** SIGTERM each process's tree, wait up to `graceMs`, then SIGKILL what is left. */

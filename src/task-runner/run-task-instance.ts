@@ -1,5 +1,5 @@
 import { hostname as osHostname, userInfo } from 'node:os';
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import type { Database, DagRunRow, TaskInstanceState, TaskInstanceUpdate } from '../db/tables.js';
 import type { MetadataDb } from '../db/index.js';
 import type { UpdraftConfig } from '../config/schema.js';
@@ -32,6 +32,17 @@ export interface TaskRunRequest {
   mapIndex: number;
   tryNumber: number;
   fileloc: string;
+  /**
+   * What the scheduler read from the TI when it queued this try. Given, the runner does not read
+   * the TI before it starts (the claim's guard on state and try number still decides whether the
+   * try is ours); `tasks run` leaves it out and the TI is read.
+   */
+  queued?: QueuedTiInfo;
+}
+
+export interface QueuedTiInfo {
+  maxTries: number;
+  operator: string | null;
 }
 
 export interface RunnerDeps {
@@ -59,24 +70,34 @@ export function runnerHostname(config: UpdraftConfig): string {
   return config.core.hostname || osHostname();
 }
 
+let cachedUnixName: string | undefined;
+/** The user the runner runs as (read once: userInfo() reads /etc/passwd on every call). */
 function unixName(): string {
+  if (cachedUnixName !== undefined) return cachedUnixName;
   try {
-    return userInfo().username;
+    cachedUnixName = userInfo().username;
   } catch {
-    return String(process.getuid?.() ?? 'unknown');
+    cachedUnixName = String(process.getuid?.() ?? 'unknown');
   }
+  return cachedUnixName;
 }
 
 export async function runTaskInstance(request: TaskRunRequest, deps: RunnerDeps): Promise<RunResult> {
   const db = deps.db.kysely;
   const key = request;
-  const ti = await readTaskInstance(db, key);
-  if (!ti) return { ran: false, reason: `Task instance ${describe(request)} does not exist` };
-  if (ti.try_number !== request.tryNumber || !(ti.state === 'queued' || ti.state === 'scheduled')) {
-    return {
-      ran: false,
-      reason: `Task instance ${describe(request)} is in state ${ti.state ?? 'none'} (try ${ti.try_number}), not queued for try ${request.tryNumber}`,
-    };
+  let ti: QueuedTiInfo;
+  if (request.queued) {
+    ti = request.queued;
+  } else {
+    const row = await readTaskInstance(db, key);
+    if (!row) return { ran: false, reason: `Task instance ${describe(request)} does not exist` };
+    if (row.try_number !== request.tryNumber || !(row.state === 'queued' || row.state === 'scheduled')) {
+      return {
+        ran: false,
+        reason: `Task instance ${describe(request)} is in state ${row.state ?? 'none'} (try ${row.try_number}), not queued for try ${request.tryNumber}`,
+      };
+    }
+    ti = { maxTries: row.max_tries, operator: row.operator };
   }
   const host = runnerHostname(deps.config);
   const who = {
@@ -95,7 +116,7 @@ export async function runTaskInstance(request: TaskRunRequest, deps: RunnerDeps)
   deps.signal?.addEventListener('abort', onOuterAbort, { once: true });
   if (deps.signal?.aborted) onOuterAbort();
 
-  log.info(`Starting attempt ${request.tryNumber} of ${ti.max_tries + 1}`);
+  log.info(`Starting attempt ${request.tryNumber} of ${ti.maxTries + 1}`);
   log.info(
     `Executing <Task(${ti.operator ?? 'Operator'}): ${request.taskId}> on ${request.runId} (pid ${process.pid}, host ${host})`,
   );
@@ -105,7 +126,7 @@ export async function runTaskInstance(request: TaskRunRequest, deps: RunnerDeps)
     log,
     signal: controller.signal,
     startDate,
-    maxTries: ti.max_tries,
+    maxTries: ti.maxTries,
   });
   const jobId = await claimTry(db, key, {
     ...who,
@@ -143,7 +164,7 @@ export async function runTaskInstance(request: TaskRunRequest, deps: RunnerDeps)
     log,
     controller,
     startDate,
-    maxTries: ti.max_tries,
+    maxTries: ti.maxTries,
     jobId,
     jobEnded: false,
     stopWatching: () => heartbeat.stop(),
@@ -223,12 +244,13 @@ async function prepareTry(
       reuseModule: deps.reuseDagModule === true,
     });
     retry = retrySettingsOf(loaded.operator);
-    const dagRun = await readDagRun(db, request.dagId, request.runId);
+    const { run: dagRun, previousSuccess } = await readDagRun(db, request.dagId, request.runId);
     const { context, operator, pushedXComs } = await buildContext({
       request,
       deps,
       loaded,
       dagRun,
+      previousSuccess,
       log: options.log,
       signal: options.signal,
       startDate: options.startDate,
@@ -492,15 +514,41 @@ export async function retrySettingsFromSerialized(
   }
 }
 
-export async function readDagRun(db: Kysely<Database>, dagId: string, runId: string): Promise<DagRunRow> {
-  const run = await db
-    .selectFrom('dag_run')
-    .selectAll()
-    .where('dag_id', '=', dagId)
-    .where('run_id', '=', runId)
+/** The previous successful run's data interval (prev_data_interval_*_success in templates). */
+export interface PreviousSuccess {
+  start: number;
+  end: number;
+}
+
+/**
+ * The run, and the data interval of the DAG's last successful run before it, in one statement:
+ * the runner needs both before every try.
+ */
+export async function readDagRun(
+  db: Kysely<Database>,
+  dagId: string,
+  runId: string,
+): Promise<{ run: DagRunRow; previousSuccess: PreviousSuccess | null }> {
+  const previous = (column: 'data_interval_start' | 'data_interval_end') =>
+    sql<number | null>`(select coalesce(p.${sql.ref(column)}, p.logical_date) from dag_run p
+      where p.dag_id = r.dag_id and p.state = 'success' and p.logical_date < r.logical_date
+      order by p.logical_date desc limit 1)`;
+  const row = await db
+    .selectFrom('dag_run as r')
+    .selectAll('r')
+    .select([
+      previous('data_interval_start').as('prev_success_start'),
+      previous('data_interval_end').as('prev_success_end'),
+    ])
+    .where('r.dag_id', '=', dagId)
+    .where('r.run_id', '=', runId)
     .executeTakeFirst();
-  if (!run) throw new Error(`DAG run ${dagId}/${runId} does not exist`);
-  return run;
+  if (!row) throw new Error(`DAG run ${dagId}/${runId} does not exist`);
+  const { prev_success_start: start, prev_success_end: end, ...run } = row;
+  return {
+    run,
+    previousSuccess: start === null || end === null ? null : { start: Number(start), end: Number(end) },
+  };
 }
 
 export function dagRunInfo(run: DagRunRow): DagRunInfo {
@@ -532,6 +580,8 @@ export interface BuildContextInput {
   loaded: LoadedTask;
   /** A recorded run, or the run info `tasks test` makes up. */
   dagRun: DagRunRow | DagRunInfo;
+  /** The last successful run's data interval before this run (none in test mode). */
+  previousSuccess: PreviousSuccess | null;
   log: TaskLogger;
   signal: AbortSignal;
   startDate: number;
@@ -555,7 +605,7 @@ export async function buildContext(
     triggerDagRun: deps.services?.triggerDagRun,
   });
   const params = validateParams(serializeParams(loaded.dag.params), run.conf);
-  const prev = input.testMode ? null : await previousSuccess(db, request.dagId, run.logicalDate.getTime());
+  const prev = input.previousSuccess;
   // Only a sensor in reschedule mode needs to know when its first poke happened.
   const reschedules = (loaded.operator as { mode?: unknown }).mode === 'reschedule';
   const sensorFirst = input.testMode || !reschedules ? null : await firstRescheduleStart(db, { ...request });
@@ -612,27 +662,6 @@ export async function buildContext(
     context.task = operator;
   }
   return { context, operator, pushedXComs: xcom.pushed };
-}
-
-async function previousSuccess(
-  db: Kysely<Database>,
-  dagId: string,
-  before: number,
-): Promise<{ start: number; end: number } | null> {
-  const row = await db
-    .selectFrom('dag_run')
-    .select(['data_interval_start', 'data_interval_end', 'logical_date'])
-    .where('dag_id', '=', dagId)
-    .where('state', '=', 'success')
-    .where('logical_date', '<', before)
-    .orderBy('logical_date', 'desc')
-    .limit(1)
-    .executeTakeFirst();
-  if (!row) return null;
-  return {
-    start: row.data_interval_start ?? row.logical_date,
-    end: row.data_interval_end ?? row.logical_date,
-  };
 }
 
 async function runCallback(

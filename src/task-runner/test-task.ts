@@ -84,6 +84,7 @@ async function prepare(input: UnrecordedInput): Promise<Prepared> {
     deps: { db: input.db, fernet: input.fernet, env: input.env },
     loaded,
     dagRun: run,
+    previousSuccess: null,
     log,
     signal: controller.signal,
     startDate: Date.now(),

@@ -161,6 +161,40 @@ describe('evaluating a run', () => {
     ]);
     expect(r.runState).toBe('failed');
   });
+  it("decides on its own copies: the caller's rows (the scheduler's cache) keep their states", () => {
+    const dag = dagOf([task('a'), task('b', ['a']), task('c', ['b'])]);
+    const tis: TiView[] = [
+      { taskId: 'a', mapIndex: -1, state: 'failed', nextRetryAt: null },
+      { taskId: 'b', mapIndex: -1, state: null, nextRetryAt: null },
+      { taskId: 'c', mapIndex: -1, state: null, nextRetryAt: null },
+    ];
+    const before = structuredClone(tis);
+    const r = evaluateRun({
+      dag,
+      graph: buildGraph(dag),
+      tis,
+      now: 1000,
+      skipChoices: new Map(),
+      pastStates: new Map(),
+    });
+    expect(r.changes).toHaveLength(2);
+    expect(tis).toEqual(before);
+  });
+  it('a fan-in waits for its last upstream and fails at once on the first failed one', () => {
+    const ups = Array.from({ length: 50 }, (_, i) => `m${i}`);
+    const tasks = [...ups.map((u) => task(u)), task('sink', ups)];
+    const states = (last: S): Record<string, S> => ({
+      ...Object.fromEntries(ups.map((u, i) => [u, i === ups.length - 1 ? last : 'success'])),
+      sink: null,
+    });
+    expect(run(tasks, states('running')).changes).toEqual([]);
+    expect(run(tasks, states('success')).changes.map((c) => [c.taskId, c.kind])).toEqual([
+      ['sink', 'schedule'],
+    ]);
+    expect(run(tasks, states('failed')).changes.map((c) => [c.taskId, c.kind])).toEqual([
+      ['sink', 'upstream_failed'],
+    ]);
+  });
   it('EmptyOperator succeeds without the executor and its downstream is scheduled in the same pass', () => {
     const r = run([task('start', [], { isEmpty: true }), task('work', ['start'])], {
       start: null,
