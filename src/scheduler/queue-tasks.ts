@@ -7,6 +7,8 @@ import type { DagCache } from './dag-cache.js';
 
 export const DEFAULT_POOL = 'default_pool';
 export const DEFAULT_POOL_SLOTS = 128;
+/** The deepest look into the scheduled TIs per loop when limits hold back the first ones. */
+const MAX_CANDIDATES = 512;
 
 export interface QueueOptions {
   now: number;
@@ -27,30 +29,37 @@ export async function queueScheduledTasks(
   dags: DagCache,
   options: QueueOptions,
 ): Promise<number> {
-  let free = executor.openSlots;
+  const free = executor.openSlots;
   if (free <= 0) return 0;
   const pick = async (trx: Kysely<Database>) => {
-    let q = trx
-      .selectFrom('task_instance')
-      .select([
-        'dag_id',
-        'run_id',
-        'task_id',
-        'map_index',
-        'try_number',
-        'pool',
-        'pool_slots',
-        'priority_weight',
-        'queue',
-        'max_tries',
-        'operator',
-      ])
-      .where('state', '=', 'scheduled')
-      .orderBy('priority_weight', 'desc')
-      .orderBy('updated_at')
-      .limit(Math.max(free * 4, 64));
-    if (options.skipLocked) q = q.forUpdate().skipLocked();
-    const candidates = await q.execute();
+    const candidatesUpTo = (limit: number) => {
+      let q = trx
+        .selectFrom('task_instance')
+        .select([
+          'dag_id',
+          'run_id',
+          'task_id',
+          'map_index',
+          'try_number',
+          'pool',
+          'pool_slots',
+          'priority_weight',
+          'queue',
+          'max_tries',
+          'operator',
+        ])
+        .where('state', '=', 'scheduled')
+        .orderBy('priority_weight', 'desc')
+        .orderBy('updated_at')
+        .limit(limit);
+      if (options.skipLocked) q = q.forUpdate().skipLocked();
+      return q.execute();
+    };
+    type Candidate = Awaited<ReturnType<typeof candidatesUpTo>>[number];
+    // A few candidates per free slot are usually enough (a busy scheduler queues one or two per
+    // loop); only when pools or maxActiveTasks hold back too many of them is the look taken deeper.
+    let limit = Math.max(free * 2, 8);
+    let candidates = await candidatesUpTo(limit);
     if (candidates.length === 0) return [];
     // One aggregate gives both what each pool has in use and what each DAG has running.
     const [pools, active] = await Promise.all([
@@ -62,33 +71,44 @@ export async function queueScheduledTasks(
         .groupBy(['dag_id', 'pool'])
         .execute(),
     ]);
-    const poolFree = new Map<string, number>(pools);
-    if (!poolFree.has(DEFAULT_POOL)) poolFree.set(DEFAULT_POOL, DEFAULT_POOL_SLOTS);
-    const dagActive = new Map<string, number>();
-    for (const a of active) {
-      poolFree.set(a.pool, (poolFree.get(a.pool) ?? 0) - Number(a.used));
-      dagActive.set(a.dag_id, (dagActive.get(a.dag_id) ?? 0) + Number(a.n));
-    }
-    const chosen: (typeof candidates)[number][] = [];
-    for (const ti of candidates) {
-      if (free <= 0) break;
-      const poolLeft = poolFree.get(ti.pool);
-      if (poolLeft === undefined) {
-        options.log.warn(
-          `${ti.dag_id}.${ti.task_id}: pool '${ti.pool}' does not exist; the task waits until it is created`,
-        );
-        poolFree.set(ti.pool, 0);
-        continue;
+    const warnedPools = new Set<string>();
+    const choose = async (list: Candidate[]): Promise<Candidate[]> => {
+      const poolFree = new Map<string, number>(pools);
+      if (!poolFree.has(DEFAULT_POOL)) poolFree.set(DEFAULT_POOL, DEFAULT_POOL_SLOTS);
+      const dagActive = new Map<string, number>();
+      for (const a of active) {
+        poolFree.set(a.pool, (poolFree.get(a.pool) ?? 0) - Number(a.used));
+        dagActive.set(a.dag_id, (dagActive.get(a.dag_id) ?? 0) + Number(a.n));
       }
-      if (poolLeft < ti.pool_slots) continue;
-      const cached = await dags.get(ti.dag_id, options.now);
-      const maxActive = cached?.dag.maxActiveTasks ?? 16;
-      const active = dagActive.get(ti.dag_id) ?? 0;
-      if (active >= maxActive) continue;
-      poolFree.set(ti.pool, poolLeft - ti.pool_slots);
-      dagActive.set(ti.dag_id, active + 1);
-      free--;
-      chosen.push(ti);
+      const picked: Candidate[] = [];
+      for (const ti of list) {
+        if (picked.length >= free) break;
+        const poolLeft = poolFree.get(ti.pool);
+        if (poolLeft === undefined) {
+          if (!warnedPools.has(ti.pool))
+            options.log.warn(
+              `${ti.dag_id}.${ti.task_id}: pool '${ti.pool}' does not exist; the task waits until it is created`,
+            );
+          warnedPools.add(ti.pool);
+          poolFree.set(ti.pool, 0);
+          continue;
+        }
+        if (poolLeft < ti.pool_slots) continue;
+        const cached = await dags.get(ti.dag_id, options.now);
+        const maxActive = cached?.dag.maxActiveTasks ?? 16;
+        const running = dagActive.get(ti.dag_id) ?? 0;
+        if (running >= maxActive) continue;
+        poolFree.set(ti.pool, poolLeft - ti.pool_slots);
+        dagActive.set(ti.dag_id, running + 1);
+        picked.push(ti);
+      }
+      return picked;
+    };
+    let chosen = await choose(candidates);
+    while (chosen.length < free && candidates.length === limit && limit < MAX_CANDIDATES) {
+      limit = Math.min(limit * 8, MAX_CANDIDATES);
+      candidates = await candidatesUpTo(limit);
+      chosen = await choose(candidates);
     }
     // One UPDATE per run. Safe without per-row guards beyond state: with row locking the rows
     // are locked by the SELECT above, and without it only one scheduler runs (job.ts refuses a

@@ -1,0 +1,111 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { MetadataDb } from '../../src/db/index.js';
+import type { Executor, TaskWorkItem } from '../../src/executors/executor.js';
+import { silentLogger } from '../../src/log.js';
+import type { DagCache } from '../../src/scheduler/dag-cache.js';
+import { queueScheduledTasks } from '../../src/scheduler/queue-tasks.js';
+import { openTestDb, TEST_DIALECTS, type OpenTestDb } from '../support/databases.js';
+
+/** An executor that only records what it is given, with a fixed number of free slots. */
+function recordingExecutor(openSlots: number): Executor & { items: TaskWorkItem[] } {
+  const items: TaskWorkItem[] = [];
+  return {
+    name: 'RecordingExecutor',
+    items,
+    get openSlots() {
+      return openSlots - items.length;
+    },
+    start: async () => undefined,
+    queue: async (item) => {
+      items.push(item);
+    },
+    drainEvents: () => [],
+    waitForEvent: async () => undefined,
+    terminate: async () => undefined,
+    stop: async () => undefined,
+  };
+}
+
+/** Only maxActiveTasks and fileloc are read from the DAG while queueing. */
+function dagsWithMaxActive(maxActive: Record<string, number>): DagCache {
+  return {
+    get: async (dagId: string) => ({
+      dag: { dagId, maxActiveTasks: maxActive[dagId] ?? 16, fileloc: `/dags/${dagId}.ts`, tasks: [] },
+      graph: { byId: new Map() },
+      hash: 'h',
+    }),
+  } as unknown as DagCache;
+}
+
+async function scheduledTi(db: MetadataDb, dagId: string, taskId: string, priority: number, at: number) {
+  await db.kysely
+    .insertInto('task_instance')
+    .values({
+      dag_id: dagId,
+      run_id: 'r1',
+      task_id: taskId,
+      map_index: -1,
+      state: 'scheduled',
+      try_number: 0,
+      max_tries: 2,
+      start_date: null,
+      end_date: null,
+      duration: null,
+      hostname: null,
+      unixname: null,
+      pid: null,
+      job_id: null,
+      pool: 'default_pool',
+      pool_slots: 1,
+      queue: 'default',
+      priority_weight: priority,
+      operator: 'BashOperator',
+      queued_dttm: null,
+      queued_by_job_id: null,
+      next_retry_at: null,
+      external_executor_id: null,
+      rendered_fields: null,
+      updated_at: at,
+    })
+    .execute();
+}
+
+describe.each(TEST_DIALECTS)('queueing scheduled tasks on %s', (dialect) => {
+  let t: OpenTestDb;
+  beforeAll(async () => {
+    t = await openTestDb(dialect);
+    // 40 high-priority tasks of a DAG that may run one at a time, then one task of another DAG.
+    for (let i = 0; i < 40; i++) await scheduledTi(t.db, 'narrow', `n${String(i).padStart(2, '0')}`, 10, i);
+    await scheduledTi(t.db, 'other', 'o1', 1, 100);
+  });
+  afterAll(async () => {
+    await t?.cleanup();
+  });
+
+  it('looks past candidates held back by maxActiveTasks, and hands the try with max_tries and operator', async () => {
+    const executor = recordingExecutor(4);
+    const queued = await queueScheduledTasks(t.db.kysely, executor, dagsWithMaxActive({ narrow: 1 }), {
+      now: 1_000,
+      jobId: null,
+      skipLocked: t.db.capabilities.skipLocked,
+      log: silentLogger,
+    });
+    expect(queued).toBe(2);
+    expect(executor.items.map((i) => `${i.key.dagId}.${i.key.taskId}`)).toEqual(['narrow.n00', 'other.o1']);
+    expect(executor.items[0]).toMatchObject({
+      key: { tryNumber: 1 },
+      fileloc: '/dags/narrow.ts',
+      queuedTi: { maxTries: 2, operator: 'BashOperator' },
+    });
+    const states = await t.db.kysely
+      .selectFrom('task_instance')
+      .select(['task_id', 'state', 'try_number'])
+      .where('state', '=', 'queued')
+      .orderBy('task_id')
+      .execute();
+    expect(states).toEqual([
+      { task_id: 'n00', state: 'queued', try_number: 1 },
+      { task_id: 'o1', state: 'queued', try_number: 1 },
+    ]);
+  });
+});
