@@ -1,0 +1,159 @@
+#!/usr/bin/env node
+/**
+ * Where the CPU of a fan-out goes (`node scripts/bench-fan-cpu.mjs [sqlite|mysql] [REPEAT]`, after
+ * `npm run build`). Runs the 1 → 1,000 → 1 BashOperator fan-out of `npm run bench` through the
+ * real scheduler and LocalExecutor (parallelism 8), once to warm up and then REPEAT times, and
+ * prints CPU milliseconds per task from /proc (Linux only):
+ *   - scheduler: this process (the scheduler loop and the executor);
+ *   - task processes + bash: the children, read once they have all exited (warm-up included, so
+ *     each task process's start is spread over every task it ran);
+ *   - mariadbd: the server, when the metadata DB is MariaDB on this host;
+ * and, per run, how many slots were busy on average (sum of the runners' start→end / wall).
+ * Both cores busy the whole time means the wall time is CPU per task × tasks / 2.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const dist = (p) => join(root, 'dist', p);
+const { createContext } = await import(dist('context.js'));
+const { migrateToLatest } = await import(dist('db/index.js'));
+const { processDagFolderOnce } = await import(dist('dag-processing/processor.js'));
+const { triggerDagRun } = await import(dist('dag-runs/index.js'));
+const { Scheduler } = await import(dist('scheduler/scheduler.js'));
+const { silentLogger } = await import(dist('log.js'));
+
+const dialect = process.argv[2] ?? 'sqlite';
+const REPEAT = Number(process.argv[3] ?? 3);
+if (!['sqlite', 'mysql'].includes(dialect) || !Number.isInteger(REPEAT) || REPEAT < 1) {
+  console.error('Usage: node scripts/bench-fan-cpu.mjs [sqlite|mysql] [REPEAT]');
+  process.exit(2);
+}
+const FAN = 1000;
+const TASKS = FAN + 2;
+const CLOCK_TICK_MS = 1000 / Number(execFileSync('getconf', ['CLK_TCK']).toString().trim());
+
+/** utime, stime, cutime, cstime of a process, in ms. */
+function cpuOf(pid) {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  const [u, s, cu, cs] = [11, 12, 13, 14].map((i) => Number(fields[i]) * CLOCK_TICK_MS);
+  return { self: u + s, children: cu + cs };
+}
+
+const home = mkdtempSync(join(tmpdir(), 'updraft-fan-cpu-'));
+mkdirSync(join(home, 'dags'));
+writeFileSync(
+  join(home, 'dags', 'bench_fan.ts'),
+  `import { DAG, BashOperator } from 'updraft';
+export const dag = new DAG({ dagId: 'bench_fan', schedule: null, startDate: '2024-01-01', maxActiveTasks: 8 }).build(() => {
+  const root = new BashOperator({ taskId: 'root', bashCommand: 'true' });
+  const sink = new BashOperator({ taskId: 'sink', bashCommand: 'true' });
+  for (let i = 0; i < ${FAN}; i++) root.then(new BashOperator({ taskId: 'm' + String(i).padStart(4, '0'), bashCommand: 'true' })).then(sink);
+});
+`,
+);
+let url = `sqlite:///${join(home, 'airflow.db')}`;
+let mysqlDb = null;
+if (dialect === 'mysql') {
+  const { createConnection } = await import('mysql2/promise');
+  mysqlDb = `updraft_fan_cpu_${Date.now().toString(36)}`;
+  const c = await createConnection({ host: '127.0.0.1', port: 3306, user: 'root' });
+  await c.query(`CREATE DATABASE \`${mysqlDb}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`);
+  await c.end();
+  url = `mysql://root@127.0.0.1:3306/${mysqlDb}`;
+}
+const env = {
+  ...process.env,
+  AIRFLOW_HOME: home,
+  AIRFLOW__DATABASE__SQL_ALCHEMY_CONN: url,
+  AIRFLOW__DATABASE__SQL_ALCHEMY_POOL_SIZE: '10',
+  AIRFLOW__CORE__LOAD_EXAMPLES: 'False',
+  AIRFLOW__CORE__EXECUTOR: 'LocalExecutor',
+  AIRFLOW__CORE__PARALLELISM: '8',
+  AIRFLOW__CORE__TASK_RUNNER_WARM_PROCESSES: '8',
+  AIRFLOW__LOGGING__LOGGING_LEVEL: 'ERROR',
+};
+const ctx = createContext({ env, log: silentLogger });
+const store = await ctx.db();
+await migrateToLatest(store);
+await processDagFolderOnce(ctx, { log: silentLogger });
+const db = store.kysely;
+let mariadbPid = null;
+try {
+  mariadbPid = execFileSync('pidof', ['mariadbd']).toString().trim().split(' ')[0] || null;
+} catch {
+  mariadbPid = null;
+}
+
+const scheduler = new Scheduler(ctx, { env, runDagProcessor: false, log: silentLogger });
+const running = scheduler.run();
+
+async function runFan() {
+  const t0 = Date.now();
+  const run = await triggerDagRun(ctx, 'bench_fan');
+  for (;;) {
+    const r = await db
+      .selectFrom('dag_run')
+      .select('state')
+      .where('dag_id', '=', 'bench_fan')
+      .where('run_id', '=', run.run_id)
+      .executeTakeFirstOrThrow();
+    if (r.state === 'failed') throw new Error(`run ${run.run_id} failed`);
+    if (r.state === 'success') break;
+    await new Promise((res) => setTimeout(res, 5));
+  }
+  const wall = Date.now() - t0;
+  const tis = await db
+    .selectFrom('task_instance')
+    .select(['start_date', 'end_date'])
+    .where('dag_id', '=', 'bench_fan')
+    .where('run_id', '=', run.run_id)
+    .execute();
+  const busy = tis.reduce((sum, t) => sum + (t.end_date - t.start_date), 0);
+  return { wallS: wall / 1000, busySlots: Number((busy / wall).toFixed(2)) };
+}
+
+try {
+  const before = cpuOf('self');
+  await runFan(); // warm-up: task processes start, the DAG file is evaluated
+  const mid = cpuOf('self');
+  const server0 = mariadbPid ? cpuOf(mariadbPid).self : 0;
+  const runs = [];
+  for (let i = 0; i < REPEAT; i++) runs.push(await runFan());
+  const after = cpuOf('self');
+  const server1 = mariadbPid ? cpuOf(mariadbPid).self : 0;
+  scheduler.stop();
+  await running;
+  // The task processes exit with the executor; their CPU (and their bash children's) is then in ours.
+  await new Promise((res) => setTimeout(res, 500));
+  const end = cpuOf('self');
+  const perTask = (ms, tasks) => Number((ms / tasks).toFixed(2));
+  console.log(
+    JSON.stringify(
+      {
+        dialect,
+        runs,
+        cpuMsPerTask: {
+          scheduler: perTask(after.self - mid.self, REPEAT * TASKS),
+          taskProcessesAndBash: perTask(end.children - before.children, (REPEAT + 1) * TASKS),
+          mariadbd: mariadbPid && dialect === 'mysql' ? perTask(server1 - server0, REPEAT * TASKS) : null,
+        },
+      },
+      null,
+      2,
+    ),
+  );
+} finally {
+  await ctx.close();
+  if (mysqlDb) {
+    const { createConnection } = await import('mysql2/promise');
+    const c = await createConnection({ host: '127.0.0.1', port: 3306, user: 'root' });
+    await c.query(`DROP DATABASE IF EXISTS \`${mysqlDb}\``);
+    await c.end();
+  }
+  rmSync(home, { recursive: true, force: true });
+}
+process.exit(0);
