@@ -1,6 +1,7 @@
 import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
 import { isUniqueViolation, type MetadataDb } from '../db/index.js';
 import { assertIdentifier } from '../db/identifier.js';
+import { SHORT_TEXT_LEN } from '../db/migrations/column-types.js';
 
 /**
  * Pools cap how many task instances run at once across DAGs. `default_pool` (128 slots, seeded by
@@ -16,7 +17,7 @@ export interface PoolInfo {
 }
 
 export function validatePoolName(name: string): string {
-  return assertIdentifier('pool name', name);
+  return assertIdentifier('pool name', name, SHORT_TEXT_LEN);
 }
 
 export function validateSlots(slots: number | string): number {

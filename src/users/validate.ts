@@ -1,21 +1,27 @@
+import { SHORT_TEXT_LEN } from '../db/migrations/column-types.js';
 import { ValidationError } from '../errors.js';
 
-/** Input rules for user records; failures are ValidationErrors naming the field and the accepted form. */
-const USERNAME = /^[A-Za-z0-9_.@+-]{1,250}$/;
+/**
+ * Input rules for user records; failures are ValidationErrors naming the field and the accepted
+ * form. Usernames and emails are unique-indexed columns of SHORT_TEXT_LEN characters.
+ */
+const USERNAME = /^[A-Za-z0-9_.@+-]+$/;
 const EMAIL = /^[^\s@]+@[^\s@]+$/;
 
 export function validateUsername(username: string): string {
-  if (!USERNAME.test(username)) {
+  if (!USERNAME.test(username) || username.length > SHORT_TEXT_LEN) {
     throw new ValidationError(
-      `Invalid username '${username}': use 1 to 250 letters, digits or the characters _ . @ + -.`,
+      `Invalid username '${username}': use 1 to ${SHORT_TEXT_LEN} letters, digits or the characters _ . @ + -.`,
     );
   }
   return username;
 }
 
 export function validateEmail(email: string): string {
-  if (!EMAIL.test(email) || email.length > 250) {
-    throw new ValidationError(`Invalid email '${email}': expected an address such as name@example.com.`);
+  if (!EMAIL.test(email) || email.length > SHORT_TEXT_LEN) {
+    throw new ValidationError(
+      `Invalid email '${email}': expected an address such as name@example.com (at most ${SHORT_TEXT_LEN} characters).`,
+    );
   }
   return email;
 }

@@ -2,6 +2,7 @@ import { NotFoundError, ValidationError } from '../errors.js';
 import { isUniqueViolation, type MetadataDb } from '../db/index.js';
 import type { Fernet } from '../security/fernet.js';
 import { assertIdentifier } from '../db/identifier.js';
+import { SHORT_TEXT_LEN } from '../db/migrations/column-types.js';
 
 /**
  * Variables: key/value settings DAGs read at run time. Values are stored fernet-encrypted when a
@@ -16,7 +17,7 @@ export interface VariableInfo {
 }
 
 export function validateVariableKey(key: string): string {
-  return assertIdentifier('variable key', key);
+  return assertIdentifier('variable key', key, SHORT_TEXT_LEN);
 }
 
 export function variableEnvName(key: string): string {

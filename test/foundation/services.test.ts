@@ -185,6 +185,23 @@ describe.each(TEST_DIALECTS)('metadata services on %s', (dialect) => {
       );
     });
 
+    it('takes keys up to the column width (190) on every database, and refuses longer ones clearly', async () => {
+      const longest = 'k'.repeat(190);
+      await setVariable(t.db, fernet, longest, 'fits');
+      expect(await getVariable(t.db, fernet, longest)).toBe('fits');
+      await deleteVariable(t.db, longest);
+      await expect(setVariable(t.db, fernet, 'k'.repeat(191), 'x')).rejects.toThrow(/1 to 190 letters/);
+      await expect(setPool(t.db, 'p'.repeat(191), 1)).rejects.toThrow(ValidationError);
+      await expect(
+        createUser(t.db, { ...ada, username: 'u'.repeat(191), email: 'long@x.io' }),
+      ).rejects.toThrow(/1 to 190 letters/);
+      await expect(
+        createUser(t.db, { ...ada, username: 'longmail', email: `${'m'.repeat(186)}@x.io` }),
+      ).rejects.toThrow(ValidationError);
+      expect((await listVariables(t.db, fernet)).map((v) => v.key)).not.toContain('k'.repeat(191));
+      expect((await listPools(t.db)).map((p) => p.name)).not.toContain('p'.repeat(191));
+    });
+
     it('rejects bad keys and deleting what does not exist, changing nothing', async () => {
       await expect(setVariable(t.db, fernet, 'bad key!', 'x')).rejects.toThrow(ValidationError);
       await expect(deleteVariable(t.db, 'missing')).rejects.toThrow(NotFoundError);

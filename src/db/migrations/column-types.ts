@@ -8,6 +8,8 @@ import type { DialectName } from '../connection-url.js';
  * VARCHAR(250) (1000 bytes) fails with "Specified key was too long".
  */
 export const ID_LEN = 250;
+/** Indexed human text: 190 utf8mb4 characters fit MySQL 5.7's 767-byte index prefix. */
+export const SHORT_TEXT_LEN = 190;
 
 export interface ColumnKit {
   dialect: DialectName;
@@ -34,7 +36,7 @@ export function columnKit(dialect: DialectName): ColumnKit {
     id: (col) => (mysql ? col.modifyFront(sql`character set ascii collate ascii_bin`) : col),
     idType: sql.raw(`varchar(${ID_LEN})`),
     longText: mysql ? sql`longtext` : sql`text`,
-    shortText: sql`varchar(190)`,
+    shortText: sql.raw(`varchar(${SHORT_TEXT_LEN})`),
     serialPk: (t, name) =>
       dialect === 'postgres'
         ? t.addColumn(name, 'serial', (c) => c.primaryKey())
