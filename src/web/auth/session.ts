@@ -43,8 +43,10 @@ export class SessionCodec {
     const dot = value.indexOf('.');
     if (dot <= 0) return null;
     const body = value.slice(0, dot);
-    const given = Buffer.from(value.slice(dot + 1), 'base64url');
-    const expected = Buffer.from(this.sign(body), 'base64url');
+    // The signature text itself is compared, not its decoded bytes: base64url decoding ignores the
+    // spare low bits of the last character, so a different text could decode to the same bytes.
+    const given = Buffer.from(value.slice(dot + 1), 'utf8');
+    const expected = Buffer.from(this.sign(body), 'utf8');
     if (given.length !== expected.length || !timingSafeEqual(given, expected)) return null;
     try {
       const data = JSON.parse(Buffer.from(body, 'base64url').toString('utf8')) as SessionData;
