@@ -2,6 +2,7 @@ import { hostname as osHostname, userInfo } from 'node:os';
 import { sql, type Kysely } from 'kysely';
 import type { Database, DagRunRow, TaskInstanceState, TaskInstanceUpdate } from '../db/tables.js';
 import type { MetadataDb } from '../db/index.js';
+import type { DialectName } from '../db/connection-url.js';
 import type { UpdraftConfig } from '../config/schema.js';
 import type { Fernet } from '../security/fernet.js';
 import { errorMessage } from '../errors.js';
@@ -166,6 +167,7 @@ export async function runTaskInstance(request: TaskRunRequest, deps: RunnerDeps)
     startDate,
     maxTries: ti.maxTries,
     jobId,
+    dialect: deps.db.dialect,
     jobEnded: false,
     stopWatching: () => heartbeat.stop(),
   };
@@ -212,6 +214,7 @@ interface RunState {
   startDate: number;
   maxTries: number;
   jobId: number;
+  dialect: DialectName;
   /** The job row was closed together with the final state. */
   jobEnded: boolean;
   /** Called once the task's code is done: from here on we write the final state ourselves. */
@@ -325,7 +328,7 @@ async function recordOutcome(
   const end = Date.now();
   const duration = (end - rs.startDate) / 1000;
   const finish = (update: TaskInstanceUpdate & { state: TaskInstanceState }, writes: XComWrite[] = []) =>
-    finishTry(db, request, update, { jobId: rs.jobId, xcoms: writes }).then((ok) => {
+    finishTry(db, request, update, { jobId: rs.jobId, xcoms: writes, dialect: rs.dialect }).then((ok) => {
       if (ok) rs.jobEnded = true;
       return ok;
     });
@@ -424,7 +427,7 @@ async function recordFailure(
     db,
     request,
     { state, end_date: end, duration, next_retry_at: at },
-    { jobId: rs.jobId, xcoms: [] },
+    { jobId: rs.jobId, xcoms: [], dialect: rs.dialect },
   );
   if (!ok) return null;
   rs.jobEnded = true;

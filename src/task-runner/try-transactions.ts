@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import type { DialectName } from '../db/connection-url.js';
 import type { Database, TaskInstanceState, TaskInstanceUpdate } from '../db/tables.js';
 import { transactionWithRetry } from '../db/transient-errors.js';
@@ -65,8 +65,13 @@ export async function finishTry(
   db: Kysely<Database>,
   key: TaskInstanceKeyLike,
   update: TaskInstanceUpdate & { state: TaskInstanceState },
-  options: { jobId: number; xcoms: readonly XComWrite[] },
+  options: { jobId: number; xcoms: readonly XComWrite[]; dialect?: DialectName },
 ): Promise<boolean> {
+  // MySQL updates both rows in one statement (one round trip instead of four); when it matches
+  // nothing, the transaction below finds out whether the TI moved on or its job row is missing.
+  if (options.dialect === 'mysql' && options.xcoms.length === 0) {
+    if (await finishTryInOneStatement(db, key, update, options.jobId)) return true;
+  }
   try {
     return await transactionWithRetry(db, async (trx) => {
       for (const x of options.xcoms) await (x.replaces ? replaceXCom : insertXCom)(trx, key, x.key, x.value);
@@ -78,4 +83,30 @@ export async function finishTry(
     if (error instanceof GuardMissed) return false;
     throw error;
   }
+}
+
+/**
+ * MySQL's multi-table UPDATE: the final state (guarded on `running` and the try) and the job's
+ * end, atomically, as one statement. True when it matched.
+ */
+async function finishTryInOneStatement(
+  db: Kysely<Database>,
+  key: TaskInstanceKeyLike,
+  update: TaskInstanceUpdate & { state: TaskInstanceState },
+  jobId: number,
+): Promise<boolean> {
+  const now = Date.now();
+  const tiColumns = sql.join(
+    Object.entries({ ...update, updated_at: now })
+      .filter(([, value]) => value !== undefined)
+      .map(([column, value]) => sql`${sql.ref(`ti.${column}`)} = ${value}`),
+  );
+  const jobState = update.state === 'failed' ? 'failed' : 'success';
+  const result = await sql`update task_instance ti join job j on j.id = ${jobId}
+    set ${tiColumns}, j.state = ${jobState}, j.end_date = ${now}, j.latest_heartbeat = ${now}
+    where ti.dag_id = ${key.dagId} and ti.run_id = ${key.runId} and ti.task_id = ${key.taskId}
+      and ti.map_index = ${key.mapIndex} and ti.try_number = ${key.tryNumber} and ti.state = 'running'`.execute(
+    db,
+  );
+  return Number(result.numAffectedRows ?? 0) > 0;
 }

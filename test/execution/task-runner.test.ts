@@ -55,6 +55,7 @@ describe.each(TEST_DIALECTS)('task runner on %s', (dialect) => {
       .where('id', '=', ti.job_id!)
       .executeTakeFirstOrThrow();
     expect(job).toMatchObject({ job_type: 'LocalTaskJob', state: 'success', pid: process.pid });
+    expect(job.end_date).not.toBeNull();
     const path = taskLogPath(e.logFolder, key);
     expect(path).toBe(`${e.logFolder}/dag_id=exec_test/run_id=run_1/task_id=echo_ok/attempt=1.log`);
     const log = readFileSync(path, 'utf8');
@@ -141,6 +142,18 @@ describe.each(TEST_DIALECTS)('task runner on %s', (dialect) => {
   it('fails FailTaskNow without using the remaining retries', async () => {
     const key = await seedTaskInstance(e.db, 'run_1', 'fail_now', { maxTries: 3 });
     expect(await run(key)).toMatchObject({ ran: true, state: 'failed' });
+    // The final state and the job's end are written together.
+    const ti = await tiRow(e.db, 'run_1', 'fail_now');
+    expect(ti).toMatchObject({ state: 'failed', try_number: 1 });
+    expect(ti.end_date).toBeGreaterThanOrEqual(ti.start_date!);
+    const job = await e.db.kysely
+      .selectFrom('job')
+      .select(['state', 'end_date', 'latest_heartbeat'])
+      .where('id', '=', ti.job_id!)
+      .executeTakeFirstOrThrow();
+    expect(job.state).toBe('failed');
+    expect(job.end_date).toBeGreaterThanOrEqual(ti.end_date!);
+    expect(job.latest_heartbeat).toBe(job.end_date);
   });
 
   it('round-trips XCom between two tasks', async () => {
