@@ -124,12 +124,12 @@ async function fingerprint(files: string[]): Promise<CachedBundle['inputs'] | nu
   }
 }
 
-async function cachedBundle(absPath: string): Promise<string> {
+async function cachedBundle(absPath: string): Promise<{ code: string; inputs: string[] }> {
   const hit = bundleCache.get(absPath);
   if (hit) {
     const now = await fingerprint(hit.inputs.map((i) => i.file));
     if (now && now.every((n, i) => n.mtimeMs === hit.inputs[i]!.mtimeMs && n.size === hit.inputs[i]!.size)) {
-      return hit.code;
+      return { code: hit.code, inputs: hit.inputs.map((i) => i.file) };
     }
   }
   const before = Date.now();
@@ -142,7 +142,7 @@ async function cachedBundle(absPath: string): Promise<string> {
   } else {
     bundleCache.delete(absPath);
   }
-  return code;
+  return { code, inputs };
 }
 
 let counter = 0;
@@ -230,7 +230,21 @@ async function evaluateBundleAlone(
 export async function importDagFile(absPath: string): Promise<DAG[]> {
   if (!path.isAbsolute(absPath)) throw new DagImportError(`DAG file path must be absolute: ${absPath}`);
   if (!existsSync(absPath)) throw new DagImportError(`DAG file not found: ${absPath}`);
-  return evaluateDags(absPath, await cachedBundle(absPath));
+  return evaluateDags(absPath, (await cachedBundle(absPath)).code);
+}
+
+/**
+ * importDagFile, plus the local modules bundled with the file (absolute paths, the file itself
+ * left out): the DAG processor re-parses the file when one of them changes.
+ */
+export async function importDagFileWithModules(
+  absPath: string,
+): Promise<{ dags: DAG[]; localModules: string[] }> {
+  if (!path.isAbsolute(absPath)) throw new DagImportError(`DAG file path must be absolute: ${absPath}`);
+  if (!existsSync(absPath)) throw new DagImportError(`DAG file not found: ${absPath}`);
+  const { code, inputs } = await cachedBundle(absPath);
+  const dags = await evaluateDags(absPath, code);
+  return { dags, localModules: inputs.filter((file) => file !== absPath) };
 }
 
 /**
@@ -249,7 +263,7 @@ const evaluated = new Map<string, { code: string; dags: DAG[] }>();
 export async function importDagFileReusing(absPath: string): Promise<DAG[]> {
   if (!path.isAbsolute(absPath)) throw new DagImportError(`DAG file path must be absolute: ${absPath}`);
   if (!existsSync(absPath)) throw new DagImportError(`DAG file not found: ${absPath}`);
-  const code = await cachedBundle(absPath);
+  const { code } = await cachedBundle(absPath);
   const hit = evaluated.get(absPath);
   if (hit && hit.code === code) return hit.dags;
   evaluated.delete(absPath);

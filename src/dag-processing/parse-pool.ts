@@ -15,7 +15,17 @@ function workerEntry(): string {
 }
 
 function cancelledResponse(file: string): ParseResponse {
-  return { id: 0, file, sourceHash: '', source: '', dags: [], error: null, durationMs: 0, cancelled: true };
+  return {
+    id: 0,
+    file,
+    sourceHash: '',
+    dependencies: [],
+    source: '',
+    dags: [],
+    error: null,
+    durationMs: 0,
+    cancelled: true,
+  };
 }
 
 /** Delete the hidden bundles a killed worker left next to `file` (or in the temp dir). */
@@ -133,6 +143,7 @@ export class ParsePool {
       id,
       file,
       sourceHash: '',
+      dependencies: [],
       source: '',
       dags: [],
       error,

@@ -7,7 +7,8 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { setAuthoringDefaults, type AuthoringDefaults } from '../dag/defaults.js';
 import type { SerializedDag } from '../dag/serialized.js';
-import { importDagFile } from './import-dag-file.js';
+import { importDagFileWithModules } from './import-dag-file.js';
+import { hashWithDependencies } from './source-hash.js';
 
 export interface ParseRequest {
   id: number;
@@ -18,8 +19,13 @@ export interface ParseRequest {
 export interface ParseResponse {
   id: number;
   file: string;
-  /** sha256 of the source as read just before importing it. */
+  /**
+   * sha256 of the source as read just before importing it, combined with the hashes of the local
+   * modules it imports (source-hash.ts).
+   */
   sourceHash: string;
+  /** The local modules bundled with the file (absolute paths). */
+  dependencies: string[];
   source: string;
   dags: SerializedDag[];
   error: string | null;
@@ -36,12 +42,17 @@ async function parse(req: ParseRequest): Promise<ParseResponse> {
     source = await readFile(req.file, 'utf8');
     sourceHash = createHash('sha256').update(source).digest('hex');
     setAuthoringDefaults(req.defaults);
-    const dags = await importDagFile(req.file);
+    const { dags, localModules } = await importDagFileWithModules(req.file);
     const serialized = dags.map((d) => d.serialize());
+    // Modules read after the import: one edited in between is caught by the next pass only if
+    // it changes again; the DAG file itself is hashed before, like Airflow's DagBag does.
+    const combined = await hashWithDependencies(sourceHash, localModules);
     return {
       id: req.id,
       file: req.file,
-      sourceHash,
+      // A module that vanished right after the import: record no hash, so the next pass parses again.
+      sourceHash: combined ?? '',
+      dependencies: combined === undefined ? [] : localModules,
       source,
       dags: serialized,
       error: null,
@@ -54,6 +65,7 @@ async function parse(req: ParseRequest): Promise<ParseResponse> {
       id: req.id,
       file: req.file,
       sourceHash,
+      dependencies: [],
       source,
       dags: [],
       error: text,

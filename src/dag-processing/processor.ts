@@ -1,4 +1,4 @@
-import { readFile, stat } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import type { AppContext } from '../context.js';
 import { authoringDefaultsFromConfig } from '../dag/defaults.js';
@@ -6,12 +6,7 @@ import type { Logger } from '../log.js';
 import { listDagFiles, listExampleFiles } from './discover.js';
 import { ParsePool } from './parse-pool.js';
 import { removeMissingFiles, storeParseResult } from './store.js';
-
-/**
- * Content hashes of files by (mtime, size), so that an unchanged re-scan costs one stat per file.
- * Only a shortcut to the hash: the decision still compares it with dag_code in the DB.
- */
-const hashCache = new Map<string, { mtimeMs: number; size: number; hash: string }>();
+import { decodeDependencies, fileHash, hashWithDependencies } from './source-hash.js';
 
 async function readSource(file: string): Promise<{ source: string; hash: string } | undefined> {
   try {
@@ -76,9 +71,13 @@ export async function processDagFolderOnce(
   const files = await discoverFiles(ctx);
   // Forget vanished files first, so that a DAG id they held is free for another file in this pass.
   const removed = await removeMissingFiles(db, new Set(files));
-  const known = new Map<string, string>();
-  for (const r of await db.selectFrom('dag_code').select(['fileloc', 'source_hash']).execute())
-    known.set(r.fileloc, r.source_hash);
+  // What each file's last parse recorded: its hash, and the local modules that hash covers.
+  const known = new Map<string, { hash: string; dependencies: string[] }>();
+  for (const r of await db
+    .selectFrom('dag_code')
+    .select(['fileloc', 'source_hash', 'dependencies'])
+    .execute())
+    known.set(r.fileloc, { hash: r.source_hash, dependencies: decodeDependencies(r.dependencies) });
   // Files that failed are tried again each pass (their error may depend on other files, e.g. a
   // duplicate DAG id), except after a timeout: those wait until they change.
   const retry = new Set<string>();
@@ -91,22 +90,17 @@ export async function processDagFolderOnce(
   // that an unchanged endless file is not retried on every pass.
   const sources = new Map<string, { source: string; hash: string }>();
   for (const file of files) {
+    const before = known.get(file);
     let hash: string | undefined;
-    try {
-      const info = await stat(file);
-      const cached = hashCache.get(file);
-      if (cached && cached.mtimeMs === info.mtimeMs && cached.size === info.size) {
-        hash = cached.hash;
-      } else {
-        const source = await readFile(file, 'utf8');
-        hash = createHash('sha256').update(source).digest('hex');
-        sources.set(file, { source, hash });
-        hashCache.set(file, { mtimeMs: info.mtimeMs, size: info.size, hash });
-      }
-    } catch {
-      // Vanished between listing and reading: the parse will report it.
+    const own = await fileHash(file); // undefined: vanished between listing and reading
+    if (own) {
+      if (own.source !== undefined) sources.set(file, { source: own.source, hash: own.hash });
+      // A file that imports local modules is unchanged only if they are too.
+      hash = before?.dependencies.length
+        ? await hashWithDependencies(own.hash, before.dependencies)
+        : own.hash;
     }
-    if (!options.force && !retry.has(file) && hash !== undefined && hash === known.get(file)) continue;
+    if (!options.force && !retry.has(file) && hash !== undefined && hash === before?.hash) continue;
     changed.push(file);
   }
 

@@ -5,6 +5,7 @@ import type { Database } from '../db/tables.js';
 import type { SerializedDag } from '../dag/serialized.js';
 import { describeSchedule, scheduleText } from '../dag/schedule.js';
 import type { ParseResponse } from './parse-worker.js';
+import { encodeDependencies } from './source-hash.js';
 
 export function sha256(text: string): string {
   return createHash('sha256').update(text).digest('hex');
@@ -84,7 +85,8 @@ export async function storeParseResult(
       .where('filename', '=', res.file)
       .executeTakeFirst();
     await tx.deleteFrom('import_error').where('filename', '=', res.file).execute();
-    if (res.sourceHash) await upsertCode(tx, res.file, res.source, res.sourceHash, o.now);
+    if (res.sourceHash)
+      await upsertCode(tx, res.file, res.source, res.sourceHash, encodeDependencies(res.dependencies), o.now);
 
     if (error) {
       outcome.importError = true;
@@ -123,21 +125,28 @@ export async function storeParseResult(
   });
 }
 
-async function upsertCode(tx: Db, fileloc: string, source: string, hash: string, now: number): Promise<void> {
+async function upsertCode(
+  tx: Db,
+  fileloc: string,
+  source: string,
+  hash: string,
+  dependencies: string | null,
+  now: number,
+): Promise<void> {
   const existing = await tx
     .selectFrom('dag_code')
-    .select('source_hash')
+    .select(['source_hash', 'dependencies'])
     .where('fileloc', '=', fileloc)
     .executeTakeFirst();
   if (!existing) {
     await tx
       .insertInto('dag_code')
-      .values({ fileloc, source_code: source, source_hash: hash, last_updated: now })
+      .values({ fileloc, source_code: source, source_hash: hash, dependencies, last_updated: now })
       .execute();
-  } else if (existing.source_hash !== hash) {
+  } else if (existing.source_hash !== hash || existing.dependencies !== dependencies) {
     await tx
       .updateTable('dag_code')
-      .set({ source_code: source, source_hash: hash, last_updated: now })
+      .set({ source_code: source, source_hash: hash, dependencies, last_updated: now })
       .where('fileloc', '=', fileloc)
       .execute();
   }

@@ -4,6 +4,7 @@ import { DatabaseError } from '../errors.js';
 import { columnKit } from './migrations/column-types.js';
 import * as m0001 from './migrations/0001_initial.js';
 import * as m0002 from './migrations/0002_ti_queue_order_index.js';
+import * as m0003 from './migrations/0003_dag_code_dependencies.js';
 import type { MetadataDb } from './open.js';
 
 /**
@@ -11,7 +12,11 @@ import type { MetadataDb } from './open.js';
  * is needed). Kysely's migrator takes a lock row first, so two processes running `db migrate` at
  * once apply each migration exactly once.
  */
-const MIGRATIONS = { '0001_initial': m0001, '0002_ti_queue_order_index': m0002 } as const;
+const MIGRATIONS = {
+  '0001_initial': m0001,
+  '0002_ti_queue_order_index': m0002,
+  '0003_dag_code_dependencies': m0003,
+} as const;
 
 export const MIGRATION_TABLE = 'updraft_migration';
 export const MIGRATION_LOCK_TABLE = 'updraft_migration_lock';

@@ -71,8 +71,10 @@ export interface SerializedDagTable {
 export interface DagCodeTable {
   fileloc: string;
   source_code: string;
-  /** sha256 of the file, to re-parse only changed files. */
+  /** sha256 of the file (combined with its local modules' when it has any), to re-parse only changed files. */
   source_hash: string;
+  /** JSON array of the local modules the file imports (absolute paths); null when none. */
+  dependencies: string | null;
   last_updated: Millis;
 }
 

@@ -184,6 +184,36 @@ describe.each(dialects)('DAG processor on %s', (dialect) => {
     expect(fixed).toEqual({ is_active: 1, has_import_errors: 0 });
   }, 60_000);
 
+  it('re-parses a DAG file when a local module it imports changes, and only then', async () => {
+    const helper = path.join(dags, 'lib', 'helper.ts');
+    const goodFile = path.join(dags, 'good.ts');
+    const code = await (
+      await db()
+    )
+      .selectFrom('dag_code')
+      .select('dependencies')
+      .where('fileloc', '=', goodFile)
+      .executeTakeFirstOrThrow();
+    expect(JSON.parse(code.dependencies!)).toEqual([helper]);
+
+    const quiet = await processDagFolderOnce(ctx);
+    expect(quiet.serializedWrites).toBe(0);
+
+    await writeFile(
+      helper,
+      `export function helperCommand(): string { return 'echo helper, second edition'; }\n`,
+    );
+    const edited = await processDagFolderOnce(ctx);
+    expect(edited.serializedWrites).toBe(1);
+    expect(edited.filesParsed).toBe(quiet.filesParsed + 1);
+    const task = (await loadSerializedDag(await db(), 'good_dag')).tasks.find((t) => t.taskId === 'a');
+    expect(task?.templateValues).toEqual({ bashCommand: 'echo helper, second edition' });
+
+    const again = await processDagFolderOnce(ctx);
+    expect(again.filesParsed).toBe(quiet.filesParsed);
+    expect(again.serializedWrites).toBe(0);
+  }, 60_000);
+
   it('a DAG id defined in a second file is an import error of that file', async () => {
     await writeFile(path.join(dags, 'copy.ts'), good('good_dag'));
     await processDagFolderOnce(ctx);
