@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import type { AuthoringDefaults } from '../dag/defaults.js';
 import type { Logger } from '../log.js';
 import { silentLogger } from '../log.js';
-import type { ParseRequest, ParseResponse } from './parse-worker.js';
+import type { DagCallbackCall, ParseRequest, ParseResponse } from './parse-worker.js';
 
 function workerEntry(): string {
   const here = path.dirname(fileURLToPath(import.meta.url));
@@ -67,7 +67,11 @@ interface Worker {
  */
 export class ParsePool {
   private readonly workers: Worker[] = [];
-  private readonly queue: { file: string; resolve: (r: ParseResponse) => void }[] = [];
+  private readonly queue: {
+    file: string;
+    callback?: DagCallbackCall;
+    resolve: (r: ParseResponse) => void;
+  }[] = [];
   private nextId = 1;
   private closed = false;
   private readonly log: Logger;
@@ -81,6 +85,18 @@ export class ParsePool {
     if (this.closed) return Promise.resolve(cancelledResponse(file));
     return new Promise((resolve) => {
       this.queue.push({ file, resolve });
+      this.pump();
+    });
+  }
+
+  /**
+   * Run a DAG-level callback in a worker (the file is imported there, never here), under the same
+   * time limit as a parse. `error` says what went wrong, if anything.
+   */
+  runCallback(file: string, callback: DagCallbackCall): Promise<ParseResponse> {
+    if (this.closed) return Promise.resolve(cancelledResponse(file));
+    return new Promise((resolve) => {
+      this.queue.push({ file, callback, resolve });
       this.pump();
     });
   }
@@ -127,7 +143,7 @@ export class ParsePool {
       }
       const job = this.queue.shift()!;
       w.busy = true;
-      void this.run(w, job.file).then((res) => {
+      void this.run(w, job.file, job.callback).then((res) => {
         w.busy = false;
         w.files++;
         if (w.files >= (this.opts.filesPerWorker ?? 200)) this.retire(w);
@@ -137,7 +153,7 @@ export class ParsePool {
     }
   }
 
-  private async run(w: Worker, file: string): Promise<ParseResponse> {
+  private async run(w: Worker, file: string, callback?: DagCallbackCall): Promise<ParseResponse> {
     const id = this.nextId++;
     const failed = (error: string): ParseResponse => ({
       id,
@@ -198,7 +214,7 @@ export class ParsePool {
       );
       w.child.on('message', onMessage);
       w.child.once('exit', onExit);
-      const req: ParseRequest = { id, file, defaults: this.opts.defaults };
+      const req: ParseRequest = { id, file, defaults: this.opts.defaults, ...(callback ? { callback } : {}) };
       w.child.send(req);
     });
   }

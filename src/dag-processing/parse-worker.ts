@@ -7,13 +7,35 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { setAuthoringDefaults, type AuthoringDefaults } from '../dag/defaults.js';
 import type { SerializedDag } from '../dag/serialized.js';
-import { importDagFileWithModules } from './import-dag-file.js';
+import type { DagRunInfo } from '../dag/execution.js';
+import { importDagFile, importDagFileWithModules } from './import-dag-file.js';
 import { hashWithDependencies } from './source-hash.js';
 
 export interface ParseRequest {
   id: number;
   file: string;
   defaults: AuthoringDefaults;
+  /** Run this DAG-level callback instead of parsing (nothing is stored from such a request). */
+  callback?: DagCallbackCall;
+}
+
+/** A DAG-level callback to run, with what its context is built from (all plain JSON). */
+export interface DagCallbackCall {
+  dagId: string;
+  runId: string;
+  callback: 'on_success_callback' | 'on_failure_callback';
+  reason: string | null;
+  run: {
+    runType: DagRunInfo['runType'];
+    conf: Record<string, unknown>;
+    logicalDate: number;
+    dataIntervalStart: number;
+    dataIntervalEnd: number;
+    externalTrigger: boolean;
+    state: string;
+    startDate: number | null;
+    endDate: number | null;
+  };
 }
 
 export interface ParseResponse {
@@ -74,8 +96,61 @@ async function parse(req: ParseRequest): Promise<ParseResponse> {
   }
 }
 
+/** Import the file and call one of its DAG's callbacks with Airflow's callback context. */
+async function runDagCallback(req: ParseRequest, call: DagCallbackCall): Promise<ParseResponse> {
+  const started = performance.now();
+  const answer = (error: string | null): ParseResponse => ({
+    id: req.id,
+    file: req.file,
+    sourceHash: '',
+    dependencies: [],
+    source: '',
+    dags: [],
+    error,
+    durationMs: performance.now() - started,
+  });
+  try {
+    setAuthoringDefaults(req.defaults);
+    const dag = (await importDagFile(req.file)).find((d) => d.dagId === call.dagId);
+    if (!dag) return answer(`DAG '${call.dagId}' is no longer defined in ${req.file}`);
+    const fn =
+      call.callback === 'on_success_callback'
+        ? dag.callbacks.onSuccessCallback
+        : dag.callbacks.onFailureCallback;
+    if (typeof fn !== 'function') return answer(`DAG '${call.dagId}' no longer has an ${call.callback}`);
+    const logical = new Date(call.run.logicalDate);
+    const dagRun: DagRunInfo = {
+      dagId: call.dagId,
+      runId: call.runId,
+      runType: call.run.runType,
+      conf: call.run.conf,
+      logicalDate: logical,
+      dataIntervalStart: new Date(call.run.dataIntervalStart),
+      dataIntervalEnd: new Date(call.run.dataIntervalEnd),
+      externalTrigger: call.run.externalTrigger,
+    };
+    await fn({
+      dagId: call.dagId,
+      runId: call.runId,
+      reason: call.reason ?? undefined,
+      dag,
+      run_id: call.runId,
+      dag_run: dagRun,
+      logical_date: logical,
+      ds: logical.toISOString().slice(0, 10),
+      ts: logical.toISOString().replace(/\.\d{3}Z$/, '+00:00'),
+      conf: call.run.conf,
+    });
+    return answer(null);
+  } catch (error) {
+    const e = error as Error;
+    return answer(e?.stack ?? String(error));
+  }
+}
+
 process.on('message', (msg: ParseRequest) => {
-  void parse(msg).then((res) => process.send?.(res));
+  const work = msg.callback ? runDagCallback(msg, msg.callback) : parse(msg);
+  void work.then((res) => process.send?.(res));
 });
 // A DAG file that leaves an unhandled rejection behind should not kill the worker for the next file.
 process.on('unhandledRejection', () => undefined);

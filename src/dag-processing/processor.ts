@@ -7,6 +7,7 @@ import { listDagFiles, listExampleFiles } from './discover.js';
 import { ParsePool } from './parse-pool.js';
 import { removeMissingFiles, storeParseResult } from './store.js';
 import { decodeDependencies, fileHash, hashWithDependencies } from './source-hash.js';
+import { runPendingDagCallbacks } from './run-dag-callbacks.js';
 
 async function readSource(file: string): Promise<{ source: string; hash: string } | undefined> {
   try {
@@ -27,6 +28,8 @@ export interface ProcessingStats {
   serializedWrites: number;
   deactivatedDags: string[];
   removedFiles: string[];
+  /** DAG-level callbacks run in this pass (see run-dag-callbacks.ts). */
+  callbacksRun: number;
   durationMs: number;
 }
 
@@ -113,6 +116,7 @@ export async function processDagFolderOnce(
     serializedWrites: 0,
     deactivatedDags: [],
     removedFiles: [],
+    callbacksRun: 0,
     durationMs: 0,
   };
 
@@ -159,6 +163,7 @@ export async function processDagFolderOnce(
       }),
     );
     await writes;
+    stats.callbacksRun = await runPendingDagCallbacks(db, pool, log);
   } finally {
     if (!options.pool) await pool.close();
   }
@@ -175,9 +180,13 @@ export async function processDagFolderOnce(
   return stats;
 }
 
+/** How often the processor looks for DAG callback requests between passes. */
+const CALLBACK_CHECK_MS = 1000;
+
 /**
  * The DAG processor loop, run inside the scheduler or by `updraft dag-processor`: a pass every
- * scheduler.min_file_process_interval seconds (unchanged files cost one read and a hash).
+ * scheduler.min_file_process_interval seconds (unchanged files cost one read and a hash), and
+ * between passes the DAG callbacks the scheduler asked for.
  */
 export class DagProcessor {
   private pool: ParsePool | undefined;
@@ -217,15 +226,30 @@ export class DagProcessor {
       }
       passes++;
       if (this.stopped || passes >= maxPasses) break;
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, this.intervalMs);
-        this.wake = () => {
-          clearTimeout(t);
-          resolve();
-        };
-      });
+      // Between passes, DAG callbacks the scheduler asks for run within a second or so.
+      const nextPass = Date.now() + this.intervalMs;
+      while (!this.stopped && Date.now() < nextPass) {
+        const woken = await new Promise<boolean>((resolve) => {
+          const t = setTimeout(() => resolve(false), Math.min(CALLBACK_CHECK_MS, nextPass - Date.now()));
+          this.wake = () => {
+            clearTimeout(t);
+            resolve(true);
+          };
+        });
+        if (woken || this.stopped) break;
+        await this.runCallbacks();
+      }
     }
     await this.close();
+  }
+
+  private async runCallbacks(): Promise<void> {
+    try {
+      this.pool ??= createParsePool(this.ctx, this.log);
+      await runPendingDagCallbacks((await this.ctx.db()).kysely, this.pool, this.log);
+    } catch (error) {
+      this.log.error(`Running DAG callbacks failed: ${(error as Error).message}`);
+    }
   }
 
   /** Ask for a pass now (e.g. after `dags reserialize`). */

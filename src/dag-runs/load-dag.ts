@@ -4,10 +4,11 @@ import type { Database, DagRow } from '../db/tables.js';
 import { NotFoundError } from '../errors.js';
 
 /**
- * Reading serialized DAGs. The parsed JSON is cached per dag_hash, so the scheduler parses a DAG
- * once per change, not once per loop.
+ * Reading serialized DAGs. The parsed JSON is cached per stored text, so a DAG is parsed once per
+ * change, not once per call. (Not per dag_hash: that covers the DAG's structure but not where it
+ * lives, so a DAG moved to another file would keep its old fileloc.)
  */
-const cache = new Map<string, { hash: string; dag: SerializedDag }>();
+const cache = new Map<string, { data: string; dag: SerializedDag }>();
 
 export async function findSerializedDag(
   db: Kysely<Database>,
@@ -15,14 +16,14 @@ export async function findSerializedDag(
 ): Promise<SerializedDag | undefined> {
   const row = await db
     .selectFrom('serialized_dag')
-    .select(['data', 'dag_hash'])
+    .select('data')
     .where('dag_id', '=', dagId)
     .executeTakeFirst();
   if (!row) return undefined;
   const hit = cache.get(dagId);
-  if (hit && hit.hash === row.dag_hash) return hit.dag;
+  if (hit && hit.data === row.data) return hit.dag;
   const dag = JSON.parse(row.data) as SerializedDag;
-  cache.set(dagId, { hash: row.dag_hash, dag });
+  cache.set(dagId, { data: row.data, dag });
   return dag;
 }
 

@@ -5,6 +5,7 @@ import { columnKit } from './migrations/column-types.js';
 import * as m0001 from './migrations/0001_initial.js';
 import * as m0002 from './migrations/0002_ti_queue_order_index.js';
 import * as m0003 from './migrations/0003_dag_code_dependencies.js';
+import * as m0004 from './migrations/0004_callback_request.js';
 import type { MetadataDb } from './open.js';
 
 /**
@@ -16,6 +17,7 @@ const MIGRATIONS = {
   '0001_initial': m0001,
   '0002_ti_queue_order_index': m0002,
   '0003_dag_code_dependencies': m0003,
+  '0004_callback_request': m0004,
 } as const;
 
 export const MIGRATION_TABLE = 'updraft_migration';
@@ -115,6 +117,9 @@ export async function migrationStatus(db: MetadataDb): Promise<MigrationStatus> 
 
 /** Drop every table (ours and the migrator's). `db reset` calls this, then migrates again. */
 export async function dropAll(db: MetadataDb): Promise<void> {
+  // Tables created after 0001 first (indexes and columns added later go with their tables); then
+  // 0001's own. Each is dropped only if there, so a half-migrated database resets as well.
+  await db.kysely.schema.dropTable('callback_request').ifExists().execute();
   await m0001.down(db.kysely as never);
   for (const t of [MIGRATION_TABLE, MIGRATION_LOCK_TABLE]) {
     await db.kysely.schema.dropTable(t).ifExists().execute();

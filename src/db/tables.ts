@@ -78,6 +78,20 @@ export interface DagCodeTable {
   last_updated: Millis;
 }
 
+/** A DAG-level callback the scheduler asked for; the DAG processor runs it, then deletes the row. */
+export interface CallbackRequestTable {
+  id: Generated<number>;
+  created_at: Millis;
+  dag_id: string;
+  run_id: string;
+  fileloc: string;
+  callback: DagCallbackName;
+  /** Airflow's reason: success, task_failure, timed_out, all_tasks_deadlocked. */
+  reason: string | null;
+}
+
+export type DagCallbackName = 'on_success_callback' | 'on_failure_callback';
+
 export interface ImportErrorTable {
   id: Id;
   timestamp: Millis;
@@ -251,6 +265,7 @@ export interface Database {
   dag_tag: DagTagTable;
   serialized_dag: SerializedDagTable;
   dag_code: DagCodeTable;
+  callback_request: CallbackRequestTable;
   import_error: ImportErrorTable;
   dag_run: DagRunTable;
   task_instance: TaskInstanceTable;

@@ -26,9 +26,11 @@ export class DagCache {
   async get(dagId: string, now = Date.now()): Promise<CachedDag | undefined> {
     const cached = this.entries.get(dagId);
     if (cached && now - (this.checkedAt.get(dagId) ?? 0) < this.recheckMs) return cached;
+    // dag_hash covers the DAG's structure, not its file: a DAG moved to another file keeps its
+    // hash, and its tasks must then be run from the new path.
     const head = await this.db
       .selectFrom('serialized_dag')
-      .select('dag_hash')
+      .select(['dag_hash', 'fileloc'])
       .where('dag_id', '=', dagId)
       .executeTakeFirst();
     this.checkedAt.set(dagId, now);
@@ -36,7 +38,7 @@ export class DagCache {
       this.entries.delete(dagId);
       return undefined;
     }
-    if (cached && cached.hash === head.dag_hash) return cached;
+    if (cached && cached.hash === head.dag_hash && cached.dag.fileloc === head.fileloc) return cached;
     const row = await this.db
       .selectFrom('serialized_dag')
       .select(['data', 'dag_hash'])

@@ -3,6 +3,7 @@ import type { Database } from '../db/tables.js';
 import type { Executor } from '../executors/executor.js';
 import type { Logger } from '../log.js';
 import type { DagCache } from './dag-cache.js';
+import { requestDagCallback } from './request-dag-callback.js';
 import { SCHEDULER_JOB_TYPE } from './job.js';
 import { failTry } from './task-failure.js';
 
@@ -182,7 +183,8 @@ export async function timeOutRuns(db: Kysely<Database>, dags: DagCache, o: Healt
     .execute();
   let timedOut = 0;
   for (const run of runs) {
-    const timeout = (await dags.get(run.dag_id, o.now))?.dag.dagrunTimeoutMs;
+    const dag = (await dags.get(run.dag_id, o.now))?.dag;
+    const timeout = dag?.dagrunTimeoutMs;
     if (!timeout || run.start_date === null || o.now - run.start_date <= timeout) continue;
     await db
       .updateTable('task_instance')
@@ -213,6 +215,7 @@ export async function timeOutRuns(db: Kysely<Database>, dags: DagCache, o: Healt
     if (Number(r.numUpdatedRows) === 1) {
       timedOut++;
       o.log.warn(`${run.dag_id} ${run.run_id}: exceeded dagrunTimeout (${timeout / 1000} s); marked failed`);
+      if (dag) await requestDagCallback(db, dag, run.run_id, 'timed_out', o.now);
     }
   }
   return timedOut;

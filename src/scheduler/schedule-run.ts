@@ -6,6 +6,7 @@ import { SKIPMIXIN_KEY, type SkipMixinValue } from '../task-runner/xcom-store.js
 import type { CachedDag } from './dag-cache.js';
 import { evaluateRun, type TiChange, type TiView } from './evaluate-run.js';
 import { expandPlaceholder, mappedLength } from './expand-mapped.js';
+import { requestDagCallback } from './request-dag-callback.js';
 
 export interface ScheduleRunResult {
   /** Task instances whose state changed (something new may be ready to queue). */
@@ -252,7 +253,16 @@ export async function scheduleRun(
       .where('state', '=', 'running')
       .executeTakeFirst();
     finished = Number(r.numUpdatedRows) === 1;
-    if (finished) options.log.info(`${run.dag_id} ${run.run_id}: run ${evaluation.runState}`);
+    if (finished) {
+      options.log.info(`${run.dag_id} ${run.run_id}: run ${evaluation.runState}`);
+      const reason =
+        evaluation.runState === 'success'
+          ? 'success'
+          : evaluation.deadlocked
+            ? 'all_tasks_deadlocked'
+            : 'task_failure';
+      await requestDagCallback(db, dag, run.run_id, reason, now);
+    }
   }
   return { changed, finished, again, nextWakeAt: evaluation.nextWakeAt };
 }

@@ -310,6 +310,9 @@ describe('updraft CLI on the default SQLite database', () => {
     expect((await run(['db', 'reset'])).code).toBe(2);
     expect((await run(['db', 'reset', '-y'])).code).toBe(0);
     expect((await run(['users', 'list', '-o', 'json'])).stdout.trim()).toBe('[]');
+    // Every migration's tables went and came back (a table left behind would fail the re-run).
+    expect((await run(['db', 'reset', '-y'])).code).toBe(0);
+    expect((await run(['db', 'check-migrations'])).code).toBe(0);
   });
 });
 
