@@ -11,6 +11,7 @@ export async function deleteDag(ctx: OpsContext, dagId: string): Promise<number>
   return kysely.transaction().execute(async (trx) => {
     let removed = 0;
     for (const table of [
+      'callback_request',
       'xcom',
       'task_reschedule',
       'task_instance',
