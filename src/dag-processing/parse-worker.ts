@@ -3,13 +3,14 @@
  * back their serialized DAGs (or the import error). Runs user code, so it lives in its own process
  * that the parent kills on timeout.
  */
-import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { setAuthoringDefaults, type AuthoringDefaults } from '../dag/defaults.js';
 import type { SerializedDag } from '../dag/serialized.js';
-import type { DagRunInfo } from '../dag/execution.js';
+import { isoNoMs } from '../dag/execution.js';
+import { dagRunInfo } from '../dag-runs/run-info.js';
+import type { DagRunRow } from '../db/tables.js';
 import { importDagFile, importDagFileWithModules } from './import-dag-file.js';
-import { hashWithDependencies } from './source-hash.js';
+import { hashWithDependencies, sha256 } from './source-hash.js';
 
 export interface ParseRequest {
   id: number;
@@ -19,23 +20,13 @@ export interface ParseRequest {
   callback?: DagCallbackCall;
 }
 
-/** A DAG-level callback to run, with what its context is built from (all plain JSON). */
+/** A DAG-level callback to run, and the run it is about (a stored row: plain JSON). */
 export interface DagCallbackCall {
   dagId: string;
   runId: string;
   callback: 'on_success_callback' | 'on_failure_callback';
   reason: string | null;
-  run: {
-    runType: DagRunInfo['runType'];
-    conf: Record<string, unknown>;
-    logicalDate: number;
-    dataIntervalStart: number;
-    dataIntervalEnd: number;
-    externalTrigger: boolean;
-    state: string;
-    startDate: number | null;
-    endDate: number | null;
-  };
+  run: DagRunRow;
 }
 
 export interface ParseResponse {
@@ -62,7 +53,7 @@ async function parse(req: ParseRequest): Promise<ParseResponse> {
   let sourceHash = '';
   try {
     source = await readFile(req.file, 'utf8');
-    sourceHash = createHash('sha256').update(source).digest('hex');
+    sourceHash = sha256(source);
     setAuthoringDefaults(req.defaults);
     const { dags, localModules } = await importDagFileWithModules(req.file);
     const serialized = dags.map((d) => d.serialize());
@@ -118,17 +109,8 @@ async function runDagCallback(req: ParseRequest, call: DagCallbackCall): Promise
         ? dag.callbacks.onSuccessCallback
         : dag.callbacks.onFailureCallback;
     if (typeof fn !== 'function') return answer(`DAG '${call.dagId}' no longer has an ${call.callback}`);
-    const logical = new Date(call.run.logicalDate);
-    const dagRun: DagRunInfo = {
-      dagId: call.dagId,
-      runId: call.runId,
-      runType: call.run.runType,
-      conf: call.run.conf,
-      logicalDate: logical,
-      dataIntervalStart: new Date(call.run.dataIntervalStart),
-      dataIntervalEnd: new Date(call.run.dataIntervalEnd),
-      externalTrigger: call.run.externalTrigger,
-    };
+    const dagRun = dagRunInfo(call.run);
+    const logical = dagRun.logicalDate;
     await fn({
       dagId: call.dagId,
       runId: call.runId,
@@ -138,8 +120,8 @@ async function runDagCallback(req: ParseRequest, call: DagCallbackCall): Promise
       dag_run: dagRun,
       logical_date: logical,
       ds: logical.toISOString().slice(0, 10),
-      ts: logical.toISOString().replace(/\.\d{3}Z$/, '+00:00'),
-      conf: call.run.conf,
+      ts: isoNoMs(logical),
+      conf: dagRun.conf,
     });
     return answer(null);
   } catch (error) {

@@ -1,18 +1,17 @@
 import { readFile } from 'node:fs/promises';
-import { createHash } from 'node:crypto';
 import type { AppContext } from '../context.js';
 import { authoringDefaultsFromConfig } from '../dag/defaults.js';
 import type { Logger } from '../log.js';
 import { listDagFiles, listExampleFiles } from './discover.js';
 import { ParsePool } from './parse-pool.js';
 import { removeMissingFiles, storeParseResult } from './store.js';
-import { decodeDependencies, fileHash, hashWithDependencies } from './source-hash.js';
+import { decodeDependencies, fileHash, hashWithDependencies, sha256 } from './source-hash.js';
 import { runPendingDagCallbacks } from './run-dag-callbacks.js';
 
 async function readSource(file: string): Promise<{ source: string; hash: string } | undefined> {
   try {
     const source = await readFile(file, 'utf8');
-    return { source, hash: createHash('sha256').update(source).digest('hex') };
+    return { source, hash: sha256(source) };
   } catch {
     return undefined;
   }

@@ -39,17 +39,7 @@ export async function runPendingDagCallbacks(
         runId: request.run_id,
         callback: request.callback,
         reason: request.reason,
-        run: {
-          runType: run.run_type,
-          conf: parseConf(run.conf),
-          logicalDate: run.logical_date,
-          dataIntervalStart: run.data_interval_start ?? run.logical_date,
-          dataIntervalEnd: run.data_interval_end ?? run.logical_date,
-          externalTrigger: run.external_trigger === 1,
-          state: run.state,
-          startDate: run.start_date,
-          endDate: run.end_date,
-        },
+        run,
       };
       const result = await pool.runCallback(request.fileloc, call);
       if (result.cancelled) return;
@@ -61,16 +51,4 @@ export async function runPendingDagCallbacks(
     }),
   );
   return ran;
-}
-
-function parseConf(text: string | null): Record<string, unknown> {
-  if (!text) return {};
-  try {
-    const value = JSON.parse(text) as unknown;
-    return value && typeof value === 'object' && !Array.isArray(value)
-      ? (value as Record<string, unknown>)
-      : {};
-  } catch {
-    return {};
-  }
 }

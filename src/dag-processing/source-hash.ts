@@ -10,7 +10,7 @@ import { readFile, stat } from 'node:fs/promises';
  * A file without local imports keeps the plain sha256 of its source.
  */
 
-const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+export const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');
 
 /** Content hashes by (mtime, size): an unchanged file costs one stat per pass. */
 const hashCache = new Map<string, { mtimeMs: number; size: number; hash: string }>();

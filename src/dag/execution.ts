@@ -233,7 +233,8 @@ export interface CreateTaskContextInput {
   sensorFirstPokeAt?: Date | null;
 }
 
-function isoNoMs(date: Date): string {
+/** Airflow's `ts`: ISO 8601 without milliseconds, `+00:00` for UTC. */
+export function isoNoMs(date: Date): string {
   return date.toISOString().replace(/\.\d{3}Z$/, '+00:00');
 }
 

@@ -7,6 +7,7 @@ import type { UpdraftConfig } from '../config/schema.js';
 import type { Fernet } from '../security/fernet.js';
 import { errorMessage } from '../errors.js';
 import { createTaskContext, type DagRunInfo, type TaskContext, type TaskServices } from '../dag/execution.js';
+import { dagRunInfo } from '../dag-runs/run-info.js';
 import type { BaseOperator, TaskCallback } from '../dag/base-operator.js';
 import { serializeParams, validateParams } from '../dag/params.js';
 import { executeOperator, type ExecutionOutcome } from './execute-task.js';
@@ -551,29 +552,6 @@ export async function readDagRun(
   return {
     run,
     previousSuccess: start === null || end === null ? null : { start: Number(start), end: Number(end) },
-  };
-}
-
-export function dagRunInfo(run: DagRunRow): DagRunInfo {
-  let conf: Record<string, unknown> = {};
-  if (run.conf) {
-    try {
-      const parsed = JSON.parse(run.conf) as unknown;
-      if (parsed && typeof parsed === 'object' && !Array.isArray(parsed))
-        conf = parsed as Record<string, unknown>;
-    } catch {
-      conf = {};
-    }
-  }
-  return {
-    dagId: run.dag_id,
-    runId: run.run_id,
-    runType: run.run_type,
-    conf,
-    logicalDate: new Date(run.logical_date),
-    dataIntervalStart: new Date(run.data_interval_start ?? run.logical_date),
-    dataIntervalEnd: new Date(run.data_interval_end ?? run.logical_date),
-    externalTrigger: run.external_trigger === 1,
   };
 }
 

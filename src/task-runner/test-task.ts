@@ -10,7 +10,8 @@ import { executeOperator, type ExecutionOutcome } from './execute-task.js';
 import { loadTask } from './load-task.js';
 import { renderTaskFields } from './render.js';
 import { openTaskLogger, type TaskLogger } from './task-log.js';
-import { buildContext, dagRunInfo } from './run-task-instance.js';
+import { dagRunInfo } from '../dag-runs/run-info.js';
+import { buildContext } from './run-task-instance.js';
 
 /**
  * `tasks test` and `tasks render`: run or render a task in this process without recording
