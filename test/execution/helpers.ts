@@ -104,14 +104,24 @@ export async function seedTaskInstance(
   db: MetadataDb,
   runId: string,
   taskId: string,
-  options: { tryNumber?: number; maxTries?: number; state?: TaskInstanceState; mapIndex?: number } = {},
+  options: {
+    tryNumber?: number;
+    maxTries?: number;
+    state?: TaskInstanceState;
+    mapIndex?: number;
+    dagId?: string;
+    priorityWeight?: number;
+    operator?: string;
+    updatedAt?: number;
+  } = {},
 ): Promise<{ dagId: string; runId: string; taskId: string; mapIndex: number; tryNumber: number }> {
   const tryNumber = options.tryNumber ?? 1;
   const mapIndex = options.mapIndex ?? -1;
+  const dagId = options.dagId ?? DAG_ID;
   await db.kysely
     .insertInto('task_instance')
     .values({
-      dag_id: DAG_ID,
+      dag_id: dagId,
       run_id: runId,
       task_id: taskId,
       map_index: mapIndex,
@@ -128,17 +138,17 @@ export async function seedTaskInstance(
       pool: 'default_pool',
       pool_slots: 1,
       queue: 'default',
-      priority_weight: 1,
-      operator: null,
+      priority_weight: options.priorityWeight ?? 1,
+      operator: options.operator ?? null,
       queued_dttm: Date.now(),
       queued_by_job_id: null,
       next_retry_at: null,
       external_executor_id: null,
       rendered_fields: null,
-      updated_at: Date.now(),
+      updated_at: options.updatedAt ?? Date.now(),
     })
     .execute();
-  return { dagId: DAG_ID, runId, taskId, mapIndex, tryNumber };
+  return { dagId, runId, taskId, mapIndex, tryNumber };
 }
 
 export async function tiRow(db: MetadataDb, runId: string, taskId: string, mapIndex = -1) {

@@ -4,6 +4,7 @@ import type { Executor, TaskWorkItem } from '../../src/executors/executor.js';
 import { silentLogger } from '../../src/log.js';
 import type { DagCache } from '../../src/scheduler/dag-cache.js';
 import { queueScheduledTasks } from '../../src/scheduler/queue-tasks.js';
+import { seedTaskInstance } from '../execution/helpers.js';
 import { openTestDb, TEST_DIALECTS, type OpenTestDb } from '../support/databases.js';
 
 /** An executor that only records what it is given, with a fixed number of free slots. */
@@ -37,38 +38,17 @@ function dagsWithMaxActive(maxActive: Record<string, number>): DagCache {
   } as unknown as DagCache;
 }
 
-async function scheduledTi(db: MetadataDb, dagId: string, taskId: string, priority: number, at: number) {
-  await db.kysely
-    .insertInto('task_instance')
-    .values({
-      dag_id: dagId,
-      run_id: 'r1',
-      task_id: taskId,
-      map_index: -1,
-      state: 'scheduled',
-      try_number: 0,
-      max_tries: 2,
-      start_date: null,
-      end_date: null,
-      duration: null,
-      hostname: null,
-      unixname: null,
-      pid: null,
-      job_id: null,
-      pool: 'default_pool',
-      pool_slots: 1,
-      queue: 'default',
-      priority_weight: priority,
-      operator: 'BashOperator',
-      queued_dttm: null,
-      queued_by_job_id: null,
-      next_retry_at: null,
-      external_executor_id: null,
-      rendered_fields: null,
-      updated_at: at,
-    })
-    .execute();
-}
+/** A TI the scheduler has marked ready (try_number 0: the first queueing makes it try 1). */
+const scheduledTi = (db: MetadataDb, dagId: string, taskId: string, priority: number, at: number) =>
+  seedTaskInstance(db, 'r1', taskId, {
+    dagId,
+    state: 'scheduled',
+    tryNumber: 0,
+    maxTries: 2,
+    priorityWeight: priority,
+    operator: 'BashOperator',
+    updatedAt: at,
+  });
 
 describe.each(TEST_DIALECTS)('queueing scheduled tasks on %s', (dialect) => {
   let t: OpenTestDb;
