@@ -25,6 +25,7 @@ const { processDagFolderOnce } = await import(dist('dag-processing/processor.js'
 const { triggerDagRun } = await import(dist('dag-runs/index.js'));
 const { Scheduler } = await import(dist('scheduler/scheduler.js'));
 const { silentLogger } = await import(dist('log.js'));
+const { benchEnv, createBenchDatabase, fanDagSource } = await import('./bench-support.mjs');
 
 const dialect = process.argv[2] ?? 'sqlite';
 const REPEAT = Number(process.argv[3] ?? 3);
@@ -45,37 +46,9 @@ function cpuOf(pid) {
 
 const home = mkdtempSync(join(tmpdir(), 'updraft-fan-cpu-'));
 mkdirSync(join(home, 'dags'));
-writeFileSync(
-  join(home, 'dags', 'bench_fan.ts'),
-  `import { DAG, BashOperator } from 'updraft';
-export const dag = new DAG({ dagId: 'bench_fan', schedule: null, startDate: '2024-01-01', maxActiveTasks: 8 }).build(() => {
-  const root = new BashOperator({ taskId: 'root', bashCommand: 'true' });
-  const sink = new BashOperator({ taskId: 'sink', bashCommand: 'true' });
-  for (let i = 0; i < ${FAN}; i++) root.then(new BashOperator({ taskId: 'm' + String(i).padStart(4, '0'), bashCommand: 'true' })).then(sink);
-});
-`,
-);
-let url = `sqlite:///${join(home, 'airflow.db')}`;
-let mysqlDb = null;
-if (dialect === 'mysql') {
-  const { createConnection } = await import('mysql2/promise');
-  mysqlDb = `updraft_fan_cpu_${Date.now().toString(36)}`;
-  const c = await createConnection({ host: '127.0.0.1', port: 3306, user: 'root' });
-  await c.query(`CREATE DATABASE \`${mysqlDb}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`);
-  await c.end();
-  url = `mysql://root@127.0.0.1:3306/${mysqlDb}`;
-}
-const env = {
-  ...process.env,
-  AIRFLOW_HOME: home,
-  AIRFLOW__DATABASE__SQL_ALCHEMY_CONN: url,
-  AIRFLOW__DATABASE__SQL_ALCHEMY_POOL_SIZE: '10',
-  AIRFLOW__CORE__LOAD_EXAMPLES: 'False',
-  AIRFLOW__CORE__EXECUTOR: 'LocalExecutor',
-  AIRFLOW__CORE__PARALLELISM: '8',
-  AIRFLOW__CORE__TASK_RUNNER_WARM_PROCESSES: '8',
-  AIRFLOW__LOGGING__LOGGING_LEVEL: 'ERROR',
-};
+writeFileSync(join(home, 'dags', 'bench_fan.ts'), fanDagSource(FAN));
+const database = await createBenchDatabase(dialect, home);
+const env = benchEnv(home, database.url);
 const ctx = createContext({ env, log: silentLogger });
 const store = await ctx.db();
 await migrateToLatest(store);
@@ -148,12 +121,7 @@ try {
   );
 } finally {
   await ctx.close();
-  if (mysqlDb) {
-    const { createConnection } = await import('mysql2/promise');
-    const c = await createConnection({ host: '127.0.0.1', port: 3306, user: 'root' });
-    await c.query(`DROP DATABASE IF EXISTS \`${mysqlDb}\``);
-    await c.end();
-  }
+  await database.drop();
   rmSync(home, { recursive: true, force: true });
 }
 process.exit(0);

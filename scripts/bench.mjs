@@ -25,6 +25,8 @@ const { processDagFolderOnce } = await import(dist('dag-processing/processor.js'
 const { triggerDagRun } = await import(dist('dag-runs/index.js'));
 const { Scheduler } = await import(dist('scheduler/scheduler.js'));
 const { silentLogger } = await import(dist('log.js'));
+const { benchEnv, chainDagSource, CONCURRENCY, createBenchDatabase, fanDagSource } =
+  await import('./bench-support.mjs');
 
 const REPEAT = Number(process.argv[2] ?? 3);
 const DIALECTS = (process.argv[3] ?? 'sqlite,mysql').split(',');
@@ -36,7 +38,6 @@ if (!Number.isInteger(REPEAT) || REPEAT < 1) {
 }
 const CHAIN = 100;
 const FAN = 1000;
-const CONCURRENCY = 8;
 
 const pct = (xs, p) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -44,61 +45,13 @@ const pct = (xs, p) => {
 };
 const median = (xs) => pct(xs, 50);
 
-function dagSources() {
-  return {
-    'bench_chain.ts': `import { DAG, BashOperator } from 'updraft';
-export const dag = new DAG({ dagId: 'bench_chain', schedule: null, startDate: '2024-01-01', maxActiveTasks: ${CONCURRENCY} }).build(() => {
-  let prev: BashOperator | undefined;
-  for (let i = 0; i < ${CHAIN}; i++) {
-    const t = new BashOperator({ taskId: 't' + String(i).padStart(3, '0'), bashCommand: 'true' });
-    if (prev) prev.then(t);
-    prev = t;
-  }
-});
-`,
-    'bench_fan.ts': `import { DAG, BashOperator } from 'updraft';
-export const dag = new DAG({ dagId: 'bench_fan', schedule: null, startDate: '2024-01-01', maxActiveTasks: ${CONCURRENCY} }).build(() => {
-  const root = new BashOperator({ taskId: 'root', bashCommand: 'true' });
-  const sink = new BashOperator({ taskId: 'sink', bashCommand: 'true' });
-  for (let i = 0; i < ${FAN}; i++) root.then(new BashOperator({ taskId: 'm' + String(i).padStart(4, '0'), bashCommand: 'true' })).then(sink);
-});
-`,
-  };
-}
-
-async function createDatabase(dialect, home) {
-  if (dialect === 'sqlite') return { url: `sqlite:///${join(home, 'airflow.db')}`, drop: async () => {} };
-  const { createConnection } = await import('mysql2/promise');
-  const name = `updraft_bench_${Date.now().toString(36)}`;
-  const c = await createConnection({ host: '127.0.0.1', port: 3306, user: 'root' });
-  await c.query(`CREATE DATABASE \`${name}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`);
-  await c.end();
-  return {
-    url: `mysql://root@127.0.0.1:3306/${name}`,
-    drop: async () => {
-      const d = await createConnection({ host: '127.0.0.1', port: 3306, user: 'root' });
-      await d.query(`DROP DATABASE IF EXISTS \`${name}\``);
-      await d.end();
-    },
-  };
-}
-
 async function benchUpdraft(dialect) {
   const home = mkdtempSync(join(tmpdir(), 'updraft-bench-'));
   mkdirSync(join(home, 'dags'));
-  for (const [f, src] of Object.entries(dagSources())) writeFileSync(join(home, 'dags', f), src);
-  const database = await createDatabase(dialect, home);
-  const env = {
-    ...process.env,
-    AIRFLOW_HOME: home,
-    AIRFLOW__DATABASE__SQL_ALCHEMY_CONN: database.url,
-    AIRFLOW__DATABASE__SQL_ALCHEMY_POOL_SIZE: '10',
-    AIRFLOW__CORE__LOAD_EXAMPLES: 'False',
-    AIRFLOW__CORE__EXECUTOR: 'LocalExecutor',
-    AIRFLOW__CORE__PARALLELISM: String(CONCURRENCY),
-    AIRFLOW__CORE__TASK_RUNNER_WARM_PROCESSES: String(CONCURRENCY),
-    AIRFLOW__LOGGING__LOGGING_LEVEL: 'ERROR',
-  };
+  writeFileSync(join(home, 'dags', 'bench_chain.ts'), chainDagSource(CHAIN));
+  writeFileSync(join(home, 'dags', 'bench_fan.ts'), fanDagSource(FAN));
+  const database = await createBenchDatabase(dialect, home);
+  const env = benchEnv(home, database.url);
   const ctx = createContext({ env, log: silentLogger });
   const store = await ctx.db();
   await migrateToLatest(store);
