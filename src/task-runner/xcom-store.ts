@@ -45,14 +45,7 @@ export async function replaceXCom(
   key: string,
   value: unknown,
 ): Promise<void> {
-  await trx
-    .deleteFrom('xcom')
-    .where('dag_id', '=', owner.dagId)
-    .where('run_id', '=', owner.runId)
-    .where('task_id', '=', owner.taskId)
-    .where('map_index', '=', owner.mapIndex)
-    .where('key', '=', key)
-    .execute();
+  await clearXComs(trx, owner, key);
   await insertXCom(trx, owner, key, value);
 }
 
@@ -77,14 +70,16 @@ export async function insertXCom(
     .execute();
 }
 
-export async function clearXComs(db: Kysely<Database>, owner: XComOwner): Promise<void> {
-  await db
+/** Delete the TI's XComs: all of them, or the one with `key`. */
+export async function clearXComs(db: Kysely<Database>, owner: XComOwner, key?: string): Promise<void> {
+  let q = db
     .deleteFrom('xcom')
     .where('dag_id', '=', owner.dagId)
     .where('run_id', '=', owner.runId)
     .where('task_id', '=', owner.taskId)
-    .where('map_index', '=', owner.mapIndex)
-    .execute();
+    .where('map_index', '=', owner.mapIndex);
+  if (key !== undefined) q = q.where('key', '=', key);
+  await q.execute();
 }
 
 /**
