@@ -63,8 +63,6 @@ export class LocalExecutor implements Executor {
   private lastFatal: string | null = null;
   private forkAllowedAt = 0;
   private topUpTimer: NodeJS.Timeout | null = null;
-  /** Per-task start overhead samples (queue() → runner started), for benchmarks. */
-  readonly startLatenciesMs: number[] = [];
 
   constructor(private readonly options: LocalExecutorOptions) {
     this.name = options.name;
@@ -269,7 +267,6 @@ export class LocalExecutor implements Executor {
         this.dispatch();
         return;
       case 'started':
-        this.startLatenciesMs.push(message.startedAt - message.queuedAt);
         this.emit({ type: 'started', key: message.key, pid: message.pid, hostname: message.hostname });
         return;
       case 'done': {
