@@ -70,7 +70,7 @@ async function main(): Promise<void> {
       reusable =
         !controller.signal.aborted &&
         !(result.ran && result.tainted) &&
-        isStillClean(tasksRun, baselineHandles);
+        isStillClean(tasksRun, baselineHandles, result.ran && result.leftNoProcesses);
       send({
         type: 'done',
         key: message.key,
@@ -124,15 +124,17 @@ function activeHandleCount(): number {
 }
 
 /**
- * A process may run the next task only if the last one left nothing behind: no child processes,
+ * A process may run the next task only if the last one left nothing behind: no child processes
+ * (the runner looked right after the task; we look again only if user code ran after that),
  * no extra open handles (timers, sockets, servers the task forgot), heap and buffers well under its
  * heap limit, and fewer tasks than the configured maximum (if any). Otherwise it exits
  * and a fresh one takes its place. A fresh process costs ~300 ms of CPU to start, so recycling
  * clean processes on a count alone would cost a busy executor more than the tasks themselves.
  */
-function isStillClean(tasksRun: number, baselineHandles: number): boolean {
+function isStillClean(tasksRun: number, baselineHandles: number, processesChecked: boolean): boolean {
   if (MAX_TASKS > 0 && tasksRun >= MAX_TASKS) return false;
-  if (listTaskProcesses(process.pid).length > 0) return false;
+  // The runner's own look after the task found none, and no user code ran since: no second walk.
+  if (!processesChecked && listTaskProcesses(process.pid).length > 0) return false;
   if (activeHandleCount() > baselineHandles + 2) return false;
   if (HEAP_LIMIT_MB > 0) {
     // The JS heap, or the buffers kept outside it, past half the heap limit.

@@ -38,6 +38,12 @@ export interface ExecuteResult {
    * processes): the process that ran it must not run another task.
    */
   tainted: boolean;
+  /**
+   * The task finished by itself and the check right after it found no process of it still
+   * running (only when the caller owns the process). Whoever reuses the process need not look again
+   * unless more user code ran since.
+   */
+  leftNoProcesses: boolean;
 }
 
 const SETTLED: unique symbol = Symbol('settled');
@@ -97,7 +103,11 @@ export async function executeOperator(options: ExecuteOptions): Promise<ExecuteR
         log.warn(`The task left processes running (${leftovers.join(', ')}); killing them.`);
         await killTrees(leftovers, 1000);
       }
-      return { outcome: first, tainted: false };
+      return {
+        outcome: first,
+        tainted: false,
+        leftNoProcesses: options.ownsProcess && leftovers.length === 0,
+      };
     }
     // Aborted: give the operator a moment to stop its own work, then kill every process it started.
     const reason = controller.signal.reason as unknown;
@@ -107,7 +117,7 @@ export async function executeOperator(options: ExecuteOptions): Promise<ExecuteR
     ]);
     if (settledSoon !== SETTLED) {
       await killAll();
-      return { outcome: abortOutcome(reason, settledSoon), tainted: false };
+      return { outcome: abortOutcome(reason, settledSoon), tainted: false, leftNoProcesses: false };
     }
     log.warn('The task did not stop after the abort; killing its processes.');
     await killAll();
@@ -119,9 +129,9 @@ export async function executeOperator(options: ExecuteOptions): Promise<ExecuteR
       log.error(
         'The task is still running after its processes were killed; this task process will be discarded.',
       );
-      return { outcome: abortOutcome(reason, null), tainted: true };
+      return { outcome: abortOutcome(reason, null), tainted: true, leftNoProcesses: false };
     }
-    return { outcome: abortOutcome(reason, late), tainted: false };
+    return { outcome: abortOutcome(reason, late), tainted: false, leftNoProcesses: false };
   } finally {
     if (timer) clearTimeout(timer);
     controller.signal.removeEventListener('abort', snapshot);

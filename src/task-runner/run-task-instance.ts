@@ -66,7 +66,18 @@ export interface RunnerDeps {
 
 export type RunResult =
   | { ran: false; reason: string }
-  | { ran: true; state: TaskInstanceState; tainted: boolean; logPath: string; error: string | null };
+  | {
+      ran: true;
+      state: TaskInstanceState;
+      tainted: boolean;
+      /**
+       * No user code ran since the runner last found none of the task's processes left (then a
+       * task process need not walk its process tree again before taking the next task).
+       */
+      leftNoProcesses: boolean;
+      logPath: string;
+      error: string | null;
+    };
 
 export function runnerHostname(config: UpdraftConfig): string {
   return config.core.hostname || osHostname();
@@ -174,6 +185,7 @@ export async function runTaskInstance(request: TaskRunRequest, deps: RunnerDeps)
   };
   let state: TaskInstanceState = 'failed';
   let tainted = false;
+  let leftNoProcesses = false;
   let errorText: string | null = null;
   try {
     if (!prepared.ok) {
@@ -192,6 +204,7 @@ export async function runTaskInstance(request: TaskRunRequest, deps: RunnerDeps)
       const done = await executeAndRecord(request, deps, rs, prepared);
       state = done.state;
       tainted = done.tainted;
+      leftNoProcesses = done.leftNoProcesses;
       errorText = done.error;
     }
   } catch (error) {
@@ -206,7 +219,7 @@ export async function runTaskInstance(request: TaskRunRequest, deps: RunnerDeps)
       await endTaskJob(db, jobId, state === 'failed' ? 'failed' : 'success').catch(() => undefined);
     log.close();
   }
-  return { ran: true, state, tainted, logPath, error: errorText };
+  return { ran: true, state, tainted, leftNoProcesses, logPath, error: errorText };
 }
 
 interface RunState {
@@ -273,11 +286,11 @@ async function executeAndRecord(
   deps: RunnerDeps,
   rs: RunState,
   prepared: Extract<PreparedTry, { ok: true }>,
-): Promise<{ state: TaskInstanceState; tainted: boolean; error: string | null }> {
+): Promise<{ state: TaskInstanceState; tainted: boolean; leftNoProcesses: boolean; error: string | null }> {
   const db = deps.db.kysely;
   const { operator, context, loaded, retry } = prepared;
   await runCallback(operator.callbacks.onExecuteCallback, context, undefined, 'onExecuteCallback', rs.log);
-  const { outcome, tainted } = await executeOperator({
+  const { outcome, tainted, leftNoProcesses } = await executeOperator({
     operator,
     context,
     controller: rs.controller,
@@ -288,7 +301,7 @@ async function executeAndRecord(
   });
   // Our own final write would look like a change from outside to the next beat.
   rs.stopWatching();
-  const state = await recordOutcome(
+  const { state, callbackRan } = await recordOutcome(
     db,
     request,
     loaded.operator,
@@ -299,7 +312,13 @@ async function executeAndRecord(
     context,
     prepared.pushedXComs,
   );
-  return { state, tainted, error: outcome.kind === 'failed' ? errorMessage(outcome.error) : null };
+  return {
+    state,
+    tainted,
+    // A success/retry/failure callback is user code that may have started processes.
+    leftNoProcesses: leftNoProcesses && !callbackRan,
+    error: outcome.kind === 'failed' ? errorMessage(outcome.error) : null,
+  };
 }
 
 async function recordOutcome(
@@ -312,6 +331,34 @@ async function recordOutcome(
   retry: RetrySettings | null,
   context: TaskContext,
   pushedXComs: ReadonlyMap<string, unknown>,
+): Promise<{ state: TaskInstanceState; callbackRan: boolean }> {
+  const callbacks = { ran: false };
+  const state = await recordOutcomeState(
+    db,
+    request,
+    declared,
+    operator,
+    outcome,
+    rs,
+    retry,
+    context,
+    pushedXComs,
+    callbacks,
+  );
+  return { state, callbackRan: callbacks.ran };
+}
+
+async function recordOutcomeState(
+  db: Kysely<Database>,
+  request: TaskRunRequest,
+  declared: BaseOperator,
+  operator: BaseOperator,
+  outcome: ExecutionOutcome,
+  rs: RunState,
+  retry: RetrySettings | null,
+  context: TaskContext,
+  pushedXComs: ReadonlyMap<string, unknown>,
+  callbacks: { ran: boolean },
 ): Promise<TaskInstanceState> {
   const { log } = rs;
   let finalOutcome = outcome;
@@ -342,7 +389,13 @@ async function recordOutcome(
         log.info(
           `Marking task as SUCCESS. dag_id=${request.dagId}, task_id=${request.taskId}, run_id=${request.runId}`,
         );
-        await runCallback(operator.callbacks.onSuccessCallback, context, undefined, 'onSuccessCallback', log);
+        callbacks.ran = await runCallback(
+          operator.callbacks.onSuccessCallback,
+          context,
+          undefined,
+          'onSuccessCallback',
+          log,
+        );
       }
       return state;
     }
@@ -365,7 +418,7 @@ async function recordOutcome(
         (await recordFailure(db, request, rs, retry, finalOutcome.retryable)) ??
         (await externalState(db, request, log));
       if (state === 'up_for_retry')
-        await runCallback(
+        callbacks.ran = await runCallback(
           operator.callbacks.onRetryCallback,
           context,
           finalOutcome.error,
@@ -373,7 +426,7 @@ async function recordOutcome(
           log,
         );
       if (state === 'failed')
-        await runCallback(
+        callbacks.ran = await runCallback(
           operator.callbacks.onFailureCallback,
           context,
           finalOutcome.error,
@@ -651,14 +704,15 @@ async function runCallback(
   error: unknown,
   name: string,
   log: TaskLogger,
-): Promise<void> {
-  if (typeof callback !== 'function') return;
+): Promise<boolean> {
+  if (typeof callback !== 'function') return false;
   try {
     await (callback(context, error) as Promise<unknown>);
   } catch (cbError) {
     // A failing callback is logged; it does not change the task's state (Airflow does the same).
     log.error(`Error when executing ${name}: ${errorMessage(cbError)}`);
   }
+  return true;
 }
 
 function describe(r: Omit<TaskRunRequest, 'fileloc'>): string {

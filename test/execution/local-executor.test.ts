@@ -105,6 +105,31 @@ describe.each(['sqlite', 'mysql', 'postgres'] as const)('LocalExecutor on %s', (
     expect((await tiRow(e.db, runId, 'quick')).pid).toBe(ti.pid);
   });
 
+  it('does not reuse a task process whose task callback left a process running', async () => {
+    await start();
+    const pidfile = `${e.home}/callback-${dialect}.pid`;
+    const runId = await newRun({ pidfile });
+    const first = await seedTaskInstance(e.db, runId, 'callback_leaves_process');
+    await executor.queue(item(first));
+    await untilFinished(executor, [first]);
+    const leftover = Number(readFileSync(pidfile, 'utf8').trim());
+    try {
+      expect((await tiRow(e.db, runId, 'callback_leaves_process')).state).toBe('success');
+      const second = await seedTaskInstance(e.db, runId, 'quick');
+      await executor.queue(item(second));
+      await untilFinished(executor, [second]);
+      expect((await tiRow(e.db, runId, 'quick')).pid).not.toBe(
+        (await tiRow(e.db, runId, 'callback_leaves_process')).pid,
+      );
+    } finally {
+      try {
+        process.kill(leftover, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+  });
+
   it('kills the whole process tree of a task that exceeds executionTimeout', async () => {
     await start();
     const pidfile = `${e.home}/sleep-${dialect}.pid`;
