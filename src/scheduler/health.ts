@@ -3,7 +3,7 @@ import type { Database } from '../db/tables.js';
 import type { Executor } from '../executors/executor.js';
 import type { Logger } from '../log.js';
 import type { DagCache } from './dag-cache.js';
-import { requestDagCallback } from './request-dag-callback.js';
+import { endRun } from './request-dag-callback.js';
 import { SCHEDULER_JOB_TYPE } from './job.js';
 import { failTry } from './task-failure.js';
 
@@ -205,17 +205,17 @@ export async function timeOutRuns(db: Kysely<Database>, dags: DagCache, o: Healt
         ]),
       )
       .execute();
-    const r = await db
-      .updateTable('dag_run')
-      .set({ state: 'failed', end_date: o.now, updated_at: o.now })
-      .where('dag_id', '=', run.dag_id)
-      .where('run_id', '=', run.run_id)
-      .where('state', '=', 'running')
-      .executeTakeFirst();
-    if (Number(r.numUpdatedRows) === 1) {
+    const ended = await endRun(
+      db,
+      dag,
+      { dagId: run.dag_id, runId: run.run_id },
+      { state: 'failed', end_date: o.now, updated_at: o.now },
+      'timed_out',
+      o.now,
+    );
+    if (ended) {
       timedOut++;
       o.log.warn(`${run.dag_id} ${run.run_id}: exceeded dagrunTimeout (${timeout / 1000} s); marked failed`);
-      if (dag) await requestDagCallback(db, dag, run.run_id, 'timed_out', o.now);
     }
   }
   return timedOut;

@@ -1,6 +1,7 @@
-import type { Kysely } from 'kysely';
+import type { Kysely, Updateable } from 'kysely';
 import type { SerializedDag } from '../dag/serialized.js';
 import type { Database } from '../db/tables.js';
+import { transactionWithRetry } from '../db/transient-errors.js';
 
 export type RunEndReason = 'success' | 'task_failure' | 'timed_out' | 'all_tasks_deadlocked';
 
@@ -9,6 +10,41 @@ export type RunEndReason = 'success' | 'task_failure' | 'timed_out' | 'all_tasks
  * processor to run it (the scheduler never imports DAG files). Called once per run end: only the
  * scheduler whose guarded UPDATE finished the run gets here.
  */
+function wantsCallback(dag: SerializedDag, reason: RunEndReason): boolean {
+  return reason === 'success' ? dag.hasCallbacks.onSuccess : dag.hasCallbacks.onFailure;
+}
+
+/**
+ * End a run: its final state (guarded on `running`, so only one scheduler ends it) and, when the
+ * DAG has the matching callback, the request for it, in one transaction: a crash between the two
+ * writes can neither lose the callback nor leave a request for a run that did not end. True when
+ * this call ended the run.
+ */
+export async function endRun(
+  db: Kysely<Database>,
+  dag: SerializedDag | undefined,
+  key: { dagId: string; runId: string },
+  values: Updateable<Database['dag_run']> & { state: 'success' | 'failed' },
+  reason: RunEndReason,
+  now: number,
+): Promise<boolean> {
+  const write = async (tx: Kysely<Database>): Promise<boolean> => {
+    const r = await tx
+      .updateTable('dag_run')
+      .set(values)
+      .where('dag_id', '=', key.dagId)
+      .where('run_id', '=', key.runId)
+      .where('state', '=', 'running')
+      .executeTakeFirst();
+    if (Number(r.numUpdatedRows) !== 1) return false;
+    if (dag) await requestDagCallback(tx, dag, key.runId, reason, now);
+    return true;
+  };
+  // Without a callback to record, the guarded UPDATE alone is atomic.
+  if (!dag || !wantsCallback(dag, reason) || db.isTransaction) return write(db);
+  return transactionWithRetry(db, write);
+}
+
 export async function requestDagCallback(
   db: Kysely<Database>,
   dag: SerializedDag,
@@ -17,7 +53,7 @@ export async function requestDagCallback(
   now: number,
 ): Promise<boolean> {
   const success = reason === 'success';
-  if (!(success ? dag.hasCallbacks.onSuccess : dag.hasCallbacks.onFailure)) return false;
+  if (!wantsCallback(dag, reason)) return false;
   await db
     .insertInto('callback_request')
     .values({

@@ -6,7 +6,7 @@ import { SKIPMIXIN_KEY, type SkipMixinValue } from '../task-runner/xcom-store.js
 import type { CachedDag } from './dag-cache.js';
 import { evaluateRun, type TiChange, type TiView } from './evaluate-run.js';
 import { expandPlaceholder, mappedLength } from './expand-mapped.js';
-import { requestDagCallback } from './request-dag-callback.js';
+import { endRun } from './request-dag-callback.js';
 
 export interface ScheduleRunResult {
   /** Task instances whose state changed (something new may be ready to queue). */
@@ -245,24 +245,21 @@ export async function scheduleRun(
       options.log.warn(
         `${run.dag_id} ${run.run_id}: deadlock — unfinished tasks can never run; marking the run failed`,
       );
-    const r = await db
-      .updateTable('dag_run')
-      .set({ state: evaluation.runState, end_date: now, last_scheduling_decision: now, updated_at: now })
-      .where('dag_id', '=', run.dag_id)
-      .where('run_id', '=', run.run_id)
-      .where('state', '=', 'running')
-      .executeTakeFirst();
-    finished = Number(r.numUpdatedRows) === 1;
-    if (finished) {
-      options.log.info(`${run.dag_id} ${run.run_id}: run ${evaluation.runState}`);
-      const reason =
-        evaluation.runState === 'success'
-          ? 'success'
-          : evaluation.deadlocked
-            ? 'all_tasks_deadlocked'
-            : 'task_failure';
-      await requestDagCallback(db, dag, run.run_id, reason, now);
-    }
+    const reason =
+      evaluation.runState === 'success'
+        ? 'success'
+        : evaluation.deadlocked
+          ? 'all_tasks_deadlocked'
+          : 'task_failure';
+    finished = await endRun(
+      db,
+      dag,
+      { dagId: run.dag_id, runId: run.run_id },
+      { state: evaluation.runState, end_date: now, last_scheduling_decision: now, updated_at: now },
+      reason,
+      now,
+    );
+    if (finished) options.log.info(`${run.dag_id} ${run.run_id}: run ${evaluation.runState}`);
   }
   return { changed, finished, again, nextWakeAt: evaluation.nextWakeAt };
 }

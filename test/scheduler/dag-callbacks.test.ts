@@ -1,10 +1,11 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DagProcessor } from '../../src/dag-processing/processor.js';
 import { getSerializedDag } from '../../src/dag-runs/load-dag.js';
 import { triggerDagRun } from '../../src/dag-runs/index.js';
-import { requestDagCallback } from '../../src/scheduler/request-dag-callback.js';
+import { endRun, requestDagCallback } from '../../src/scheduler/request-dag-callback.js';
 import { TEST_DIALECTS } from '../support/databases.js';
 import { createHarness, type Harness } from './support/harness.js';
 
@@ -134,4 +135,37 @@ describe.each(TEST_DIALECTS)('DAG-level callbacks on %s', (dialect) => {
       await looping;
     }
   }, 30_000);
+  it('ends a run and records its callback request together, or neither', async () => {
+    const db = (await h.ctx.db()).kysely;
+    const run = await triggerDagRun(h.ctx, 'cb_ok');
+    await db.updateTable('dag_run').set({ state: 'running' }).where('run_id', '=', run.run_id).execute();
+    const dag = await getSerializedDag(db, 'cb_ok');
+    const key = { dagId: 'cb_ok', runId: run.run_id };
+    const end = () => endRun(db, dag, key, { state: 'success', end_date: Date.now() }, 'success', Date.now());
+    const runState = async () =>
+      (
+        await db
+          .selectFrom('dag_run')
+          .select('state')
+          .where('run_id', '=', run.run_id)
+          .executeTakeFirstOrThrow()
+      ).state;
+    const requests = () =>
+      db.selectFrom('callback_request').select('run_id').where('run_id', '=', run.run_id).execute();
+    // The request cannot be written: the run stays running (the next scheduler loop tries again).
+    await sql`alter table callback_request rename to callback_request_away`.execute(db);
+    try {
+      await expect(end()).rejects.toThrow();
+    } finally {
+      await sql`alter table callback_request_away rename to callback_request`.execute(db);
+    }
+    expect(await runState()).toBe('running');
+    expect(await end()).toBe(true);
+    expect(await runState()).toBe('success');
+    expect(await requests()).toHaveLength(1);
+    // Only the call that ended the run asks for the callback.
+    expect(await end()).toBe(false);
+    expect(await requests()).toHaveLength(1);
+    await db.deleteFrom('callback_request').where('run_id', '=', run.run_id).execute();
+  });
 });
