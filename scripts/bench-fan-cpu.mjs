@@ -44,7 +44,7 @@ function cpuOf(pid) {
   return { self: u + s, children: cu + cs };
 }
 
-const home = mkdtempSync(join(tmpdir(), 'updraft-fan-cpu-'));
+const home = mkdtempSync(join(process.env.BENCH_HOME_DIR || tmpdir(), 'updraft-fan-cpu-'));
 mkdirSync(join(home, 'dags'));
 writeFileSync(join(home, 'dags', 'bench_fan.ts'), fanDagSource(FAN));
 const database = await createBenchDatabase(dialect, home);

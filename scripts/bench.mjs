@@ -9,6 +9,8 @@
  * 8, each job runs `bash -c true`) as the peer, in the same process run. Each case runs REPEAT
  * times; the table shows medians and the ratio to BullMQ.
  * Needs `npm run build` first (npm run bench does it).  Usage: node scripts/bench.mjs [REPEAT] [sqlite,mysql]
+ * The installations live in BENCH_HOME_DIR (default: the OS temp folder); their task logs are
+ * real files there, so the figures include that disk's file creation.
  */
 import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -52,12 +54,13 @@ const median = (xs) => pct(xs, 50);
  * one case's 3,000 log files would slow the next case's task runners.
  */
 const homes = [];
+const HOME_DIR = process.env.BENCH_HOME_DIR || tmpdir();
 process.on('exit', () => {
   for (const home of homes) rmSync(home, { recursive: true, force: true });
 });
 
 async function benchUpdraft(dialect) {
-  const home = mkdtempSync(join(tmpdir(), 'updraft-bench-'));
+  const home = mkdtempSync(join(HOME_DIR, 'updraft-bench-'));
   homes.push(home);
   mkdirSync(join(home, 'dags'));
   writeFileSync(join(home, 'dags', 'bench_chain.ts'), chainDagSource(CHAIN));
@@ -149,7 +152,7 @@ async function benchBullmq() {
 
 const rows = [];
 console.log(
-  `Scheduler benchmark: chain of ${CHAIN}, fan-out/fan-in of ${FAN}, concurrency ${CONCURRENCY}, ${REPEAT} repeat(s), medians`,
+  `Scheduler benchmark: chain of ${CHAIN}, fan-out/fan-in of ${FAN}, concurrency ${CONCURRENCY}, ${REPEAT} repeat(s), medians, homes in ${HOME_DIR}`,
 );
 const peer = await benchBullmq();
 const peerChain = median(peer.chain.map((r) => r.total));
