@@ -181,6 +181,7 @@ export async function runTaskInstance(request: TaskRunRequest, deps: RunnerDeps)
     jobId,
     dialect: deps.db.dialect,
     jobEnded: false,
+    callbackRan: false,
     stopWatching: () => heartbeat.stop(),
   };
   let state: TaskInstanceState = 'failed';
@@ -231,6 +232,8 @@ interface RunState {
   dialect: DialectName;
   /** The job row was closed together with the final state. */
   jobEnded: boolean;
+  /** A success/retry/failure callback ran: user code that may have started processes. */
+  callbackRan: boolean;
   /** Called once the task's code is done: from here on we write the final state ourselves. */
   stopWatching: () => void;
 }
@@ -301,7 +304,7 @@ async function executeAndRecord(
   });
   // Our own final write would look like a change from outside to the next beat.
   rs.stopWatching();
-  const { state, callbackRan } = await recordOutcome(
+  const state = await recordOutcome(
     db,
     request,
     loaded.operator,
@@ -315,8 +318,7 @@ async function executeAndRecord(
   return {
     state,
     tainted,
-    // A success/retry/failure callback is user code that may have started processes.
-    leftNoProcesses: leftNoProcesses && !callbackRan,
+    leftNoProcesses: leftNoProcesses && !rs.callbackRan,
     error: outcome.kind === 'failed' ? errorMessage(outcome.error) : null,
   };
 }
@@ -331,34 +333,6 @@ async function recordOutcome(
   retry: RetrySettings | null,
   context: TaskContext,
   pushedXComs: ReadonlyMap<string, unknown>,
-): Promise<{ state: TaskInstanceState; callbackRan: boolean }> {
-  const callbacks = { ran: false };
-  const state = await recordOutcomeState(
-    db,
-    request,
-    declared,
-    operator,
-    outcome,
-    rs,
-    retry,
-    context,
-    pushedXComs,
-    callbacks,
-  );
-  return { state, callbackRan: callbacks.ran };
-}
-
-async function recordOutcomeState(
-  db: Kysely<Database>,
-  request: TaskRunRequest,
-  declared: BaseOperator,
-  operator: BaseOperator,
-  outcome: ExecutionOutcome,
-  rs: RunState,
-  retry: RetrySettings | null,
-  context: TaskContext,
-  pushedXComs: ReadonlyMap<string, unknown>,
-  callbacks: { ran: boolean },
 ): Promise<TaskInstanceState> {
   const { log } = rs;
   let finalOutcome = outcome;
@@ -389,7 +363,7 @@ async function recordOutcomeState(
         log.info(
           `Marking task as SUCCESS. dag_id=${request.dagId}, task_id=${request.taskId}, run_id=${request.runId}`,
         );
-        callbacks.ran = await runCallback(
+        rs.callbackRan = await runCallback(
           operator.callbacks.onSuccessCallback,
           context,
           undefined,
@@ -418,7 +392,7 @@ async function recordOutcomeState(
         (await recordFailure(db, request, rs, retry, finalOutcome.retryable)) ??
         (await externalState(db, request, log));
       if (state === 'up_for_retry')
-        callbacks.ran = await runCallback(
+        rs.callbackRan = await runCallback(
           operator.callbacks.onRetryCallback,
           context,
           finalOutcome.error,
@@ -426,7 +400,7 @@ async function recordOutcomeState(
           log,
         );
       if (state === 'failed')
-        callbacks.ran = await runCallback(
+        rs.callbackRan = await runCallback(
           operator.callbacks.onFailureCallback,
           context,
           finalOutcome.error,
