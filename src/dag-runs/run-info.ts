@@ -1,21 +1,13 @@
 import type { DagRunInfo } from '../dag/execution.js';
 import type { DagRunRow } from '../db/tables.js';
+import { jsonObjectOrNull } from '../json-object.js';
 
 /**
  * A stored run as task code sees it (`dag_run` in the template context, a DAG callback's context):
  * dates as Dates, conf parsed (a conf that is not a JSON object reads as {}).
  */
 export function dagRunInfo(run: DagRunRow): DagRunInfo {
-  let conf: Record<string, unknown> = {};
-  if (run.conf) {
-    try {
-      const parsed = JSON.parse(run.conf) as unknown;
-      if (parsed && typeof parsed === 'object' && !Array.isArray(parsed))
-        conf = parsed as Record<string, unknown>;
-    } catch {
-      conf = {};
-    }
-  }
+  const conf = jsonObjectOrNull(run.conf) ?? {};
   return {
     dagId: run.dag_id,
     runId: run.run_id,

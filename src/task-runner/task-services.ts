@@ -5,6 +5,7 @@ import { getVariable } from '../variables/index.js';
 import { getConnection } from '../connections/index.js';
 import type { Fernet } from '../security/fernet.js';
 import { UsageError } from '../errors.js';
+import { jsonObjectOrNull } from '../json-object.js';
 
 /**
  * The database-backed services a running task may use (TaskServices in dag/execution.ts).
@@ -30,16 +31,7 @@ export function createTaskServices(input: TaskServicesInput): TaskServices {
     async getConnection(connId) {
       const c = await getConnection(input.store, fernet, connId, env);
       if (!c) return undefined;
-      let extra: Record<string, unknown> = {};
-      if (c.extra) {
-        try {
-          const parsed = JSON.parse(c.extra) as unknown;
-          if (parsed && typeof parsed === 'object' && !Array.isArray(parsed))
-            extra = parsed as Record<string, unknown>;
-        } catch {
-          extra = {};
-        }
-      }
+      const extra = jsonObjectOrNull(c.extra) ?? {};
       return {
         connId,
         connType: c.connType,

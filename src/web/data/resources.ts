@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { Database, MetadataDb } from '../../db/index.js';
 import { NotFoundError } from '../../errors.js';
+import { jsonObjectOrNull } from '../../json-object.js';
 import type { Fernet } from '../../security/fernet.js';
 import * as connections from '../../connections/index.js';
 import * as pools from '../../pools/index.js';
@@ -69,17 +70,12 @@ export interface ConnectionView {
 
 function maskExtra(extra: string | null | undefined): string | null {
   if (!extra) return null;
-  try {
-    const parsed = JSON.parse(extra) as unknown;
-    if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) {
-      return JSON.stringify(
-        Object.fromEntries(Object.entries(parsed).map(([k, v]) => [k, isSensitiveKey(k) ? MASK : v])),
-      );
-    }
-  } catch {
-    // not JSON: shown as stored
-  }
-  return extra;
+  const parsed = jsonObjectOrNull(extra);
+  // Not a JSON object: shown as stored.
+  if (!parsed) return extra;
+  return JSON.stringify(
+    Object.fromEntries(Object.entries(parsed).map(([k, v]) => [k, isSensitiveKey(k) ? MASK : v])),
+  );
 }
 
 function connectionView(c: connections.ConnectionInfo): ConnectionView {
