@@ -12,20 +12,16 @@
  * Both cores busy the whole time means the wall time is CPU per task × tasks / 2.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
+import {
+  createBenchInstallation,
+  dist,
+  fanDagSource,
+  silentLogger,
+  triggerDagRun,
+} from './bench-support.mjs';
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const dist = (p) => join(root, 'dist', p);
-const { createContext } = await import(dist('context.js'));
-const { migrateToLatest } = await import(dist('db/index.js'));
-const { processDagFolderOnce } = await import(dist('dag-processing/processor.js'));
-const { triggerDagRun } = await import(dist('dag-runs/index.js'));
 const { Scheduler } = await import(dist('scheduler/scheduler.js'));
-const { silentLogger } = await import(dist('log.js'));
-const { benchEnv, createBenchDatabase, fanDagSource } = await import('./bench-support.mjs');
 
 const dialect = process.argv[2] ?? 'sqlite';
 const REPEAT = Number(process.argv[3] ?? 3);
@@ -44,16 +40,13 @@ function cpuOf(pid) {
   return { self: u + s, children: cu + cs };
 }
 
-const home = mkdtempSync(join(process.env.BENCH_HOME_DIR || tmpdir(), 'updraft-fan-cpu-'));
-mkdirSync(join(home, 'dags'));
-writeFileSync(join(home, 'dags', 'bench_fan.ts'), fanDagSource(FAN));
-const database = await createBenchDatabase(dialect, home);
-const env = benchEnv(home, database.url);
-const ctx = createContext({ env, log: silentLogger });
-const store = await ctx.db();
-await migrateToLatest(store);
-await processDagFolderOnce(ctx, { log: silentLogger });
-const db = store.kysely;
+const installation = await createBenchInstallation(
+  dialect,
+  { 'bench_fan.ts': fanDagSource(FAN) },
+  'updraft-fan-cpu-',
+);
+const { ctx, env } = installation;
+const db = installation.store.kysely;
 let mariadbPid = null;
 try {
   mariadbPid = execFileSync('pidof', ['mariadbd']).toString().trim().split(' ')[0] || null;
@@ -120,8 +113,7 @@ try {
     ),
   );
 } finally {
-  await ctx.close();
-  await database.drop();
-  rmSync(home, { recursive: true, force: true });
+  await installation.close();
+  installation.removeHome();
 }
 process.exit(0);

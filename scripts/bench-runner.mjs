@@ -6,21 +6,11 @@
  * Prints this process's CPU ms per try (user and system; `bash` itself is not included) and the
  * wall time per try. Compare with scripts/bench-fan-cpu.mjs, which measures the whole system.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { createBenchInstallation, dist, fanDagSource, triggerDagRun } from './bench-support.mjs';
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const dist = (p) => join(root, 'dist', p);
-const { createContext } = await import(dist('context.js'));
-const { migrateToLatest } = await import(dist('db/index.js'));
-const { processDagFolderOnce } = await import(dist('dag-processing/processor.js'));
-const { triggerDagRun } = await import(dist('dag-runs/index.js'));
-const { silentLogger } = await import(dist('log.js'));
 const { runTaskInstance } = await import(dist('task-runner/run-task-instance.js'));
 const { authoringDefaultsFromConfig, setAuthoringDefaults } = await import(dist('dag/defaults.js'));
-const { benchEnv, createBenchDatabase, fanDagSource } = await import('./bench-support.mjs');
 
 const dialect = process.argv[2] ?? 'sqlite';
 const N = Number(process.argv[3] ?? 500);
@@ -29,20 +19,17 @@ if (!['sqlite', 'mysql'].includes(dialect) || !Number.isInteger(N) || N < 1 || N
   console.error('Usage: node scripts/bench-runner.mjs [sqlite|mysql] [N ≤ 900]');
   process.exit(2);
 }
-const home = mkdtempSync(join(process.env.BENCH_HOME_DIR || tmpdir(), 'updraft-bench-runner-'));
-mkdirSync(join(home, 'dags'));
-const fileloc = join(home, 'dags', 'bench_fan.ts');
-writeFileSync(fileloc, fanDagSource(1000));
-const database = await createBenchDatabase(dialect, home);
-const env = benchEnv(home, database.url);
+const installation = await createBenchInstallation(
+  dialect,
+  { 'bench_fan.ts': fanDagSource(1000) },
+  'updraft-bench-runner-',
+);
+const { ctx, env, store } = installation;
+const fileloc = join(installation.home, 'dags', 'bench_fan.ts');
 // The runner reads the environment a task process would have (bash inherits it too).
 Object.assign(process.env, env);
-const ctx = createContext({ env, log: silentLogger });
 setAuthoringDefaults(authoringDefaultsFromConfig(ctx.config.values));
-const store = await ctx.db();
 try {
-  await migrateToLatest(store);
-  await processDagFolderOnce(ctx, { log: silentLogger });
   const run = await triggerDagRun(ctx, 'bench_fan');
   // What the scheduler does when it queues a try.
   await store.kysely
@@ -87,7 +74,6 @@ try {
     }),
   );
 } finally {
-  await ctx.close();
-  await database.drop();
-  rmSync(home, { recursive: true, force: true });
+  await installation.close();
+  installation.removeHome();
 }

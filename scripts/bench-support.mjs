@@ -1,8 +1,21 @@
 /**
- * What the scheduler benchmarks share (`bench.mjs`, `bench-fan-cpu.mjs`): the DAG shapes, a fresh
- * metadata database per run, and the environment of an installation at concurrency 8.
+ * What the scheduler benchmarks share (`bench.mjs`, `bench-fan-cpu.mjs`, `bench-runner.mjs`): the
+ * DAG shapes, a fresh metadata database per run, the environment of an installation at
+ * concurrency 8, and setting such an installation up from the built `dist/`.
  */
-import { join } from 'node:path';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+/** A module of the build (`npm run build` first). */
+export const dist = (path) => join(root, 'dist', path);
+const { createContext } = await import(dist('context.js'));
+const { migrateToLatest } = await import(dist('db/index.js'));
+const { processDagFolderOnce } = await import(dist('dag-processing/processor.js'));
+export const { silentLogger } = await import(dist('log.js'));
+export const { triggerDagRun } = await import(dist('dag-runs/index.js'));
 
 export const CONCURRENCY = 8;
 
@@ -62,5 +75,34 @@ export function benchEnv(home, url) {
     AIRFLOW__CORE__PARALLELISM: String(CONCURRENCY),
     AIRFLOW__CORE__TASK_RUNNER_WARM_PROCESSES: String(CONCURRENCY),
     AIRFLOW__LOGGING__LOGGING_LEVEL: 'ERROR',
+  };
+}
+
+/**
+ * A fresh installation in BENCH_HOME_DIR (default: the OS temp folder): its home with `dags`
+ * (file name → source), a fresh metadata database, migrated and with the DAG files parsed.
+ * `close()` closes it and drops its database; `removeHome()` deletes its files (see bench.mjs on
+ * when to do that).
+ */
+export async function createBenchInstallation(dialect, dags, prefix = 'updraft-bench-') {
+  const home = mkdtempSync(join(process.env.BENCH_HOME_DIR || tmpdir(), prefix));
+  mkdirSync(join(home, 'dags'));
+  for (const [file, source] of Object.entries(dags)) writeFileSync(join(home, 'dags', file), source);
+  const database = await createBenchDatabase(dialect, home);
+  const env = benchEnv(home, database.url);
+  const ctx = createContext({ env, log: silentLogger });
+  const store = await ctx.db();
+  await migrateToLatest(store);
+  await processDagFolderOnce(ctx, { log: silentLogger });
+  return {
+    home,
+    env,
+    ctx,
+    store,
+    close: async () => {
+      await ctx.close();
+      await database.drop();
+    },
+    removeHome: () => rmSync(home, { recursive: true, force: true }),
   };
 }

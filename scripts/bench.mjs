@@ -13,22 +13,22 @@
  * real files there, so the figures include that disk's file creation.
  */
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import {
+  chainDagSource,
+  CONCURRENCY,
+  createBenchInstallation,
+  dist,
+  fanDagSource,
+  silentLogger,
+  triggerDagRun,
+} from './bench-support.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const dist = (p) => join(root, 'dist', p);
-const { createContext } = await import(dist('context.js'));
-const { migrateToLatest } = await import(dist('db/index.js'));
-const { processDagFolderOnce } = await import(dist('dag-processing/processor.js'));
-const { triggerDagRun } = await import(dist('dag-runs/index.js'));
 const { Scheduler } = await import(dist('scheduler/scheduler.js'));
-const { silentLogger } = await import(dist('log.js'));
-const { benchEnv, chainDagSource, CONCURRENCY, createBenchDatabase, fanDagSource } =
-  await import('./bench-support.mjs');
 
 const REPEAT = Number(process.argv[2] ?? 3);
 const DIALECTS = (process.argv[3] ?? 'sqlite,mysql').split(',');
@@ -53,25 +53,19 @@ const median = (xs) => pct(xs, 50);
  * costs up to ~1 ms more per file (the allocator steps over each recently freed inode), so deleting
  * one case's 3,000 log files would slow the next case's task runners.
  */
-const homes = [];
-const HOME_DIR = process.env.BENCH_HOME_DIR || tmpdir();
+const installations = [];
 process.on('exit', () => {
-  for (const home of homes) rmSync(home, { recursive: true, force: true });
+  for (const installation of installations) installation.removeHome();
 });
 
 async function benchUpdraft(dialect) {
-  const home = mkdtempSync(join(HOME_DIR, 'updraft-bench-'));
-  homes.push(home);
-  mkdirSync(join(home, 'dags'));
-  writeFileSync(join(home, 'dags', 'bench_chain.ts'), chainDagSource(CHAIN));
-  writeFileSync(join(home, 'dags', 'bench_fan.ts'), fanDagSource(FAN));
-  const database = await createBenchDatabase(dialect, home);
-  const env = benchEnv(home, database.url);
-  const ctx = createContext({ env, log: silentLogger });
-  const store = await ctx.db();
-  await migrateToLatest(store);
-  await processDagFolderOnce(ctx, { log: silentLogger });
-  const db = store.kysely;
+  const installation = await createBenchInstallation(dialect, {
+    'bench_chain.ts': chainDagSource(CHAIN),
+    'bench_fan.ts': fanDagSource(FAN),
+  });
+  installations.push(installation);
+  const { ctx, env } = installation;
+  const db = installation.store.kysely;
   const scheduler = new Scheduler(ctx, { env, runDagProcessor: false, log: silentLogger });
   const running = scheduler.run();
   const results = { chain: [], fan: [] };
@@ -125,8 +119,7 @@ async function benchUpdraft(dialect) {
           fan: results.fan,
         }),
       );
-    await ctx.close();
-    await database.drop();
+    await installation.close();
   }
   return results;
 }
@@ -152,7 +145,7 @@ async function benchBullmq() {
 
 const rows = [];
 console.log(
-  `Scheduler benchmark: chain of ${CHAIN}, fan-out/fan-in of ${FAN}, concurrency ${CONCURRENCY}, ${REPEAT} repeat(s), medians, homes in ${HOME_DIR}`,
+  `Scheduler benchmark: chain of ${CHAIN}, fan-out/fan-in of ${FAN}, concurrency ${CONCURRENCY}, ${REPEAT} repeat(s), medians, homes in ${process.env.BENCH_HOME_DIR || tmpdir()}`,
 );
 const peer = await benchBullmq();
 const peerChain = median(peer.chain.map((r) => r.total));
