@@ -13,6 +13,7 @@ import { runTaskInstance, runnerHostname } from '../task-runner/run-task-instanc
 import { listTaskProcesses } from '../task-runner/process-tree.js';
 import { isToChild, type RunMessage, type ToParent } from './ipc-protocol.js';
 import { taskTriggerService } from '../dag-runs/trigger-service.js';
+import { warmBashLauncher } from '../dag/operators/bash-process.js';
 
 const send = (message: ToParent): void => {
   if (process.connected) process.send?.(message);
@@ -27,6 +28,8 @@ async function main(): Promise<void> {
   const db = await ctx.db();
   // Load what every DAG file needs now, off the critical path of the first task.
   await import('../dag-processing/import-dag-file.js');
+  // BashOperator commands start through a resident bash (see bash-launcher.ts); have it ready.
+  void warmBashLauncher();
   const baselineHandles = activeHandleCount();
   let tasksRun = 0;
   let current: { controller: AbortController } | null = null;

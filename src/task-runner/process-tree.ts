@@ -1,4 +1,5 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { bashLauncherPids } from '../dag/operators/bash-process.js';
 
 /**
  * Killing a task means killing everything it started. A BashOperator's `bash` may start children
@@ -171,19 +172,26 @@ function isRunnerHelper(pid: number): boolean {
 /**
  * Descendants of `rootPid` that belong to the task: everything except the runner's helpers (and
  * their children). Helpers are the runner's own direct children, so the walk starts below the root
- * without them and never enters their trees (the runner checks this after every try).
+ * without them and never enters their trees (the runner checks this after every try). The bash
+ * launcher is the runner's too, but what it started is the task's: the walk skips the launcher
+ * and takes its children.
  */
 export function listTaskProcesses(rootPid: number): number[] {
+  const launchers = rootPid === process.pid ? new Set(bashLauncherPids()) : new Set<number>();
   const direct = childrenOf(rootPid);
   if (direct === null) {
-    const all = listDescendants(rootPid);
+    const all = listDescendants(rootPid).filter((pid) => !launchers.has(pid));
     const helpers = all.filter(isRunnerHelper);
     if (helpers.length === 0) return all;
     const excluded = new Set(helpers.flatMap((h) => [h, ...listDescendants(h)]));
     return all.filter((pid) => !excluded.has(pid));
   }
   const out: number[] = [];
-  const stack = direct.filter((pid) => !isRunnerHelper(pid));
+  const stack: number[] = [];
+  for (const pid of direct) {
+    if (launchers.has(pid)) stack.push(...(childrenOf(pid) ?? []));
+    else if (!isRunnerHelper(pid)) stack.push(pid);
+  }
   while (stack.length > 0) {
     const pid = stack.pop()!;
     out.push(pid);

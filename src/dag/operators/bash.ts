@@ -1,6 +1,6 @@
-import { spawn } from 'node:child_process';
 import { BaseOperator, type BaseOperatorArgs } from '../base-operator.js';
 import { SkipTask, type TaskContext } from '../execution.js';
+import { startBash } from './bash-process.js';
 
 export interface BashOperatorArgs extends BaseOperatorArgs {
   bashCommand: string;
@@ -74,8 +74,9 @@ interface RunOptions {
 }
 
 /**
- * Spawn `bash -c` in its own process group, stream its output into the task log, and on abort kill
- * the whole group (TERM, then KILL after the grace period) so no grandchild survives.
+ * Run `bash -c` in its own process group (through this process's bash launcher when it is free),
+ * stream its output into the task log, and on abort kill the whole group (TERM, then KILL after
+ * the grace period) so no grandchild survives.
  */
 export function runBash(
   command: string,
@@ -84,12 +85,7 @@ export function runBash(
   return new Promise((resolve, reject) => {
     if (o.signal.aborted)
       return reject(o.signal.reason instanceof Error ? o.signal.reason : new Error('aborted'));
-    const child = spawn('bash', ['-c', command], {
-      env: o.env,
-      cwd: o.cwd,
-      detached: true,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = startBash(command, { env: o.env, cwd: o.cwd });
     let lastLine: string | undefined;
     let pending = '';
     const onData = (chunk: Buffer) => {
@@ -106,36 +102,32 @@ export function runBash(
       for (const line of chunk.toString('utf8').split('\n')) if (line !== '') o.log.info(line);
     });
     let killTimer: NodeJS.Timeout | undefined;
-    const killGroup = (sig: NodeJS.Signals) => {
-      try {
-        if (child.pid) process.kill(-child.pid, sig);
-      } catch {
-        // already gone
-      }
-    };
     const onAbort = () => {
       o.log.warn('Sending SIGTERM to the process group');
-      killGroup('SIGTERM');
-      killTimer = setTimeout(() => killGroup('SIGKILL'), o.graceMs);
+      child.signalGroup('SIGTERM');
+      killTimer = setTimeout(() => child.signalGroup('SIGKILL'), o.graceMs);
     };
     o.signal.addEventListener('abort', onAbort, { once: true });
-    child.on('error', (error) => {
-      o.signal.removeEventListener('abort', onAbort);
-      reject(error);
-    });
-    child.on('close', (code) => {
-      o.signal.removeEventListener('abort', onAbort);
-      if (killTimer) clearTimeout(killTimer);
-      if (pending) {
-        o.log.info(pending);
-        if (pending.trim() !== '') lastLine = pending;
-      }
-      if (o.signal.aborted) {
-        killGroup('SIGKILL');
-        return reject(o.signal.reason instanceof Error ? o.signal.reason : new Error('Task aborted'));
-      }
-      o.log.info(`Command exited with return code ${String(code)}`);
-      resolve({ code, lastLine });
-    });
+    child.exited.then(
+      (code) => {
+        o.signal.removeEventListener('abort', onAbort);
+        if (killTimer) clearTimeout(killTimer);
+        if (pending) {
+          o.log.info(pending);
+          if (pending.trim() !== '') lastLine = pending;
+        }
+        if (o.signal.aborted) {
+          child.signalGroup('SIGKILL');
+          return reject(o.signal.reason instanceof Error ? o.signal.reason : new Error('Task aborted'));
+        }
+        o.log.info(`Command exited with return code ${String(code)}`);
+        resolve({ code, lastLine });
+      },
+      (error: unknown) => {
+        o.signal.removeEventListener('abort', onAbort);
+        if (killTimer) clearTimeout(killTimer);
+        reject(error instanceof Error ? error : new Error(String(error)));
+      },
+    );
   });
 }

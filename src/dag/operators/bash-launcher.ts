@@ -1,0 +1,310 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import type { Socket } from 'node:net';
+import type { BashProcess, BashStartOptions } from './bash-process.js';
+
+/**
+ * A small resident `bash` that starts BashOperator commands for this process.
+ *
+ * Why: libuv starts a child with fork(), not vfork or posix_spawn, so every spawn from Node copies
+ * the page tables of the whole Node process; the child then tears them down again at exec, and
+ * the parent takes copy-on-write faults on its heap until then. A task process holds ~50 MB of
+ * anonymous memory, which makes each spawn cost a few ms of CPU, more than the task runner's own
+ * work for a short command. Forking from a 4 MB bash costs a fraction of that.
+ *
+ * How: the launcher is spawned once with SLOTS pairs of pipes (fds 4, 5, 6, 7 …) beside a status
+ * pipe (fd 3). Each command gets a fresh pair as its stdout and stderr, and the launcher closes its
+ * own ends at once, so the reader sees EOF exactly when every process holding them is gone, as
+ * with a direct spawn. The job starts in its own process group (`set -m`). Requests are
+ * NUL-separated fields on stdin: slot, cwd, the variables to set and to unset (the difference
+ * between the job's environment and the launcher's), the command. The launcher answers on fd 3:
+ * `R` once it is ready (only then does it take commands), `S<pid>` when a job started, `C` when
+ * its cwd could not be entered, `X<status>` when it ended. A launcher whose slots are used up
+ * exits; its successor is started when the last slot is taken.
+ */
+
+const SLOTS = 32;
+const STATUS_FD = 3;
+const FIRST_SLOT_FD = 4;
+const END_FD = FIRST_SLOT_FD + 2 * SLOTS;
+/** The launcher's own variables; an environment that uses the prefix is spawned directly. */
+const PREFIX = '__updraft_';
+/**
+ * Variables bash keeps up to date in its own environment (SHLVL counts the launcher; PWD and
+ * OLDPWD follow its cd; `_` is the last command): always set to the job's value, or unset.
+ */
+const SHELL_MANAGED = new Set(['SHLVL', '_', 'PWD', 'OLDPWD']);
+/**
+ * Variables bash reads at startup or will not let a script export (SHELLOPTS and BASHOPTS are
+ * read-only): the launcher starts without them, and a job that needs them is spawned directly.
+ */
+const NOT_THROUGH_LAUNCHER = new Set(['BASH_ENV', 'ENV', 'SHELLOPTS', 'BASHOPTS', 'POSIXLY_CORRECT']);
+const VALID_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+const SCRIPT = [
+  'set -m',
+  `${PREFIX}c=''`,
+  `for ((${PREFIX}f = ${FIRST_SLOT_FD}; ${PREFIX}f < ${END_FD}; ${PREFIX}f++)); do ${PREFIX}c+=" $${PREFIX}f>&-"; done`,
+  `printf 'R\\n' >&${STATUS_FD}`,
+  `while IFS= read -r -d '' ${PREFIX}s && IFS= read -r -d '' ${PREFIX}w && IFS= read -r -d '' ${PREFIX}n; do`,
+  `  ${PREFIX}a=()`,
+  `  for ((${PREFIX}i = 0; ${PREFIX}i < ${PREFIX}n; ${PREFIX}i++)); do IFS= read -r -d '' ${PREFIX}v || exit; ${PREFIX}a+=("$${PREFIX}v"); done`,
+  `  IFS= read -r -d '' ${PREFIX}n || exit`,
+  `  ${PREFIX}u=()`,
+  `  for ((${PREFIX}i = 0; ${PREFIX}i < ${PREFIX}n; ${PREFIX}i++)); do IFS= read -r -d '' ${PREFIX}v || exit; ${PREFIX}u+=("$${PREFIX}v"); done`,
+  `  IFS= read -r -d '' ${PREFIX}x || exit`,
+  `  ${PREFIX}o=$((${FIRST_SLOT_FD} + 2 * ${PREFIX}s)); ${PREFIX}e=$((${PREFIX}o + 1))`,
+  '  (',
+  `    if [[ -n $${PREFIX}w ]] && ! cd -- "$${PREFIX}w" 2>/dev/null; then printf 'C\\n' >&${STATUS_FD}; exit 127; fi`,
+  `    ((\${#${PREFIX}u[@]} == 0)) || unset -v "\${${PREFIX}u[@]}"`,
+  `    ((\${#${PREFIX}a[@]} == 0)) || export "\${${PREFIX}a[@]}"`,
+  // The fds are trusted numbers, expanded before eval; the command is expanded by eval, quoted.
+  `    eval "exec bash -c \\"\\$${PREFIX}x\\" </dev/null >&$${PREFIX}o 2>&$${PREFIX}e ${STATUS_FD}>&-$${PREFIX}c"`,
+  '  ) &',
+  `  ${PREFIX}p=$!`,
+  `  exec {${PREFIX}o}>&- {${PREFIX}e}>&-`,
+  `  printf 'S%s\\n' "$${PREFIX}p" >&${STATUS_FD}`,
+  `  wait "$${PREFIX}p"`,
+  `  printf 'X%s\\n' "$?" >&${STATUS_FD}`,
+  'done',
+].join('\n');
+
+/**
+ * Pids of this process's launchers, from start until reaped, kept on globalThis: a DAG file may
+ * load its own copy of this module (another install of the package), and the runner's
+ * process-tree walk must still know every launcher for what it is.
+ */
+const REGISTRY = Symbol.for('updraft.bashLauncherPids');
+
+function launcherRegistry(): Set<number> {
+  const holder = globalThis as { [REGISTRY]?: Set<number> };
+  return (holder[REGISTRY] ??= new Set());
+}
+
+/** This process's launchers: they are the runner's own, while their children are the task's. */
+export function bashLauncherPids(): number[] {
+  return [...launcherRegistry()];
+}
+
+interface Job {
+  stdout: Socket;
+  stderr: Socket;
+  cwd: string | undefined;
+  pid: number | undefined;
+  heldSignal: NodeJS.Signals | undefined;
+  cwdFailed: boolean;
+  status: number | undefined;
+  openStreams: number;
+  resolve: (code: number | null) => void;
+  reject: (error: Error) => void;
+}
+
+export class BashLauncher {
+  private readonly child: ChildProcess;
+  private readonly baseEnv: Record<string, string>;
+  private nextSlot = 0;
+  private job: Job | null = null;
+  private ready = false;
+  private dead: Error | null = null;
+  private readonly readyWaiters: (() => void)[] = [];
+  private statusBuffer = '';
+
+  private constructor(child: ChildProcess, baseEnv: Record<string, string>) {
+    this.child = child;
+    this.baseEnv = baseEnv;
+    const pid = child.pid;
+    if (pid !== undefined) launcherRegistry().add(pid);
+    child.on('error', (error) => this.died(error));
+    child.on('exit', () => {
+      if (pid !== undefined) launcherRegistry().delete(pid);
+      this.died(new Error('The bash launcher exited'));
+    });
+    // A write to a launcher that has just died fails here; the death itself is reported above.
+    child.stdin?.on('error', () => undefined);
+    const status = this.status();
+    status.setEncoding('utf8');
+    status.on('data', (text: string) => this.onStatus(text));
+    status.on('end', () => this.died(new Error('The bash launcher exited')));
+    // Idle, the launcher must not keep this process alive (or count as a handle the task left).
+    child.unref();
+    for (const stream of child.stdio) (stream as Socket | null)?.unref();
+  }
+
+  static start(): BashLauncher {
+    const baseEnv: Record<string, string> = {};
+    for (const [name, value] of Object.entries(process.env)) {
+      if (value !== undefined && VALID_NAME.test(name) && !NOT_THROUGH_LAUNCHER.has(name)) {
+        baseEnv[name] = value;
+      }
+    }
+    const stdio: ('pipe' | 'ignore')[] = ['pipe', 'ignore', 'ignore', 'pipe'];
+    for (let fd = FIRST_SLOT_FD; fd < END_FD; fd++) stdio.push('pipe');
+    const child = spawn('bash', ['-c', SCRIPT], { env: baseEnv, detached: true, stdio });
+    return new BashLauncher(child, baseEnv);
+  }
+
+  /** Dead, or every slot used: start a new launcher for the next command. */
+  isSpent(): boolean {
+    return this.dead !== null || (this.nextSlot >= SLOTS && this.job === null);
+  }
+
+  /** Died before it was ever ready: bash here cannot run the launcher (too old, say). */
+  neverWorked(): boolean {
+    return this.dead !== null && !this.ready;
+  }
+
+  hasSlotsLeft(): boolean {
+    return this.nextSlot < SLOTS;
+  }
+
+  /** Resolves once the launcher is ready or dead. */
+  whenSettled(): Promise<void> {
+    if (this.ready || this.dead) return Promise.resolve();
+    this.child.ref(); // someone is waiting: keep this process alive until the launcher settles
+    return new Promise((resolve) => this.readyWaiters.push(resolve));
+  }
+
+  /** Ready, free, with a slot left, and able to give the job exactly this environment. */
+  canLaunch(env: NodeJS.ProcessEnv): boolean {
+    if (!this.ready || this.dead || this.job || this.nextSlot >= SLOTS) return false;
+    for (const [name, value] of Object.entries(env)) {
+      if (value === undefined) continue;
+      if (!VALID_NAME.test(name) || name.startsWith(PREFIX) || NOT_THROUGH_LAUNCHER.has(name)) return false;
+      if (value.includes('\0')) return false;
+    }
+    return true;
+  }
+
+  launch(command: string, options: BashStartOptions): BashProcess {
+    const slot = this.nextSlot++;
+    const stdout = this.child.stdio[FIRST_SLOT_FD + 2 * slot] as Socket;
+    const stderr = this.child.stdio[FIRST_SLOT_FD + 2 * slot + 1] as Socket;
+    const { sets, unsets } = this.environmentChanges(options.env);
+    let job!: Job;
+    const exited = new Promise<number | null>((resolve, reject) => {
+      job = {
+        stdout,
+        stderr,
+        cwd: options.cwd,
+        pid: undefined,
+        heldSignal: undefined,
+        cwdFailed: false,
+        status: undefined,
+        openStreams: 2,
+        resolve,
+        reject,
+      };
+    });
+    this.job = job;
+    // While the job runs, its pipes and the status pipe keep this process alive.
+    for (const stream of [stdout, stderr, this.status()]) stream.ref();
+    for (const stream of [stdout, stderr]) {
+      stream.once('end', () => {
+        // Closed now, not when the socket gets round to it: an open pipe counts as a handle the
+        // task left behind (see isStillClean in task-process-main.ts).
+        stream.unref();
+        stream.destroy();
+        job.openStreams -= 1;
+        this.settle(job);
+      });
+    }
+    const fields = [
+      String(slot),
+      options.cwd ?? '',
+      String(sets.length),
+      ...sets,
+      String(unsets.length),
+      ...unsets,
+    ];
+    this.child.stdin?.write(`${fields.join('\0')}\0${command}\0`);
+    return {
+      stdout,
+      stderr,
+      exited,
+      signalGroup: (signal) => {
+        if (job.pid === undefined) job.heldSignal = signal;
+        else signalGroup(job.pid, signal);
+      },
+    };
+  }
+
+  private status(): Socket {
+    return this.child.stdio[STATUS_FD] as Socket;
+  }
+
+  private environmentChanges(env: NodeJS.ProcessEnv): { sets: string[]; unsets: string[] } {
+    const sets: string[] = [];
+    const unsets: string[] = [];
+    for (const [name, value] of Object.entries(env)) {
+      if (value !== undefined && (SHELL_MANAGED.has(name) || this.baseEnv[name] !== value)) {
+        sets.push(`${name}=${value}`);
+      }
+    }
+    for (const name of Object.keys(this.baseEnv)) if (env[name] === undefined) unsets.push(name);
+    for (const name of SHELL_MANAGED)
+      if (env[name] === undefined && !(name in this.baseEnv)) unsets.push(name);
+    return { sets, unsets };
+  }
+
+  private onStatus(text: string): void {
+    this.statusBuffer += text;
+    for (let end = this.statusBuffer.indexOf('\n'); end >= 0; end = this.statusBuffer.indexOf('\n')) {
+      const line = this.statusBuffer.slice(0, end);
+      this.statusBuffer = this.statusBuffer.slice(end + 1);
+      if (line === 'R') {
+        this.ready = true;
+        this.wakeWaiters();
+        continue;
+      }
+      const job = this.job;
+      if (!job) continue;
+      if (line.startsWith('S')) {
+        job.pid = Number(line.slice(1));
+        if (job.heldSignal) signalGroup(job.pid, job.heldSignal);
+      } else if (line === 'C') {
+        job.cwdFailed = true;
+      } else if (line.startsWith('X')) {
+        job.status = Number(line.slice(1));
+        this.settle(job);
+      }
+    }
+  }
+
+  /** The job is done once it has exited and both of its pipes are closed. */
+  private settle(job: Job): void {
+    if (job.status === undefined || job.openStreams > 0 || this.job !== job) return;
+    this.job = null;
+    if (!this.dead) this.status().unref();
+    // A spent launcher exits when its stdin closes; the next command starts a new one.
+    if (this.nextSlot >= SLOTS) this.child.stdin?.end();
+    if (job.cwdFailed) {
+      job.reject(new Error(`The working directory ${job.cwd ?? ''} does not exist or cannot be entered`));
+    } else {
+      job.resolve(job.status);
+    }
+  }
+
+  private wakeWaiters(): void {
+    if (this.readyWaiters.length === 0) return;
+    this.child.unref();
+    for (const wake of this.readyWaiters.splice(0)) wake();
+  }
+
+  private died(error: Error): void {
+    if (this.dead) return;
+    this.dead = error;
+    this.wakeWaiters();
+    const job = this.job;
+    if (job && job.status === undefined) {
+      this.job = null;
+      job.reject(error);
+    }
+  }
+}
+
+function signalGroup(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    // already gone
+  }
+}

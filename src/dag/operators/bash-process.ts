@@ -1,0 +1,101 @@
+import { spawn } from 'node:child_process';
+import type { Readable } from 'node:stream';
+import { BashLauncher } from './bash-launcher.js';
+
+export { bashLauncherPids } from './bash-launcher.js';
+
+/**
+ * One `bash -c COMMAND` run, in its own process group, with stdout and stderr as streams. Two
+ * ways to start one share this shape: a direct spawn from Node, and the resident launcher
+ * (bash-launcher.ts), which is much cheaper from a big process.
+ */
+export interface BashProcess {
+  readonly stdout: Readable;
+  readonly stderr: Readable;
+  /**
+   * Signal the process group (which may outlive bash itself). Before the process has started,
+   * the signal is held and sent as soon as it starts.
+   */
+  signalGroup(signal: NodeJS.Signals): void;
+  /**
+   * The exit status once the process has exited and its stdout and stderr are closed (every
+   * process that inherited them has exited or closed them, as with a direct spawn's `close`).
+   * A process killed by a signal gives null from a direct spawn and 128 + the signal number from
+   * the launcher (what bash itself reports). Rejects when the process could not be started.
+   */
+  readonly exited: Promise<number | null>;
+}
+
+export interface BashStartOptions {
+  /** The whole environment of the process. */
+  env: NodeJS.ProcessEnv;
+  cwd: string | undefined;
+}
+
+let launcher: BashLauncher | null = null;
+/** Started when the current launcher takes its last slot, so that it is ready when needed. */
+let successor: BashLauncher | null = null;
+/** Set when a launcher died before it was ever ready: this process spawns directly from then on. */
+let launcherUnusable = process.platform !== 'linux' || process.env.UPDRAFT_BASH_LAUNCHER === '0';
+
+function currentLauncher(): BashLauncher | null {
+  if (launcherUnusable) return null;
+  if (launcher?.neverWorked() || successor?.neverWorked()) {
+    launcherUnusable = true;
+    return null;
+  }
+  if (launcher === null || launcher.isSpent()) {
+    launcher = successor ?? BashLauncher.start();
+    successor = null;
+  }
+  return launcher;
+}
+
+/**
+ * Start this process's launcher ahead of its first command (a task process does this while it
+ * waits for work). Resolves once the launcher is ready, or has failed and will not be used.
+ */
+export async function warmBashLauncher(): Promise<void> {
+  await currentLauncher()?.whenSettled();
+}
+
+/**
+ * Start `bash -c command`: through this process's launcher when it is ready and can take the
+ * job, otherwise (still starting, another command of this process running, an environment the
+ * launcher cannot pass on, not Linux, or UPDRAFT_BASH_LAUNCHER=0) with a direct spawn.
+ */
+export function startBash(command: string, options: BashStartOptions): BashProcess {
+  const current = currentLauncher();
+  if (current?.canLaunch(options.env)) {
+    const started = current.launch(command, options);
+    if (!current.hasSlotsLeft()) successor = BashLauncher.start();
+    return started;
+  }
+  return spawnBashDirectly(command, options);
+}
+
+export function spawnBashDirectly(command: string, options: BashStartOptions): BashProcess {
+  const child = spawn('bash', ['-c', command], {
+    env: options.env,
+    cwd: options.cwd,
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const exited = new Promise<number | null>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', resolve);
+  });
+  return {
+    stdout: child.stdout,
+    stderr: child.stderr,
+    exited,
+    signalGroup(signal) {
+      if (child.pid === undefined) return;
+      try {
+        process.kill(-child.pid, signal);
+      } catch {
+        // already gone
+      }
+    },
+  };
+}

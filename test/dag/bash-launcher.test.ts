@@ -1,0 +1,239 @@
+import { execFile } from 'node:child_process';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  bashLauncherPids,
+  spawnBashDirectly,
+  startBash,
+  warmBashLauncher,
+  type BashProcess,
+  type BashStartOptions,
+} from '../../src/dag/operators/bash-process.js';
+import { listTaskProcesses } from '../../src/task-runner/process-tree.js';
+import { BashLauncher } from '../../src/dag/operators/bash-launcher.js';
+
+/**
+ * The resident bash launcher must be indistinguishable from a direct spawn for the command:
+ * environment, output, exit status, EOF semantics, process group. Each test checks that the
+ * launcher really ran the command (its parent is the launcher), so a silent fallback to a direct
+ * spawn cannot make a test pass.
+ */
+
+let dir: string;
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(tmpdir(), 'updraft-launcher-'));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+interface Finished {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+interface Launched extends Finished {
+  /** The launcher that ran the command. */
+  launcher: number;
+}
+
+async function finish(child: BashProcess): Promise<Finished> {
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const code = await child.exited;
+  return { code, stdout, stderr };
+}
+
+const options = (extra: Partial<BashStartOptions> = {}): BashStartOptions => ({
+  env: process.env,
+  cwd: undefined,
+  ...extra,
+});
+
+/** Runs `command` through the launcher and checks that the launcher, not a direct spawn, ran it. */
+async function viaLauncher(
+  command: string,
+  extra: Partial<BashStartOptions> = {},
+  start: typeof startBash = startBash,
+): Promise<Launched> {
+  await warmBashLauncher();
+  const result = await finish(start(`echo "parent=$PPID" >&2; ${command}`, options(extra)));
+  const launcher = Number(/parent=(\d+)/.exec(result.stderr)?.[1]);
+  expect(bashLauncherPids()).toContain(launcher);
+  return { ...result, launcher, stderr: result.stderr.replace(/parent=\d+\n/, '') };
+}
+
+const execFileAsync = promisify(execFile);
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe('bash launcher', () => {
+  it('gives the command exactly the environment a direct spawn gives', async () => {
+    const listEnv = 'env -0 | sort -z | tr "\\0" "\\n"; echo "SHLVL=$SHLVL"; ls /proc/self/fd | wc -l';
+    const inherited = { ...process.env, AIRFLOW_CTX_TASK_ID: 'a task', MULTI_LINE: 'one\ntwo', EMPTY: '' };
+    const launched = await viaLauncher(listEnv, { env: inherited });
+    const direct = await finish(spawnBashDirectly(listEnv, options({ env: inherited })));
+    expect(launched.stdout).toBe(direct.stdout);
+    expect(launched.stdout).toContain('AIRFLOW_CTX_TASK_ID=a task');
+
+    // A replaced environment: everything else the launcher has is gone.
+    const replaced = { PATH: process.env.PATH ?? '/usr/bin:/bin', ONLY: 'this' };
+    const launchedSmall = await viaLauncher('env | sort', { env: replaced });
+    const directSmall = await finish(spawnBashDirectly('env | sort', options({ env: replaced })));
+    expect(launchedSmall.stdout).toBe(directSmall.stdout);
+    expect(launchedSmall.stdout).not.toContain('HOME=');
+  });
+
+  it('reports stdout, stderr, the exit status and a death by signal', async () => {
+    const result = await viaLauncher('echo out; echo err >&2; exit 7');
+    expect(result).toMatchObject({ code: 7, stdout: 'out\n', stderr: 'err\n' });
+    expect((await viaLauncher('kill -TERM $$')).code).toBe(128 + 15);
+  });
+
+  it('waits for every holder of the output to close it, and a leftover does not hold the next command', async () => {
+    const started = Date.now();
+    const held = await viaLauncher('(sleep 0.4; echo late) & echo early');
+    expect(held.stdout).toBe('early\nlate\n');
+    expect(Date.now() - started).toBeGreaterThanOrEqual(350);
+
+    // A background process that let go of the output does not hold this command or the next one.
+    const marker = path.join(dir, 'leftover.pid');
+    const quick = Date.now();
+    await viaLauncher(`sleep 3 >/dev/null 2>&1 & echo $! > ${marker}`);
+    const next = await viaLauncher('echo next');
+    expect(next.stdout).toBe('next\n');
+    expect(Date.now() - quick).toBeLessThan(2500);
+    process.kill(Number((await readFile(marker, 'utf8')).trim()), 'SIGKILL');
+  });
+
+  it('runs each command in a process group of its own and delivers a signal sent before the start', async () => {
+    const group = await viaLauncher('echo "$$ $(ps -o pgid= -p $$)"');
+    const [pid, pgid] = group.stdout.trim().split(/\s+/).map(Number);
+    expect(pgid).toBe(pid);
+
+    await warmBashLauncher();
+    const child = startBash('sleep 30 & sleep 30; wait', options());
+    child.signalGroup('SIGTERM'); // before the launcher has even read the request
+    const started = Date.now();
+    const result = await finish(child);
+    expect(result.code).toBe(128 + 15);
+    expect(Date.now() - started).toBeLessThan(5000);
+  });
+
+  it('starts a new launcher when one has used its pipes, and keeps every command correct', async () => {
+    const launchers = new Set<number>();
+    for (let i = 0; i < 70; i++) {
+      const result = await viaLauncher(`echo ${i}`);
+      expect(result.stdout).toBe(`${i}\n`);
+      launchers.add(result.launcher);
+    }
+    expect(launchers.size).toBeGreaterThanOrEqual(2);
+  });
+
+  it('a working directory that cannot be entered is a clear error; a good one is used', async () => {
+    expect((await viaLauncher('pwd', { cwd: dir })).stdout).toBe(`${dir}\n`);
+    await expect(finish(startBash('pwd', options({ cwd: path.join(dir, 'missing') })))).rejects.toThrow(
+      /working directory .*missing does not exist/,
+    );
+    expect((await viaLauncher('echo still fine')).stdout).toBe('still fine\n');
+  });
+
+  it('a second command while the launcher is busy is spawned directly', async () => {
+    await warmBashLauncher();
+    const first = finish(startBash('sleep 0.3; echo "one $PPID"', options()));
+    const second = finish(startBash('echo "two $PPID"', options()));
+    const [one, two] = await Promise.all([first, second]);
+    expect(one.stdout).toMatch(/^one \d+\n$/);
+    expect(two.stdout).toBe(`two ${process.pid}\n`);
+    expect(one.stdout).not.toBe(`one ${process.pid}\n`);
+  });
+
+  it('the process-tree walk sees the running command but never the launcher', async () => {
+    await warmBashLauncher();
+    const child = startBash('sleep 20', options());
+    const done = finish(child);
+    let pids: number[] = [];
+    for (const deadline = Date.now() + 5000; pids.length === 0 && Date.now() < deadline;) {
+      await sleep(20);
+      pids = listTaskProcesses(process.pid);
+    }
+    const launchers = bashLauncherPids();
+    expect(launchers.length).toBeGreaterThan(0);
+    expect(pids.length).toBeGreaterThan(0);
+    expect(pids.filter((pid) => launchers.includes(pid))).toEqual([]);
+    child.signalGroup('SIGKILL');
+    expect((await done).code).toBe(128 + 9);
+    expect(listTaskProcesses(process.pid)).toEqual([]);
+  });
+
+  it('a launcher that dies under a command fails that command, and the next one gets a new launcher', async () => {
+    const { launcher } = await viaLauncher('true');
+    const child = startBash('sleep 0.5; echo done', options());
+    const outcome = finish(child);
+    await sleep(100);
+    process.kill(launcher, 'SIGKILL');
+    await expect(outcome).rejects.toThrow(/launcher exited/);
+    const next = await viaLauncher('echo again');
+    expect(next.stdout).toBe('again\n');
+    expect(next.launcher).not.toBe(launcher);
+  });
+
+  it('a second copy of the module (a DAG importing its own install) registers its launcher too', async () => {
+    const copy = (await import(
+      '../../src/dag/operators/bash-launcher.ts?second-copy' as string
+    )) as typeof import('../../src/dag/operators/bash-launcher.js');
+    expect(copy.BashLauncher).not.toBe(BashLauncher);
+    const copyLauncher = copy.BashLauncher.start();
+    await copyLauncher.whenSettled();
+    const held = copyLauncher.launch('echo "$PPID"; exec sleep 20', options());
+    held.stderr.resume();
+    const firstLine = new Promise<string>((resolve) =>
+      held.stdout.once('data', (chunk: Buffer) => resolve(chunk.toString())),
+    );
+    const done = held.exited;
+    const launcher = Number((await firstLine).trim());
+    expect(launcher).not.toBe(process.pid);
+    // This copy of process-tree sees the copy's running command, and not the copy's launcher.
+    const pids = listTaskProcesses(process.pid);
+    expect(pids.length).toBeGreaterThan(0);
+    expect(pids).not.toContain(launcher);
+    held.signalGroup('SIGKILL');
+    expect(await done).toBe(128 + 9);
+  });
+
+  it('a bash that cannot run the launcher is tried once, and commands are spawned directly', async () => {
+    // A `bash` first on the launcher's PATH that counts its starts and exits at once; the
+    // commands themselves get a PATH with the real bash.
+    const fakeDir = path.join(dir, 'fake-bash');
+    const counter = path.join(dir, 'fake-bash.count');
+    await mkdir(fakeDir, { recursive: true });
+    await writeFile(path.join(fakeDir, 'bash'), `#!/bin/sh\necho started >> ${counter}\nexit 2\n`, {
+      mode: 0o755,
+    });
+    const entry = new URL('../../dist/dag/operators/bash-process.js', import.meta.url).href;
+    const script = `
+      const { startBash, warmBashLauncher } = await import(${JSON.stringify(entry)});
+      const env = { PATH: '/usr/bin:/bin' };
+      await warmBashLauncher();
+      const outputs = [];
+      for (let i = 0; i < 3; i++) {
+        const child = startBash('echo "run $0"', { env, cwd: undefined });
+        let out = '';
+        child.stdout.on('data', (c) => (out += c));
+        child.stderr.resume();
+        await child.exited;
+        outputs.push(out.trim());
+      }
+      console.log(JSON.stringify(outputs));`;
+    const { stdout } = await execFileAsync(process.execPath, ['--input-type=module', '-e', script], {
+      env: { ...process.env, PATH: `${fakeDir}:${process.env.PATH ?? ''}` },
+    });
+    expect(JSON.parse(stdout)).toEqual(['run bash', 'run bash', 'run bash']);
+    expect((await readFile(counter, 'utf8')).trim().split('\n')).toEqual(['started']);
+  });
+});
