@@ -26,6 +26,8 @@ export interface Capabilities {
   readonly skipLocked: boolean;
   /** More than one scheduler may run against this database at once. */
   readonly multipleSchedulers: boolean;
+  /** One query may hold several statements (MySQL opened with `statementBatches`). */
+  readonly statementBatches: boolean;
 }
 
 /** How long an SQLite writer waits for the write lock before SQLITE_BUSY reaches the caller. */
@@ -35,11 +37,18 @@ export interface OpenOptions {
   poolSize?: number;
   /** Folder against which a relative sqlite path resolves (AIRFLOW_HOME). */
   baseDir?: string;
+  /**
+   * MySQL: let one query carry several statements (mysql2 `multipleStatements`), so that the task
+   * runner can start a try in one round trip. Only task processes ask for it: every query here is
+   * built by Kysely with bound parameters, but the option would widen the reach of any injection.
+   */
+  statementBatches?: boolean;
 }
 
 export async function openMetadataDb(url: string, options: OpenOptions = {}): Promise<MetadataDb> {
   const target = parseConnectionUrl(url, options.baseDir);
-  const dialect = await createDialect(target, options.poolSize ?? 5);
+  const statementBatches = target.dialect === 'mysql' && options.statementBatches === true;
+  const dialect = await createDialect(target, options.poolSize ?? 5, statementBatches);
   // Deadlocks and lock timeouts on single statements are retried under every caller.
   const kysely = new Kysely<Database>({ dialect: withTransientRetry(dialect) });
   let serverVersion: string;
@@ -58,12 +67,16 @@ export async function openMetadataDb(url: string, options: OpenOptions = {}): Pr
   return {
     kysely,
     dialect: target.dialect,
-    capabilities: { serverVersion, skipLocked, multipleSchedulers: skipLocked },
+    capabilities: { serverVersion, skipLocked, multipleSchedulers: skipLocked, statementBatches },
     close: () => kysely.destroy(),
   };
 }
 
-async function createDialect(target: ConnectionTarget, poolSize: number): Promise<Dialect> {
+async function createDialect(
+  target: ConnectionTarget,
+  poolSize: number,
+  statementBatches: boolean,
+): Promise<Dialect> {
   if (target.dialect === 'sqlite') {
     const { default: SQLite } = await import('better-sqlite3');
     createPrivateFile(target.filename);
@@ -108,6 +121,7 @@ async function createDialect(target: ConnectionTarget, poolSize: number): Promis
         bigNumberStrings: false,
         decimalNumbers: true,
         connectTimeout: 10_000,
+        multipleStatements: statementBatches,
       }),
     });
   }

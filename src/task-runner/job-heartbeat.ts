@@ -16,13 +16,9 @@ export interface JobIdentity {
   executorClass: string | null;
 }
 
-export async function createTaskJob(
-  db: Kysely<Database>,
-  who: JobIdentity,
-  now = Date.now(),
-  dialect: DialectName = 'sqlite',
-): Promise<number> {
-  const values = {
+/** The new job row of a try that starts at `now`. */
+export function taskJobValues(who: JobIdentity, now: number) {
+  return {
     dag_id: who.dagId,
     state: 'running' as const,
     job_type: 'LocalTaskJob',
@@ -34,6 +30,15 @@ export async function createTaskJob(
     unixname: who.unixname,
     pid: who.pid,
   };
+}
+
+export async function createTaskJob(
+  db: Kysely<Database>,
+  who: JobIdentity,
+  now = Date.now(),
+  dialect: DialectName = 'sqlite',
+): Promise<number> {
+  const values = taskJobValues(who, now);
   if (dialect === 'postgres') {
     // PostgreSQL reports no insert id without RETURNING.
     const row = await db.insertInto('job').values(values).returning('id').executeTakeFirstOrThrow();

@@ -145,6 +145,7 @@ export async function runTaskInstance(request: TaskRunRequest, deps: RunnerDeps)
     ...who,
     startDate,
     dialect: deps.db.dialect,
+    statementBatches: deps.db.capabilities.statementBatches,
     renderedFields: prepared.ok ? prepared.rendered : null,
   });
   if (jobId === null) {

@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import type { Expression, Kysely } from 'kysely';
 import type { Database, TaskInstanceRow, TaskInstanceState, TaskInstanceUpdate } from '../db/tables.js';
 
 /**
@@ -46,14 +46,25 @@ export interface ClaimInfo {
 
 /** Move the TI to running for this try. False when another runner got there first (or the state moved on). */
 export async function claimTaskInstance(db: Db, key: TaskInstanceKeyLike, info: ClaimInfo): Promise<boolean> {
-  const result = await db
+  const result = await claimTaskInstanceQuery(db, key, info, info.jobId).executeTakeFirst();
+  return Number(result.numUpdatedRows) === 1;
+}
+
+/** The guarded claim UPDATE; the job id may be an SQL expression (a variable set by the same batch). */
+export function claimTaskInstanceQuery(
+  db: Db,
+  key: TaskInstanceKeyLike,
+  info: Omit<ClaimInfo, 'jobId'>,
+  jobId: number | Expression<number>,
+) {
+  return db
     .updateTable('task_instance')
     .set({
       state: 'running',
       hostname: info.hostname,
       unixname: info.unixname,
       pid: info.pid,
-      job_id: info.jobId,
+      job_id: jobId,
       start_date: info.startDate,
       end_date: null,
       duration: null,
@@ -66,9 +77,7 @@ export async function claimTaskInstance(db: Db, key: TaskInstanceKeyLike, info: 
     .where('task_id', '=', key.taskId)
     .where('map_index', '=', key.mapIndex)
     .where('try_number', '=', key.tryNumber)
-    .where('state', 'in', [...CLAIMABLE_STATES])
-    .executeTakeFirst();
-  return Number(result.numUpdatedRows) === 1;
+    .where('state', 'in', [...CLAIMABLE_STATES]);
 }
 
 /** Write the end of a try, only if the TI is still running this try. */

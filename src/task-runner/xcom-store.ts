@@ -72,14 +72,19 @@ export async function insertXCom(
 
 /** Delete the TI's XComs: all of them, or the one with `key`. */
 export async function clearXComs(db: Kysely<Database>, owner: XComOwner, key?: string): Promise<void> {
-  let q = db
+  let q = clearXComsQuery(db, owner);
+  if (key !== undefined) q = q.where('key', '=', key);
+  await q.execute();
+}
+
+/** The DELETE of every XCom of one task instance. */
+export function clearXComsQuery(db: Kysely<Database>, owner: XComOwner) {
+  return db
     .deleteFrom('xcom')
     .where('dag_id', '=', owner.dagId)
     .where('run_id', '=', owner.runId)
     .where('task_id', '=', owner.taskId)
     .where('map_index', '=', owner.mapIndex);
-  if (key !== undefined) q = q.where('key', '=', key);
-  await q.execute();
 }
 
 /**
