@@ -236,4 +236,24 @@ describe('bash launcher', () => {
     expect(JSON.parse(stdout)).toEqual(['run bash', 'run bash', 'run bash']);
     expect((await readFile(counter, 'utf8')).trim().split('\n')).toEqual(['started']);
   });
+
+  it('a process that runs one command never starts a launcher; the second command starts one', async () => {
+    const entry = new URL('../../dist/dag/operators/bash-process.js', import.meta.url).href;
+    const script = `
+      const { startBash, bashLauncherPids } = await import(${JSON.stringify(entry)});
+      const parentOf = async () => {
+        const child = startBash('echo $PPID', { env: process.env, cwd: undefined });
+        let out = '';
+        child.stdout.on('data', (c) => (out += c));
+        child.stderr.resume();
+        await child.exited;
+        return Number(out.trim());
+      };
+      const first = await parentOf();
+      const afterFirst = bashLauncherPids().length;
+      await parentOf();
+      console.log(JSON.stringify({ firstDirect: first === process.pid, afterFirst, afterSecond: bashLauncherPids().length }));`;
+    const { stdout } = await execFileAsync(process.execPath, ['--input-type=module', '-e', script]);
+    expect(JSON.parse(stdout)).toEqual({ firstDirect: true, afterFirst: 0, afterSecond: 1 });
+  });
 });

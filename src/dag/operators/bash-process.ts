@@ -37,6 +37,11 @@ let launcher: BashLauncher | null = null;
 let successor: BashLauncher | null = null;
 /** Set when a launcher died before it was ever ready: this process spawns directly from then on. */
 let launcherUnusable = process.platform !== 'linux' || process.env.UPDRAFT_BASH_LAUNCHER === '0';
+/**
+ * A process that has not warmed a launcher spawns its first command directly and starts one only
+ * for the second: a CLI that runs one command (`tasks test`) does not pay for a launcher.
+ */
+let commandsStarted = 0;
 
 function currentLauncher(): BashLauncher | null {
   if (launcherUnusable) return null;
@@ -61,10 +66,13 @@ export async function warmBashLauncher(): Promise<void> {
 
 /**
  * Start `bash -c command`: through this process's launcher when it is ready and can take the
- * job, otherwise (still starting, another command of this process running, an environment the
- * launcher cannot pass on, not Linux, or UPDRAFT_BASH_LAUNCHER=0) with a direct spawn.
+ * job, otherwise (the process's first command, a launcher still starting, another command of
+ * this process running, an environment the launcher cannot pass on, not Linux, or
+ * UPDRAFT_BASH_LAUNCHER=0) with a direct spawn.
  */
 export function startBash(command: string, options: BashStartOptions): BashProcess {
+  commandsStarted += 1;
+  if (launcher === null && commandsStarted === 1) return spawnBashDirectly(command, options);
   const current = currentLauncher();
   if (current?.canLaunch(options.env)) {
     const started = current.launch(command, options);
