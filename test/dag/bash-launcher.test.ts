@@ -135,6 +135,12 @@ describe('bash launcher', () => {
     expect(launchers.size).toBeGreaterThanOrEqual(2);
   });
 
+  it('a command with a NUL byte is refused as a direct spawn refuses it, and the launcher stays usable', async () => {
+    await warmBashLauncher();
+    expect(() => startBash('echo a\0b', options())).toThrow(/null bytes/);
+    expect((await viaLauncher('echo fine')).stdout).toBe('fine\n');
+  });
+
   it('a working directory that cannot be entered is a clear error; a good one is used', async () => {
     expect((await viaLauncher('pwd', { cwd: dir })).stdout).toBe(`${dir}\n`);
     await expect(finish(startBash('pwd', options({ cwd: path.join(dir, 'missing') })))).rejects.toThrow(

@@ -293,9 +293,18 @@ export class BashLauncher {
     if (this.dead) return;
     this.dead = error;
     this.wakeWaiters();
+    // Pipes no command will use are closed now rather than whenever they are collected.
+    for (let slot = this.nextSlot; slot < SLOTS; slot++) {
+      for (const fd of [FIRST_SLOT_FD + 2 * slot, FIRST_SLOT_FD + 2 * slot + 1]) {
+        (this.child.stdio[fd] as Socket | null)?.destroy();
+      }
+    }
     const job = this.job;
     if (job && job.status === undefined) {
       this.job = null;
+      // Its command may live on without the launcher; its output must not keep this process up.
+      job.stdout.unref();
+      job.stderr.unref();
       job.reject(error);
     }
   }

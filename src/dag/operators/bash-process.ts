@@ -73,6 +73,8 @@ export async function warmBashLauncher(): Promise<void> {
 export function startBash(command: string, options: BashStartOptions): BashProcess {
   commandsStarted += 1;
   if (launcher === null && commandsStarted === 1) return spawnBashDirectly(command, options);
+  // The launcher's requests are NUL-separated; Node itself rejects a NUL in a direct spawn.
+  if (command.includes('\0') || options.cwd?.includes('\0')) return spawnBashDirectly(command, options);
   const current = currentLauncher();
   if (current?.canLaunch(options.env)) {
     const started = current.launch(command, options);
