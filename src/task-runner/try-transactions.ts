@@ -7,6 +7,7 @@ import {
   claimTaskInstance,
   claimTaskInstanceQuery,
   finishTaskInstance,
+  type ClaimInfo,
   type TaskInstanceKeyLike,
 } from './ti-store.js';
 import { clearXComs, clearXComsQuery, insertXCom, replaceXCom } from './xcom-store.js';
@@ -29,6 +30,17 @@ export interface ClaimTryInfo extends JobIdentity {
   statementBatches?: boolean;
 }
 
+/** What the claim writes on the TI, but for the job id. */
+function claimFields(info: ClaimTryInfo): Omit<ClaimInfo, 'jobId'> {
+  return {
+    hostname: info.hostname,
+    unixname: info.unixname,
+    pid: info.pid,
+    startDate: info.startDate,
+    ...(info.renderedFields ? { renderedFields: info.renderedFields } : {}),
+  };
+}
+
 /** Start the try: the new job's id, or null (nothing written) when the TI is not ours to run. */
 export async function claimTry(
   db: Kysely<Database>,
@@ -39,14 +51,7 @@ export async function claimTry(
   try {
     return await transactionWithRetry(db, async (trx) => {
       const jobId = await createTaskJob(trx, info, info.startDate, info.dialect);
-      const claimed = await claimTaskInstance(trx, key, {
-        hostname: info.hostname,
-        unixname: info.unixname,
-        pid: info.pid,
-        jobId,
-        startDate: info.startDate,
-        ...(info.renderedFields ? { renderedFields: info.renderedFields } : {}),
-      });
+      const claimed = await claimTaskInstance(trx, key, { ...claimFields(info), jobId });
       if (!claimed) throw new GuardMissed();
       // A new try starts without the XComs of the last one (Airflow clears them too).
       await clearXComs(trx, key);
@@ -78,18 +83,7 @@ async function claimTryInOneBatch(
     CompiledQuery.raw('start transaction'),
     db.insertInto('job').values(taskJobValues(info, info.startDate)).compile(),
     CompiledQuery.raw('set @updraft_job = last_insert_id()'),
-    claimTaskInstanceQuery(
-      db,
-      key,
-      {
-        hostname: info.hostname,
-        unixname: info.unixname,
-        pid: info.pid,
-        startDate: info.startDate,
-        ...(info.renderedFields ? { renderedFields: info.renderedFields } : {}),
-      },
-      jobId,
-    ).compile(),
+    claimTaskInstanceQuery(db, key, claimFields(info), jobId).compile(),
     CompiledQuery.raw('set @updraft_claimed = row_count()'),
     db
       .deleteFrom('job')

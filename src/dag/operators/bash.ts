@@ -108,10 +108,13 @@ export function runBash(
       killTimer = setTimeout(() => child.signalGroup('SIGKILL'), o.graceMs);
     };
     o.signal.addEventListener('abort', onAbort, { once: true });
+    const stopWatching = () => {
+      o.signal.removeEventListener('abort', onAbort);
+      if (killTimer) clearTimeout(killTimer);
+    };
     child.exited.then(
       (code) => {
-        o.signal.removeEventListener('abort', onAbort);
-        if (killTimer) clearTimeout(killTimer);
+        stopWatching();
         if (pending) {
           o.log.info(pending);
           if (pending.trim() !== '') lastLine = pending;
@@ -124,8 +127,7 @@ export function runBash(
         resolve({ code, lastLine });
       },
       (error: unknown) => {
-        o.signal.removeEventListener('abort', onAbort);
-        if (killTimer) clearTimeout(killTimer);
+        stopWatching();
         reject(error instanceof Error ? error : new Error(String(error)));
       },
     );
