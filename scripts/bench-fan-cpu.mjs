@@ -16,6 +16,7 @@ import { readFileSync } from 'node:fs';
 import {
   createBenchInstallation,
   dist,
+  endOfRun,
   fanDagSource,
   silentLogger,
   triggerDagRun,
@@ -60,23 +61,7 @@ const running = scheduler.run();
 async function runFan() {
   const t0 = Date.now();
   const run = await triggerDagRun(ctx, 'bench_fan');
-  // A slow poll and the end the scheduler recorded (see endOfRun in bench.mjs).
-  let end;
-  for (;;) {
-    const r = await db
-      .selectFrom('dag_run')
-      .select(['state', 'end_date'])
-      .where('dag_id', '=', 'bench_fan')
-      .where('run_id', '=', run.run_id)
-      .executeTakeFirstOrThrow();
-    if (r.state === 'failed') throw new Error(`run ${run.run_id} failed`);
-    if (r.state === 'success') {
-      end = Number(r.end_date);
-      break;
-    }
-    await new Promise((res) => setTimeout(res, 100));
-  }
-  const wall = end - t0;
+  const wall = (await endOfRun(db, 'bench_fan', run.run_id)) - t0;
   const tis = await db
     .selectFrom('task_instance')
     .select(['start_date', 'end_date'])

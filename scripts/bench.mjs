@@ -22,6 +22,7 @@ import {
   CONCURRENCY,
   createBenchInstallation,
   dist,
+  endOfRun,
   fanDagSource,
   silentLogger,
   triggerDagRun,
@@ -46,26 +47,6 @@ const pct = (xs, p) => {
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
 };
 const median = (xs) => pct(xs, 50);
-
-/**
- * When the run ended, as the scheduler recorded it (dag_run.end_date). The poll is slow on
- * purpose: each poll is a query that the scheduler's process and the database would otherwise
- * spend on the run (every 5 ms, it was about one query per task of the fan-out), and the
- * recorded end does not depend on when the poll sees it.
- */
-async function endOfRun(db, dagId, runId) {
-  for (;;) {
-    const r = await db
-      .selectFrom('dag_run')
-      .select(['state', 'end_date'])
-      .where('dag_id', '=', dagId)
-      .where('run_id', '=', runId)
-      .executeTakeFirstOrThrow();
-    if (r.state === 'failed') throw new Error(`${dagId} run ${runId} ended ${r.state}`);
-    if (r.state === 'success') return Number(r.end_date);
-    await new Promise((res) => setTimeout(res, 100));
-  }
-}
 
 /**
  * Temporary homes are removed when the whole benchmark is done, not after each case. On an ext4
