@@ -243,6 +243,34 @@ describe('bash launcher', () => {
     expect((await readFile(counter, 'utf8')).trim().split('\n')).toEqual(['started']);
   });
 
+  it('the launcher does not read ~/.bashrc (bash reads it when stdin is a socket and SHLVL is unset)', async () => {
+    // Debian's bash treats a socket on stdin as a remote shell and sources ~/.bashrc; Node's
+    // stdio pipes are sockets. What .bashrc exports must not reach the commands, and a .bashrc
+    // that hangs (a pyenv rehash waiting on its lock) must not keep the launcher from starting.
+    const home = path.join(dir, 'home-with-bashrc');
+    const marker = path.join(home, 'sourced');
+    await mkdir(home, { recursive: true });
+    await writeFile(path.join(home, '.bashrc'), `echo sourced >> ${marker}\nexport FROM_BASHRC=1\n`);
+    const entry = new URL('../../dist/dag/operators/bash-process.js', import.meta.url).href;
+    const script = `
+      const { startBash, warmBashLauncher, bashLauncherPids } = await import(${JSON.stringify(entry)});
+      await warmBashLauncher();
+      const child = startBash('echo "$PPID \${FROM_BASHRC-unset}"', { env: process.env, cwd: undefined });
+      let out = '';
+      child.stdout.on('data', (c) => (out += c));
+      child.stderr.resume();
+      await child.exited;
+      const [parent, value] = out.trim().split(' ');
+      console.log(JSON.stringify({ viaLauncher: bashLauncherPids().includes(Number(parent)), value }));`;
+    const env: NodeJS.ProcessEnv = { ...process.env, HOME: home };
+    delete env.SHLVL;
+    delete env.SSH_CLIENT;
+    delete env.SSH2_CLIENT;
+    const { stdout } = await execFileAsync(process.execPath, ['--input-type=module', '-e', script], { env });
+    expect(JSON.parse(stdout)).toEqual({ viaLauncher: true, value: 'unset' });
+    await expect(readFile(marker, 'utf8')).rejects.toThrow(/ENOENT/);
+  });
+
   it('a process that runs one command never starts a launcher; the second command starts one', async () => {
     const entry = new URL('../../dist/dag/operators/bash-process.js', import.meta.url).href;
     const script = `

@@ -138,7 +138,11 @@ export class BashLauncher {
     }
     const stdio: ('pipe' | 'ignore')[] = ['pipe', 'ignore', 'ignore', 'pipe'];
     for (let fd = FIRST_SLOT_FD; fd < END_FD; fd++) stdio.push('pipe');
-    const child = spawn('bash', ['-c', SCRIPT], { env: baseEnv, detached: true, stdio });
+    // --norc: Node's stdio pipes are sockets, and a bash whose stdin is a socket takes itself for
+    // a remote shell and sources ~/.bashrc when SHLVL is unset (Debian builds it so). That would
+    // export whatever .bashrc exports into every job, and a .bashrc that hangs (pyenv's rehash
+    // waiting on its lock) would keep the launcher from ever becoming ready.
+    const child = spawn('bash', ['--norc', '-c', SCRIPT], { env: baseEnv, detached: true, stdio });
     return new BashLauncher(child, baseEnv);
   }
 
