@@ -8,7 +8,8 @@
  *   - task processes + bash: the children, read once they have all exited (warm-up included, so
  *     each task process's start is spread over every task it ran);
  *   - mariadbd: the server, when the metadata DB is MariaDB on this host;
- * and, per run, how many slots were busy on average (sum of the runners' start→end / wall).
+ * and, per run, how many slots were busy on average (sum of the runners' start→end / wall) and the
+ * scheduler's loops and milliseconds per loop phase (idle: waiting for an executor event).
  * Both cores busy the whole time means the wall time is CPU per task × tasks / 2.
  */
 import { execFileSync } from 'node:child_process';
@@ -58,7 +59,17 @@ try {
 const scheduler = new Scheduler(ctx, { env, runDagProcessor: false, log: silentLogger });
 const running = scheduler.run();
 
+/** The scheduler's loop count and per-phase milliseconds since `before` (a copy of its stats). */
+function schedulerDelta(before) {
+  const now = structuredClone(scheduler.stats);
+  const phaseMs = {};
+  for (const [phase, ms] of Object.entries(now.phaseMs))
+    phaseMs[phase] = Math.round(ms - before.phaseMs[phase]);
+  return { loops: now.loops - before.loops, phaseMs };
+}
+
 async function runFan() {
+  const stats0 = structuredClone(scheduler.stats);
   const t0 = Date.now();
   const run = await triggerDagRun(ctx, 'bench_fan');
   const wall = (await endOfRun(db, 'bench_fan', run.run_id)) - t0;
@@ -69,7 +80,11 @@ async function runFan() {
     .where('run_id', '=', run.run_id)
     .execute();
   const busy = tis.reduce((sum, t) => sum + (t.end_date - t.start_date), 0);
-  return { wallS: wall / 1000, busySlots: Number((busy / wall).toFixed(2)) };
+  return {
+    wallS: wall / 1000,
+    busySlots: Number((busy / wall).toFixed(2)),
+    scheduler: schedulerDelta(stats0),
+  };
 }
 
 try {

@@ -24,8 +24,6 @@ export interface ContextOptions {
   log?: Logger;
   /** Where config warnings go (default: the logger). */
   onWarning?: (message: string) => void;
-  /** See OpenOptions.statementBatches (task processes ask for it). */
-  statementBatches?: boolean;
 }
 
 export function createContext(options: ContextOptions = {}): AppContext {
@@ -48,7 +46,6 @@ export function createContext(options: ContextOptions = {}): AppContext {
       opened ??= openMetadataDb(config.values.database.sql_alchemy_conn, {
         poolSize: config.values.database.sql_alchemy_pool_size,
         baseDir: config.home,
-        statementBatches: options.statementBatches ?? false,
       });
       return opened;
     },

@@ -14,6 +14,15 @@ import type { Database } from './tables.js';
  */
 export interface MetadataDb {
   readonly kysely: Kysely<Database>;
+  /**
+   * MySQL only (null elsewhere): a separate one-connection pool on which one query may carry
+   * several statements (mysql2 `multipleStatements`), for the hot paths that send a fixed batch
+   * of Kysely-built statements in one request (a try's claim, the scheduler's queue step). Each
+   * round trip costs both processes CPU and, on a busy host, a wait for the CPU on both sides.
+   * The main pool never takes multi-statement queries: only code that builds a batch on purpose
+   * can send one, so the option cannot widen the reach of an injection elsewhere.
+   */
+  readonly batches: Kysely<Database> | null;
   readonly dialect: DialectName;
   readonly capabilities: Capabilities;
   close(): Promise<void>;
@@ -26,7 +35,7 @@ export interface Capabilities {
   readonly skipLocked: boolean;
   /** More than one scheduler may run against this database at once. */
   readonly multipleSchedulers: boolean;
-  /** One query may hold several statements (MySQL opened with `statementBatches`). */
+  /** `batches` is there: one request may carry several statements (MySQL). */
   readonly statementBatches: boolean;
 }
 
@@ -37,18 +46,11 @@ export interface OpenOptions {
   poolSize?: number;
   /** Folder against which a relative sqlite path resolves (AIRFLOW_HOME). */
   baseDir?: string;
-  /**
-   * MySQL: let one query carry several statements (mysql2 `multipleStatements`), so that the task
-   * runner can start a try in one round trip. Only task processes ask for it: every query here is
-   * built by Kysely with bound parameters, but the option would widen the reach of any injection.
-   */
-  statementBatches?: boolean;
 }
 
 export async function openMetadataDb(url: string, options: OpenOptions = {}): Promise<MetadataDb> {
   const target = parseConnectionUrl(url, options.baseDir);
-  const statementBatches = target.dialect === 'mysql' && options.statementBatches === true;
-  const dialect = await createDialect(target, options.poolSize ?? 5, statementBatches);
+  const dialect = await createDialect(target, options.poolSize ?? 5, false);
   // Deadlocks and lock timeouts on single statements are retried under every caller.
   const kysely = new Kysely<Database>({ dialect: withTransientRetry(dialect) });
   let serverVersion: string;
@@ -64,18 +66,31 @@ export async function openMetadataDb(url: string, options: OpenOptions = {}): Pr
     );
   }
   const skipLocked = supportsSkipLocked(target.dialect, serverVersion);
+  // mysql2 pools connect on first use: a process that never sends a batch opens no connection.
+  const batches =
+    target.dialect === 'mysql'
+      ? new Kysely<Database>({ dialect: await createDialect(target, 1, true) })
+      : null;
   return {
     kysely,
+    batches,
     dialect: target.dialect,
-    capabilities: { serverVersion, skipLocked, multipleSchedulers: skipLocked, statementBatches },
-    close: () => kysely.destroy(),
+    capabilities: {
+      serverVersion,
+      skipLocked,
+      multipleSchedulers: skipLocked,
+      statementBatches: batches !== null,
+    },
+    close: async () => {
+      await Promise.all([kysely.destroy(), batches?.destroy()]);
+    },
   };
 }
 
 async function createDialect(
   target: ConnectionTarget,
   poolSize: number,
-  statementBatches: boolean,
+  multipleStatements: boolean,
 ): Promise<Dialect> {
   if (target.dialect === 'sqlite') {
     const { default: SQLite } = await import('better-sqlite3');
@@ -121,7 +136,7 @@ async function createDialect(
         bigNumberStrings: false,
         decimalNumbers: true,
         connectTimeout: 10_000,
-        multipleStatements: statementBatches,
+        multipleStatements,
       }),
     });
   }

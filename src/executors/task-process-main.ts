@@ -27,8 +27,6 @@ async function main(): Promise<void> {
     env: process.env,
     writeDefaultConfig: false,
     onWarning: () => undefined,
-    // A try starts in one round trip on MySQL (see claimTryInOneBatch).
-    statementBatches: true,
   });
   setAuthoringDefaults(authoringDefaultsFromConfig(ctx.config.values));
   const db = await ctx.db();

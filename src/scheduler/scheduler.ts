@@ -225,6 +225,11 @@ export class Scheduler {
         lap('events');
 
         const sweep = now - lastSweep >= FULL_SWEEP_INTERVAL_MS || (wakeAt !== null && wakeAt <= now);
+        // A run whose trusted cache says no decision could change anything is neither read nor
+        // locked (the middle of a wide fan-out: each finished task is one of many the next waits
+        // for). Under load every request costs milliseconds of waiting, and every task waits for
+        // this loop. The once-a-second sweep still reads every run.
+        if (!sweep) await dropUnchangeable(dirty, tiCaches, dags, now);
         if (sweep || dirty.size > 0) {
           let runs = await this.runningRuns(db, sweep ? null : dirty);
           if (sweep) {
@@ -244,7 +249,6 @@ export class Scheduler {
             // The once-a-second sweep reads everything again: the safety net for the cache.
             if (sweep) cache.full = true;
             const runOptions = { now, maxMapLength: v.core.max_map_length, log: this.log, cache };
-            if (skipLocked && !sweep && !mayChange(cached, cache, now)) continue;
             // With several schedulers each run is decided by one of them at a time: the row lock
             // is held for the decision, and a run another scheduler holds is skipped this loop.
             const res = skipLocked
@@ -282,6 +286,7 @@ export class Scheduler {
           now: Date.now(),
           jobId: job.id,
           skipLocked,
+          batches: metadata.batches,
           log: this.log,
         });
         this.stats.tasksQueued += queued;
@@ -419,4 +424,19 @@ export class Scheduler {
 
 function runKey(dagId: string, runId: string): string {
   return `${dagId}\u0000${runId}`;
+}
+
+/** Take out of `dirty` the runs whose cache shows that deciding them now would change nothing. */
+async function dropUnchangeable(
+  dirty: Set<string>,
+  tiCaches: Map<string, RunTiCache>,
+  dags: DagCache,
+  now: number,
+): Promise<void> {
+  for (const key of dirty) {
+    const cache = tiCaches.get(key);
+    if (!cache) continue;
+    const cached = await dags.get(key.slice(0, key.indexOf('\u0000')), now);
+    if (cached && !mayChange(cached, cache, now)) dirty.delete(key);
+  }
 }

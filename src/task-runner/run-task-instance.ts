@@ -145,7 +145,7 @@ export async function runTaskInstance(request: TaskRunRequest, deps: RunnerDeps)
     ...who,
     startDate,
     dialect: deps.db.dialect,
-    statementBatches: deps.db.capabilities.statementBatches,
+    batches: deps.db.batches,
     renderedFields: prepared.ok ? prepared.rendered : null,
   });
   if (jobId === null) {

@@ -1,6 +1,7 @@
 import { CompiledQuery, sql, type Kysely } from 'kysely';
 import type { DialectName } from '../db/connection-url.js';
 import type { Database, TaskInstanceState, TaskInstanceUpdate } from '../db/tables.js';
+import { onBatchConnection, sendStatementBatch } from '../db/statement-batch.js';
 import { transactionWithRetry } from '../db/transient-errors.js';
 import { createTaskJob, endTaskJob, taskJobValues, type JobIdentity } from './job-heartbeat.js';
 import {
@@ -26,8 +27,8 @@ export interface ClaimTryInfo extends JobIdentity {
   startDate: number;
   dialect: DialectName;
   renderedFields: Record<string, unknown> | null;
-  /** The connection runs several statements in one request (MySQL with multipleStatements). */
-  statementBatches?: boolean;
+  /** MetadataDb.batches: where the claim can go as one request (MySQL). */
+  batches?: Kysely<Database> | null;
 }
 
 /** What the claim writes on the TI, but for the job id. */
@@ -47,7 +48,7 @@ export async function claimTry(
   key: TaskInstanceKeyLike,
   info: ClaimTryInfo,
 ): Promise<number | null> {
-  if (info.statementBatches) return claimTryInOneBatch(db, key, info);
+  if (info.batches) return claimTryInOneBatch(db, info.batches, key, info);
   try {
     return await transactionWithRetry(db, async (trx) => {
       const jobId = await createTaskJob(trx, info, info.startDate, info.dialect);
@@ -73,6 +74,7 @@ export async function claimTry(
  */
 async function claimTryInOneBatch(
   db: Kysely<Database>,
+  batches: Kysely<Database>,
   key: TaskInstanceKeyLike,
   info: ClaimTryInfo,
 ): Promise<number | null> {
@@ -96,18 +98,8 @@ async function claimTryInOneBatch(
     CompiledQuery.raw('commit'),
     CompiledQuery.raw('select @updraft_job as job_id, @updraft_claimed as claimed'),
   ];
-  const batch = CompiledQuery.raw(
-    statements.map((s) => s.sql).join(';\n'),
-    statements.flatMap((s) => [...s.parameters]),
-  );
-  return db.connection().execute(async (connection) => {
-    let results: unknown[];
-    try {
-      results = (await connection.executeQuery<unknown>(batch)).rows;
-    } catch (error) {
-      await connection.executeQuery(CompiledQuery.raw('rollback')).catch(() => undefined);
-      throw error;
-    }
+  return onBatchConnection(batches, async (connection) => {
+    const results = await sendStatementBatch(connection, statements);
     const outcome = (results.at(-1) as { job_id: unknown; claimed: unknown }[] | undefined)?.[0];
     if (!outcome) throw new Error('The claim batch returned no outcome');
     return Number(outcome.claimed) === 1 ? Number(outcome.job_id) : null;
