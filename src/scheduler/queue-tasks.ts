@@ -1,4 +1,4 @@
-import { CompiledQuery, sql, type Kysely } from 'kysely';
+import { CompiledQuery, sql, type ExpressionBuilder, type Kysely } from 'kysely';
 import { onBatchConnection, sendStatementBatch } from '../db/statement-batch.js';
 import type { Database, TaskInstanceRow } from '../db/tables.js';
 import type { Executor, TaskWorkItem } from '../executors/executor.js';
@@ -77,9 +77,24 @@ function activeQuery(db: Kysely<Database>) {
 
 const poolsQuery = (db: Kysely<Database>) => db.selectFrom('slot_pool').select(['pool', 'slots']);
 
+/** The rows of one group (one run and map index; see groupByRun). */
+function inGroup(group: readonly Candidate[]) {
+  const first = group[0]!;
+  return (eb: ExpressionBuilder<Database, 'task_instance'>) =>
+    eb.and([
+      eb('dag_id', '=', first.dag_id),
+      eb('run_id', '=', first.run_id),
+      eb('map_index', '=', first.map_index),
+      eb(
+        'task_id',
+        'in',
+        group.map((t) => t.task_id),
+      ),
+    ]);
+}
+
 /** Queue one run's chosen TIs: the next try number, guarded by the state read. */
 function queueGroupQuery(db: Kysely<Database>, group: readonly Candidate[], options: QueueOptions) {
-  const first = group[0]!;
   return db
     .updateTable('task_instance')
     .set({
@@ -89,14 +104,7 @@ function queueGroupQuery(db: Kysely<Database>, group: readonly Candidate[], opti
       queued_by_job_id: options.jobId,
       updated_at: options.now,
     })
-    .where('dag_id', '=', first.dag_id)
-    .where('run_id', '=', first.run_id)
-    .where('map_index', '=', first.map_index)
-    .where(
-      'task_id',
-      'in',
-      group.map((t) => t.task_id),
-    )
+    .where(inGroup(group))
     .where('state', '=', 'scheduled');
 }
 
@@ -106,18 +114,10 @@ async function queuedOfGroup(
   group: readonly Candidate[],
   options: QueueOptions,
 ): Promise<Candidate[]> {
-  const first = group[0]!;
   const got = await db
     .selectFrom('task_instance')
     .select(['task_id', 'try_number'])
-    .where('dag_id', '=', first.dag_id)
-    .where('run_id', '=', first.run_id)
-    .where('map_index', '=', first.map_index)
-    .where(
-      'task_id',
-      'in',
-      group.map((t) => t.task_id),
-    )
+    .where(inGroup(group))
     .where('state', '=', 'queued')
     .where('queued_dttm', '=', options.now)
     .execute();
