@@ -23,11 +23,7 @@ const MAX_TASKS = Number(process.env.UPDRAFT_TASK_PROCESS_MAX_TASKS ?? '0');
 const HEAP_LIMIT_MB = Number(process.env.UPDRAFT_TASK_PROCESS_HEAP_MB ?? '0');
 
 async function main(): Promise<void> {
-  const ctx = createContext({
-    env: process.env,
-    writeDefaultConfig: false,
-    onWarning: () => undefined,
-  });
+  const ctx = createContext({ env: process.env, writeDefaultConfig: false, onWarning: () => undefined });
   setAuthoringDefaults(authoringDefaultsFromConfig(ctx.config.values));
   const db = await ctx.db();
   // Load what every DAG file needs now, off the critical path of the first task.

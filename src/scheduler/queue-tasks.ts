@@ -212,13 +212,28 @@ class Chooser {
     this.firstLimit = Math.max(free * 2, 8);
   }
 
-  /** The next, deeper limit, or null when what was read is enough (or all there is). */
-  deeperLimit(chosen: readonly Candidate[], candidates: readonly Candidate[], limit: number): number | null {
-    if (chosen.length >= this.free || candidates.length < limit || limit >= MAX_CANDIDATES) return null;
-    return Math.min(limit * 8, MAX_CANDIDATES);
+  /**
+   * Choose from the first `firstLimit` candidates; while that leaves slots free and there may be
+   * more, read deeper (`read`) and choose again.
+   */
+  async chooseReadingDeeper(
+    first: readonly Candidate[],
+    pools: readonly [string, number][],
+    active: readonly ActiveCount[],
+    read: (limit: number) => Promise<Candidate[]>,
+  ): Promise<Candidate[]> {
+    let limit = this.firstLimit;
+    let candidates = first;
+    let chosen = await this.choose(candidates, pools, active);
+    while (chosen.length < this.free && candidates.length === limit && limit < MAX_CANDIDATES) {
+      limit = Math.min(limit * 8, MAX_CANDIDATES);
+      candidates = await read(limit);
+      chosen = await this.choose(candidates, pools, active);
+    }
+    return chosen;
   }
 
-  async choose(
+  private async choose(
     list: readonly Candidate[],
     pools: readonly [string, number][],
     active: readonly ActiveCount[],
@@ -267,17 +282,11 @@ async function pickInTransaction(
   chooser: Chooser,
   options: QueueOptions,
 ): Promise<Candidate[]> {
-  let limit = chooser.firstLimit;
-  let candidates: Candidate[] = await candidatesQuery(db, limit, options.skipLocked).execute();
+  const read = (limit: number) => candidatesQuery(db, limit, options.skipLocked).execute();
+  const candidates = await read(chooser.firstLimit);
   if (candidates.length === 0) return [];
   const [pools, active] = await Promise.all([poolSlots(db, options.now), activeQuery(db).execute()]);
-  let chosen = await chooser.choose(candidates, pools, active);
-  for (let next = chooser.deeperLimit(chosen, candidates, limit); next !== null;) {
-    limit = next;
-    candidates = await candidatesQuery(db, limit, options.skipLocked).execute();
-    chosen = await chooser.choose(candidates, pools, active);
-    next = chooser.deeperLimit(chosen, candidates, limit);
-  }
+  const chosen = await chooser.chooseReadingDeeper(candidates, pools, active, read);
   const queued: Candidate[] = [];
   for (const group of groupByRun(chosen)) {
     const r = await queueGroupQuery(db, group, options).executeTakeFirst();
@@ -304,27 +313,21 @@ async function pickInBatches(
   const begin = lock ? [CompiledQuery.raw('rollback'), CompiledQuery.raw('start transaction')] : [];
   const end = lock ? [CompiledQuery.raw('commit')] : [];
   return onBatchConnection(batches, async (connection) => {
-    let limit = chooser.firstLimit;
-    const read = await sendStatementBatch(connection, [
+    const first = await sendStatementBatch(connection, [
       ...begin,
-      candidatesQuery(db, limit, lock).compile(),
+      candidatesQuery(db, chooser.firstLimit, lock).compile(),
       poolsQuery(db).compile(),
       activeQuery(db).compile(),
     ]);
-    const [candidateRows, poolRows, activeRows] = read.slice(begin.length) as [
+    const [candidates, poolRows, active] = first.slice(begin.length) as [
       Candidate[],
       { pool: string; slots: number }[],
       ActiveCount[],
     ];
-    let candidates = candidateRows;
+    const read = async (limit: number): Promise<Candidate[]> =>
+      (await connection.executeQuery<Candidate>(candidatesQuery(db, limit, lock).compile())).rows;
     const pools = rememberPools(poolRows, options.now);
-    let chosen = await chooser.choose(candidates, pools, activeRows);
-    for (let next = chooser.deeperLimit(chosen, candidates, limit); next !== null;) {
-      limit = next;
-      candidates = (await connection.executeQuery(candidatesQuery(db, limit, lock).compile())).rows;
-      chosen = await chooser.choose(candidates, pools, activeRows);
-      next = chooser.deeperLimit(chosen, candidates, limit);
-    }
+    const chosen = await chooser.chooseReadingDeeper(candidates, pools, active, read);
     const groups = groupByRun(chosen);
     if (groups.length === 0) {
       if (lock) await connection.executeQuery(CompiledQuery.raw('rollback'));

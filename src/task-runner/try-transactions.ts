@@ -2,7 +2,7 @@ import { CompiledQuery, sql, type Kysely } from 'kysely';
 import type { DialectName } from '../db/connection-url.js';
 import type { Database, TaskInstanceState, TaskInstanceUpdate } from '../db/tables.js';
 import { onBatchConnection, sendStatementBatch } from '../db/statement-batch.js';
-import { transactionWithRetry } from '../db/transient-errors.js';
+import { retryTransient, transactionWithRetry } from '../db/transient-errors.js';
 import { createTaskJob, endTaskJob, taskJobValues, type JobIdentity } from './job-heartbeat.js';
 import {
   claimTaskInstance,
@@ -98,12 +98,16 @@ async function claimTryInOneBatch(
     CompiledQuery.raw('commit'),
     CompiledQuery.raw('select @updraft_job as job_id, @updraft_claimed as claimed'),
   ];
-  return onBatchConnection(batches, async (connection) => {
-    const results = await sendStatementBatch(connection, statements);
-    const outcome = (results.at(-1) as { job_id: unknown; claimed: unknown }[] | undefined)?.[0];
-    if (!outcome) throw new Error('The claim batch returned no outcome');
-    return Number(outcome.claimed) === 1 ? Number(outcome.job_id) : null;
-  });
+  // The batch pool has no per-statement retry under it (a retried statement inside a transaction
+  // would run outside it): the whole batch is sent again, which its leading rollback makes safe.
+  return retryTransient(() =>
+    onBatchConnection(batches, async (connection) => {
+      const results = await sendStatementBatch(connection, statements);
+      const outcome = (results.at(-1) as { job_id: unknown; claimed: unknown }[] | undefined)?.[0];
+      if (!outcome) throw new Error('The claim batch returned no outcome');
+      return Number(outcome.claimed) === 1 ? Number(outcome.job_id) : null;
+    }),
+  );
 }
 
 export interface XComWrite {
