@@ -56,6 +56,17 @@ const options = (extra: Partial<BashStartOptions> = {}): BashStartOptions => ({
   ...extra,
 });
 
+/**
+ * Shell text that sets `parent` to the pid of the shell's parent, without a fork. `$PPID` will not
+ * do: a job forked from the launcher is a subshell, and a subshell keeps its parent shell's PPID
+ * (here, this process).
+ */
+const READ_PARENT = 'read -r _ _ _ parent _ < /proc/$BASHPID/stat';
+
+/** `command`, first writing `parent=PID` to stderr (see viaLauncher). */
+const reportingParent = (command: string) =>
+  `${READ_PARENT}; echo "parent=$parent" >&2; unset parent; ${command}`;
+
 /** Runs `command` through the launcher and checks that the launcher, not a direct spawn, ran it. */
 async function viaLauncher(
   command: string,
@@ -63,7 +74,7 @@ async function viaLauncher(
   start: typeof startBash = startBash,
 ): Promise<Launched> {
   await warmBashLauncher();
-  const result = await finish(start(`echo "parent=$PPID" >&2; ${command}`, options(extra)));
+  const result = await finish(start(reportingParent(command), options(extra)));
   const launcher = Number(/parent=(\d+)/.exec(result.stderr)?.[1]);
   expect(bashLauncherPids()).toContain(launcher);
   return { ...result, launcher, stderr: result.stderr.replace(/parent=\d+\n/, '') };
@@ -151,8 +162,8 @@ describe('bash launcher', () => {
 
   it('a second command while the launcher is busy is spawned directly', async () => {
     await warmBashLauncher();
-    const first = finish(startBash('sleep 0.3; echo "one $PPID"', options()));
-    const second = finish(startBash('echo "two $PPID"', options()));
+    const first = finish(startBash(`sleep 0.3; ${READ_PARENT}; echo "one $parent"`, options()));
+    const second = finish(startBash(`${READ_PARENT}; echo "two $parent"`, options()));
     const [one, two] = await Promise.all([first, second]);
     expect(one.stdout).toMatch(/^one \d+\n$/);
     expect(two.stdout).toBe(`two ${process.pid}\n`);
@@ -196,7 +207,7 @@ describe('bash launcher', () => {
     expect(copy.BashLauncher).not.toBe(BashLauncher);
     const copyLauncher = copy.BashLauncher.start();
     await copyLauncher.whenSettled();
-    const held = copyLauncher.launch('echo "$PPID"; exec sleep 20', options());
+    const held = copyLauncher.launch(`${READ_PARENT}; echo "$parent"; exec sleep 20`, options());
     held.stderr.resume();
     const firstLine = new Promise<string>((resolve) =>
       held.stdout.once('data', (chunk: Buffer) => resolve(chunk.toString())),
@@ -255,7 +266,7 @@ describe('bash launcher', () => {
     const script = `
       const { startBash, warmBashLauncher, bashLauncherPids } = await import(${JSON.stringify(entry)});
       await warmBashLauncher();
-      const child = startBash('echo "$PPID \${FROM_BASHRC-unset}"', { env: process.env, cwd: undefined });
+      const child = startBash(${JSON.stringify(`${READ_PARENT}; echo "$parent \${FROM_BASHRC-unset}"`)}, { env: process.env, cwd: undefined });
       let out = '';
       child.stdout.on('data', (c) => (out += c));
       child.stderr.resume();
@@ -276,7 +287,7 @@ describe('bash launcher', () => {
     const script = `
       const { startBash, bashLauncherPids } = await import(${JSON.stringify(entry)});
       const parentOf = async () => {
-        const child = startBash('echo $PPID', { env: process.env, cwd: undefined });
+        const child = startBash(${JSON.stringify(`${READ_PARENT}; echo $parent`)}, { env: process.env, cwd: undefined });
         let out = '';
         child.stdout.on('data', (c) => (out += c));
         child.stderr.resume();
@@ -289,5 +300,75 @@ describe('bash launcher', () => {
       console.log(JSON.stringify({ firstDirect: first === process.pid, afterFirst, afterSecond: bashLauncherPids().length }));`;
     const { stdout } = await execFileAsync(process.execPath, ['--input-type=module', '-e', script]);
     expect(JSON.parse(stdout)).toEqual({ firstDirect: true, afterFirst: 0, afterSecond: 1 });
+  });
+});
+
+describe('a job forked from the launcher (the default) is what `bash -c` would be', () => {
+  /** Prints the shell's own command line (builtins only: an external command would be a child). */
+  const COMMAND_LINE = 'mapfile -d \'\' args < /proc/$BASHPID/cmdline; echo "${args[*]}"';
+  /**
+   * Everything a command can see of its shell, less what changes from one shell to the next (pids,
+   * clocks, random numbers) and `$_`; then a missing command, a second line and an exit status.
+   */
+  const SHELL_STATE = [
+    `declare -p | grep -vE '^declare -[-a-zA-Z]+ (BASHPID|PPID|RANDOM|SRANDOM|EPOCHREALTIME|EPOCHSECONDS|SECONDS|BASH_COMMAND|_)='`,
+    'echo "$0|$#|$-|$LINENO|$BASH_SUBSHELL|$SHLVL|$PWD|${OLDPWD-unset}"; shopt -p; set -o; trap -p; declare -F; umask',
+    'env | grep -E "^(PWD|OLDPWD|SHLVL)=" | sort',
+    'no-such-command-here',
+    'echo "line $LINENO"; exit 3',
+  ].join('\n');
+  it('has the shell state, environment, messages and exit status of a direct spawn', async () => {
+    // A working directory that is not this process's, so PWD inherited from here is stale, as
+    // bash -c finds it when the runner sets a cwd; an OLDPWD; no SHLVL, then a set one.
+    for (const shlvl of [undefined, '4']) {
+      const env: NodeJS.ProcessEnv = { ...process.env, OLDPWD: '/usr', SHLVL: shlvl };
+      const launched = await viaLauncher(SHELL_STATE, { env, cwd: dir });
+      // The same text as the launched one (which also reads $BASHPID before the rest).
+      const direct = await finish(
+        spawnBashDirectly(reportingParent(SHELL_STATE), options({ env, cwd: dir })),
+      );
+      direct.stderr = direct.stderr.replace(/parent=\d+\n/, '');
+      expect(launched.code).toBe(3);
+      expect(launched.code).toBe(direct.code);
+      expect(launched.stderr).toBe(direct.stderr);
+      expect(launched.stderr).toMatch(/^bash: line 4: no-such-command-here: command not found\n$/);
+      expect(launched.stdout).toBe(direct.stdout);
+      expect(launched.stdout).toContain(`PWD=${dir}\n`);
+      expect(launched.stdout).toContain(`SHLVL=${shlvl === undefined ? 1 : 5}\n`);
+      expect(launched.stdout).toContain('line 5\n');
+      expect(launched.stdout).not.toContain('__updraft_');
+    }
+  });
+
+  it('runs in the launcher subshell, not in a fresh bash', async () => {
+    // The job's own process is a fork of the launcher, whose command line it keeps.
+    const result = await viaLauncher(COMMAND_LINE);
+    expect(result.stdout).toContain('--norc');
+  });
+
+  it('a command naming $$, or an environment setting what bash sets at start, gets a fresh bash', async () => {
+    const pids = await viaLauncher(`echo "$$ $BASHPID"; ${COMMAND_LINE}`);
+    const [own, shell] = pids.stdout.split(/\s+/);
+    expect(own).toBe(shell);
+    expect(pids.stdout).not.toContain('--norc');
+    // `kill $$` ends the command, not the launcher: the next command runs on the same one.
+    const killed = await viaLauncher('kill -TERM $$');
+    expect(killed.code).toBe(128 + 15);
+    expect((await viaLauncher('true')).launcher).toBe(killed.launcher);
+
+    // bash -c resets an inherited IFS (and keeps it exported at its default).
+    const env = { ...process.env, IFS: ':' };
+    const ifs = 'printf "%q\\n" "$IFS"; env | grep -c "^IFS="';
+    const launched = await viaLauncher(ifs, { env });
+    expect(launched.stdout).toBe((await finish(spawnBashDirectly(ifs, options({ env })))).stdout);
+    expect(launched.stdout).toBe("$' \\t\\n'\n1\n");
+  });
+
+  it('with UPDRAFT_BASH_LAUNCHER=exec every job is a fresh bash -c', async () => {
+    const launcher = BashLauncher.start('exec');
+    await launcher.whenSettled();
+    const result = await finish(launcher.launch(`${COMMAND_LINE}; exit 4`, options()));
+    expect(result.code).toBe(4);
+    expect(result.stdout).toMatch(/^bash -c /);
   });
 });

@@ -16,7 +16,8 @@ import type { BashProcess, BashStartOptions } from './bash-process.js';
  * own ends at once, so the reader sees EOF exactly when every process holding them is gone, as
  * with a direct spawn. The job starts in its own process group (`set -m`). Requests are
  * NUL-separated fields on stdin: slot, cwd, the variables to set and to unset (the difference
- * between the job's environment and the launcher's), the command. The launcher answers on fd 3:
+ * between the job's environment and the launcher's), fork or exec, the command. The launcher
+ * answers on fd 3:
  * `R` once it is ready (only then does it take commands), `S<pid>` when a job started, `C` when
  * its cwd could not be entered, `X<status>` when it ended. A launcher whose slots are used up
  * exits; its successor is started when the last slot is taken.
@@ -38,35 +39,68 @@ const SHELL_MANAGED = new Set(['SHLVL', '_', 'PWD', 'OLDPWD']);
  * read-only): the launcher starts without them, and a job that needs them is spawned directly.
  */
 const NOT_THROUGH_LAUNCHER = new Set(['BASH_ENV', 'ENV', 'SHELLOPTS', 'BASHOPTS', 'POSIXLY_CORRECT']);
+/** `$$` and `${$}` name the shell's own pid, which in a forked job would be the launcher's. */
+const USES_OWN_PID = /\$\$|\$\{#?\$/;
+/**
+ * Variables a starting `bash -c` sets itself, refuses (read-only) or resets (IFS) whatever the
+ * environment says: exported into a forked job they would take effect, so such a job execs.
+ */
+const SET_BY_BASH_AT_START =
+  /^(?:IFS|UID|EUID|PPID|GROUPS|LINENO|SECONDS|RANDOM|SRANDOM|HISTCMD|FUNCNAME|PIPESTATUS|DIRSTACK|BASH|BASH_\w*|EPOCH\w*|COMP_\w*)$/;
 const VALID_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
+/** The launcher's variable `name`, spelt so that no command's variable can collide with it. */
+const v = (name: string): string => PREFIX + name;
+const LAUNCHER_VARIABLES = ['c', 'a', 'u', 'v', 'i', 'n', 's', 'w', 'o', 'e', 'f', 'k', 'p'].map(v);
+
+/**
+ * The launcher script, as ONE line, separated by `;` (each piece ends with its own separator):
+ * bash numbers the lines of an eval'd string from the line of the `eval`, so a forked job's eval
+ * on line 1 reports LINENO and `line N:` in its messages as `bash -c` does.
+ */
 const SCRIPT = [
-  'set -m',
-  `${PREFIX}c=''`,
-  `for ((${PREFIX}f = ${FIRST_SLOT_FD}; ${PREFIX}f < ${END_FD}; ${PREFIX}f++)); do ${PREFIX}c+=" $${PREFIX}f>&-"; done`,
-  `printf 'R\\n' >&${STATUS_FD}`,
-  `while IFS= read -r -d '' ${PREFIX}s && IFS= read -r -d '' ${PREFIX}w && IFS= read -r -d '' ${PREFIX}n; do`,
-  `  ${PREFIX}a=()`,
-  `  for ((${PREFIX}i = 0; ${PREFIX}i < ${PREFIX}n; ${PREFIX}i++)); do IFS= read -r -d '' ${PREFIX}v || exit; ${PREFIX}a+=("$${PREFIX}v"); done`,
-  `  IFS= read -r -d '' ${PREFIX}n || exit`,
-  `  ${PREFIX}u=()`,
-  `  for ((${PREFIX}i = 0; ${PREFIX}i < ${PREFIX}n; ${PREFIX}i++)); do IFS= read -r -d '' ${PREFIX}v || exit; ${PREFIX}u+=("$${PREFIX}v"); done`,
-  `  IFS= read -r -d '' ${PREFIX}x || exit`,
-  `  ${PREFIX}o=$((${FIRST_SLOT_FD} + 2 * ${PREFIX}s)); ${PREFIX}e=$((${PREFIX}o + 1))`,
-  '  (',
-  `    if [[ -n $${PREFIX}w ]] && ! cd -- "$${PREFIX}w" 2>/dev/null; then printf 'C\\n' >&${STATUS_FD}; exit 127; fi`,
-  `    ((\${#${PREFIX}u[@]} == 0)) || unset -v "\${${PREFIX}u[@]}"`,
-  `    ((\${#${PREFIX}a[@]} == 0)) || export "\${${PREFIX}a[@]}"`,
-  // The fds are trusted numbers, expanded before eval; the command is expanded by eval, quoted.
-  `    eval "exec bash -c \\"\\$${PREFIX}x\\" </dev/null >&$${PREFIX}o 2>&$${PREFIX}e ${STATUS_FD}>&-$${PREFIX}c"`,
-  '  ) &',
-  `  ${PREFIX}p=$!`,
-  `  exec {${PREFIX}o}>&- {${PREFIX}e}>&-`,
-  `  printf 'S%s\\n' "$${PREFIX}p" >&${STATUS_FD}`,
-  `  wait "$${PREFIX}p"`,
-  `  printf 'X%s\\n' "$?" >&${STATUS_FD}`,
+  'set -m;',
+  `${v('c')}='';`,
+  `for ((${v('f')} = ${FIRST_SLOT_FD}; ${v('f')} < ${END_FD}; ${v('f')}++)); do ${v('c')}+=" $${v('f')}>&-"; done;`,
+  `printf 'R\\n' >&${STATUS_FD};`,
+  `while IFS= read -r -d '' ${v('s')} && IFS= read -r -d '' ${v('w')} && IFS= read -r -d '' ${v('n')}; do`,
+  `${v('a')}=();`,
+  `for ((${v('i')} = 0; ${v('i')} < ${v('n')}; ${v('i')}++)); do IFS= read -r -d '' ${v('v')} || exit; ${v('a')}+=("$${v('v')}"); done;`,
+  `IFS= read -r -d '' ${v('n')} || exit;`,
+  `${v('u')}=();`,
+  `for ((${v('i')} = 0; ${v('i')} < ${v('n')}; ${v('i')}++)); do IFS= read -r -d '' ${v('v')} || exit; ${v('u')}+=("$${v('v')}"); done;`,
+  `IFS= read -r -d '' ${v('k')} || exit;`,
+  `IFS= read -r -d '' ${v('x')} || exit;`,
+  `${v('o')}=$((${FIRST_SLOT_FD} + 2 * ${v('s')})); ${v('e')}=$((${v('o')} + 1));`,
+  '(',
+  `if [[ -n $${v('w')} ]] && ! cd -- "$${v('w')}" 2>/dev/null; then printf 'C\\n' >&${STATUS_FD}; exit 127; fi;`,
+  `((\${#${v('u')}[@]} == 0)) || unset -v "\${${v('u')}[@]}";`,
+  `((\${#${v('a')}[@]} == 0)) || export "\${${v('a')}[@]}";`,
+  // exec: a fresh `bash -c`. The fds are trusted numbers, expanded before eval; the command is
+  // expanded by eval, quoted.
+  `if [[ $${v('k')} == exec ]]; then`,
+  `eval "exec bash -c \\"\\$${v('x')}\\" </dev/null >&$${v('o')} 2>&$${v('e')} ${STATUS_FD}>&-$${v('c')}";`,
+  'fi;',
+  // fork: this subshell turns into what `bash -c` would be (see the notes on LaunchMode): no job
+  // control, a PWD that names the working directory (bash -c checks the inherited one), the
+  // job's fds only, none of the launcher's variables, BASH_EXECUTION_STRING, then the command.
+  'set +m;',
+  `if [[ \${PWD-} != /* || ! \${PWD-} -ef . ]]; then`,
+  `if [[ -v OLDPWD ]]; then ${v('v')}=$OLDPWD; builtin cd -P .; OLDPWD=$${v('v')}; else builtin cd -P .; unset -v OLDPWD; fi;`,
+  'export PWD;',
+  'fi;',
+  `eval "exec </dev/null >&$${v('o')} 2>&$${v('e')} ${STATUS_FD}>&-$${v('c')}";`,
+  `unset -v ${LAUNCHER_VARIABLES.join(' ')};`,
+  `BASH_EXECUTION_STRING=$${v('x')}; BASH_SUBSHELL=0;`,
+  `eval "unset -v ${v('x')}; $${v('x')}"`,
+  ') &',
+  `${v('p')}=$!;`,
+  `exec {${v('o')}}>&- {${v('e')}}>&-;`,
+  `printf 'S%s\\n' "$${v('p')}" >&${STATUS_FD};`,
+  `wait "$${v('p')}";`,
+  `printf 'X%s\\n' "$?" >&${STATUS_FD};`,
   'done',
-].join('\n');
+].join(' ');
 
 /**
  * Pids of this process's launchers, from start until reaped, kept on globalThis: a DAG file may
@@ -85,6 +119,27 @@ export function bashLauncherPids(): number[] {
   return [...launcherRegistry()];
 }
 
+/**
+ * How a job runs its command.
+ *
+ * exec: the job's subshell execs a fresh `bash -c COMMAND`, exactly as a direct spawn would.
+ *
+ * fork (the default): the subshell itself runs the command, with `eval`. A fresh bash costs
+ * ~1 ms of CPU per command (exec, the dynamic loader, bash's own start-up), about a fifth of all
+ * the CPU a one-line task takes; the fork is already paid for. The subshell first turns into what
+ * `bash -c` would be: job control off, the job's environment, SHLVL counted up, a PWD that names
+ * the working directory, none of the launcher's variables, BASH_EXECUTION_STRING and
+ * BASH_SUBSHELL as bash -c has them, and LINENO counting from 1 (the eval is on line 1). The test
+ * compares variables, options, traps, functions, umask and messages with a direct spawn. What
+ * still differs: PIPESTATUS is set before the first command; a syntax error is reported by
+ * `bash: eval: line N:` instead of `bash: -c: line N:`; `$_` before the first command; a last
+ * command that is a program runs as a child of the subshell instead of replacing it, and sees
+ * SHLVL counted up. (`$PPID` is this process, as with a direct spawn; exec's is the launcher.) A command
+ * that names `$$` (a subshell's `$$` would be the launcher's pid) and an environment that sets a
+ * variable bash sets itself at start (SET_BY_BASH_AT_START) take the exec way.
+ */
+export type LaunchMode = 'fork' | 'exec';
+
 interface Job {
   stdout: Socket;
   stderr: Socket;
@@ -101,6 +156,7 @@ interface Job {
 export class BashLauncher {
   private readonly child: ChildProcess;
   private readonly baseEnv: Record<string, string>;
+  private readonly mode: LaunchMode;
   private nextSlot = 0;
   private job: Job | null = null;
   private ready = false;
@@ -108,9 +164,10 @@ export class BashLauncher {
   private readonly readyWaiters: (() => void)[] = [];
   private statusBuffer = '';
 
-  private constructor(child: ChildProcess, baseEnv: Record<string, string>) {
+  private constructor(child: ChildProcess, baseEnv: Record<string, string>, mode: LaunchMode) {
     this.child = child;
     this.baseEnv = baseEnv;
+    this.mode = mode;
     const pid = child.pid;
     if (pid !== undefined) launcherRegistry().add(pid);
     child.on('error', (error) => this.died(error));
@@ -129,7 +186,7 @@ export class BashLauncher {
     for (const stream of child.stdio) (stream as Socket | null)?.unref();
   }
 
-  static start(): BashLauncher {
+  static start(mode: LaunchMode = 'fork'): BashLauncher {
     const baseEnv: Record<string, string> = {};
     for (const [name, value] of Object.entries(process.env)) {
       if (value !== undefined && VALID_NAME.test(name) && !NOT_THROUGH_LAUNCHER.has(name)) {
@@ -143,7 +200,7 @@ export class BashLauncher {
     // export whatever .bashrc exports into every job, and a .bashrc that hangs (pyenv's rehash
     // waiting on its lock) would keep the launcher from ever becoming ready.
     const child = spawn('bash', ['--norc', '-c', SCRIPT], { env: baseEnv, detached: true, stdio });
-    return new BashLauncher(child, baseEnv);
+    return new BashLauncher(child, baseEnv, mode);
   }
 
   /** Dead, or every slot used: start a new launcher for the next command. */
@@ -182,7 +239,8 @@ export class BashLauncher {
     const slot = this.nextSlot++;
     const stdout = this.child.stdio[FIRST_SLOT_FD + 2 * slot] as Socket;
     const stderr = this.child.stdio[FIRST_SLOT_FD + 2 * slot + 1] as Socket;
-    const { sets, unsets } = this.environmentChanges(options.env);
+    const forks = this.mode === 'fork' && canFork(command, options.env);
+    const { sets, unsets } = this.environmentChanges(options.env, forks);
     let job!: Job;
     const exited = new Promise<number | null>((resolve, reject) => {
       job = {
@@ -218,6 +276,7 @@ export class BashLauncher {
       ...sets,
       String(unsets.length),
       ...unsets,
+      forks ? 'fork' : 'exec',
     ];
     this.child.stdin?.write(`${fields.join('\0')}\0${command}\0`);
     return {
@@ -235,17 +294,22 @@ export class BashLauncher {
     return this.child.stdio[STATUS_FD] as Socket;
   }
 
-  private environmentChanges(env: NodeJS.ProcessEnv): { sets: string[]; unsets: string[] } {
+  private environmentChanges(env: NodeJS.ProcessEnv, forks: boolean): { sets: string[]; unsets: string[] } {
     const sets: string[] = [];
     const unsets: string[] = [];
     for (const [name, value] of Object.entries(env)) {
+      if (forks && name === 'SHLVL') continue;
       if (value !== undefined && (SHELL_MANAGED.has(name) || this.baseEnv[name] !== value)) {
         sets.push(`${name}=${value}`);
       }
     }
+    // A forked job is its own `bash -c`, which counts itself in SHLVL.
+    if (forks) sets.push(`SHLVL=${nextShellLevel(env.SHLVL)}`);
     for (const name of Object.keys(this.baseEnv)) if (env[name] === undefined) unsets.push(name);
-    for (const name of SHELL_MANAGED)
+    for (const name of SHELL_MANAGED) {
+      if (forks && name === 'SHLVL') continue;
       if (env[name] === undefined && !(name in this.baseEnv)) unsets.push(name);
+    }
     return { sets, unsets };
   }
 
@@ -312,6 +376,22 @@ export class BashLauncher {
       job.reject(error);
     }
   }
+}
+
+/** A forked job behaves as `bash -c` would, unless the command or its environment names these. */
+function canFork(command: string, env: NodeJS.ProcessEnv): boolean {
+  if (USES_OWN_PID.test(command)) return false;
+  for (const [name, value] of Object.entries(env)) {
+    if (value !== undefined && SET_BY_BASH_AT_START.test(name)) return false;
+  }
+  return true;
+}
+
+/** The SHLVL a `bash -c` started with `inherited` gives itself (bash's adjust_shell_level). */
+export function nextShellLevel(inherited: string | undefined): number {
+  const level = /^\s*[-+]?\d+\s*$/.test(inherited ?? '') ? Number.parseInt(inherited ?? '', 10) + 1 : 1;
+  if (level < 0) return 0;
+  return level >= 1000 ? 1 : level;
 }
 
 function signalGroup(pid: number, signal: NodeJS.Signals): void {

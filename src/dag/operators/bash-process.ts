@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import type { Readable } from 'node:stream';
-import { BashLauncher } from './bash-launcher.js';
+import { BashLauncher, type LaunchMode } from './bash-launcher.js';
 
 export { bashLauncherPids } from './bash-launcher.js';
 
@@ -37,6 +37,8 @@ let launcher: BashLauncher | null = null;
 let successor: BashLauncher | null = null;
 /** Set when a launcher died before it was ever ready: this process spawns directly from then on. */
 let launcherUnusable = process.platform !== 'linux' || process.env.UPDRAFT_BASH_LAUNCHER === '0';
+/** UPDRAFT_BASH_LAUNCHER=exec: each job execs a fresh `bash -c` instead of being a fork of the launcher. */
+const launchMode: LaunchMode = process.env.UPDRAFT_BASH_LAUNCHER === 'exec' ? 'exec' : 'fork';
 /**
  * A process that has not warmed a launcher spawns its first command directly and starts one only
  * for the second: a CLI that runs one command (`tasks test`) does not pay for a launcher.
@@ -50,7 +52,7 @@ function currentLauncher(): BashLauncher | null {
     return null;
   }
   if (launcher === null || launcher.isSpent()) {
-    launcher = successor ?? BashLauncher.start();
+    launcher = successor ?? BashLauncher.start(launchMode);
     successor = null;
   }
   return launcher;
@@ -78,7 +80,7 @@ export function startBash(command: string, options: BashStartOptions): BashProce
   const current = currentLauncher();
   if (current?.canLaunch(options.env)) {
     const started = current.launch(command, options);
-    if (!current.hasSlotsLeft()) successor = BashLauncher.start();
+    if (!current.hasSlotsLeft()) successor = BashLauncher.start(launchMode);
     return started;
   }
   return spawnBashDirectly(command, options);
