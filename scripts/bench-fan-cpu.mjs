@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * Where the CPU of a fan-out goes (`node scripts/bench-fan-cpu.mjs [sqlite|mysql] [REPEAT]`, after
+ * Where the CPU of a fan-out goes (`node scripts/bench-fan-cpu.mjs [sqlite|mysql|mysql-tcp] [REPEAT]`, after
  * `npm run build`). Runs the 1 → 1,000 → 1 BashOperator fan-out of `npm run bench` through the
  * real scheduler and LocalExecutor (parallelism 8), once to warm up and then REPEAT times, and
  * prints CPU milliseconds per task from /proc (Linux only):
@@ -21,14 +21,15 @@ import {
   fanDagSource,
   silentLogger,
   triggerDagRun,
+  BENCH_DIALECTS,
 } from './bench-support.mjs';
 
 const { Scheduler } = await import(dist('scheduler/scheduler.js'));
 
 const dialect = process.argv[2] ?? 'sqlite';
 const REPEAT = Number(process.argv[3] ?? 3);
-if (!['sqlite', 'mysql'].includes(dialect) || !Number.isInteger(REPEAT) || REPEAT < 1) {
-  console.error('Usage: node scripts/bench-fan-cpu.mjs [sqlite|mysql] [REPEAT]');
+if (!BENCH_DIALECTS.includes(dialect) || !Number.isInteger(REPEAT) || REPEAT < 1) {
+  console.error('Usage: node scripts/bench-fan-cpu.mjs [sqlite|mysql|mysql-tcp] [REPEAT]');
   process.exit(2);
 }
 const FAN = 1000;
@@ -110,7 +111,7 @@ try {
         cpuMsPerTask: {
           scheduler: perTask(after.self - mid.self, REPEAT * TASKS),
           taskProcessesAndBash: perTask(end.children - before.children, (REPEAT + 1) * TASKS),
-          mariadbd: mariadbPid && dialect === 'mysql' ? perTask(server1 - server0, REPEAT * TASKS) : null,
+          mariadbd: mariadbPid && dialect !== 'sqlite' ? perTask(server1 - server0, REPEAT * TASKS) : null,
         },
       },
       null,

@@ -1,13 +1,19 @@
 #!/usr/bin/env node
 /**
- * The task runner's own cost per try (`node scripts/bench-runner.mjs [sqlite|mysql] [N]`, after
+ * The task runner's own cost per try (`node scripts/bench-runner.mjs [sqlite|mysql|mysql-tcp] [N]`, after
  * `npm run build`): N tries of the fan-out DAG's `bash -c true` tasks run one after another through
  * runTaskInstance in this one process (no scheduler, no executor, no IPC), after 100 to warm up.
  * Prints this process's CPU ms per try (user and system; `bash` itself is not included) and the
  * wall time per try. Compare with scripts/bench-fan-cpu.mjs, which measures the whole system.
  */
 import { join } from 'node:path';
-import { createBenchInstallation, dist, fanDagSource, triggerDagRun } from './bench-support.mjs';
+import {
+  BENCH_DIALECTS,
+  createBenchInstallation,
+  dist,
+  fanDagSource,
+  triggerDagRun,
+} from './bench-support.mjs';
 
 const { runTaskInstance } = await import(dist('task-runner/run-task-instance.js'));
 const { authoringDefaultsFromConfig, setAuthoringDefaults } = await import(dist('dag/defaults.js'));
@@ -15,8 +21,8 @@ const { authoringDefaultsFromConfig, setAuthoringDefaults } = await import(dist(
 const dialect = process.argv[2] ?? 'sqlite';
 const N = Number(process.argv[3] ?? 500);
 const WARM = 100;
-if (!['sqlite', 'mysql'].includes(dialect) || !Number.isInteger(N) || N < 1 || N + WARM > 1000) {
-  console.error('Usage: node scripts/bench-runner.mjs [sqlite|mysql] [N ≤ 900]');
+if (!BENCH_DIALECTS.includes(dialect) || !Number.isInteger(N) || N < 1 || N + WARM > 1000) {
+  console.error('Usage: node scripts/bench-runner.mjs [sqlite|mysql|mysql-tcp] [N ≤ 900]');
   process.exit(2);
 }
 const installation = await createBenchInstallation(

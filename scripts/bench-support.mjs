@@ -3,7 +3,7 @@
  * DAG shapes, a fresh metadata database per run, the environment of an installation at
  * concurrency 8, and setting such an installation up from the built `dist/`.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -44,17 +44,37 @@ export const dag = new DAG({ dagId: 'bench_fan', schedule: null, startDate: '202
 `;
 }
 
-/** A fresh metadata database: a file in `home` for SQLite, a new database on the local MariaDB. */
+/** The metadata databases the benchmarks know: `mysql` is the local MariaDB over its Unix socket. */
+export const BENCH_DIALECTS = ['sqlite', 'mysql', 'mysql-tcp'];
+
+/** How a case's metadata DB is named in the tables. */
+export function benchDialectLabel(dialect) {
+  return { sqlite: 'SQLite', mysql: 'MariaDB, socket', 'mysql-tcp': 'MariaDB, TCP' }[dialect] ?? dialect;
+}
+
+/**
+ * A fresh metadata database: a file in `home` for SQLite, a new database on the local MariaDB for
+ * `mysql` (through the server's Unix socket, as a single-host install connects) and `mysql-tcp`
+ * (through 127.0.0.1:3306, as a database on another host would be reached).
+ */
 export async function createBenchDatabase(dialect, home) {
   if (dialect === 'sqlite') return { url: `sqlite:///${join(home, 'airflow.db')}`, drop: async () => {} };
+  if (!BENCH_DIALECTS.includes(dialect)) throw new Error(`Unknown benchmark database ${dialect}`);
   const { createConnection } = await import('mysql2/promise');
   const name = `updraft_bench_${Date.now().toString(36)}`;
   const admin = () => createConnection({ host: '127.0.0.1', port: 3306, user: 'root' });
   const c = await admin();
   await c.query(`CREATE DATABASE \`${name}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`);
+  const [[{ socket }]] = await c.query('SELECT @@socket AS socket');
   await c.end();
+  if (dialect === 'mysql' && !(socket && existsSync(socket))) {
+    throw new Error(`The local MariaDB has no Unix socket (@@socket = ${socket}); use mysql-tcp`);
+  }
   return {
-    url: `mysql://root@127.0.0.1:3306/${name}`,
+    url:
+      dialect === 'mysql'
+        ? `mysql://root@localhost/${name}?unix_socket=${socket}`
+        : `mysql://root@127.0.0.1:3306/${name}`,
     drop: async () => {
       const d = await admin();
       await d.query(`DROP DATABASE IF EXISTS \`${name}\``);

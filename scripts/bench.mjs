@@ -1,14 +1,16 @@
 #!/usr/bin/env node
 /**
  * Scheduler benchmark (`npm run bench`): end-to-end DAG runs through the real scheduler, the real
- * LocalExecutor (parallelism 8) and real task runners, with SQLite and with MariaDB as metadata DB:
+ * LocalExecutor (parallelism 8) and real task runners, with SQLite and with the local MariaDB as
+ * metadata DB, the latter through its Unix socket (as a single-host install connects) and over TCP:
  *   - chain: 100 BashOperator tasks `true` in a line → total time, per-hop latency p50/p95
  *     (hop = next task's start_date − previous task's end_date, both written by the runners);
  *   - fan: 1 → 1,000 → 1 BashOperator tasks `true` → tasks per second end to end;
  * and the same two shapes with BullMQ's FlowProducer on the local Redis (one Worker, concurrency
  * 8, each job runs `bash -c true`) as the peer, in the same process run. Each case runs REPEAT
  * times; the table shows medians and the ratio to BullMQ.
- * Needs `npm run build` first (npm run bench does it).  Usage: node scripts/bench.mjs [REPEAT] [sqlite,mysql]
+ * Needs `npm run build` first (npm run bench does it).
+ * Usage: node scripts/bench.mjs [REPEAT] [sqlite,mysql,mysql-tcp]
  * The installations live in BENCH_HOME_DIR (default: the OS temp folder); their task logs are
  * real files there, so the figures include that disk's file creation.
  */
@@ -20,6 +22,8 @@ import { promisify } from 'node:util';
 import {
   chainDagSource,
   CONCURRENCY,
+  BENCH_DIALECTS,
+  benchDialectLabel,
   createBenchInstallation,
   dist,
   endOfRun,
@@ -32,10 +36,10 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const { Scheduler } = await import(dist('scheduler/scheduler.js'));
 
 const REPEAT = Number(process.argv[2] ?? 3);
-const DIALECTS = (process.argv[3] ?? 'sqlite,mysql').split(',');
-if (!Number.isInteger(REPEAT) || REPEAT < 1) {
+const DIALECTS = (process.argv[3] ?? BENCH_DIALECTS.join(',')).split(',');
+if (!Number.isInteger(REPEAT) || REPEAT < 1 || !DIALECTS.every((d) => BENCH_DIALECTS.includes(d))) {
   console.error(
-    `REPEAT must be a whole number of at least 1 (got ${process.argv[2]}). Usage: node scripts/bench.mjs [REPEAT] [sqlite,mysql]`,
+    `Usage: node scripts/bench.mjs [REPEAT ≥ 1] [${BENCH_DIALECTS.join(',')}] (got ${process.argv.slice(2).join(' ')})`,
   );
   process.exit(2);
 }
@@ -153,7 +157,7 @@ for (const dialect of DIALECTS) {
   const chain = median(r.chain.map((x) => x.total));
   const fan = median(r.fan.map((x) => x.total));
   rows.push([
-    `Updraft LocalExecutor, ${dialect === 'mysql' ? 'MariaDB' : 'SQLite'}`,
+    `Updraft LocalExecutor, ${benchDialectLabel(dialect)}`,
     chain,
     median(r.chain.map((x) => x.p50)),
     median(r.chain.map((x) => x.p95)),

@@ -128,7 +128,9 @@ export const configSchema = {
     sql_alchemy_conn: str(
       (p) => `sqlite:///${p.AIRFLOW_HOME}/airflow.db`,
       'Metadata database URL: sqlite:///PATH, mysql://USER:PASS@HOST:PORT/DB (also mysql+pymysql://, ' +
-        'mysql+mysqldb://) or postgresql://USER:PASS@HOST:PORT/DB.',
+        'mysql+mysqldb://) or postgresql://USER:PASS@HOST:PORT/DB. A server on this host through its Unix ' +
+        'socket: mysql://USER:PASS@localhost/DB?unix_socket=/run/mysqld/mysqld.sock, ' +
+        'postgresql://USER:PASS@/DB?host=/var/run/postgresql.',
       { sensitive: true },
     ),
     sql_alchemy_pool_size: int(5, 'Connections kept open per process (MySQL and PostgreSQL).', { min: 1 }),

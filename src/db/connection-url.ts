@@ -7,8 +7,11 @@ export type ConnectionTarget =
   | { dialect: 'sqlite'; filename: string }
   | {
       dialect: 'mysql' | 'postgres';
+      /** For PostgreSQL also a socket directory (`?host=/var/run/postgresql`). */
       host: string;
       port: number;
+      /** MySQL's Unix socket (`?unix_socket=/run/mysqld/mysqld.sock`): used instead of host and port. */
+      socketPath: string | null;
       user: string;
       password: string;
       database: string;
@@ -44,21 +47,27 @@ export function parseConnectionUrl(url: string, baseDir = process.cwd()): Connec
   }
   let parsed: URL;
   try {
-    parsed = new URL(trimmed.replace(/^[^:]+:/, 'db:'));
+    // SQLAlchemy takes a user with no host (postgresql://user@/db?host=/var/run/postgresql); a
+    // WHATWG URL does not, so such a URL gets a placeholder host, which ?host= then replaces.
+    parsed = new URL(trimmed.replace(/^[^:]+:/, 'db:').replace(/^(db:\/\/[^/?#]*@)\//, '$1localhost/'));
   } catch {
     throw invalid(url, `${scheme}://USER:PASSWORD@HOST:PORT/DATABASE`);
   }
   const database = decodeURIComponent(parsed.pathname.replace(/^\//, ''));
   if (!database)
     throw invalid(url, `${scheme}://USER:PASSWORD@HOST:PORT/DATABASE (the database name is missing)`);
+  const params = Object.fromEntries(parsed.searchParams.entries());
+  // The query parameters SQLAlchemy's drivers take for a local server's socket.
+  const socketPath = dialect === 'mysql' ? params.unix_socket || null : null;
   return {
     dialect,
-    host: parsed.hostname || 'localhost',
+    host: (dialect === 'postgres' && params.host) || parsed.hostname || 'localhost',
     port: parsed.port ? Number(parsed.port) : dialect === 'mysql' ? 3306 : 5432,
     user: decodeURIComponent(parsed.username) || (dialect === 'mysql' ? 'root' : 'postgres'),
     password: decodeURIComponent(parsed.password),
     database,
-    params: Object.fromEntries(parsed.searchParams.entries()),
+    socketPath,
+    params,
   };
 }
 

@@ -123,8 +123,7 @@ async function createDialect(
     const { createPool } = await import('mysql2');
     return new MysqlDialect({
       pool: createPool({
-        host: target.host,
-        port: target.port,
+        ...(target.socketPath ? { socketPath: target.socketPath } : { host: target.host, port: target.port }),
         user: target.user,
         password: target.password,
         database: target.database,
