@@ -100,6 +100,18 @@ describe('bash launcher', () => {
     expect(launchedSmall.stdout).not.toContain('HOME=');
   });
 
+  it('passes any text but NUL unchanged: quotes, backslashes, control and multi-byte characters', async () => {
+    const tricky = `it's \\ "q" $'x' \\x41 %s \u0001\u001f\u007f\ttab\r\né ✓ 🚀 $(echo no) \`echo no\``;
+    const env = { ...process.env, TRICKY: tricky };
+    const folder = path.join(dir, `it's "odd" é`);
+    await mkdir(folder, { recursive: true });
+    const command = `printf '%s|' "$TRICKY" "$PWD"; printf '%s' ${JSON.stringify("'é ✓ 🚀 \\ \"'")}`;
+    const launched = await viaLauncher(command, { env, cwd: folder });
+    const direct = await finish(spawnBashDirectly(command, options({ env, cwd: folder })));
+    expect(launched.stdout).toBe(direct.stdout);
+    expect(launched.stdout).toBe(`${tricky}|${folder}|'é ✓ 🚀 \\ "'`);
+  });
+
   it('reports stdout, stderr, the exit status and a death by signal', async () => {
     const result = await viaLauncher('echo out; echo err >&2; exit 7');
     expect(result).toMatchObject({ code: 7, stdout: 'out\n', stderr: 'err\n' });

@@ -119,3 +119,37 @@ describe('connecting through the local server’s Unix socket', () => {
     expect((error as Error).message).toMatch(/Cannot connect to the metadata database .*ENOENT/);
   });
 });
+
+describe('MySQL sessions', () => {
+  let created: TestDatabase;
+  beforeAll(async () => {
+    created = await createTestDatabase('mysql');
+  });
+  afterAll(async () => {
+    await created.drop();
+  });
+
+  it('run at READ COMMITTED, as Airflow sets them: a transaction sees what others commit meanwhile', async () => {
+    const db = await openMetadataDb(created.url);
+    const other = await openMetadataDb(created.url);
+    try {
+      await sql`create table seen (id int primary key)`.execute(db.kysely);
+      let id = 0;
+      // Both pools: the main one and the one for statement batches.
+      for (const pool of [db.kysely, db.batches!]) {
+        const counts = await pool.transaction().execute(async (trx) => {
+          const count = async () =>
+            Number((await sql<{ n: number }>`select count(*) as n from seen`.execute(trx)).rows[0]?.n);
+          const before = await count();
+          await sql`insert into seen values (${++id})`.execute(other.kysely);
+          return [before, await count()];
+        });
+        // REPEATABLE READ (MySQL's default) would show the same count twice: the first read fixes
+        // the snapshot.
+        expect(counts).toEqual([id - 1, id]);
+      }
+    } finally {
+      await Promise.all([db.close(), other.close()]);
+    }
+  });
+});

@@ -14,9 +14,9 @@ import type { BashProcess, BashStartOptions } from './bash-process.js';
  * How: the launcher is spawned once with SLOTS pairs of pipes (fds 4, 5, 6, 7 …) beside a status
  * pipe (fd 3). Each command gets a fresh pair as its stdout and stderr, and the launcher closes its
  * own ends at once, so the reader sees EOF exactly when every process holding them is gone, as
- * with a direct spawn. The job starts in its own process group (`set -m`). Requests are
- * NUL-separated fields on stdin: slot, cwd, the variables to set and to unset (the difference
- * between the job's environment and the launcher's), fork or exec, the command. The launcher
+ * with a direct spawn. The job starts in its own process group (`set -m`). A request on stdin
+ * gives the slot, cwd, the variables to set and to unset (the difference between the job's
+ * environment and the launcher's), fork or exec, and the command (see request()). The launcher
  * answers on fd 3:
  * `R` once it is ready (only then does it take commands), `S<pid>` when a job started, `C` when
  * its cwd could not be entered, `X<status>` when it ended. A launcher whose slots are used up
@@ -24,6 +24,8 @@ import type { BashProcess, BashStartOptions } from './bash-process.js';
  */
 
 const SLOTS = 32;
+/** Digits of a request's length header (see request()). */
+const HEADER_DIGITS = 8;
 const STATUS_FD = 3;
 const FIRST_SLOT_FD = 4;
 const END_FD = FIRST_SLOT_FD + 2 * SLOTS;
@@ -51,7 +53,7 @@ const VALID_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /** The launcher's variable `name`, spelt so that no command's variable can collide with it. */
 const v = (name: string): string => PREFIX + name;
-const LAUNCHER_VARIABLES = ['c', 'a', 'u', 'v', 'i', 'n', 's', 'w', 'o', 'e', 'f', 'k', 'p'].map(v);
+const LAUNCHER_VARIABLES = ['c', 'a', 'u', 'v', 'l', 'q', 's', 'w', 'o', 'e', 'f', 'k', 'p'].map(v);
 
 /**
  * The launcher script, as ONE line, separated by `;` (each piece ends with its own separator):
@@ -63,14 +65,11 @@ const SCRIPT = [
   `${v('c')}='';`,
   `for ((${v('f')} = ${FIRST_SLOT_FD}; ${v('f')} < ${END_FD}; ${v('f')}++)); do ${v('c')}+=" $${v('f')}>&-"; done;`,
   `printf 'R\\n' >&${STATUS_FD};`,
-  `while IFS= read -r -d '' ${v('s')} && IFS= read -r -d '' ${v('w')} && IFS= read -r -d '' ${v('n')}; do`,
-  `${v('a')}=();`,
-  `for ((${v('i')} = 0; ${v('i')} < ${v('n')}; ${v('i')}++)); do IFS= read -r -d '' ${v('v')} || exit; ${v('a')}+=("$${v('v')}"); done;`,
-  `IFS= read -r -d '' ${v('n')} || exit;`,
-  `${v('u')}=();`,
-  `for ((${v('i')} = 0; ${v('i')} < ${v('n')}; ${v('i')}++)); do IFS= read -r -d '' ${v('v')} || exit; ${v('u')}+=("$${v('v')}"); done;`,
-  `IFS= read -r -d '' ${v('k')} || exit;`,
-  `IFS= read -r -d '' ${v('x')} || exit;`,
+  // A request is its length in bytes (HEADER_DIGITS digits), then that many bytes of assignments
+  // (see requestText). `read -N` on a pipe reads in blocks; `read -d` would read one byte per
+  // system call. LC_ALL=C makes -N count bytes rather than characters.
+  `while IFS= LC_ALL=C read -r -N ${HEADER_DIGITS} ${v('l')} && IFS= LC_ALL=C read -r -N "$((10#$${v('l')}))" ${v('q')}; do`,
+  `${v('a')}=(); ${v('u')}=(); eval "$${v('q')}";`,
   `${v('o')}=$((${FIRST_SLOT_FD} + 2 * ${v('s')})); ${v('e')}=$((${v('o')} + 1));`,
   '(',
   `if [[ -n $${v('w')} ]] && ! cd -- "$${v('w')}" 2>/dev/null; then printf 'C\\n' >&${STATUS_FD}; exit 127; fi;`,
@@ -95,7 +94,9 @@ const SCRIPT = [
   `eval "unset -v ${v('x')}; $${v('x')}"`,
   ') &',
   `${v('p')}=$!;`,
-  `exec {${v('o')}}>&- {${v('e')}}>&-;`,
+  // The used pair is closed here and dropped from the list every later job closes: each
+  // redirection costs bash a few system calls, and most slots are used up before a launcher ends.
+  `exec {${v('o')}}>&- {${v('e')}}>&-; ${v('c')}=\${${v('c')}/" $${v('o')}>&- $${v('e')}>&-"/};`,
   `printf 'S%s\\n' "$${v('p')}" >&${STATUS_FD};`,
   `wait "$${v('p')}";`,
   `printf 'X%s\\n' "$?" >&${STATUS_FD};`,
@@ -269,16 +270,7 @@ export class BashLauncher {
         this.settle(job);
       });
     }
-    const fields = [
-      String(slot),
-      options.cwd ?? '',
-      String(sets.length),
-      ...sets,
-      String(unsets.length),
-      ...unsets,
-      forks ? 'fork' : 'exec',
-    ];
-    this.child.stdin?.write(`${fields.join('\0')}\0${command}\0`);
+    this.child.stdin?.write(request({ slot, cwd: options.cwd ?? '', sets, unsets, forks, command }));
     return {
       stdout,
       stderr,
@@ -376,6 +368,44 @@ export class BashLauncher {
       job.reject(error);
     }
   }
+}
+
+interface Request {
+  slot: number;
+  cwd: string;
+  sets: string[];
+  unsets: string[];
+  forks: boolean;
+  command: string;
+}
+
+/** One request: its byte length in HEADER_DIGITS digits, then bash assignments the launcher evals. */
+function request(r: Request): Buffer {
+  const text = [
+    `${v('s')}=${r.slot}`,
+    `${v('w')}=${quoted(r.cwd)}`,
+    `${v('k')}=${r.forks ? 'fork' : 'exec'}`,
+    `${v('a')}=(${r.sets.map(quoted).join(' ')})`,
+    `${v('u')}=(${r.unsets.map(quoted).join(' ')})`,
+    `${v('x')}=${quoted(r.command)}`,
+  ].join('; ');
+  const body = Buffer.from(text, 'utf8');
+  // 100 MB: far beyond what exec takes in one argument (128 KB on Linux), so a direct spawn of
+  // such a command would fail too.
+  if (body.length >= 10 ** HEADER_DIGITS)
+    throw new Error('The command and its environment are too long to run');
+  return Buffer.concat([Buffer.from(String(body.length).padStart(HEADER_DIGITS, '0'), 'latin1'), body]);
+}
+
+/**
+ * Bash's ANSI-C quoting, which holds any text without a NUL byte: backslash and quote escaped,
+ * control characters as \xHH (exactly two digits, so a hex digit after one cannot join it).
+ */
+function quoted(value: string): string {
+  const escaped = value.replace(/[\\'\x01-\x1f]/g, (c) =>
+    c === '\\' || c === "'" ? `\\${c}` : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`,
+  );
+  return `$'${escaped}'`;
 }
 
 /** A forked job behaves as `bash -c` would, unless the command or its environment names these. */
