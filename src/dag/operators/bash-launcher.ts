@@ -402,6 +402,8 @@ function request(r: Request): Buffer {
  * control characters as \xHH (exactly two digits, so a hex digit after one cannot join it).
  */
 function quoted(value: string): string {
+  // Control characters are what this is about (bash itself uses \x01 and \x7f as internal markers).
+  // eslint-disable-next-line no-control-regex
   const escaped = value.replace(/[\\'\x01-\x1f]/g, (c) =>
     c === '\\' || c === "'" ? `\\${c}` : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`,
   );
