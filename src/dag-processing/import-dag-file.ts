@@ -8,8 +8,8 @@
  * resolve from the user's folder exactly as they would for the source), imported, and deleted.
  */
 import { build, type Message, type Plugin } from 'esbuild';
-import { existsSync } from 'node:fs';
-import { stat, unlink, writeFile } from 'node:fs/promises';
+import { existsSync, statSync } from 'node:fs';
+import { unlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -111,14 +111,17 @@ interface CachedBundle {
 const BUNDLE_CACHE_LIMIT = 256;
 const bundleCache = new Map<string, CachedBundle>();
 
-async function fingerprint(files: string[]): Promise<CachedBundle['inputs'] | null> {
+/**
+ * Synchronous on purpose: a warm task process checks this before every try, and an async stat is a
+ * round trip through libuv's thread pool (two thread wake-ups, and their context switches on a
+ * busy host) for what takes the kernel a few microseconds.
+ */
+function fingerprint(files: string[]): CachedBundle['inputs'] | null {
   try {
-    return await Promise.all(
-      files.map(async (file) => {
-        const st = await stat(file);
-        return { file, mtimeMs: st.mtimeMs, size: st.size };
-      }),
-    );
+    return files.map((file) => {
+      const st = statSync(file);
+      return { file, mtimeMs: st.mtimeMs, size: st.size };
+    });
   } catch {
     return null; // an input is gone: bundle again (and let esbuild report what is missing)
   }
@@ -127,14 +130,14 @@ async function fingerprint(files: string[]): Promise<CachedBundle['inputs'] | nu
 async function cachedBundle(absPath: string): Promise<{ code: string; inputs: string[] }> {
   const hit = bundleCache.get(absPath);
   if (hit) {
-    const now = await fingerprint(hit.inputs.map((i) => i.file));
+    const now = fingerprint(hit.inputs.map((i) => i.file));
     if (now && now.every((n, i) => n.mtimeMs === hit.inputs[i]!.mtimeMs && n.size === hit.inputs[i]!.size)) {
       return { code: hit.code, inputs: hit.inputs.map((i) => i.file) };
     }
   }
   const before = Date.now();
   const { code, inputs } = await bundleWithInputs(absPath, false);
-  const prints = await fingerprint(inputs);
+  const prints = fingerprint(inputs);
   // A file written during the build may carry an mtime we already read: don't trust such a bundle.
   if (prints && prints.every((p) => p.mtimeMs < before)) {
     if (bundleCache.size >= BUNDLE_CACHE_LIMIT) bundleCache.delete(bundleCache.keys().next().value!);
