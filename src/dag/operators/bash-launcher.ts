@@ -66,7 +66,7 @@ const SCRIPT = [
   `for ((${v('f')} = ${FIRST_SLOT_FD}; ${v('f')} < ${END_FD}; ${v('f')}++)); do ${v('c')}+=" $${v('f')}>&-"; done;`,
   `printf 'R\\n' >&${STATUS_FD};`,
   // A request is its length in bytes (HEADER_DIGITS digits), then that many bytes of assignments
-  // (see requestText). `read -N` on a pipe reads in blocks; `read -d` would read one byte per
+  // (see request()). `read -N` on a pipe reads in blocks; `read -d` would read one byte per
   // system call. LC_ALL=C makes -N count bytes rather than characters.
   `while IFS= LC_ALL=C read -r -N ${HEADER_DIGITS} ${v('l')} && IFS= LC_ALL=C read -r -N "$((10#$${v('l')}))" ${v('q')}; do`,
   `${v('a')}=(); ${v('u')}=(); eval "$${v('q')}";`,
@@ -135,9 +135,9 @@ export function bashLauncherPids(): number[] {
  * still differs: PIPESTATUS is set before the first command; a syntax error is reported by
  * `bash: eval: line N:` instead of `bash: -c: line N:`; `$_` before the first command; a last
  * command that is a program runs as a child of the subshell instead of replacing it, and sees
- * SHLVL counted up. (`$PPID` is this process, as with a direct spawn; exec's is the launcher.) A command
- * that names `$$` (a subshell's `$$` would be the launcher's pid) and an environment that sets a
- * variable bash sets itself at start (SET_BY_BASH_AT_START) take the exec way.
+ * SHLVL counted up. (`$PPID` is this process, as with a direct spawn; exec's is the launcher.)
+ * A command that names `$$` (a subshell's `$$` would be the launcher's pid) and an environment
+ * that sets a variable bash sets itself at start (SET_BY_BASH_AT_START) take the exec way.
  */
 export type LaunchMode = 'fork' | 'exec';
 
@@ -237,11 +237,19 @@ export class BashLauncher {
   }
 
   launch(command: string, options: BashStartOptions): BashProcess {
-    const slot = this.nextSlot++;
+    const slot = this.nextSlot;
+    const forks = this.mode === 'fork' && canFork(command, options.env);
+    // Built before anything changes: a request that cannot be built leaves the launcher as it was.
+    const message = request({
+      slot,
+      cwd: options.cwd ?? '',
+      forks,
+      command,
+      ...this.environmentChanges(options.env, forks),
+    });
+    this.nextSlot += 1;
     const stdout = this.child.stdio[FIRST_SLOT_FD + 2 * slot] as Socket;
     const stderr = this.child.stdio[FIRST_SLOT_FD + 2 * slot + 1] as Socket;
-    const forks = this.mode === 'fork' && canFork(command, options.env);
-    const { sets, unsets } = this.environmentChanges(options.env, forks);
     let job!: Job;
     const exited = new Promise<number | null>((resolve, reject) => {
       job = {
@@ -270,7 +278,7 @@ export class BashLauncher {
         this.settle(job);
       });
     }
-    this.child.stdin?.write(request({ slot, cwd: options.cwd ?? '', sets, unsets, forks, command }));
+    this.child.stdin?.write(message);
     return {
       stdout,
       stderr,
@@ -286,22 +294,22 @@ export class BashLauncher {
     return this.child.stdio[STATUS_FD] as Socket;
   }
 
-  private environmentChanges(env: NodeJS.ProcessEnv, forks: boolean): { sets: string[]; unsets: string[] } {
+  private environmentChanges(
+    requested: NodeJS.ProcessEnv,
+    forks: boolean,
+  ): { sets: string[]; unsets: string[] } {
+    // A forked job is its own `bash -c`, which counts itself in SHLVL.
+    const env = forks ? { ...requested, SHLVL: String(nextShellLevel(requested.SHLVL)) } : requested;
     const sets: string[] = [];
     const unsets: string[] = [];
     for (const [name, value] of Object.entries(env)) {
-      if (forks && name === 'SHLVL') continue;
       if (value !== undefined && (SHELL_MANAGED.has(name) || this.baseEnv[name] !== value)) {
         sets.push(`${name}=${value}`);
       }
     }
-    // A forked job is its own `bash -c`, which counts itself in SHLVL.
-    if (forks) sets.push(`SHLVL=${nextShellLevel(env.SHLVL)}`);
     for (const name of Object.keys(this.baseEnv)) if (env[name] === undefined) unsets.push(name);
-    for (const name of SHELL_MANAGED) {
-      if (forks && name === 'SHLVL') continue;
+    for (const name of SHELL_MANAGED)
       if (env[name] === undefined && !(name in this.baseEnv)) unsets.push(name);
-    }
     return { sets, unsets };
   }
 
@@ -420,7 +428,7 @@ function canFork(command: string, env: NodeJS.ProcessEnv): boolean {
 }
 
 /** The SHLVL a `bash -c` started with `inherited` gives itself (bash's adjust_shell_level). */
-export function nextShellLevel(inherited: string | undefined): number {
+function nextShellLevel(inherited: string | undefined): number {
   const level = /^\s*[-+]?\d+\s*$/.test(inherited ?? '') ? Number.parseInt(inherited ?? '', 10) + 1 : 1;
   if (level < 0) return 0;
   return level >= 1000 ? 1 : level;
