@@ -35,8 +35,6 @@ export interface Capabilities {
   readonly skipLocked: boolean;
   /** More than one scheduler may run against this database at once. */
   readonly multipleSchedulers: boolean;
-  /** `batches` is there: one request may carry several statements (MySQL). */
-  readonly statementBatches: boolean;
 }
 
 /** How long an SQLite writer waits for the write lock before SQLITE_BUSY reaches the caller. */
@@ -75,12 +73,7 @@ export async function openMetadataDb(url: string, options: OpenOptions = {}): Pr
     kysely,
     batches,
     dialect: target.dialect,
-    capabilities: {
-      serverVersion,
-      skipLocked,
-      multipleSchedulers: skipLocked,
-      statementBatches: batches !== null,
-    },
+    capabilities: { serverVersion, skipLocked, multipleSchedulers: skipLocked },
     close: async () => {
       await Promise.all([kysely.destroy(), batches?.destroy()]);
     },
