@@ -27,6 +27,7 @@ export interface TaskWorkItem {
 
 /** How a task process ended, as the executor saw it (the DB holds the authoritative task state). */
 export type ExecutorEvent =
+  /** The try was handed to the process `pid` on `hostname`, which runs it now. */
   | { type: 'started'; key: TaskInstanceKey; pid: number; hostname: string }
   | {
       type: 'finished';

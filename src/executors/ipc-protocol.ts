@@ -3,29 +3,22 @@ import type { TaskInstanceKey, TaskWorkItem } from './executor.js';
 
 /**
  * Messages between a local executor and its task processes (child_process IPC, JSON).
- * One task at a time per process: run → started → done; the executor then either sends the next
- * run or lets the process go (it exits after a done with reusable=false).
+ * One task at a time per process: run → done; the executor then either sends the next run or lets
+ * the process go (it exits after a done with reusable=false). The executor reports a task as
+ * started when it sends the run (the process is idle and takes it at once): a message of its own
+ * would cost both processes a wake-up per task.
  */
 export interface RunMessage {
   type: 'run';
   key: TaskInstanceKey;
   fileloc: string;
   queuedTi?: TaskWorkItem['queuedTi'];
-  /** queue() time in the executor (epoch ms), for overhead measurements. */
-  queuedAt: number;
 }
 export type ToChild = RunMessage | { type: 'terminate'; reason: string } | { type: 'shutdown' };
 
 export type ToParent =
-  | { type: 'ready'; pid: number }
-  | {
-      type: 'started';
-      key: TaskInstanceKey;
-      pid: number;
-      hostname: string;
-      queuedAt: number;
-      startedAt: number;
-    }
+  /** hostname: the one the runner records on its task instances (core.hostname or the host's). */
+  | { type: 'ready'; pid: number; hostname: string }
   | {
       type: 'done';
       key: TaskInstanceKey;

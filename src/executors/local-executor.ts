@@ -41,7 +41,6 @@ export interface LocalExecutorOptions {
 
 interface Pending {
   item: TaskWorkItem;
-  queuedAt: number;
 }
 
 export function keyString(key: TaskInstanceKey): string {
@@ -106,7 +105,7 @@ export class LocalExecutor implements Executor {
         `Task instance ${item.key.dagId}.${item.key.taskId} (${item.key.runId}, try ${item.key.tryNumber}) is already queued or running`,
       );
     }
-    this.pending.push({ item, queuedAt: Date.now() });
+    this.pending.push({ item });
     this.dispatch();
   }
 
@@ -204,7 +203,6 @@ export class LocalExecutor implements Executor {
           key: next.item.key,
           fileloc: next.item.fileloc,
           queuedTi: next.item.queuedTi,
-          queuedAt: next.queuedAt,
         })
       ) {
         // It died between idle and now; its exit handler cleans up. Put the task back.
@@ -215,6 +213,7 @@ export class LocalExecutor implements Executor {
         continue;
       }
       this.armWatchdog(proc, next.item);
+      this.emit({ type: 'started', key: next.item.key, pid: proc.pid, hostname: proc.hostname });
     }
     this.topUp();
   }
@@ -262,12 +261,10 @@ export class LocalExecutor implements Executor {
         this.bootFailures = 0;
         this.forkAllowedAt = 0;
         proc.startedOk = true;
+        proc.hostname = message.hostname;
         if (proc.state === 'starting') proc.state = 'idle';
         if (this.stopping) proc.send({ type: 'shutdown' });
         this.dispatch();
-        return;
-      case 'started':
-        this.emit({ type: 'started', key: message.key, pid: message.pid, hostname: message.hostname });
         return;
       case 'done': {
         proc.reportedDone = true;

@@ -5,7 +5,6 @@
  * clean (see isStillClean). It is never the scheduler: a task that crashes this process or
  * exhausts its heap (--max-old-space-size) takes down only this process.
  */
-import { hostname } from 'node:os';
 import { createContext } from '../context.js';
 import { errorMessage } from '../errors.js';
 import { authoringDefaultsFromConfig, setAuthoringDefaults } from '../dag/defaults.js';
@@ -45,14 +44,6 @@ async function main(): Promise<void> {
   const run = async (message: RunMessage) => {
     const controller = new AbortController();
     current = { controller };
-    send({
-      type: 'started',
-      key: message.key,
-      pid: process.pid,
-      hostname: runnerHostname(ctx.config.values) || hostname(),
-      queuedAt: message.queuedAt,
-      startedAt: Date.now(),
-    });
     let reusable = false;
     try {
       const result = await runTaskInstance(
@@ -118,7 +109,7 @@ async function main(): Promise<void> {
     current?.controller.abort(new Error('The task process received SIGTERM'));
     void exitWhenIdle(0);
   });
-  send({ type: 'ready', pid: process.pid });
+  send({ type: 'ready', pid: process.pid, hostname: runnerHostname(ctx.config.values) });
 }
 
 /** Open handles other than the terminal and DB pool sockets (whose number varies with load). */

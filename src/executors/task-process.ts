@@ -50,6 +50,8 @@ export class TaskProcess {
   watchdog: NodeJS.Timeout | null = null;
   /** Became ready (false until its `ready` message). */
   startedOk = false;
+  /** The host name its runner records (from its `ready` message). */
+  hostname = '';
   /** The watchdog killed it. */
   timedOut = false;
   /** Set when the executor asked it to stop its task. */

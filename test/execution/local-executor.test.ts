@@ -95,7 +95,7 @@ describe.each(['sqlite', 'mysql', 'postgres'] as const)('LocalExecutor on %s', (
     const ti = await tiRow(e.db, runId, 'echo_ok');
     expect(ti.state).toBe('success');
     expect(ti.pid).not.toBe(process.pid);
-    expect(events[0]).toMatchObject({ type: 'started', pid: ti.pid });
+    expect(events[0]).toMatchObject({ type: 'started', pid: ti.pid, hostname: ti.hostname });
     expect(events[1]).toMatchObject({ type: 'finished', exitCode: 0, state: 'success' });
     expect(readFileSync(taskLogPath(e.logFolder, first), 'utf8')).toContain('hello world on');
 
