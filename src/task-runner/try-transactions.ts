@@ -67,10 +67,11 @@ export async function claimTry(
 /**
  * The same start of a try as one request to the server instead of five (begin, job, claim, XCom
  * reset, commit): on MySQL each round trip costs both processes CPU and the runner its latency.
- * The claim's outcome decides, inside the batch, whether the job row stays or the XComs go.
- * The batch begins with a rollback, so that a retry after a lock timeout (which ends only the
- * statement, not the transaction) starts clean; after a final failure the connection is rolled
- * back before it returns to the pool.
+ * The claim's outcome decides, inside the batch, whether the job row stays or the XComs go; the
+ * job id and the outcome come back in the OK packets of the insert and of the claim. A retry after
+ * a lock timeout (which ends only the statement, not the transaction) begins with a rollback, so
+ * that it starts clean; after a final failure the connection is rolled back before it returns to
+ * the pool.
  */
 async function claimTryInOneBatch(
   db: Kysely<Database>,
@@ -78,13 +79,15 @@ async function claimTryInOneBatch(
   key: TaskInstanceKeyLike,
   info: ClaimTryInfo,
 ): Promise<number | null> {
-  const jobId = sql<number>`@updraft_job`;
+  // The connection's last generated id is the job row's from the insert to the end of the batch:
+  // nothing in between inserts into a table with an auto-increment key.
+  const jobId = sql<number>`last_insert_id()`;
   const claimed = sql<boolean>`@updraft_claimed`;
+  const INSERT_JOB = 1;
+  const CLAIM = 2;
   const statements = [
-    CompiledQuery.raw('rollback'),
     CompiledQuery.raw('start transaction'),
     db.insertInto('job').values(taskJobValues(info, info.startDate)).compile(),
-    CompiledQuery.raw('set @updraft_job = last_insert_id()'),
     claimTaskInstanceQuery(db, key, claimFields(info), jobId).compile(),
     CompiledQuery.raw('set @updraft_claimed = row_count()'),
     db
@@ -96,16 +99,22 @@ async function claimTryInOneBatch(
       .where(sql<boolean>`${claimed} = 1`)
       .compile(),
     CompiledQuery.raw('commit'),
-    CompiledQuery.raw('select @updraft_job as job_id, @updraft_claimed as claimed'),
   ];
+  let attempt = 0;
   // The batch pool has no per-statement retry under it (a retried statement inside a transaction
-  // would run outside it): the whole batch is sent again, which its leading rollback makes safe.
+  // would run outside it): the whole batch is sent again.
   return retryTransient(() =>
     onBatchConnection(batches, async (connection) => {
-      const results = await sendStatementBatch(connection, statements);
-      const outcome = (results.at(-1) as { job_id: unknown; claimed: unknown }[] | undefined)?.[0];
-      if (!outcome) throw new Error('The claim batch returned no outcome');
-      return Number(outcome.claimed) === 1 ? Number(outcome.job_id) : null;
+      attempt += 1;
+      const batch = attempt === 1 ? statements : [CompiledQuery.raw('rollback'), ...statements];
+      const results = (await sendStatementBatch(connection, batch)).slice(batch.length - statements.length);
+      const okPacket = (i: number) =>
+        results[i] as { insertId?: unknown; affectedRows?: unknown } | undefined;
+      const job = Number(okPacket(INSERT_JOB)?.insertId);
+      const rows = Number(okPacket(CLAIM)?.affectedRows);
+      if (!Number.isInteger(job) || job <= 0 || !Number.isInteger(rows))
+        throw new Error('The claim batch did not report the job row or the claim');
+      return rows === 1 ? job : null;
     }),
   );
 }
