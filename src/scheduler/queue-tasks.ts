@@ -309,8 +309,8 @@ async function pickInBatches(
   options: QueueOptions,
 ): Promise<Candidate[]> {
   const lock = options.skipLocked;
-  // The rollback first: whatever an earlier request left open on this connection is not ours.
-  const begin = lock ? [CompiledQuery.raw('rollback'), CompiledQuery.raw('start transaction')] : [];
+  // The connection starts outside any transaction: onBatchConnection rolls it back after a failure.
+  const begin = lock ? [CompiledQuery.raw('start transaction')] : [];
   const end = lock ? [CompiledQuery.raw('commit')] : [];
   return onBatchConnection(batches, async (connection) => {
     const first = await sendStatementBatch(connection, [

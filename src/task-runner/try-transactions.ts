@@ -68,10 +68,9 @@ export async function claimTry(
  * The same start of a try as one request to the server instead of five (begin, job, claim, XCom
  * reset, commit): on MySQL each round trip costs both processes CPU and the runner its latency.
  * The claim's outcome decides, inside the batch, whether the job row stays or the XComs go; the
- * job id and the outcome come back in the OK packets of the insert and of the claim. A retry after
- * a lock timeout (which ends only the statement, not the transaction) begins with a rollback, so
- * that it starts clean; after a final failure the connection is rolled back before it returns to
- * the pool.
+ * job id and the outcome come back in the OK packets of the insert and of the claim. A lock
+ * timeout ends only the statement, not the transaction: onBatchConnection rolls the connection back
+ * after any failure, so a retry (or the next user of the connection) starts clean.
  */
 async function claimTryInOneBatch(
   db: Kysely<Database>,
@@ -100,14 +99,11 @@ async function claimTryInOneBatch(
       .compile(),
     CompiledQuery.raw('commit'),
   ];
-  let attempt = 0;
   // The batch pool has no per-statement retry under it (a retried statement inside a transaction
   // would run outside it): the whole batch is sent again.
   return retryTransient(() =>
     onBatchConnection(batches, async (connection) => {
-      attempt += 1;
-      const batch = attempt === 1 ? statements : [CompiledQuery.raw('rollback'), ...statements];
-      const results = (await sendStatementBatch(connection, batch)).slice(batch.length - statements.length);
+      const results = await sendStatementBatch(connection, statements);
       const okPacket = (i: number) =>
         results[i] as { insertId?: unknown; affectedRows?: unknown } | undefined;
       const job = Number(okPacket(INSERT_JOB)?.insertId);

@@ -2,19 +2,15 @@ import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openMetadataDb, type MetadataDb } from '../../src/db/index.js';
 import { claimTry, type ClaimTryInfo } from '../../src/task-runner/try-transactions.js';
-import { TEST_DIALECTS, type TestDialect } from '../support/databases.js';
+import { BATCH_VARIANTS } from '../support/databases.js';
 import { createExecEnv, DAG_ID, seedDagRun, seedTaskInstance, tiRow, type ExecEnv } from './helpers.js';
 
 /**
  * The start of a try (job row, guarded claim, rendered fields, XCom reset) as one transaction,
  * and on MySQL with statement batches as one request: the same outcome either way, all or nothing.
  */
-const VARIANTS: { dialect: TestDialect; batches: boolean }[] = [
-  ...TEST_DIALECTS.map((dialect) => ({ dialect, batches: false })),
-  { dialect: 'mysql', batches: true },
-];
 
-describe.each(VARIANTS)(
+describe.each(BATCH_VARIANTS)(
   'claiming a try on $dialect (statement batches: $batches)',
   ({ dialect, batches }) => {
     let e: ExecEnv;

@@ -6,7 +6,7 @@ import { silentLogger } from '../../src/log.js';
 import type { DagCache } from '../../src/scheduler/dag-cache.js';
 import { queueScheduledTasks } from '../../src/scheduler/queue-tasks.js';
 import { seedTaskInstance } from '../execution/helpers.js';
-import { openTestDb, TEST_DIALECTS, type OpenTestDb, type TestDialect } from '../support/databases.js';
+import { BATCH_VARIANTS, openTestDb, type OpenTestDb } from '../support/databases.js';
 
 /** An executor that only records what it is given, with a fixed number of free slots. */
 function recordingExecutor(openSlots: number): Executor & { items: TaskWorkItem[] } {
@@ -52,12 +52,8 @@ const scheduledTi = (db: MetadataDb, dagId: string, taskId: string, priority: nu
   });
 
 /** On MySQL the pick also goes as two statement batches (MetadataDb.batches): same outcome. */
-const VARIANTS: { dialect: TestDialect; batches: boolean }[] = [
-  ...TEST_DIALECTS.map((dialect) => ({ dialect, batches: false })),
-  { dialect: 'mysql', batches: true },
-];
 
-describe.each(VARIANTS)(
+describe.each(BATCH_VARIANTS)(
   'queueing scheduled tasks on $dialect (statement batches: $batches)',
   ({ dialect, batches }) => {
     let t: OpenTestDb;

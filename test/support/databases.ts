@@ -12,6 +12,11 @@ import { migrateToLatest, openMetadataDb, type MetadataDb } from '../../src/db/i
  */
 export type TestDialect = 'sqlite' | 'mysql' | 'postgres';
 export const TEST_DIALECTS: TestDialect[] = ['sqlite', 'mysql', 'postgres'];
+/** Every dialect, plus MySQL through MetadataDb.batches (the hot paths' multi-statement requests). */
+export const BATCH_VARIANTS: { dialect: TestDialect; batches: boolean }[] = [
+  ...TEST_DIALECTS.map((dialect) => ({ dialect, batches: false })),
+  { dialect: 'mysql', batches: true },
+];
 
 export const MYSQL_SERVER = { host: '127.0.0.1', port: 3306, user: 'root' } as const;
 export const POSTGRES_SERVER = { host: '127.0.0.1', port: 5432, user: 'postgres' } as const;
