@@ -1,4 +1,5 @@
-import type { Kysely } from 'kysely';
+import type { CompiledQuery, Kysely } from 'kysely';
+import { queryTemplate } from '../db/query-template.js';
 import type { Database, JobState } from '../db/tables.js';
 import type { DialectName } from '../db/connection-url.js';
 
@@ -32,29 +33,49 @@ export function taskJobValues(who: JobIdentity, now: number) {
   };
 }
 
+const JOB_VALUES = ['dagId', 'hostname', 'unixname', 'pid', 'executorClass', 'now'] as const;
+const insertJob = queryTemplate(JOB_VALUES, (db, v) => db.insertInto('job').values(taskJobValues(v, v.now)));
+// PostgreSQL reports no insert id without RETURNING.
+const insertJobReturningId = queryTemplate(JOB_VALUES, (db, v) =>
+  db.insertInto('job').values(taskJobValues(v, v.now)).returning('id'),
+);
+
+/** The INSERT of a try's job row (see taskJobValues), compiled. */
+export function insertTaskJobStatement(db: Kysely<Database>, who: JobIdentity, now: number): CompiledQuery {
+  return insertJob.bind(db, jobValues(who, now));
+}
+
+function jobValues(who: JobIdentity, now: number) {
+  const { dagId, hostname, unixname, pid, executorClass } = who;
+  return { dagId, hostname, unixname, pid, executorClass, now };
+}
+
 export async function createTaskJob(
   db: Kysely<Database>,
   who: JobIdentity,
   now = Date.now(),
   dialect: DialectName = 'sqlite',
 ): Promise<number> {
-  const values = taskJobValues(who, now);
   if (dialect === 'postgres') {
-    // PostgreSQL reports no insert id without RETURNING.
-    const row = await db.insertInto('job').values(values).returning('id').executeTakeFirstOrThrow();
-    return Number(row.id);
+    const { rows } = await db.executeQuery<{ id: number }>(
+      insertJobReturningId.bind(db, jobValues(who, now)),
+    );
+    if (rows[0] === undefined) throw new Error('The job row was not inserted');
+    return Number(rows[0].id);
   }
-  const inserted = await db.insertInto('job').values(values).executeTakeFirst();
+  const inserted = await db.executeQuery(insertTaskJobStatement(db, who, now));
   return Number(inserted.insertId);
 }
 
-export async function endTaskJob(db: Kysely<Database>, jobId: number, state: JobState): Promise<void> {
-  const now = Date.now();
-  await db
+const endJob = queryTemplate(['jobId', 'state', 'now'], (db, v) =>
+  db
     .updateTable('job')
-    .set({ state, end_date: now, latest_heartbeat: now })
-    .where('id', '=', jobId)
-    .execute();
+    .set({ state: v.state, end_date: v.now, latest_heartbeat: v.now })
+    .where('id', '=', v.jobId),
+);
+
+export async function endTaskJob(db: Kysely<Database>, jobId: number, state: JobState): Promise<void> {
+  await db.executeQuery(endJob.bind(db, { jobId, state, now: Date.now() }));
 }
 
 export interface HeartbeatOptions {

@@ -18,6 +18,7 @@ import { openTaskLogger, taskLogPath, type TaskLogger } from './task-log.js';
 import { firstRescheduleStart, readTaskInstance, recordReschedule } from './ti-store.js';
 import { endTaskJob, startHeartbeat } from './job-heartbeat.js';
 import { claimTry, finishTry, type XComWrite } from './try-transactions.js';
+import { queryTemplate } from '../db/query-template.js';
 import { createXComBackend, RETURN_VALUE_KEY, SKIPMIXIN_KEY, type SkipMixinValue } from './xcom-store.js';
 import { createTaskServices } from './task-services.js';
 
@@ -556,25 +557,37 @@ export interface PreviousSuccess {
  * The run, and the data interval of the DAG's last successful run before it, in one statement:
  * the runner needs both before every try.
  */
-export async function readDagRun(
-  db: Kysely<Database>,
-  dagId: string,
-  runId: string,
-): Promise<{ run: DagRunRow; previousSuccess: PreviousSuccess | null }> {
+interface PreviousSuccessColumns {
+  prev_success_start: number | null;
+  prev_success_end: number | null;
+}
+
+/** The run, and the data interval of the last successful run before it (prev_data_interval_*_success). */
+const readDagRunTemplate = queryTemplate(['dagId', 'runId'], (db, v) => {
   const previous = (column: 'data_interval_start' | 'data_interval_end') =>
     sql<number | null>`(select coalesce(p.${sql.ref(column)}, p.logical_date) from dag_run p
       where p.dag_id = r.dag_id and p.state = 'success' and p.logical_date < r.logical_date
       order by p.logical_date desc limit 1)`;
-  const row = await db
+  return db
     .selectFrom('dag_run as r')
     .selectAll('r')
     .select([
       previous('data_interval_start').as('prev_success_start'),
       previous('data_interval_end').as('prev_success_end'),
     ])
-    .where('r.dag_id', '=', dagId)
-    .where('r.run_id', '=', runId)
-    .executeTakeFirst();
+    .where('r.dag_id', '=', v.dagId)
+    .where('r.run_id', '=', v.runId);
+});
+
+export async function readDagRun(
+  db: Kysely<Database>,
+  dagId: string,
+  runId: string,
+): Promise<{ run: DagRunRow; previousSuccess: PreviousSuccess | null }> {
+  const { rows } = await db.executeQuery<DagRunRow & PreviousSuccessColumns>(
+    readDagRunTemplate.bind(db, { dagId, runId }),
+  );
+  const row = rows[0];
   if (!row) throw new Error(`DAG run ${dagId}/${runId} does not exist`);
   const { prev_success_start: start, prev_success_end: end, ...run } = row;
   return {

@@ -1,4 +1,5 @@
-import type { Expression, Kysely } from 'kysely';
+import { sql, type CompiledQuery, type Expression, type Kysely } from 'kysely';
+import { queryTemplate, type QueryTemplate } from '../db/query-template.js';
 import type { Database, TaskInstanceRow, TaskInstanceState, TaskInstanceUpdate } from '../db/tables.js';
 
 /**
@@ -46,16 +47,85 @@ export interface ClaimInfo {
 
 /** Move the TI to running for this try. False when another runner got there first (or the state moved on). */
 export async function claimTaskInstance(db: Db, key: TaskInstanceKeyLike, info: ClaimInfo): Promise<boolean> {
-  const result = await claimTaskInstanceQuery(db, key, info, info.jobId).executeTakeFirst();
-  return Number(result.numUpdatedRows) === 1;
+  const result = await db.executeQuery(claimTaskInstanceStatement(db, key, info, info.jobId));
+  return Number(result.numAffectedRows) === 1;
 }
 
-/** The guarded claim UPDATE; the job id may be an SQL expression (a variable set by the same batch). */
-export function claimTaskInstanceQuery(
+/**
+ * The job id the claim records: a number, or the id the same statement batch just generated
+ * (MySQL's last_insert_id(), see try-transactions.ts).
+ */
+export type ClaimJobId = number | 'last_insert_id';
+
+const CLAIM_VALUES = [
+  'dagId',
+  'runId',
+  'taskId',
+  'mapIndex',
+  'tryNumber',
+  'hostname',
+  'unixname',
+  'pid',
+  'startDate',
+] as const;
+type ClaimValue = (typeof CLAIM_VALUES)[number];
+
+/** The claim's four shapes: with or without rendered fields, a job id value or the batch's. */
+const claimTemplates = new Map<string, QueryTemplate<ClaimValue | 'jobId' | 'renderedFields'>>();
+function claimTemplate(rendered: boolean, jobIdFromBatch: boolean) {
+  const shape = `${rendered}/${jobIdFromBatch}`;
+  let template = claimTemplates.get(shape);
+  if (!template) {
+    const names = [
+      ...CLAIM_VALUES,
+      ...(jobIdFromBatch ? [] : (['jobId'] as const)),
+      ...(rendered ? (['renderedFields'] as const) : []),
+    ];
+    template = queryTemplate(names, (db, v) =>
+      claimTaskInstanceQuery(
+        db,
+        v,
+        v,
+        jobIdFromBatch ? sql<number>`last_insert_id()` : v.jobId,
+        rendered ? v.renderedFields : undefined,
+      ),
+    );
+    claimTemplates.set(shape, template);
+  }
+  return template;
+}
+
+/** The guarded claim UPDATE, compiled (see claimTaskInstanceQuery). */
+export function claimTaskInstanceStatement(
   db: Db,
   key: TaskInstanceKeyLike,
   info: Omit<ClaimInfo, 'jobId'>,
+  jobId: ClaimJobId,
+): CompiledQuery {
+  const rendered = info.renderedFields !== undefined;
+  const fromBatch = jobId === 'last_insert_id';
+  return claimTemplate(rendered, fromBatch).bind(db, {
+    dagId: key.dagId,
+    runId: key.runId,
+    taskId: key.taskId,
+    mapIndex: key.mapIndex,
+    tryNumber: key.tryNumber,
+    hostname: info.hostname,
+    unixname: info.unixname,
+    pid: info.pid,
+    startDate: info.startDate,
+    ...(fromBatch ? {} : { jobId }),
+    ...(rendered ? { renderedFields: JSON.stringify(info.renderedFields) } : {}),
+  } as Record<ClaimValue | 'jobId' | 'renderedFields', unknown>);
+}
+
+/** The guarded claim UPDATE (rendered fields as JSON text; undefined leaves them as they are). */
+function claimTaskInstanceQuery(
+  db: Db,
+  key: TaskInstanceKeyLike,
+  info: Pick<ClaimInfo, 'hostname' | 'unixname' | 'pid' | 'startDate'>,
   jobId: number | Expression<number>,
+  renderedFieldsJson: string | undefined,
 ) {
   return db
     .updateTable('task_instance')
@@ -70,7 +140,7 @@ export function claimTaskInstanceQuery(
       duration: null,
       next_retry_at: null,
       updated_at: info.startDate,
-      ...(info.renderedFields ? { rendered_fields: JSON.stringify(info.renderedFields) } : {}),
+      ...(renderedFieldsJson !== undefined ? { rendered_fields: renderedFieldsJson } : {}),
     })
     .where('dag_id', '=', key.dagId)
     .where('run_id', '=', key.runId)
@@ -87,17 +157,56 @@ export async function finishTaskInstance(
   update: TaskInstanceUpdate,
   expectedStates: readonly TaskInstanceState[] = ['running'],
 ): Promise<boolean> {
-  const result = await db
-    .updateTable('task_instance')
-    .set({ ...update, updated_at: Date.now() })
-    .where('dag_id', '=', key.dagId)
-    .where('run_id', '=', key.runId)
-    .where('task_id', '=', key.taskId)
-    .where('map_index', '=', key.mapIndex)
-    .where('try_number', '=', key.tryNumber)
-    .where('state', 'in', [...expectedStates])
-    .executeTakeFirst();
-  return Number(result.numUpdatedRows) === 1;
+  const result = await db.executeQuery(
+    finishTemplate(update, expectedStates).bind(db, finishValues(key, update)),
+  );
+  return Number(result.numAffectedRows) === 1;
+}
+
+/** One template per set of updated columns and expected states (the update's values are bound). */
+const finishTemplates = new Map<string, QueryTemplate<string>>();
+function finishTemplate(update: TaskInstanceUpdate, expectedStates: readonly TaskInstanceState[]) {
+  const columns = updatedColumns(update);
+  const shape = `${columns.join(',')}/${expectedStates.join(',')}`;
+  let template = finishTemplates.get(shape);
+  if (!template) {
+    template = queryTemplate([...KEY_VALUES, 'updated_at', ...columns], (db, v) => {
+      const value = (name: string) => v[name] as never;
+      return db
+        .updateTable('task_instance')
+        .set(Object.fromEntries([...columns, 'updated_at'].map((c) => [c, value(c)])))
+        .where('dag_id', '=', value('dagId'))
+        .where('run_id', '=', value('runId'))
+        .where('task_id', '=', value('taskId'))
+        .where('map_index', '=', value('mapIndex'))
+        .where('try_number', '=', value('tryNumber'))
+        .where('state', 'in', [...expectedStates]);
+    });
+    finishTemplates.set(shape, template);
+  }
+  return template;
+}
+
+const KEY_VALUES = ['dagId', 'runId', 'taskId', 'mapIndex', 'tryNumber'] as const;
+
+/** The columns an update sets (an undefined field is left as it is, as Kysely's set() does). */
+export function updatedColumns(update: object): string[] {
+  return Object.entries(update)
+    .filter(([, value]) => value !== undefined)
+    .map(([column]) => column)
+    .sort();
+}
+
+function finishValues(key: TaskInstanceKeyLike, update: TaskInstanceUpdate): Record<string, unknown> {
+  return {
+    dagId: key.dagId,
+    runId: key.runId,
+    taskId: key.taskId,
+    mapIndex: key.mapIndex,
+    tryNumber: key.tryNumber,
+    ...update,
+    updated_at: Date.now(),
+  };
 }
 
 export async function recordReschedule(

@@ -3,15 +3,17 @@ import type { DialectName } from '../db/connection-url.js';
 import type { Database, TaskInstanceState, TaskInstanceUpdate } from '../db/tables.js';
 import { onBatchConnection, sendStatementBatch } from '../db/statement-batch.js';
 import { retryTransient, transactionWithRetry } from '../db/transient-errors.js';
-import { createTaskJob, endTaskJob, taskJobValues, type JobIdentity } from './job-heartbeat.js';
+import { createTaskJob, endTaskJob, insertTaskJobStatement, type JobIdentity } from './job-heartbeat.js';
+import { queryTemplate, type QueryTemplate } from '../db/query-template.js';
 import {
   claimTaskInstance,
-  claimTaskInstanceQuery,
+  claimTaskInstanceStatement,
   finishTaskInstance,
+  updatedColumns,
   type ClaimInfo,
   type TaskInstanceKeyLike,
 } from './ti-store.js';
-import { clearXComs, clearXComsQuery, insertXCom, replaceXCom } from './xcom-store.js';
+import { clearXComs, clearXComsQuery, insertXCom, replaceXCom, XCOM_OWNER_VALUES } from './xcom-store.js';
 
 /**
  * The two writes of a try, each one transaction: the start (job row, guarded claim, rendered
@@ -64,6 +66,16 @@ export async function claimTry(
   }
 }
 
+const dropUnclaimedJob = queryTemplate([], (db) =>
+  db
+    .deleteFrom('job')
+    .where('id', '=', sql<number>`last_insert_id()`)
+    .where(sql<boolean>`@updraft_claimed = 0`),
+);
+const clearXComsIfClaimed = queryTemplate(XCOM_OWNER_VALUES, (db, owner) =>
+  clearXComsQuery(db, owner).where(sql<boolean>`@updraft_claimed = 1`),
+);
+
 /**
  * The same start of a try as one request to the server instead of five (begin, job, claim, XCom
  * reset, commit): on MySQL each round trip costs both processes CPU and the runner its latency.
@@ -78,25 +90,17 @@ async function claimTryInOneBatch(
   key: TaskInstanceKeyLike,
   info: ClaimTryInfo,
 ): Promise<number | null> {
-  // The connection's last generated id is the job row's from the insert to the end of the batch:
-  // nothing in between inserts into a table with an auto-increment key.
-  const jobId = sql<number>`last_insert_id()`;
-  const claimed = sql<boolean>`@updraft_claimed`;
   const INSERT_JOB = 1;
   const CLAIM = 2;
   const statements = [
     CompiledQuery.raw('start transaction'),
-    db.insertInto('job').values(taskJobValues(info, info.startDate)).compile(),
-    claimTaskInstanceQuery(db, key, claimFields(info), jobId).compile(),
+    insertTaskJobStatement(db, info, info.startDate),
+    // The connection's last generated id is the job row's from the insert to the end of the batch:
+    // nothing in between inserts into a table with an auto-increment key.
+    claimTaskInstanceStatement(db, key, claimFields(info), 'last_insert_id'),
     CompiledQuery.raw('set @updraft_claimed = row_count()'),
-    db
-      .deleteFrom('job')
-      .where('id', '=', jobId)
-      .where(sql<boolean>`${claimed} = 0`)
-      .compile(),
-    clearXComsQuery(db, key)
-      .where(sql<boolean>`${claimed} = 1`)
-      .compile(),
+    dropUnclaimedJob.bind(db, {}),
+    clearXComsIfClaimed.bind(db, key),
     CompiledQuery.raw('commit'),
   ];
   // The batch pool has no per-statement retry under it (a retried statement inside a transaction
@@ -161,17 +165,39 @@ async function finishTryInOneStatement(
   jobId: number,
 ): Promise<boolean> {
   const now = Date.now();
-  const tiColumns = sql.join(
-    Object.entries({ ...update, updated_at: now })
-      .filter(([, value]) => value !== undefined)
-      .map(([column, value]) => sql`${sql.ref(`ti.${column}`)} = ${value}`),
-  );
-  const jobState = update.state === 'failed' ? 'failed' : 'success';
-  const result = await sql`update task_instance ti join job j on j.id = ${jobId}
-    set ${tiColumns}, j.state = ${jobState}, j.end_date = ${now}, j.latest_heartbeat = ${now}
-    where ti.dag_id = ${key.dagId} and ti.run_id = ${key.runId} and ti.task_id = ${key.taskId}
-      and ti.map_index = ${key.mapIndex} and ti.try_number = ${key.tryNumber} and ti.state = 'running'`.execute(
-    db,
+  const result = await db.executeQuery(
+    finishInOneStatementTemplate(updatedColumns(update)).bind(db, {
+      ...update,
+      updated_at: now,
+      dagId: key.dagId,
+      runId: key.runId,
+      taskId: key.taskId,
+      mapIndex: key.mapIndex,
+      tryNumber: key.tryNumber,
+      jobId,
+      jobState: update.state === 'failed' ? 'failed' : 'success',
+      now,
+    }),
   );
   return Number(result.numAffectedRows ?? 0) > 0;
+}
+
+/** One template per set of TI columns the update sets. */
+const finishTemplates = new Map<string, QueryTemplate<string>>();
+function finishInOneStatementTemplate(columns: readonly string[]): QueryTemplate<string> {
+  const shape = columns.join(',');
+  let template = finishTemplates.get(shape);
+  if (!template) {
+    const tiColumns = [...columns, 'updated_at'];
+    template = queryTemplate(
+      [...tiColumns, 'dagId', 'runId', 'taskId', 'mapIndex', 'tryNumber', 'jobId', 'jobState', 'now'],
+      (db, v) => sql`update task_instance ti join job j on j.id = ${v.jobId}
+    set ${sql.join(tiColumns.map((column) => sql`${sql.ref(`ti.${column}`)} = ${v[column]}`))},
+      j.state = ${v.jobState}, j.end_date = ${v.now}, j.latest_heartbeat = ${v.now}
+    where ti.dag_id = ${v.dagId} and ti.run_id = ${v.runId} and ti.task_id = ${v.taskId}
+      and ti.map_index = ${v.mapIndex} and ti.try_number = ${v.tryNumber} and ti.state = 'running'`,
+    );
+    finishTemplates.set(shape, template);
+  }
+  return template;
 }

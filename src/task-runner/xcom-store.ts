@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely';
 import type { Database } from '../db/tables.js';
 import type { XComBackend, XComPullQuery } from '../dag/execution.js';
 import { transactionWithRetry } from '../db/transient-errors.js';
+import { queryTemplate } from '../db/query-template.js';
 
 /**
  * XCom over the metadata DB. One row per (dag, run, task, map index, key); a push replaces the
@@ -72,9 +73,11 @@ export async function insertXCom(
 
 /** Delete the TI's XComs: all of them, or the one with `key`. */
 export async function clearXComs(db: Kysely<Database>, owner: XComOwner, key?: string): Promise<void> {
-  let q = clearXComsQuery(db, owner);
-  if (key !== undefined) q = q.where('key', '=', key);
-  await q.execute();
+  if (key === undefined) {
+    await db.executeQuery(clearAllXComs.bind(db, owner));
+    return;
+  }
+  await clearXComsQuery(db, owner).where('key', '=', key).execute();
 }
 
 /** The DELETE of every XCom of one task instance. */
@@ -86,6 +89,9 @@ export function clearXComsQuery(db: Kysely<Database>, owner: XComOwner) {
     .where('task_id', '=', owner.taskId)
     .where('map_index', '=', owner.mapIndex);
 }
+
+export const XCOM_OWNER_VALUES = ['dagId', 'runId', 'taskId', 'mapIndex'] as const;
+const clearAllXComs = queryTemplate(XCOM_OWNER_VALUES, clearXComsQuery);
 
 /**
  * Airflow's xcom_pull: one task id → its value; a list → a list in that order. A mapped upstream
