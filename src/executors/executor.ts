@@ -49,8 +49,10 @@ export interface Executor {
   queue(item: TaskWorkItem): Promise<void>;
   /** Events since the last call (started/finished processes). */
   drainEvents(): ExecutorEvent[];
-  /** Resolve when a try finished (a `finished` event is pending) or after `maxWaitMs`. */
-  waitForEvent(maxWaitMs: number): Promise<void>;
+  /**
+   * Resolve when a try finished (a `finished` event is pending: true) or after `maxWaitMs` (false).
+   */
+  waitForEvent(maxWaitMs: number): Promise<boolean>;
   /** Ask a running task to stop (clear / mark while running). */
   terminate(key: TaskInstanceKey): Promise<void>;
   /** Stop taking work; wait for running tasks up to the grace period, then kill them. */

@@ -114,18 +114,18 @@ export class LocalExecutor implements Executor {
     return this.events.splice(0, this.events.length);
   }
 
-  waitForEvent(maxWaitMs: number): Promise<void> {
-    if (this.finishedPending) return Promise.resolve();
+  waitForEvent(maxWaitMs: number): Promise<boolean> {
+    if (this.finishedPending) return Promise.resolve(true);
     return new Promise((resolve) => {
-      const timer = setTimeout(done, maxWaitMs);
+      const timer = setTimeout(() => done(false), maxWaitMs);
       const previous = this.wakeUp;
-      function done() {
+      function done(event: boolean) {
         clearTimeout(timer);
-        resolve();
+        resolve(event);
       }
       this.wakeUp = () => {
         previous?.();
-        done();
+        done(true);
       };
     });
   }

@@ -65,6 +65,8 @@ export class Scheduler {
   };
   private stopping = false;
   private wake: (() => void) | null = null;
+  /** The highest id among the queued runs startQueuedRuns last read (see idle()). */
+  private queuedSeenUpTo = 0;
   private readonly log: Logger;
   private job: JobInfo | undefined;
   private executor: Executor | undefined;
@@ -320,22 +322,42 @@ export class Scheduler {
             wakeAt ?? Infinity,
           ) - Date.now();
         const t = performance.now();
-        await this.sleep(executor, Math.max(1, Math.min(idleMs, untilPeriodic)));
+        await this.idle(db, executor, Math.max(1, Math.min(idleMs, untilPeriodic)));
         this.stats.phaseMs.idle += performance.now() - t;
       }
     }
   }
 
-  private sleep(executor: Executor, ms: number): Promise<void> {
+  /**
+   * Nothing to do: wait up to `ms` for a try to end (or for stop()). Meanwhile look for newly
+   * queued runs every QUEUED_RUN_CHECK_MS, with one indexed read: a run triggered by another process
+   * (`dags trigger`, the REST API, the UI) then starts within that time, not at the next periodic
+   * wake-up up to scheduler_idle_sleep_time later. Runs that were already queued when the loop last
+   * looked (held back by maxActiveRuns) do not end the wait: they start when a run finishes.
+   */
+  private async idle(db: Kysely<Database>, executor: Executor, ms: number): Promise<void> {
+    const until = performance.now() + ms;
+    for (;;) {
+      const left = until - performance.now();
+      if (left <= 0 || this.stopping) return;
+      if (await this.sleep(executor, Math.min(left, QUEUED_RUN_CHECK_MS))) return;
+      // A read that fails is not the idle wait's to report: the next loop meets the same database.
+      if (left > QUEUED_RUN_CHECK_MS && (await hasNewQueuedRun(db, this.queuedSeenUpTo).catch(() => false)))
+        return;
+    }
+  }
+
+  /** Wait up to `ms`; true when a try ended or stop() was called, false when the time ran out. */
+  private sleep(executor: Executor, ms: number): Promise<boolean> {
     return new Promise((resolve) => {
       let done = false;
-      const finish = () => {
+      const finish = (woken: boolean) => {
         if (done) return;
         done = true;
         this.wake = null;
-        resolve();
+        resolve(woken);
       };
-      this.wake = finish;
+      this.wake = () => finish(true);
       void executor.waitForEvent(ms).then(finish);
     });
   }
@@ -349,10 +371,11 @@ export class Scheduler {
   ): Promise<number> {
     const queued = await db
       .selectFrom('dag_run')
-      .select(['dag_id', 'run_id', 'start_date'])
+      .select(['id', 'dag_id', 'run_id', 'start_date'])
       .where('state', '=', 'queued')
       .orderBy('logical_date')
       .execute();
+    for (const r of queued) this.queuedSeenUpTo = Math.max(this.queuedSeenUpTo, r.id);
     if (queued.length === 0) return 0;
     const running = await db
       .selectFrom('dag_run')
@@ -427,6 +450,18 @@ function runKey(dagId: string, runId: string): string {
 }
 
 /** Take out of `dirty` the runs whose cache shows that deciding them now would change nothing. */
+/** A queued run with an id above `seenUpTo` (a run queued since startQueuedRuns last looked). */
+async function hasNewQueuedRun(db: Kysely<Database>, seenUpTo: number): Promise<boolean> {
+  const row = await db
+    .selectFrom('dag_run')
+    .select('id')
+    .where('state', '=', 'queued')
+    .where('id', '>', seenUpTo)
+    .limit(1)
+    .executeTakeFirst();
+  return row !== undefined;
+}
+
 async function dropUnchangeable(
   dirty: Set<string>,
   tiCaches: Map<string, RunTiCache>,

@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync } from 'node:fs';
 import { bashLauncherPids } from '../dag/operators/bash-process.js';
 
 /**
@@ -35,6 +35,42 @@ function readProcTable(): ProcEntry[] {
   return entries;
 }
 
+/**
+ * /proc files read again and again (every thread's `children` after every try, a helper's
+ * `cmdline`), kept open and re-read from offset 0: one read() instead of open, fstat, two reads
+ * and close. A /proc file regenerates its text on a read at offset 0, and its descriptor stays
+ * bound to the process it was opened for, so a pid reused by a new process never reads through
+ * it (the old descriptor fails, and is dropped). Descriptors are close-on-exec (libuv opens them
+ * so): the processes we start do not inherit them.
+ */
+const openProcFiles = new Map<string, number>();
+const MAX_OPEN_PROC_FILES = 64;
+const procReadBuffer = Buffer.alloc(16 * 1024);
+
+function readProcFile(path: string): string {
+  let fd = openProcFiles.get(path);
+  if (fd === undefined) {
+    fd = openSync(path, 'r'); // throws ENOENT like readFileSync when it does not exist
+    if (openProcFiles.size >= MAX_OPEN_PROC_FILES) forgetProcFile(openProcFiles.keys().next().value!);
+    openProcFiles.set(path, fd);
+  }
+  try {
+    const length = readSync(fd, procReadBuffer, 0, procReadBuffer.length, 0);
+    // Longer than the buffer (a process with thousands of children): read it the ordinary way.
+    if (length === procReadBuffer.length) return readFileSync(path, 'utf8');
+    return procReadBuffer.toString('utf8', 0, length);
+  } catch (error) {
+    forgetProcFile(path);
+    throw error;
+  }
+}
+
+function forgetProcFile(path: string): void {
+  const fd = openProcFiles.get(path);
+  openProcFiles.delete(path);
+  if (fd !== undefined) closeSync(fd);
+}
+
 /** Direct children from /proc/PID/task/TID/children (cheap; needs CONFIG_PROC_CHILDREN). Null if unavailable. */
 function childrenOf(pid: number): number[] | null {
   let tids: string[];
@@ -47,7 +83,7 @@ function childrenOf(pid: number): number[] | null {
   for (const tid of tids) {
     let text: string;
     try {
-      text = readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8');
+      text = readProcFile(`/proc/${pid}/task/${tid}/children`);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT' && tid === String(pid)) return null;
       continue;
@@ -162,7 +198,7 @@ export async function killProcessTree(rootPid: number, graceMs: number, includeR
  */
 function isRunnerHelper(pid: number): boolean {
   try {
-    const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    const cmdline = readProcFile(`/proc/${pid}/cmdline`).split('\0');
     return cmdline.some((a) => /(^|\/)esbuild$/.test(a)) && cmdline.some((a) => a.startsWith('--service='));
   } catch {
     return false;

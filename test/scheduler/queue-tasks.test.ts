@@ -22,7 +22,7 @@ function recordingExecutor(openSlots: number): Executor & { items: TaskWorkItem[
       items.push(item);
     },
     drainEvents: () => [],
-    waitForEvent: async () => undefined,
+    waitForEvent: async () => false,
     terminate: async () => undefined,
     stop: async () => undefined,
   };
