@@ -1,4 +1,5 @@
 import { CompiledQuery, sql, type ExpressionBuilder, type Kysely } from 'kysely';
+import { queryTemplate, type QueryTemplate } from '../db/query-template.js';
 import { onBatchConnection, sendStatementBatch } from '../db/statement-batch.js';
 import type { Database, TaskInstanceRow } from '../db/tables.js';
 import type { Executor, TaskWorkItem } from '../executors/executor.js';
@@ -43,7 +44,14 @@ interface ActiveCount {
 }
 
 /** The scheduled TIs in queueing order, highest priority first (locked with several schedulers). */
-function candidatesQuery(db: Kysely<Database>, limit: number, lock: boolean) {
+function candidatesQuery(db: Kysely<Database>, limit: number, lock: boolean): CompiledQuery {
+  return (lock ? lockedCandidatesTemplate : candidatesTemplate).bind(db, { limit });
+}
+
+const candidatesTemplate = queryTemplate(['limit'], (db, v) => candidatesBuilder(db, v.limit, false));
+const lockedCandidatesTemplate = queryTemplate(['limit'], (db, v) => candidatesBuilder(db, v.limit, true));
+
+function candidatesBuilder(db: Kysely<Database>, limit: number, lock: boolean) {
   const q = db
     .selectFrom('task_instance')
     .select([
@@ -67,45 +75,74 @@ function candidatesQuery(db: Kysely<Database>, limit: number, lock: boolean) {
 }
 
 /** One aggregate gives both what each pool has in use and what each DAG has running. */
-function activeQuery(db: Kysely<Database>) {
-  return db
+const activeTemplate = queryTemplate([], (db) =>
+  db
     .selectFrom('task_instance')
     .select(['dag_id', 'pool', sql<number>`count(*)`.as('n'), sql<number>`sum(pool_slots)`.as('used')])
     .where('state', 'in', ['queued', 'running'])
-    .groupBy(['dag_id', 'pool']);
-}
+    .groupBy(['dag_id', 'pool']),
+);
+const activeQuery = (db: Kysely<Database>) => activeTemplate.bind(db, {});
 
-const poolsQuery = (db: Kysely<Database>) => db.selectFrom('slot_pool').select(['pool', 'slots']);
+const poolsTemplate = queryTemplate([], (db) => db.selectFrom('slot_pool').select(['pool', 'slots']));
+const poolsQuery = (db: Kysely<Database>) => poolsTemplate.bind(db, {});
 
 /** The rows of one group (one run and map index; see groupByRun). */
-function inGroup(group: readonly Candidate[]) {
-  const first = group[0]!;
+function inGroup(group: { dag_id: string; run_id: string; map_index: number; taskIds: readonly string[] }) {
   return (eb: ExpressionBuilder<Database, 'task_instance'>) =>
     eb.and([
-      eb('dag_id', '=', first.dag_id),
-      eb('run_id', '=', first.run_id),
-      eb('map_index', '=', first.map_index),
-      eb(
-        'task_id',
-        'in',
-        group.map((t) => t.task_id),
-      ),
+      eb('dag_id', '=', group.dag_id),
+      eb('run_id', '=', group.run_id),
+      eb('map_index', '=', group.map_index),
+      eb('task_id', 'in', [...group.taskIds]),
     ]);
 }
 
 /** Queue one run's chosen TIs: the next try number, guarded by the state read. */
-function queueGroupQuery(db: Kysely<Database>, group: readonly Candidate[], options: QueueOptions) {
-  return db
-    .updateTable('task_instance')
-    .set({
-      state: 'queued',
-      try_number: sql<number>`try_number + 1`,
-      queued_dttm: options.now,
-      queued_by_job_id: options.jobId,
-      updated_at: options.now,
-    })
-    .where(inGroup(group))
-    .where('state', '=', 'scheduled');
+function queueGroupQuery(
+  db: Kysely<Database>,
+  group: readonly Candidate[],
+  options: QueueOptions,
+): CompiledQuery {
+  const first = group[0]!;
+  return queueGroupTemplate(group.length).bind(db, {
+    dagId: first.dag_id,
+    runId: first.run_id,
+    mapIndex: first.map_index,
+    now: options.now,
+    jobId: options.jobId,
+    ...Object.fromEntries(group.map((ti, i) => [`task${i}`, ti.task_id])),
+  });
+}
+
+/** One template per group size (the task ids are an IN list). */
+const queueGroupTemplates: QueryTemplate<string>[] = [];
+function queueGroupTemplate(size: number): QueryTemplate<string> {
+  const taskNames = Array.from({ length: size }, (_, i) => `task${i}`);
+  return (queueGroupTemplates[size] ??= queryTemplate(
+    ['dagId', 'runId', 'mapIndex', 'now', 'jobId', ...taskNames],
+    (db, v) => {
+      const value = (name: string) => v[name] as never;
+      return db
+        .updateTable('task_instance')
+        .set({
+          state: 'queued',
+          try_number: sql<number>`try_number + 1`,
+          queued_dttm: value('now'),
+          queued_by_job_id: value('jobId'),
+          updated_at: value('now'),
+        })
+        .where(
+          inGroup({
+            dag_id: value('dagId'),
+            run_id: value('runId'),
+            map_index: value('mapIndex'),
+            taskIds: taskNames.map(value),
+          }),
+        )
+        .where('state', '=', 'scheduled');
+    },
+  ));
 }
 
 /** Of a group whose update matched fewer rows than asked, the TIs this loop did queue. */
@@ -114,10 +151,11 @@ async function queuedOfGroup(
   group: readonly Candidate[],
   options: QueueOptions,
 ): Promise<Candidate[]> {
+  const first = group[0]!;
   const got = await db
     .selectFrom('task_instance')
     .select(['task_id', 'try_number'])
-    .where(inGroup(group))
+    .where(inGroup({ ...first, taskIds: group.map((t) => t.task_id) }))
     .where('state', '=', 'queued')
     .where('queued_dttm', '=', options.now)
     .execute();
@@ -282,16 +320,20 @@ async function pickInTransaction(
   chooser: Chooser,
   options: QueueOptions,
 ): Promise<Candidate[]> {
-  const read = (limit: number) => candidatesQuery(db, limit, options.skipLocked).execute();
+  const read = async (limit: number) =>
+    (await db.executeQuery<Candidate>(candidatesQuery(db, limit, options.skipLocked))).rows;
   const candidates = await read(chooser.firstLimit);
   if (candidates.length === 0) return [];
-  const [pools, active] = await Promise.all([poolSlots(db, options.now), activeQuery(db).execute()]);
+  const [pools, active] = await Promise.all([
+    poolSlots(db, options.now),
+    db.executeQuery<ActiveCount>(activeQuery(db)).then((r) => r.rows),
+  ]);
   const chosen = await chooser.chooseReadingDeeper(candidates, pools, active, read);
   const queued: Candidate[] = [];
   for (const group of groupByRun(chosen)) {
-    const r = await queueGroupQuery(db, group, options).executeTakeFirst();
+    const r = await db.executeQuery(queueGroupQuery(db, group, options));
     queued.push(
-      ...(Number(r.numUpdatedRows) === group.length ? group : await queuedOfGroup(db, group, options)),
+      ...(Number(r.numAffectedRows) === group.length ? group : await queuedOfGroup(db, group, options)),
     );
   }
   return queued;
@@ -315,9 +357,9 @@ async function pickInBatches(
   return onBatchConnection(batches, async (connection) => {
     const first = await sendStatementBatch(connection, [
       ...begin,
-      candidatesQuery(db, chooser.firstLimit, lock).compile(),
-      poolsQuery(db).compile(),
-      activeQuery(db).compile(),
+      candidatesQuery(db, chooser.firstLimit, lock),
+      poolsQuery(db),
+      activeQuery(db),
     ]);
     const [candidates, poolRows, active] = first.slice(begin.length) as [
       Candidate[],
@@ -325,7 +367,7 @@ async function pickInBatches(
       ActiveCount[],
     ];
     const read = async (limit: number): Promise<Candidate[]> =>
-      (await connection.executeQuery<Candidate>(candidatesQuery(db, limit, lock).compile())).rows;
+      (await connection.executeQuery<Candidate>(candidatesQuery(db, limit, lock))).rows;
     const pools = rememberPools(poolRows, options.now);
     const chosen = await chooser.chooseReadingDeeper(candidates, pools, active, read);
     const groups = groupByRun(chosen);
@@ -334,7 +376,7 @@ async function pickInBatches(
       return [];
     }
     const written = await sendStatementBatch(connection, [
-      ...groups.map((group) => queueGroupQuery(db, group, options).compile()),
+      ...groups.map((group) => queueGroupQuery(db, group, options)),
       ...end,
     ]);
     const queued: Candidate[] = [];
@@ -350,7 +392,7 @@ async function pickInBatches(
 let poolCache: { at: number; pools: [string, number][] } | undefined;
 async function poolSlots(db: Kysely<Database>, now: number): Promise<[string, number][]> {
   if (poolCache && now - poolCache.at < 1000 && now >= poolCache.at) return poolCache.pools;
-  return rememberPools(await poolsQuery(db).execute(), now);
+  return rememberPools((await db.executeQuery<{ pool: string; slots: number }>(poolsQuery(db))).rows, now);
 }
 
 /** Pool sizes as read (a negative size is unlimited), kept for poolSlots. */
