@@ -3,10 +3,39 @@ import type { DagRunRow } from '../db/tables.js';
 import { jsonObjectOrNull } from '../json-object.js';
 
 /**
+ * The columns of a run that a try's context is made from. None of them changes after the run is
+ * created, so the scheduler can hand them to the try with the task (see QueuedTiInfo).
+ */
+export type RunContextColumns = Pick<
+  DagRunRow,
+  | 'dag_id'
+  | 'run_id'
+  | 'run_type'
+  | 'conf'
+  | 'logical_date'
+  | 'data_interval_start'
+  | 'data_interval_end'
+  | 'external_trigger'
+>;
+
+export function runContextColumns(run: RunContextColumns): RunContextColumns {
+  return {
+    dag_id: run.dag_id,
+    run_id: run.run_id,
+    run_type: run.run_type,
+    conf: run.conf,
+    logical_date: run.logical_date,
+    data_interval_start: run.data_interval_start,
+    data_interval_end: run.data_interval_end,
+    external_trigger: run.external_trigger,
+  };
+}
+
+/**
  * A stored run as task code sees it (`dag_run` in the template context, a DAG callback's context):
  * dates as Dates, conf parsed (a conf that is not a JSON object reads as {}).
  */
-export function dagRunInfo(run: DagRunRow): DagRunInfo {
+export function dagRunInfo(run: RunContextColumns): DagRunInfo {
   const conf = jsonObjectOrNull(run.conf) ?? {};
   return {
     dagId: run.dag_id,

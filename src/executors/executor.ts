@@ -3,6 +3,7 @@
  * ended from the metadata DB (the task runner writes the final state itself) plus the events the
  * executor reports. Sequential, Local and the Redis-backed distributed executor implement it.
  */
+import type { RunContextColumns } from '../dag-runs/run-info.js';
 import type { TaskInstanceState } from '../db/tables.js';
 
 export interface TaskInstanceKey {
@@ -21,8 +22,11 @@ export interface TaskWorkItem {
   priorityWeight: number;
   poolSlots: number;
   executionTimeoutMs: number | null;
-  /** The TI's max_tries and operator as queued: the runner then need not read the TI first. */
-  queuedTi?: { maxTries: number; operator: string | null };
+  /**
+   * The TI's max_tries and operator as queued, and its run's context columns when the scheduler
+   * had them: the runner then reads neither the TI nor the run before it starts.
+   */
+  queuedTi?: { maxTries: number; operator: string | null; dagRun?: RunContextColumns };
 }
 
 /** How a task process ended, as the executor saw it (the DB holds the authoritative task state). */

@@ -2,6 +2,7 @@ import { CompiledQuery, sql, type ExpressionBuilder, type Kysely } from 'kysely'
 import { queryTemplate, type QueryTemplate } from '../db/query-template.js';
 import { onBatchConnection, sendStatementBatch } from '../db/statement-batch.js';
 import type { Database, TaskInstanceRow } from '../db/tables.js';
+import type { RunContextColumns } from '../dag-runs/run-info.js';
 import type { Executor, TaskWorkItem } from '../executors/executor.js';
 import { errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -19,6 +20,8 @@ export interface QueueOptions {
   skipLocked: boolean;
   /** MetadataDb.batches (MySQL): pick in two requests instead of five or six. */
   batches?: Kysely<Database> | null;
+  /** The context columns of a running run, when the scheduler holds them (sent with the task). */
+  runContext?: (dagId: string, runId: string) => RunContextColumns | undefined;
   log: Logger;
 }
 
@@ -210,7 +213,11 @@ export async function queueScheduledTasks(
       priorityWeight: ti.priority_weight,
       poolSlots: ti.pool_slots,
       executionTimeoutMs: task?.executionTimeoutMs ?? null,
-      queuedTi: { maxTries: ti.max_tries, operator: ti.operator },
+      queuedTi: {
+        maxTries: ti.max_tries,
+        operator: ti.operator,
+        dagRun: options.runContext?.(ti.dag_id, ti.run_id),
+      },
     };
     try {
       await executor.queue(item);

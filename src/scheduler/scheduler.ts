@@ -8,6 +8,7 @@ import type { Executor } from '../executors/executor.js';
 import { errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 import { DagRunCreator } from './create-runs.js';
+import { runContextColumns, type RunContextColumns } from '../dag-runs/run-info.js';
 import { DagCache } from './dag-cache.js';
 import { createExecutor } from '../executors/index.js';
 import {
@@ -158,6 +159,9 @@ export class Scheduler {
     let startQueuedSoon = true;
     const dirty = new Set<string>();
     const tiCaches = new Map<string, RunTiCache>();
+    // The context columns of the running runs as last read (they never change): sent with each
+    // queued task, so its runner need not read the run.
+    const runContexts = new Map<string, RunContextColumns>();
 
     // Adopt or reset what a crashed scheduler left behind before doing anything else.
     await resetOrphanedQueued(db, executor, { ...health, now: Date.now() });
@@ -239,7 +243,9 @@ export class Scheduler {
             wakeAt = null;
             const live = new Set(runs.map((r) => runKey(r.dag_id, r.run_id)));
             for (const k of tiCaches.keys()) if (!live.has(k)) tiCaches.delete(k);
+            for (const k of runContexts.keys()) if (!live.has(k)) runContexts.delete(k);
           }
+          for (const run of runs) runContexts.set(runKey(run.dag_id, run.run_id), runContextColumns(run));
           dirty.clear();
           now = Date.now();
           for (const run of runs) {
@@ -272,6 +278,7 @@ export class Scheduler {
             }
             if (res.finished) {
               tiCaches.delete(key);
+              runContexts.delete(key);
               startQueuedSoon = true;
             }
             // An expansion renumbers the placeholder row: read the run afresh next time.
@@ -289,6 +296,7 @@ export class Scheduler {
           jobId: job.id,
           skipLocked,
           batches: metadata.batches,
+          runContext: (dagId, runId) => runContexts.get(runKey(dagId, runId)),
           log: this.log,
         });
         this.stats.tasksQueued += queued;

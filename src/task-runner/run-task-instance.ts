@@ -7,7 +7,7 @@ import type { UpdraftConfig } from '../config/schema.js';
 import type { Fernet } from '../security/fernet.js';
 import { errorMessage } from '../errors.js';
 import { createTaskContext, type DagRunInfo, type TaskContext, type TaskServices } from '../dag/execution.js';
-import { dagRunInfo } from '../dag-runs/run-info.js';
+import { dagRunInfo, type RunContextColumns } from '../dag-runs/run-info.js';
 import type { BaseOperator, TaskCallback } from '../dag/base-operator.js';
 import { serializeParams, validateParams } from '../dag/params.js';
 import { executeOperator, type ExecutionOutcome } from './execute-task.js';
@@ -46,6 +46,8 @@ export interface TaskRunRequest {
 export interface QueuedTiInfo {
   maxTries: number;
   operator: string | null;
+  /** The run's context columns as the scheduler read them (then the run is not read here). */
+  dagRun?: RunContextColumns;
 }
 
 export interface RunnerDeps {
@@ -266,7 +268,15 @@ async function prepareTry(
       reuseModule: deps.reuseDagModule === true,
     });
     retry = retrySettingsOf(loaded.operator);
-    const { run: dagRun, previousSuccess } = await readDagRun(db, request.dagId, request.runId);
+    const queuedRun = request.queued?.dagRun;
+    const { run: dagRun, previousSuccess } = queuedRun
+      ? {
+          run: queuedRun,
+          previousSuccess: mayReadPreviousSuccess(loaded.operator)
+            ? await readPreviousSuccess(db, queuedRun.dag_id, queuedRun.logical_date)
+            : null,
+        }
+      : await readDagRun(db, request.dagId, request.runId);
     const { context, operator, pushedXComs } = await buildContext({
       request,
       deps,
@@ -557,6 +567,62 @@ export interface PreviousSuccess {
  * The run, and the data interval of the DAG's last successful run before it, in one statement:
  * the runner needs both before every try.
  */
+/** The context variables that need the last successful run (read at the start of each try). */
+const PREVIOUS_SUCCESS_VARIABLES = /prev_data_interval_(start|end)_success/;
+
+/**
+ * Whether anything in this try can see the previous successful run's interval: only code that
+ * reads the context (an operator's own execute(), a callback, a mapped task's expansion) or a
+ * templated field that names it. An operator class says its execute() never reads it with its own
+ * static `readsPreviousSuccess = false` (a subclass that does not say so again is assumed to).
+ * When nothing can see it, the context carries null and the try saves a query.
+ */
+export function mayReadPreviousSuccess(operator: BaseOperator): boolean {
+  const cls = operator.constructor as { readsPreviousSuccess?: unknown };
+  if (!Object.hasOwn(cls, 'readsPreviousSuccess') || cls.readsPreviousSuccess !== false) return true;
+  if (Object.values(operator.callbacks).some((callback) => typeof callback === 'function')) return true;
+  const fields = operator as unknown as Record<string, unknown>;
+  return operator.templateFields.some((field) => mentions(fields[field], PREVIOUS_SUCCESS_VARIABLES));
+}
+
+/** A value or anything inside it (strings in arrays and objects) that is not plain data counts as a mention. */
+function mentions(value: unknown, pattern: RegExp): boolean {
+  if (value === undefined || value === null || typeof value === 'number' || typeof value === 'boolean')
+    return false;
+  if (typeof value === 'string') return pattern.test(value);
+  if (Array.isArray(value)) return value.some((v) => mentions(v, pattern));
+  if (Object.getPrototypeOf(value) === Object.prototype)
+    return Object.values(value as Record<string, unknown>).some((v) => mentions(v, pattern));
+  return true;
+}
+
+/** The last successful run before `logicalDate`: its data interval (prev_data_interval_*_success). */
+const readPreviousSuccessTemplate = queryTemplate(['dagId', 'logicalDate'], (db, v) =>
+  db
+    .selectFrom('dag_run as p')
+    .select([
+      sql<number>`coalesce(p.data_interval_start, p.logical_date)`.as('start'),
+      sql<number>`coalesce(p.data_interval_end, p.logical_date)`.as('end'),
+    ])
+    .where('p.dag_id', '=', v.dagId)
+    .where('p.state', '=', 'success')
+    .where('p.logical_date', '<', v.logicalDate)
+    .orderBy('p.logical_date', 'desc')
+    .limit(1),
+);
+
+async function readPreviousSuccess(
+  db: Kysely<Database>,
+  dagId: string,
+  logicalDate: number,
+): Promise<PreviousSuccess | null> {
+  const { rows } = await db.executeQuery<{ start: number; end: number }>(
+    readPreviousSuccessTemplate.bind(db, { dagId, logicalDate }),
+  );
+  const row = rows[0];
+  return row ? { start: Number(row.start), end: Number(row.end) } : null;
+}
+
 interface PreviousSuccessColumns {
   prev_success_start: number | null;
   prev_success_end: number | null;
@@ -601,7 +667,7 @@ export interface BuildContextInput {
   deps: Pick<RunnerDeps, 'db' | 'fernet' | 'env' | 'services'>;
   loaded: LoadedTask;
   /** A recorded run, or the run info `tasks test` makes up. */
-  dagRun: DagRunRow | DagRunInfo;
+  dagRun: RunContextColumns | DagRunInfo;
   /** The last successful run's data interval before this run (none in test mode). */
   previousSuccess: PreviousSuccess | null;
   log: TaskLogger;

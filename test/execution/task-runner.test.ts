@@ -1,7 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runTaskInstance, type TaskRunRequest } from '../../src/task-runner/run-task-instance.js';
+import {
+  mayReadPreviousSuccess,
+  runTaskInstance,
+  type TaskRunRequest,
+} from '../../src/task-runner/run-task-instance.js';
+import { BashOperator, FunctionOperator } from '../../src/index.js';
 import { taskLogPath } from '../../src/task-runner/task-log.js';
+import { runContextColumns } from '../../src/dag-runs/run-info.js';
 import { TEST_DIALECTS } from '../support/databases.js';
 import { setVariable } from '../../src/variables/index.js';
 import { addConnection } from '../../src/connections/index.js';
@@ -68,6 +74,36 @@ describe.each(TEST_DIALECTS)('task runner on %s', (dialect) => {
       .where('task_id', '=', 'echo_ok')
       .executeTakeFirstOrThrow();
     expect(JSON.parse(xcom.value)).toBe('hello updraft on 2024-01-02');
+  });
+
+  it("takes the run's context from the scheduler's queued info, reading the previous successful run only where a try can see it", async () => {
+    await seedDagRun(e.db, 'run_before', null, Date.UTC(2023, 11, 30));
+    await e.db.kysely
+      .updateTable('dag_run')
+      .set({ state: 'success' })
+      .where('run_id', '=', 'run_before')
+      .execute();
+    await seedDagRun(e.db, 'run_queued', { who: 'stored' }, Date.UTC(2024, 0, 5));
+    const stored = await e.db.kysely
+      .selectFrom('dag_run')
+      .selectAll()
+      .where('run_id', '=', 'run_queued')
+      .executeTakeFirstOrThrow();
+    // A conf other than the stored one shows which of the two the try used.
+    const dagRun = { ...runContextColumns(stored), conf: JSON.stringify({ who: 'queued' }) };
+    const rendered = async (taskId: string) => {
+      const key = await seedTaskInstance(e.db, 'run_queued', taskId);
+      const result = await run({ ...key, queued: { maxTries: 0, operator: 'BashOperator', dagRun } });
+      expect(result).toMatchObject({ ran: true, state: 'success' });
+      return JSON.parse((await tiRow(e.db, 'run_queued', taskId)).rendered_fields!) as {
+        bashCommand: string;
+      };
+    };
+    expect((await rendered('echo_ok')).bashCommand).toBe('echo "hello queued on 2024-01-05"');
+    // Named by the template: read for this try (run_before's interval starts a day before it).
+    expect((await rendered('echo_prev')).bashCommand).toBe(
+      'echo "since 2023-12-29T00:00:00+00:00 for queued"',
+    );
   });
 
   it('runs each try on its own copy of the operator when the DAG module is kept between tries', async () => {
@@ -337,5 +373,25 @@ describe.each(TEST_DIALECTS)('task runner on %s', (dialect) => {
       })
       .execute();
     expect(await run(key)).toMatchObject({ state: 'failed' });
+  });
+});
+
+describe('which tries read the previous successful run', () => {
+  const bash = (bashCommand: string, extra: Record<string, unknown> = {}) =>
+    new BashOperator({ taskId: 't', bashCommand, ...extra });
+
+  it('a BashOperator whose templates do not name it does not; one that names it does', () => {
+    expect(mayReadPreviousSuccess(bash('echo {{ ds }}'))).toBe(false);
+    expect(mayReadPreviousSuccess(bash('echo {{ prev_data_interval_end_success }}'))).toBe(true);
+    expect(
+      mayReadPreviousSuccess(bash('true', { env: { SINCE: '{{ prev_data_interval_start_success }}' } })),
+    ).toBe(true);
+  });
+
+  it('user code that gets the context may read it: callbacks, function operators, subclasses', () => {
+    expect(mayReadPreviousSuccess(bash('true', { onSuccessCallback: () => undefined }))).toBe(true);
+    expect(mayReadPreviousSuccess(new FunctionOperator({ taskId: 'f', fn: () => 1 }))).toBe(true);
+    class OwnBash extends BashOperator {}
+    expect(mayReadPreviousSuccess(new OwnBash({ taskId: 'o', bashCommand: 'true' }))).toBe(true);
   });
 });

@@ -19,6 +19,8 @@ export interface BashOperatorArgs extends BaseOperatorArgs {
 /** Runs a command with bash. Exit 0 → success, 99 → skipped, anything else → failure. */
 export class BashOperator extends BaseOperator {
   static override templateFields = ['bashCommand', 'env', 'cwd'];
+  /** execute() reads the run and try ids, ts and the log; never the previous successful run. */
+  static override readonly readsPreviousSuccess = false;
   bashCommand: string;
   env: Record<string, string> | undefined;
   cwd: string | undefined;
