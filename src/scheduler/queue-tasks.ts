@@ -362,20 +362,22 @@ async function pickInBatches(
   const begin = lock ? [CompiledQuery.raw('start transaction')] : [];
   const end = lock ? [CompiledQuery.raw('commit')] : [];
   return onBatchConnection(batches, async (connection) => {
+    // Pool sizes come from the same one-second cache as poolSlots(); read with the rest when stale.
+    const cachedPools = freshPools(db, options.now);
     const first = await sendStatementBatch(connection, [
       ...begin,
       candidatesQuery(db, chooser.firstLimit, lock),
-      poolsQuery(db),
       activeQuery(db),
+      ...(cachedPools ? [] : [poolsQuery(db)]),
     ]);
-    const [candidates, poolRows, active] = first.slice(begin.length) as [
+    const [candidates, active, poolRows] = first.slice(begin.length) as [
       Candidate[],
-      { pool: string; slots: number }[],
       ActiveCount[],
+      { pool: string; slots: number }[] | undefined,
     ];
     const read = async (limit: number): Promise<Candidate[]> =>
       (await connection.executeQuery<Candidate>(candidatesQuery(db, limit, lock))).rows;
-    const pools = rememberPools(poolRows, options.now);
+    const pools = cachedPools ?? rememberPools(db, poolRows ?? [], options.now);
     const chosen = await chooser.chooseReadingDeeper(candidates, pools, active, read);
     const groups = groupByRun(chosen);
     if (groups.length === 0) {
@@ -395,15 +397,33 @@ async function pickInBatches(
   });
 }
 
-/** Pool sizes change rarely (`pools set`): read them at most once a second. */
-let poolCache: { at: number; pools: [string, number][] } | undefined;
+/**
+ * Pool sizes change rarely (`pools set`): read them at most once a second. Kept per database (a
+ * transaction's handle shares its database's adapter), as one process may hold several.
+ */
+const poolCaches = new WeakMap<object, { at: number; pools: [string, number][] }>();
+const poolCacheKey = (db: Kysely<Database>): object => db.getExecutor().adapter;
+
 async function poolSlots(db: Kysely<Database>, now: number): Promise<[string, number][]> {
-  if (poolCache && now - poolCache.at < 1000 && now >= poolCache.at) return poolCache.pools;
-  return rememberPools((await db.executeQuery<{ pool: string; slots: number }>(poolsQuery(db))).rows, now);
+  return (
+    freshPools(db, now) ??
+    rememberPools(db, (await db.executeQuery<{ pool: string; slots: number }>(poolsQuery(db))).rows, now)
+  );
+}
+
+/** The cached pool sizes if read within the last second. */
+function freshPools(db: Kysely<Database>, now: number): [string, number][] | undefined {
+  const cached = poolCaches.get(poolCacheKey(db));
+  return cached && now - cached.at < 1000 && now >= cached.at ? cached.pools : undefined;
 }
 
 /** Pool sizes as read (a negative size is unlimited), kept for poolSlots. */
-function rememberPools(rows: readonly { pool: string; slots: number }[], now: number): [string, number][] {
-  poolCache = { at: now, pools: rows.map((p) => [p.pool, p.slots < 0 ? Infinity : p.slots]) };
-  return poolCache.pools;
+function rememberPools(
+  db: Kysely<Database>,
+  rows: readonly { pool: string; slots: number }[],
+  now: number,
+): [string, number][] {
+  const pools: [string, number][] = rows.map((p) => [p.pool, p.slots < 0 ? Infinity : p.slots]);
+  poolCaches.set(poolCacheKey(db), { at: now, pools });
+  return pools;
 }
