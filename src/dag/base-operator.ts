@@ -126,6 +126,13 @@ export abstract class BaseOperator implements DependencyNode {
    * mayReadPreviousSuccess in the task runner, which then saves a query per try).
    */
   static readonly readsPreviousSuccess: boolean = true;
+  /**
+   * Whether every process this class's execute() starts has ended, or left this process's tree,
+   * by the time it returns. A class that guarantees it says `true` as its own static field; the
+   * task runner then skips its walk of the process tree after a try that ran no other user code.
+   * A subclass inherits the default (false) until it says so itself.
+   */
+  static readonly leavesNoProcesses: boolean = false;
   readonly taskId: string;
   /** The id as given, before a task group prefixed it. */
   readonly localTaskId: string;

@@ -29,6 +29,12 @@ export interface ExecuteOptions {
    * (a test harness, `dags test` inside a scheduler); then only the operator's own cleanup runs.
    */
   ownsProcess: boolean;
+  /**
+   * No user code ran in this try so far and the operator's class declares that its execute()
+   * leaves no process behind (BaseOperator.leavesNoProcesses): the look for leftover processes
+   * after a normal end is skipped.
+   */
+  leavesNoProcesses?: boolean;
 }
 
 export interface ExecuteResult {
@@ -98,7 +104,8 @@ export async function executeOperator(options: ExecuteOptions): Promise<ExecuteR
     if (first !== SETTLED) {
       // Finished by itself. Subprocesses it left running would outlive the task and leak into the
       // next task this process runs: kill them.
-      const leftovers = options.ownsProcess ? listTaskProcesses(process.pid) : [];
+      const leftovers =
+        options.ownsProcess && !options.leavesNoProcesses ? listTaskProcesses(process.pid) : [];
       if (leftovers.length > 0) {
         log.warn(`The task left processes running (${leftovers.join(', ')}); killing them.`);
         await killTrees(leftovers, 1000);

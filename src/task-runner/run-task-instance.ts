@@ -304,7 +304,13 @@ async function executeAndRecord(
 ): Promise<{ state: TaskInstanceState; tainted: boolean; leftNoProcesses: boolean; error: string | null }> {
   const db = deps.db.kysely;
   const { operator, context, loaded, retry } = prepared;
-  await runCallback(operator.callbacks.onExecuteCallback, context, undefined, 'onExecuteCallback', rs.log);
+  const userCodeRan = await runCallback(
+    operator.callbacks.onExecuteCallback,
+    context,
+    undefined,
+    'onExecuteCallback',
+    rs.log,
+  );
   const { outcome, tainted, leftNoProcesses } = await executeOperator({
     operator,
     context,
@@ -313,6 +319,7 @@ async function executeAndRecord(
     settleGraceMs: Math.min(deps.config.core.killed_task_cleanup_time * 1000, 5000),
     log: rs.log,
     ownsProcess: deps.ownsProcess,
+    leavesNoProcesses: !userCodeRan && declaresLeavesNoProcesses(operator),
   });
   // Our own final write would look like a change from outside to the next beat.
   rs.stopWatching();
@@ -567,6 +574,12 @@ export interface PreviousSuccess {
  * The run, and the data interval of the DAG's last successful run before it, in one statement:
  * the runner needs both before every try.
  */
+/** See BaseOperator.leavesNoProcesses: declared by the operator's own class, never inherited. */
+function declaresLeavesNoProcesses(operator: BaseOperator): boolean {
+  const cls = operator.constructor as { leavesNoProcesses?: unknown };
+  return Object.hasOwn(cls, 'leavesNoProcesses') && cls.leavesNoProcesses === true;
+}
+
 /** The context variables that need the last successful run (read at the start of each try). */
 const PREVIOUS_SUCCESS_VARIABLES = /prev_data_interval_(start|end)_success/;
 

@@ -130,6 +130,35 @@ describe.each(['sqlite', 'mysql', 'postgres'] as const)('LocalExecutor on %s', (
     }
   });
 
+  it("kills a process that a BashOperator's onExecuteCallback left, though the operator itself leaves none", async () => {
+    await start();
+    const pidfile = `${e.home}/execute-callback-${dialect}.pid`;
+    const runId = await newRun({ pidfile });
+    const key = await seedTaskInstance(e.db, runId, 'bash_after_callback_process');
+    await executor.queue(item(key));
+    await untilFinished(executor, [key]);
+    const leftover = Number(readFileSync(pidfile, 'utf8').trim());
+    const alive = () => {
+      try {
+        process.kill(leftover, 0);
+        return !readFileSync(`/proc/${leftover}/stat`, 'utf8').includes(') Z ');
+      } catch {
+        return false;
+      }
+    };
+    try {
+      expect((await tiRow(e.db, runId, 'bash_after_callback_process')).state).toBe('success');
+      for (const deadline = Date.now() + 5000; alive() && Date.now() < deadline;)
+        await new Promise((r) => setTimeout(r, 50));
+      expect(alive()).toBe(false);
+      expect(readFileSync(taskLogPath(e.logFolder, key), 'utf8')).toContain(
+        'The task left processes running',
+      );
+    } finally {
+      if (alive()) process.kill(leftover, 'SIGKILL');
+    }
+  });
+
   it('kills the whole process tree of a task that exceeds executionTimeout', async () => {
     await start();
     const pidfile = `${e.home}/sleep-${dialect}.pid`;

@@ -21,6 +21,12 @@ export class BashOperator extends BaseOperator {
   static override templateFields = ['bashCommand', 'env', 'cwd'];
   /** execute() reads the run and try ids, ts and the log; never the previous successful run. */
   static override readonly readsPreviousSuccess = false;
+  /**
+   * execute() returns once bash has exited and its output has closed: anything still holding the
+   * output would have kept it open, and anything that let go of it was re-parented away from us
+   * when its parent exited (to init: the runner is no subreaper), so a walk would find nothing.
+   */
+  static override readonly leavesNoProcesses = true;
   bashCommand: string;
   env: Record<string, string> | undefined;
   cwd: string | undefined;
