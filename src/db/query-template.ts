@@ -97,3 +97,20 @@ export function queryTemplate<const K extends string>(
     },
   };
 }
+
+/**
+ * One statement in several shapes (the columns an update sets, the length of an IN list …): each
+ * shape's template is made on first use and kept. `key` names the shape.
+ */
+export function templatesByShape<S, K extends string>(
+  key: (shape: S) => string,
+  make: (shape: S) => QueryTemplate<K>,
+): (shape: S) => QueryTemplate<K> {
+  const made = new Map<string, QueryTemplate<K>>();
+  return (shape) => {
+    const name = key(shape);
+    let template = made.get(name);
+    if (!template) made.set(name, (template = make(shape)));
+    return template;
+  };
+}

@@ -1,5 +1,5 @@
 import { CompiledQuery, sql, type ExpressionBuilder, type Kysely } from 'kysely';
-import { queryTemplate, type QueryTemplate } from '../db/query-template.js';
+import { queryTemplate, templatesByShape } from '../db/query-template.js';
 import { onBatchConnection, sendStatementBatch } from '../db/statement-batch.js';
 import type { Database, TaskInstanceRow } from '../db/tables.js';
 import type { RunContextColumns } from '../dag-runs/run-info.js';
@@ -119,34 +119,30 @@ function queueGroupQuery(
 }
 
 /** One template per group size (the task ids are an IN list). */
-const queueGroupTemplates: QueryTemplate<string>[] = [];
-function queueGroupTemplate(size: number): QueryTemplate<string> {
+const queueGroupTemplate = templatesByShape(String, (size: number) => {
   const taskNames = Array.from({ length: size }, (_, i) => `task${i}`);
-  return (queueGroupTemplates[size] ??= queryTemplate(
-    ['dagId', 'runId', 'mapIndex', 'now', 'jobId', ...taskNames],
-    (db, v) => {
-      const value = (name: string) => v[name] as never;
-      return db
-        .updateTable('task_instance')
-        .set({
-          state: 'queued',
-          try_number: sql<number>`try_number + 1`,
-          queued_dttm: value('now'),
-          queued_by_job_id: value('jobId'),
-          updated_at: value('now'),
-        })
-        .where(
-          inGroup({
-            dag_id: value('dagId'),
-            run_id: value('runId'),
-            map_index: value('mapIndex'),
-            taskIds: taskNames.map(value),
-          }),
-        )
-        .where('state', '=', 'scheduled');
-    },
-  ));
-}
+  return queryTemplate(['dagId', 'runId', 'mapIndex', 'now', 'jobId', ...taskNames], (db, v) => {
+    const value = (name: string) => v[name] as never;
+    return db
+      .updateTable('task_instance')
+      .set({
+        state: 'queued',
+        try_number: sql<number>`try_number + 1`,
+        queued_dttm: value('now'),
+        queued_by_job_id: value('jobId'),
+        updated_at: value('now'),
+      })
+      .where(
+        inGroup({
+          dag_id: value('dagId'),
+          run_id: value('runId'),
+          map_index: value('mapIndex'),
+          taskIds: taskNames.map(value),
+        }),
+      )
+      .where('state', '=', 'scheduled');
+  });
+});
 
 /** Of a group whose update matched fewer rows than asked, the TIs this loop did queue. */
 async function queuedOfGroup(

@@ -457,7 +457,6 @@ function runKey(dagId: string, runId: string): string {
   return `${dagId}\u0000${runId}`;
 }
 
-/** Take out of `dirty` the runs whose cache shows that deciding them now would change nothing. */
 /** A queued run with an id above `seenUpTo` (a run queued since startQueuedRuns last looked). */
 async function hasNewQueuedRun(db: Kysely<Database>, seenUpTo: number): Promise<boolean> {
   const row = await db
@@ -470,6 +469,7 @@ async function hasNewQueuedRun(db: Kysely<Database>, seenUpTo: number): Promise<
   return row !== undefined;
 }
 
+/** Take out of `dirty` the runs whose cache shows that deciding them now would change nothing. */
 async function dropUnchangeable(
   dirty: Set<string>,
   tiCaches: Map<string, RunTiCache>,

@@ -268,15 +268,10 @@ async function prepareTry(
       reuseModule: deps.reuseDagModule === true,
     });
     retry = retrySettingsOf(loaded.operator);
-    const queuedRun = request.queued?.dagRun;
-    const { run: dagRun, previousSuccess } = queuedRun
-      ? {
-          run: queuedRun,
-          previousSuccess: mayReadPreviousSuccess(loaded.operator)
-            ? await readPreviousSuccess(db, queuedRun.dag_id, queuedRun.logical_date)
-            : null,
-        }
-      : await readDagRun(db, request.dagId, request.runId);
+    const dagRun = request.queued?.dagRun ?? (await readDagRun(db, request.dagId, request.runId));
+    const previousSuccess = mayReadPreviousSuccess(loaded.operator)
+      ? await readPreviousSuccess(db, dagRun.dag_id, dagRun.logical_date)
+      : null;
     const { context, operator, pushedXComs } = await buildContext({
       request,
       deps,
@@ -319,7 +314,7 @@ async function executeAndRecord(
     settleGraceMs: Math.min(deps.config.core.killed_task_cleanup_time * 1000, 5000),
     log: rs.log,
     ownsProcess: deps.ownsProcess,
-    leavesNoProcesses: !userCodeRan && declaresLeavesNoProcesses(operator),
+    leavesNoProcesses: !userCodeRan && ownClassDeclares(operator, 'leavesNoProcesses') === true,
   });
   // Our own final write would look like a change from outside to the next beat.
   rs.stopWatching();
@@ -571,13 +566,16 @@ export interface PreviousSuccess {
 }
 
 /**
- * The run, and the data interval of the DAG's last successful run before it, in one statement:
- * the runner needs both before every try.
+ * A static field as the operator's own class declares it, undefined when only a base class does:
+ * such declarations (readsPreviousSuccess, leavesNoProcesses) describe that class's execute(),
+ * which a subclass may override.
  */
-/** See BaseOperator.leavesNoProcesses: declared by the operator's own class, never inherited. */
-function declaresLeavesNoProcesses(operator: BaseOperator): boolean {
-  const cls = operator.constructor as { leavesNoProcesses?: unknown };
-  return Object.hasOwn(cls, 'leavesNoProcesses') && cls.leavesNoProcesses === true;
+function ownClassDeclares(
+  operator: BaseOperator,
+  field: 'readsPreviousSuccess' | 'leavesNoProcesses',
+): unknown {
+  const cls = operator.constructor as unknown as Record<string, unknown>;
+  return Object.hasOwn(cls, field) ? cls[field] : undefined;
 }
 
 /** The context variables that need the last successful run (read at the start of each try). */
@@ -591,8 +589,7 @@ const PREVIOUS_SUCCESS_VARIABLES = /prev_data_interval_(start|end)_success/;
  * When nothing can see it, the context carries null and the try saves a query.
  */
 export function mayReadPreviousSuccess(operator: BaseOperator): boolean {
-  const cls = operator.constructor as { readsPreviousSuccess?: unknown };
-  if (!Object.hasOwn(cls, 'readsPreviousSuccess') || cls.readsPreviousSuccess !== false) return true;
+  if (ownClassDeclares(operator, 'readsPreviousSuccess') !== false) return true;
   if (Object.values(operator.callbacks).some((callback) => typeof callback === 'function')) return true;
   const fields = operator as unknown as Record<string, unknown>;
   return operator.templateFields.some((field) => mentions(fields[field], PREVIOUS_SUCCESS_VARIABLES));
@@ -636,43 +633,16 @@ async function readPreviousSuccess(
   return row ? { start: Number(row.start), end: Number(row.end) } : null;
 }
 
-interface PreviousSuccessColumns {
-  prev_success_start: number | null;
-  prev_success_end: number | null;
-}
+const readDagRunTemplate = queryTemplate(['dagId', 'runId'], (db, v) =>
+  db.selectFrom('dag_run').selectAll().where('dag_id', '=', v.dagId).where('run_id', '=', v.runId),
+);
 
-/** The run, and the data interval of the last successful run before it (prev_data_interval_*_success). */
-const readDagRunTemplate = queryTemplate(['dagId', 'runId'], (db, v) => {
-  const previous = (column: 'data_interval_start' | 'data_interval_end') =>
-    sql<number | null>`(select coalesce(p.${sql.ref(column)}, p.logical_date) from dag_run p
-      where p.dag_id = r.dag_id and p.state = 'success' and p.logical_date < r.logical_date
-      order by p.logical_date desc limit 1)`;
-  return db
-    .selectFrom('dag_run as r')
-    .selectAll('r')
-    .select([
-      previous('data_interval_start').as('prev_success_start'),
-      previous('data_interval_end').as('prev_success_end'),
-    ])
-    .where('r.dag_id', '=', v.dagId)
-    .where('r.run_id', '=', v.runId);
-});
-
-export async function readDagRun(
-  db: Kysely<Database>,
-  dagId: string,
-  runId: string,
-): Promise<{ run: DagRunRow; previousSuccess: PreviousSuccess | null }> {
-  const { rows } = await db.executeQuery<DagRunRow & PreviousSuccessColumns>(
-    readDagRunTemplate.bind(db, { dagId, runId }),
-  );
-  const row = rows[0];
-  if (!row) throw new Error(`DAG run ${dagId}/${runId} does not exist`);
-  const { prev_success_start: start, prev_success_end: end, ...run } = row;
-  return {
-    run,
-    previousSuccess: start === null || end === null ? null : { start: Number(start), end: Number(end) },
-  };
+/** The run, when the scheduler did not send its context columns (`tasks run`). */
+async function readDagRun(db: Kysely<Database>, dagId: string, runId: string): Promise<DagRunRow> {
+  const { rows } = await db.executeQuery<DagRunRow>(readDagRunTemplate.bind(db, { dagId, runId }));
+  const run = rows[0];
+  if (!run) throw new Error(`DAG run ${dagId}/${runId} does not exist`);
+  return run;
 }
 
 export interface BuildContextInput {

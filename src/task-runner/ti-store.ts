@@ -1,5 +1,5 @@
 import { sql, type CompiledQuery, type Expression, type Kysely } from 'kysely';
-import { queryTemplate, type QueryTemplate } from '../db/query-template.js';
+import { queryTemplate, templatesByShape } from '../db/query-template.js';
 import type { Database, TaskInstanceRow, TaskInstanceState, TaskInstanceUpdate } from '../db/tables.js';
 
 /**
@@ -68,32 +68,28 @@ const CLAIM_VALUES = [
   'pid',
   'startDate',
 ] as const;
-type ClaimValue = (typeof CLAIM_VALUES)[number];
 
 /** The claim's four shapes: with or without rendered fields, a job id value or the batch's. */
-const claimTemplates = new Map<string, QueryTemplate<ClaimValue | 'jobId' | 'renderedFields'>>();
-function claimTemplate(rendered: boolean, jobIdFromBatch: boolean) {
-  const shape = `${rendered}/${jobIdFromBatch}`;
-  let template = claimTemplates.get(shape);
-  if (!template) {
-    const names = [
-      ...CLAIM_VALUES,
-      ...(jobIdFromBatch ? [] : (['jobId'] as const)),
-      ...(rendered ? (['renderedFields'] as const) : []),
-    ];
-    template = queryTemplate(names, (db, v) =>
-      claimTaskInstanceQuery(
-        db,
-        v,
-        v,
-        jobIdFromBatch ? sql<number>`last_insert_id()` : v.jobId,
-        rendered ? v.renderedFields : undefined,
-      ),
-    );
-    claimTemplates.set(shape, template);
-  }
-  return template;
-}
+const claimTemplate = templatesByShape(
+  ({ rendered, jobIdFromBatch }: { rendered: boolean; jobIdFromBatch: boolean }) =>
+    `${rendered}/${jobIdFromBatch}`,
+  ({ rendered, jobIdFromBatch }) =>
+    queryTemplate(
+      [
+        ...CLAIM_VALUES,
+        ...(jobIdFromBatch ? [] : (['jobId'] as const)),
+        ...(rendered ? (['renderedFields'] as const) : []),
+      ],
+      (db, v) =>
+        claimTaskInstanceQuery(
+          db,
+          v,
+          v,
+          jobIdFromBatch ? sql<number>`last_insert_id()` : v.jobId,
+          rendered ? v.renderedFields : undefined,
+        ),
+    ),
+);
 
 /** The guarded claim UPDATE, compiled (see claimTaskInstanceQuery). */
 export function claimTaskInstanceStatement(
@@ -103,20 +99,14 @@ export function claimTaskInstanceStatement(
   jobId: ClaimJobId,
 ): CompiledQuery {
   const rendered = info.renderedFields !== undefined;
-  const fromBatch = jobId === 'last_insert_id';
-  return claimTemplate(rendered, fromBatch).bind(db, {
-    dagId: key.dagId,
-    runId: key.runId,
-    taskId: key.taskId,
-    mapIndex: key.mapIndex,
-    tryNumber: key.tryNumber,
-    hostname: info.hostname,
-    unixname: info.unixname,
-    pid: info.pid,
-    startDate: info.startDate,
-    ...(fromBatch ? {} : { jobId }),
-    ...(rendered ? { renderedFields: JSON.stringify(info.renderedFields) } : {}),
-  } as Record<ClaimValue | 'jobId' | 'renderedFields', unknown>);
+  const jobIdFromBatch = jobId === 'last_insert_id';
+  // The template reads only the values its shape names from the key and the runner's identity.
+  return claimTemplate({ rendered, jobIdFromBatch }).bind(db, {
+    ...key,
+    ...info,
+    jobId,
+    renderedFields: rendered ? JSON.stringify(info.renderedFields) : null,
+  });
 }
 
 /** The guarded claim UPDATE (rendered fields as JSON text; undefined leaves them as they are). */
@@ -158,19 +148,21 @@ export async function finishTaskInstance(
   expectedStates: readonly TaskInstanceState[] = ['running'],
 ): Promise<boolean> {
   const result = await db.executeQuery(
-    finishTemplate(update, expectedStates).bind(db, finishValues(key, update)),
+    finishTemplate({ columns: updatedColumns(update), expectedStates }).bind(db, {
+      ...key,
+      ...update,
+      updated_at: Date.now(),
+    }),
   );
   return Number(result.numAffectedRows) === 1;
 }
 
 /** One template per set of updated columns and expected states (the update's values are bound). */
-const finishTemplates = new Map<string, QueryTemplate<string>>();
-function finishTemplate(update: TaskInstanceUpdate, expectedStates: readonly TaskInstanceState[]) {
-  const columns = updatedColumns(update);
-  const shape = `${columns.join(',')}/${expectedStates.join(',')}`;
-  let template = finishTemplates.get(shape);
-  if (!template) {
-    template = queryTemplate([...KEY_VALUES, 'updated_at', ...columns], (db, v) => {
+const finishTemplate = templatesByShape(
+  ({ columns, expectedStates }: { columns: string[]; expectedStates: readonly TaskInstanceState[] }) =>
+    `${columns.join(',')}/${expectedStates.join(',')}`,
+  ({ columns, expectedStates }) =>
+    queryTemplate([...KEY_VALUES, 'updated_at', ...columns], (db, v) => {
       const value = (name: string) => v[name] as never;
       return db
         .updateTable('task_instance')
@@ -181,11 +173,8 @@ function finishTemplate(update: TaskInstanceUpdate, expectedStates: readonly Tas
         .where('map_index', '=', value('mapIndex'))
         .where('try_number', '=', value('tryNumber'))
         .where('state', 'in', [...expectedStates]);
-    });
-    finishTemplates.set(shape, template);
-  }
-  return template;
-}
+    }),
+);
 
 const KEY_VALUES = ['dagId', 'runId', 'taskId', 'mapIndex', 'tryNumber'] as const;
 
@@ -195,18 +184,6 @@ export function updatedColumns(update: object): string[] {
     .filter(([, value]) => value !== undefined)
     .map(([column]) => column)
     .sort();
-}
-
-function finishValues(key: TaskInstanceKeyLike, update: TaskInstanceUpdate): Record<string, unknown> {
-  return {
-    dagId: key.dagId,
-    runId: key.runId,
-    taskId: key.taskId,
-    mapIndex: key.mapIndex,
-    tryNumber: key.tryNumber,
-    ...update,
-    updated_at: Date.now(),
-  };
 }
 
 export async function recordReschedule(

@@ -4,7 +4,7 @@ import type { Database, TaskInstanceState, TaskInstanceUpdate } from '../db/tabl
 import { onBatchConnection, sendStatementBatch } from '../db/statement-batch.js';
 import { retryTransient, transactionWithRetry } from '../db/transient-errors.js';
 import { createTaskJob, endTaskJob, insertTaskJobStatement, type JobIdentity } from './job-heartbeat.js';
-import { queryTemplate, type QueryTemplate } from '../db/query-template.js';
+import { queryTemplate, templatesByShape } from '../db/query-template.js';
 import {
   claimTaskInstance,
   claimTaskInstanceStatement,
@@ -167,13 +167,9 @@ async function finishTryInOneStatement(
   const now = Date.now();
   const result = await db.executeQuery(
     finishInOneStatementTemplate(updatedColumns(update)).bind(db, {
+      ...key,
       ...update,
       updated_at: now,
-      dagId: key.dagId,
-      runId: key.runId,
-      taskId: key.taskId,
-      mapIndex: key.mapIndex,
-      tryNumber: key.tryNumber,
       jobId,
       jobState: update.state === 'failed' ? 'failed' : 'success',
       now,
@@ -183,13 +179,11 @@ async function finishTryInOneStatement(
 }
 
 /** One template per set of TI columns the update sets. */
-const finishTemplates = new Map<string, QueryTemplate<string>>();
-function finishInOneStatementTemplate(columns: readonly string[]): QueryTemplate<string> {
-  const shape = columns.join(',');
-  let template = finishTemplates.get(shape);
-  if (!template) {
+const finishInOneStatementTemplate = templatesByShape(
+  (columns: readonly string[]) => columns.join(','),
+  (columns) => {
     const tiColumns = [...columns, 'updated_at'];
-    template = queryTemplate(
+    return queryTemplate(
       [...tiColumns, 'dagId', 'runId', 'taskId', 'mapIndex', 'tryNumber', 'jobId', 'jobState', 'now'],
       (db, v) => sql`update task_instance ti join job j on j.id = ${v.jobId}
     set ${sql.join(tiColumns.map((column) => sql`${sql.ref(`ti.${column}`)} = ${v[column]}`))},
@@ -197,7 +191,5 @@ function finishInOneStatementTemplate(columns: readonly string[]): QueryTemplate
     where ti.dag_id = ${v.dagId} and ti.run_id = ${v.runId} and ti.task_id = ${v.taskId}
       and ti.map_index = ${v.mapIndex} and ti.try_number = ${v.tryNumber} and ti.state = 'running'`,
     );
-    finishTemplates.set(shape, template);
-  }
-  return template;
-}
+  },
+);
