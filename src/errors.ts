@@ -19,6 +19,7 @@ export type ErrorKind =
   | 'conflict'
   | 'unauthenticated'
   | 'forbidden'
+  | 'rate_limited'
   | 'database'
   | 'dag_import'
   | 'timeout'
@@ -62,6 +63,11 @@ export class AuthenticationError extends UpdraftError {
 
 export class PermissionDeniedError extends UpdraftError {
   readonly kind = 'forbidden';
+}
+
+/** Too many attempts in too short a time (sign-ins); try again later. */
+export class TooManyRequestsError extends UpdraftError {
+  readonly kind = 'rate_limited';
 }
 
 /** The metadata database cannot be reached or is not migrated. */

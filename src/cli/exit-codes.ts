@@ -14,4 +14,5 @@ export const EXIT_CODES: Record<ErrorKind, number> = {
   dag_import: 11,
   timeout: 12,
   remote: 13,
+  rate_limited: 14,
 };

@@ -7,6 +7,7 @@ import * as m0002 from './migrations/0002_ti_queue_order_index.js';
 import * as m0003 from './migrations/0003_dag_code_dependencies.js';
 import * as m0004 from './migrations/0004_callback_request.js';
 import * as m0005 from './migrations/0005_ti_active_count_index.js';
+import * as m0006 from './migrations/0006_sign_in_limits_and_sessions.js';
 import type { MetadataDb } from './open.js';
 
 /**
@@ -20,6 +21,7 @@ const MIGRATIONS = {
   '0003_dag_code_dependencies': m0003,
   '0004_callback_request': m0004,
   '0005_ti_active_count_index': m0005,
+  '0006_sign_in_limits_and_sessions': m0006,
 } as const;
 
 export const MIGRATION_TABLE = 'updraft_migration';

@@ -260,6 +260,21 @@ export interface UserRoleTable {
   role_id: number;
 }
 
+/** Sign-in attempts per counter key and one-minute window (web/auth/rate-limit.ts). */
+export interface LoginAttemptTable {
+  counter_key: string;
+  window_start: Millis;
+  attempts: number;
+}
+
+/** A signed-in browser session; the cookie names `session_id` (web/auth/session-store.ts). */
+export interface SessionTable {
+  id: Id;
+  session_id: string;
+  user_id: number;
+  expiry: Millis;
+}
+
 export interface Database {
   dag: DagTable;
   dag_tag: DagTagTable;
@@ -279,6 +294,8 @@ export interface Database {
   ab_user: UserTable;
   ab_role: RoleTable;
   ab_user_role: UserRoleTable;
+  login_attempt: LoginAttemptTable;
+  session: SessionTable;
 }
 
 export type DagRow = Selectable<DagTable>;

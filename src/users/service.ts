@@ -195,6 +195,7 @@ export async function deleteUser(store: MetadataDb, ref: UserRef): Promise<UserI
     const roles = (await rolesOf(trx, [row.id])).get(row.id) ?? [];
     // Explicit, rather than relying on ON DELETE CASCADE (SQLite needs foreign_keys=ON for that).
     await trx.deleteFrom('ab_user_role').where('user_id', '=', row.id).execute();
+    await endSessions(trx, row.id);
     await trx.deleteFrom('ab_user').where('id', '=', row.id).execute();
     return toInfo(row, roles);
   });
@@ -210,6 +211,7 @@ export async function addRole(store: MetadataDb, ref: UserRef, role: string): Pr
       throw new ConflictError(`User '${row.username}' already has the role '${role}'.`);
     await trx.insertInto('ab_user_role').values({ user_id: row.id, role_id: roleId }).execute();
     await trx.updateTable('ab_user').set({ changed_on: Date.now() }).where('id', '=', row.id).execute();
+    await endSessions(trx, row.id);
     return toInfo(row, [...current, role].sort());
   });
 }
@@ -228,6 +230,7 @@ export async function removeRole(store: MetadataDb, ref: UserRef, role: string):
       .where('role_id', '=', roleId)
       .execute();
     await trx.updateTable('ab_user').set({ changed_on: Date.now() }).where('id', '=', row.id).execute();
+    await endSessions(trx, row.id);
     return toInfo(
       row,
       current.filter((r) => r !== role),
@@ -238,18 +241,24 @@ export async function removeRole(store: MetadataDb, ref: UserRef, role: string):
 /** Replace a user's password (e.g. `standalone` regenerating the admin password). */
 export async function setPassword(store: MetadataDb, ref: UserRef, password: string): Promise<void> {
   const hash = await hashPassword(validatePassword(password));
-  const result = await store.kysely
-    .updateTable('ab_user')
-    .set({ password: hash, changed_on: Date.now() })
-    .where((eb) =>
-      'id' in ref
-        ? eb('id', '=', ref.id)
-        : 'username' in ref
-          ? eb('username', '=', ref.username)
-          : eb('email', '=', ref.email),
-    )
-    .executeTakeFirst();
-  if (Number(result.numUpdatedRows) === 0) throw new NotFoundError(`No user with ${describeRef(ref)}.`);
+  await store.kysely.transaction().execute(async (trx) => {
+    const row = await findUserRow(trx, ref);
+    if (!row) throw new NotFoundError(`No user with ${describeRef(ref)}.`);
+    await trx
+      .updateTable('ab_user')
+      .set({ password: hash, changed_on: Date.now() })
+      .where('id', '=', row.id)
+      .execute();
+    await endSessions(trx, row.id);
+  });
+}
+
+/**
+ * Sign the user out everywhere: their browser sessions stop working on the next request. Called
+ * whenever what a session was granted on changes (password, roles, the user itself).
+ */
+async function endSessions(db: Db, userId: number): Promise<void> {
+  await db.deleteFrom('session').where('user_id', '=', userId).execute();
 }
 
 // A hash of a random string: verifying against it when the user does not exist keeps the time an

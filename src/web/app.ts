@@ -5,8 +5,9 @@ import type { AppContext } from '../context.js';
 import { NotFoundError } from '../errors.js';
 import { parseApiAuthBackends } from './auth/api-backends.js';
 import { loadSession, type GuardDeps } from './auth/guard.js';
-import { LoginRateLimiter } from './auth/rate-limit.js';
+import { SignInLimiter } from './auth/rate-limit.js';
 import { SessionCodec } from './auth/session.js';
+import { SessionStore } from './auth/session-store.js';
 import { CredentialCache, PrincipalCache } from './auth/users.js';
 import { sendError } from './http-errors.js';
 import { apiEndpoints, registerApi } from './api/routes.js';
@@ -29,10 +30,11 @@ export async function buildWebApp(app: AppContext): Promise<FastifyInstance> {
       values.webserver.secret_key,
       values.webserver.session_lifetime_minutes * 60_000,
     ),
+    sessionStore: new SessionStore(metadata.kysely),
     apiBackends: parseApiAuthBackends(values.api.auth_backends),
     credentials: new CredentialCache(),
     principals: new PrincipalCache(),
-    limiter: new LoginRateLimiter(values.webserver.login_rate_limit),
+    limiter: new SignInLimiter(metadata.kysely, metadata.dialect, values.webserver.login_rate_limit),
     secureCookies: values.webserver.base_url.startsWith('https://'),
   };
   const web: WebContext = { app, db: metadata.kysely, store: metadata, guard };

@@ -12,6 +12,7 @@ const STATUS_BY_KIND: Partial<Record<ErrorKind, number>> = {
   conflict: 409,
   unauthenticated: 401,
   forbidden: 403,
+  rate_limited: 429,
   timeout: 504,
 };
 

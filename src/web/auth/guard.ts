@@ -5,10 +5,12 @@ import type { MetadataDb } from '../../db/index.js';
 import type { Database } from '../../db/tables.js';
 import { AuthenticationError, PermissionDeniedError } from '../../errors.js';
 import type { ApiAuthBackend } from './api-backends.js';
-import type { LoginRateLimiter } from './rate-limit.js';
+import type { SignInLimiter } from './rate-limit.js';
 import { requirePermission, type Action } from './roles.js';
 import { SESSION_COOKIE, safeEqual, type SessionCodec, type SessionData } from './session.js';
-import { signIn, type CredentialCache, type PrincipalCache, type Principal } from './users.js';
+import type { SessionStore } from './session-store.js';
+import { checkSignIn } from './sign-in.js';
+import type { CredentialCache, PrincipalCache, Principal } from './users.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -22,10 +24,11 @@ export interface GuardDeps {
   db: Kysely<Database>;
   store: MetadataDb;
   sessions: SessionCodec;
+  sessionStore: SessionStore;
   apiBackends: Set<ApiAuthBackend>;
   credentials: CredentialCache;
   principals: PrincipalCache;
-  limiter: LoginRateLimiter;
+  limiter: SignInLimiter;
   /** Cookies get the Secure flag when the site is served over https. */
   secureCookies: boolean;
 }
@@ -49,17 +52,37 @@ export async function loadSession(
   reply: FastifyReply,
 ): Promise<void> {
   const decoded = deps.sessions.decode(request.cookies[SESSION_COOKIE]);
-  request.session = decoded ?? deps.sessions.create(null);
+  request.session = decoded ?? deps.sessions.create();
   request.principal = null;
   if (!decoded) writeSession(reply, deps, request.session);
-  if (request.session.uid !== null) {
-    request.principal = await deps.principals.load(deps.store, request.session.uid);
+  const { uid, sid } = request.session;
+  if (uid !== null && sid !== null) {
+    const live = await deps.sessionStore.isLive(sid, uid);
+    request.principal = live ? await deps.principals.load(deps.store, uid) : null;
     if (!request.principal) {
-      // The user was deleted or deactivated since signing in: drop back to anonymous.
-      request.session = deps.sessions.create(null);
+      // Signed out, revoked (password or role change), or the user was deleted or deactivated:
+      // drop back to anonymous.
+      request.session = deps.sessions.create();
       writeSession(reply, deps, request.session);
     }
   }
+}
+
+/** Start a signed-in session: a session row, and a fresh cookie (new CSRF token) naming it. */
+export async function startSession(reply: FastifyReply, deps: GuardDeps, userId: number): Promise<void> {
+  const expiry = deps.sessions.expiryFrom();
+  const sid = await deps.sessionStore.open(userId, expiry);
+  writeSession(reply, deps, { ...deps.sessions.createSignedIn(userId, sid), exp: expiry });
+}
+
+/** End the request's session: its row is deleted, so a copy of the old cookie no longer works. */
+export async function endSession(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  deps: GuardDeps,
+): Promise<void> {
+  if (request.session.sid !== null) await deps.sessionStore.close(request.session.sid);
+  writeSession(reply, deps, deps.sessions.create());
 }
 
 function csrfFrom(request: FastifyRequest): string | undefined {
@@ -115,18 +138,10 @@ async function apiPrincipal(deps: GuardDeps, request: FastifyRequest): Promise<P
   }
   const credentials = basicCredentials(request);
   if (credentials && backends.has('basic_auth')) {
-    const ip = request.ip;
-    if (deps.limiter.isBlocked(ip))
-      throw new PermissionDeniedError('Too many failed sign-ins from this address; try again in a minute.');
     const cachedId = deps.credentials.get(credentials.username, credentials.password);
+    const cached = cachedId !== undefined ? await deps.principals.load(deps.store, cachedId) : null;
     const principal =
-      cachedId !== undefined
-        ? await deps.principals.load(deps.store, cachedId)
-        : await signIn(deps.store, credentials.username, credentials.password);
-    if (!principal) {
-      deps.limiter.recordFailure(ip);
-      throw new AuthenticationError('Invalid username or password.');
-    }
+      cached ?? (await checkSignIn(deps, credentials.username, credentials.password, request.ip));
     deps.credentials.set(credentials.username, credentials.password, principal.userId);
     request.principal = principal;
     return principal;

@@ -1,34 +1,112 @@
+import { createHash } from 'node:crypto';
+import type { Kysely } from 'kysely';
+import { sql } from 'kysely';
+import type { DialectName } from '../../db/connection-url.js';
+import { transactionWithRetry } from '../../db/transient-errors.js';
+import type { Database } from '../../db/tables.js';
+
+const WINDOW_MS = 60_000;
 /**
- * Failed sign-ins per address in a sliding one-minute window. In memory: each webserver process
- * counts its own, which bounds guessing per process without a shared store.
+ * One address may try this many times the per-user limit across all usernames (password spraying)
+ * before every sign-in from it is refused.
  */
-export class LoginRateLimiter {
-  private readonly failures = new Map<string, number[]>();
+export const ADDRESS_LIMIT_FACTOR = 10;
+
+/** A counted sign-in attempt; given back with `succeeded` when the password was right. */
+export interface SignInTicket {
+  keys: string[];
+  windowStart: number;
+}
+
+/**
+ * Sign-in attempts per minute, counted in the metadata database so every webserver process shares
+ * the count. An attempt takes a ticket before its password is checked: the counter is incremented
+ * atomically (an upsert, read back in the same transaction) and the attempt goes ahead only if its
+ * place in the count is within the limit, so N parallel guesses check at most `limit` passwords. Two counters: the username at the
+ * address (limit per minute), and the address across all usernames (ADDRESS_LIMIT_FACTOR times
+ * the limit). A right password gives its ticket back, so only failures use up the limit, and
+ * guesses at one user do not lock another user out from the same address.
+ */
+export class SignInLimiter {
+  private lastPrune = 0;
 
   constructor(
+    private readonly db: Kysely<Database>,
+    private readonly dialect: DialectName,
     private readonly limitPerMinute: number,
     private readonly now: () => number = Date.now,
   ) {}
 
-  isBlocked(address: string): boolean {
-    return this.recent(address).length >= this.limitPerMinute;
+  /** A ticket to check the password, or null when the limit is reached. */
+  async take(username: string, address: string): Promise<SignInTicket | null> {
+    const now = this.now();
+    const windowStart = now - (now % WINDOW_MS);
+    await this.prune(windowStart);
+    const userKey = counterKey(`user\0${username.toLowerCase()}\0${address}`);
+    const addressKey = counterKey(`address\0${address}`);
+    const ticket = { keys: [userKey, addressKey], windowStart };
+    const [userCount, addressCount] = [
+      await this.increment(userKey, windowStart),
+      await this.increment(addressKey, windowStart),
+    ];
+    if (userCount > this.limitPerMinute || addressCount > this.limitPerMinute * ADDRESS_LIMIT_FACTOR)
+      return null;
+    return ticket;
   }
 
-  recordFailure(address: string): void {
-    const list = this.recent(address);
-    list.push(this.now());
-    this.failures.set(address, list);
-    if (this.failures.size > 10_000) this.prune();
+  /** The password was right: the attempt does not count against the limit. */
+  async succeeded(ticket: SignInTicket): Promise<void> {
+    await this.db
+      .updateTable('login_attempt')
+      .set((eb) => ({ attempts: eb('attempts', '-', 1) }))
+      .where('counter_key', 'in', ticket.keys)
+      .where('window_start', '=', ticket.windowStart)
+      .where('attempts', '>', 0)
+      .execute();
   }
 
-  private recent(address: string): number[] {
-    const cutoff = this.now() - 60_000;
-    return (this.failures.get(address) ?? []).filter((t) => t > cutoff);
+  /**
+   * Increment the counter and read it back in one transaction: the increment's row lock holds
+   * other increments of the same counter back until this one has read, so each attempt sees exactly
+   * its own place in the count.
+   */
+  private increment(key: string, windowStart: number): Promise<number> {
+    return transactionWithRetry(this.db, async (trx) => {
+      const insert = trx
+        .insertInto('login_attempt')
+        .values({ counter_key: key, window_start: windowStart, attempts: 1 });
+      if (this.dialect === 'mysql') {
+        await insert.onDuplicateKeyUpdate({ attempts: sql`attempts + 1` }).execute();
+      } else {
+        await insert
+          .onConflict((oc) =>
+            oc
+              .columns(['counter_key', 'window_start'])
+              .doUpdateSet({ attempts: sql`login_attempt.attempts + 1` }),
+          )
+          .execute();
+      }
+      const row = await trx
+        .selectFrom('login_attempt')
+        .select('attempts')
+        .where('counter_key', '=', key)
+        .where('window_start', '=', windowStart)
+        .executeTakeFirstOrThrow();
+      return Number(row.attempts);
+    });
   }
 
-  private prune(): void {
-    for (const address of [...this.failures.keys()]) {
-      if (this.recent(address).length === 0) this.failures.delete(address);
-    }
+  private async prune(windowStart: number): Promise<void> {
+    if (windowStart - this.lastPrune < WINDOW_MS) return;
+    this.lastPrune = windowStart;
+    await this.db
+      .deleteFrom('login_attempt')
+      .where('window_start', '<', windowStart - WINDOW_MS)
+      .execute();
   }
+}
+
+/** Keys are hashed: fixed length, and no usernames or addresses stored in clear. */
+function counterKey(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
 }

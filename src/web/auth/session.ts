@@ -10,6 +10,8 @@ export const SESSION_COOKIE = 'updraft_session';
 export interface SessionData {
   /** Signed-in user id, or null for an anonymous session. */
   uid: number | null;
+  /** The row in table `session` a signed-in session stands on (session-store.ts); null when anonymous. */
+  sid: string | null;
   /** CSRF token every state-changing UI request must echo back. */
   csrf: string;
   /** Expiry, epoch milliseconds. */
@@ -28,8 +30,18 @@ export class SessionCodec {
     this.key = secretKey ? Buffer.from(secretKey, 'utf8') : randomBytes(32);
   }
 
-  create(uid: number | null, now = Date.now()): SessionData {
-    return { uid, csrf: randomBytes(18).toString('base64url'), exp: now + this.lifetimeMs };
+  /** An anonymous session. */
+  create(now = Date.now()): SessionData {
+    return { uid: null, sid: null, csrf: randomBytes(18).toString('base64url'), exp: now + this.lifetimeMs };
+  }
+
+  /** A signed-in session standing on session row `sid`. */
+  createSignedIn(uid: number, sid: string, now = Date.now()): SessionData {
+    return { ...this.create(now), uid, sid };
+  }
+
+  expiryFrom(now = Date.now()): number {
+    return now + this.lifetimeMs;
   }
 
   encode(session: SessionData): string {
@@ -51,7 +63,8 @@ export class SessionCodec {
     try {
       const data = JSON.parse(Buffer.from(body, 'base64url').toString('utf8')) as SessionData;
       if (typeof data.exp !== 'number' || data.exp <= now || typeof data.csrf !== 'string') return null;
-      if (data.uid !== null && typeof data.uid !== 'number') return null;
+      if (data.uid === null) return { ...data, sid: null };
+      if (typeof data.uid !== 'number' || typeof data.sid !== 'string') return null;
       return data;
     } catch {
       return null;

@@ -46,11 +46,27 @@ export function act(
   });
 }
 
-/** Only same-site paths, so ?next= cannot send users elsewhere. */
+/**
+ * Only same-origin relative paths, so ?next= cannot send users elsewhere. Browsers drop tabs and
+ * newlines inside URLs and read a backslash as a slash, so "/\t/host" or "/\\host" would leave the
+ * site: any control character, space or backslash is refused outright (CR/LF could also split the
+ * Location header), and what is left must resolve to this origin.
+ */
 export function safeRedirect(target: string | undefined, fallback = '/home'): string {
-  if (!target || !target.startsWith('/') || target.startsWith('//') || target.startsWith('/\\'))
+  if (!target || !target.startsWith('/') || [...target].some(isUnsafeInUrl)) return fallback;
+  const base = 'http://same-origin.invalid';
+  let resolved: URL;
+  try {
+    resolved = new URL(target, base);
+  } catch {
     return fallback;
-  return target;
+  }
+  return resolved.origin === base ? target : fallback;
+}
+
+function isUnsafeInUrl(char: string): boolean {
+  const code = char.charCodeAt(0);
+  return code <= 0x20 || code === 0x7f || char === '\\';
 }
 
 export function formField(request: FastifyRequest, name: string): string | undefined {

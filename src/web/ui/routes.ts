@@ -1,7 +1,8 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { NotFoundError, ValidationError } from '../../errors.js';
-import { checkCsrf, writeSession } from '../auth/guard.js';
-import { signIn } from '../auth/users.js';
+import { checkCsrf, endSession, startSession } from '../auth/guard.js';
+import { checkSignIn } from '../auth/sign-in.js';
+import { AuthenticationError, TooManyRequestsError } from '../../errors.js';
 import { uiGuard } from '../auth/guard.js';
 import { recordAudit } from '../data/audit.js';
 import { getSerializedDag } from '../data/dags.js';
@@ -89,29 +90,19 @@ function registerSignIn(server: FastifyInstance, web: WebContext): void {
 
   server.post('/login', async (request, reply) => {
     checkCsrf(request);
-    const limiter = web.guard.limiter;
-    if (limiter.isBlocked(request.ip)) {
-      return reply
-        .status(429)
-        .type('text/html; charset=utf-8')
-        .send(await form(request, 'Too many failed sign-ins. Wait a minute and try again.'));
-    }
     const username = formField(request, 'username') ?? '';
-    const principal = await signIn(web.store, username, formField(request, 'password') ?? '');
-    if (!principal) {
-      limiter.recordFailure(request.ip);
-      await recordAudit(web.db, {
-        event: 'failed_login',
-        owner: username.slice(0, 100),
-        extra: { ip: request.ip },
-      });
+    let principal;
+    try {
+      principal = await checkSignIn(web.guard, username, formField(request, 'password') ?? '', request.ip);
+    } catch (error) {
+      if (!(error instanceof AuthenticationError || error instanceof TooManyRequestsError)) throw error;
       return reply
-        .status(401)
+        .status(error instanceof TooManyRequestsError ? 429 : 401)
         .type('text/html; charset=utf-8')
-        .send(await form(request, 'Invalid username or password.'));
+        .send(await form(request, error.message));
     }
     // A fresh session (new CSRF token) on sign-in, so a token seen before cannot be reused.
-    writeSession(reply, web.guard, web.guard.sessions.create(principal.userId));
+    await startSession(reply, web.guard, principal.userId);
     await recordAudit(web.db, { event: 'login', owner: principal.username, extra: { ip: request.ip } });
     return reply.redirect(safeRedirect(formField(request, 'next')), 303);
   });
@@ -119,7 +110,7 @@ function registerSignIn(server: FastifyInstance, web: WebContext): void {
   server.post('/logout', async (request, reply) => {
     checkCsrf(request);
     if (request.principal) await recordAudit(web.db, { event: 'logout', owner: request.principal.username });
-    writeSession(reply, web.guard, web.guard.sessions.create(null));
+    await endSession(request, reply, web.guard);
     return reply.redirect('/login', 303);
   });
 }
