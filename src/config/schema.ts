@@ -88,6 +88,14 @@ export const configSchema = {
     fernet_key: str('', 'Key that encrypts connection passwords and variables (generated on first run).', {
       sensitive: true,
     }),
+    hide_sensitive_var_conn_fields: bool(
+      true,
+      'Mask connection passwords and variables with sensitive-looking keys as *** in task logs, rendered fields, XCom views and error messages.',
+    ),
+    sensitive_var_conn_names: list(
+      [],
+      'More key fragments (comma-separated) that make a variable or connection extra field sensitive, besides password, secret, passwd, authorization, api_key, apikey, access_token, private_key, token ….',
+    ),
     dagbag_import_timeout: float(
       30,
       'Seconds a DAG file may take to load before it becomes an import error.',

@@ -13,6 +13,7 @@ import { serializeParams, validateParams } from '../dag/params.js';
 import { executeOperator, type ExecutionOutcome } from './execute-task.js';
 import { loadTask, type LoadedTask } from './load-task.js';
 import { renderTaskFields } from './render.js';
+import { processSecrets } from '../security/secrets-masker.js';
 import { canRetry, nextRetryAt, type RetrySettings } from './retry-policy.js';
 import { openTaskLogger, taskLogPath, type TaskLogger } from './task-log.js';
 import { firstRescheduleStart, readTaskInstance, recordReschedule } from './ti-store.js';
@@ -647,7 +648,7 @@ async function readDagRun(db: Kysely<Database>, dagId: string, runId: string): P
 
 export interface BuildContextInput {
   request: Omit<TaskRunRequest, 'fileloc'>;
-  deps: Pick<RunnerDeps, 'db' | 'fernet' | 'env' | 'services'>;
+  deps: Pick<RunnerDeps, 'db' | 'fernet' | 'env' | 'services'> & { config?: UpdraftConfig };
   loaded: LoadedTask;
   /** A recorded run, or the run info `tasks test` makes up. */
   dagRun: RunContextColumns | DagRunInfo;
@@ -666,6 +667,14 @@ export async function buildContext(
 ): Promise<{ context: TaskContext; operator: BaseOperator; pushedXComs: ReadonlyMap<string, unknown> }> {
   const { request, deps, loaded } = input;
   const db = deps.db.kysely;
+  // Secrets that reach the task through the environment are masked from its first line of output.
+  if (deps.config) {
+    processSecrets.configure({
+      enabled: deps.config.core.hide_sensitive_var_conn_fields,
+      extraSensitiveNames: deps.config.core.sensitive_var_conn_names,
+    });
+  }
+  processSecrets.addEnvironment(deps.env ?? process.env);
   const run = 'run_id' in input.dagRun ? dagRunInfo(input.dagRun) : input.dagRun;
   const xcom = createXComBackend(db, request, input.testMode);
   const services = createTaskServices({

@@ -1,11 +1,14 @@
 import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { processSecrets } from '../security/secrets-masker.js';
 
 /**
  * Task logs in Airflow's layout, so that tools and habits carry over:
  *   {base_log_folder}/dag_id={dag}/run_id={run}/task_id={task}/[map_index={n}/]attempt={try}.log
  * Each line is written with one write(2) call, so a reader following the file (the webserver's
- * live log view) sees whole lines as soon as they happen.
+ * live log view) sees whole lines as soon as they happen. Every line goes through this process's
+ * secrets masker first, and files and the folders created for them are readable by their owner
+ * only (task output may hold anything).
  */
 export interface TaskLogKey {
   dagId: string;
@@ -68,8 +71,8 @@ export function openTaskLogger(options: TaskLoggerOptions): TaskLogger {
   let held: string[] | null = options.deferFile ? [] : null;
   const open = () => {
     if (!options.path) return;
-    mkdirSync(dirname(options.path), { recursive: true });
-    fd = openSync(options.path, 'a');
+    mkdirSync(dirname(options.path), { recursive: true, mode: 0o700 });
+    fd = openSync(options.path, 'a', 0o600);
   };
   const append = (chunk: string) => {
     if (fd === null) return;
@@ -82,7 +85,10 @@ export function openTaskLogger(options: TaskLoggerOptions): TaskLogger {
   if (!held) open();
   const write = (level: TaskLogLevel, source: string, message: string) => {
     const text = message.endsWith('\n') ? message.slice(0, -1) : message;
-    const lines = text.split('\n').map((l) => `[${timestamp()}] {${source}} ${level} - ${l}\n`);
+    const lines = processSecrets
+      .redact(text)
+      .split('\n')
+      .map((l) => `[${timestamp()}] {${source}} ${level} - ${l}\n`);
     const chunk = lines.join('');
     if (held) held.push(chunk);
     else append(chunk);

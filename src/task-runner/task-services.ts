@@ -4,6 +4,7 @@ import type { MetadataDb } from '../db/index.js';
 import { getVariable } from '../variables/index.js';
 import { getConnection } from '../connections/index.js';
 import type { Fernet } from '../security/fernet.js';
+import { processSecrets } from '../security/secrets-masker.js';
 import { UsageError } from '../errors.js';
 import { jsonObjectOrNull } from '../json-object.js';
 
@@ -11,6 +12,8 @@ import { jsonObjectOrNull } from '../json-object.js';
  * The database-backed services a running task may use (TaskServices in dag/execution.ts).
  * Variables and connections come from the variables/connections services, with Airflow's lookup
  * order: environment first (AIRFLOW_VAR_{KEY}, AIRFLOW_CONN_{CONN_ID}), then the metadata DB.
+ * What a task reads is registered with the process's secrets masker: connection passwords, and
+ * variables whose keys look sensitive.
  */
 export interface TaskServicesInput {
   store: MetadataDb;
@@ -27,10 +30,15 @@ export function createTaskServices(input: TaskServicesInput): TaskServices {
   const env = input.env ?? process.env;
   return {
     xcom: input.xcom,
-    getVariable: (key) => getVariable(input.store, fernet, key, env),
+    async getVariable(key) {
+      const value = await getVariable(input.store, fernet, key, env);
+      processSecrets.addVariable(key, value);
+      return value;
+    },
     async getConnection(connId) {
       const c = await getConnection(input.store, fernet, connId, env);
       if (!c) return undefined;
+      processSecrets.addConnection(c);
       const extra = jsonObjectOrNull(c.extra) ?? {};
       return {
         connId,

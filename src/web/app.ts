@@ -14,6 +14,7 @@ import { apiEndpoints, registerApi } from './api/routes.js';
 import { openApiDocument } from './api/openapi.js';
 import { registerUi } from './ui/routes.js';
 import { healthReport } from './data/health.js';
+import { ServedSecrets } from './data/served-secrets.js';
 import { UPDRAFT_VERSION, healthThresholds, type WebContext } from './web-context.js';
 
 /**
@@ -37,7 +38,13 @@ export async function buildWebApp(app: AppContext): Promise<FastifyInstance> {
     limiter: new SignInLimiter(metadata.kysely, metadata.dialect, values.webserver.login_rate_limit),
     secureCookies: values.webserver.base_url.startsWith('https://'),
   };
-  const web: WebContext = { app, db: metadata.kysely, store: metadata, guard };
+  const web: WebContext = {
+    app,
+    db: metadata.kysely,
+    store: metadata,
+    guard,
+    secrets: new ServedSecrets(app, metadata),
+  };
 
   // Unknown body fields are rejected, not silently dropped, and types are not coerced: bad input is a 400.
   const server = Fastify({

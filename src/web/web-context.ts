@@ -4,6 +4,7 @@ import type { AppContext } from '../context.js';
 import type { MetadataDb } from '../db/index.js';
 import type { Database } from '../db/tables.js';
 import type { GuardDeps } from './auth/guard.js';
+import type { ServedSecrets } from './data/served-secrets.js';
 
 /** What every route module needs: the app context, the database and the auth plumbing. */
 export interface WebContext {
@@ -12,6 +13,8 @@ export interface WebContext {
   /** The same database as `db`, in the form the shared services take. */
   store: MetadataDb;
   guard: GuardDeps;
+  /** Masks secrets in logs, rendered fields and XComs before they are served. */
+  secrets: ServedSecrets;
 }
 
 export const UPDRAFT_VERSION: string = (() => {

@@ -294,7 +294,8 @@ export function apiEndpoints(web: WebContext): Endpoint[] {
           states: listParam(q(r).state),
           ...paging(web, q(r)),
         });
-        return { task_instances: rows.map(taskInstanceJson), total_entries: total };
+        const masker = await web.secrets.masker();
+        return { task_instances: rows.map((t) => taskInstanceJson(t, masker)), total_entries: total };
       },
     },
     {
@@ -313,6 +314,7 @@ export function apiEndpoints(web: WebContext): Endpoint[] {
             task_id!,
             optionalInt(q(r).map_index, 'map_index') ?? -1,
           ),
+          await web.secrets.masker(),
         );
       },
     },
@@ -337,9 +339,10 @@ export function apiEndpoints(web: WebContext): Endpoint[] {
           { dagId: dag_id!, runId: dag_run_id!, taskId: task_id!, mapIndex, tryNumber },
           offset,
         );
+        const content = (await web.secrets.masker()).redact(chunk.content);
         if ((r.headers.accept ?? '').startsWith('text/plain'))
-          return reply.type('text/plain; charset=utf-8').send(chunk.content);
-        return { content: chunk.content, continuation_token: String(chunk.nextOffset) };
+          return reply.type('text/plain; charset=utf-8').send(content);
+        return { content, continuation_token: String(chunk.nextOffset) };
       },
     },
     {
@@ -374,7 +377,8 @@ export function apiEndpoints(web: WebContext): Endpoint[] {
           (x) => x.key === xcom_key,
         );
         if (!row) throw new NotFoundError(`XCom "${xcom_key}" not found.`);
-        return xcomJson(row, true);
+        const masker = await web.secrets.masker();
+        return xcomJson({ ...row, value: masker.redactJsonText(row.value) }, true);
       },
     },
     {

@@ -8,6 +8,7 @@ import type {
   XcomRow,
 } from '../../db/tables.js';
 import type { SerializedTask } from '../../dag/serialized.js';
+import type { SecretsMasker } from '../../security/secrets-masker.js';
 import type { UserInfo } from '../../users/index.js';
 
 /** Rows to the JSON shapes of Airflow's stable REST API (ISO-8601 instants, snake_case). */
@@ -77,7 +78,8 @@ export function dagRunJson(r: DagRunRow) {
   };
 }
 
-export function taskInstanceJson(t: TaskInstanceRow) {
+/** `masker` hides secrets in the rendered fields (written before masking, or by another process). */
+export function taskInstanceJson(t: TaskInstanceRow, masker: SecretsMasker) {
   return {
     task_id: t.task_id,
     dag_id: t.dag_id,
@@ -98,7 +100,7 @@ export function taskInstanceJson(t: TaskInstanceRow) {
     priority_weight: t.priority_weight,
     operator: t.operator,
     queued_when: iso(t.queued_dttm),
-    rendered_fields: parseJson(t.rendered_fields) ?? {},
+    rendered_fields: masker.redactValue(parseJson(t.rendered_fields) ?? {}),
   };
 }
 

@@ -253,13 +253,19 @@ async function taskInstancePanel(
   } catch {
     ti = null;
   }
-  const xcoms = ti ? await listXcoms(web.db, dag.dagId, runId, taskId) : [];
+  const masker = await web.secrets.masker();
+  const xcoms = (ti ? await listXcoms(web.db, dag.dagId, runId, taskId) : []).map((x) => ({
+    ...x,
+    value: masker.redactJsonText(x.value),
+  }));
   const tries = ti ? Math.max(ti.try_number, 1) : 0;
   const shownTry = Math.min(Number(queryParam(request, 'try_number') ?? tries) || tries, tries);
   const canOperate = can(request.principal!.role, 'operate_dags');
-  const rendered = ti?.rendered_fields
-    ? (JSON.parse(ti.rendered_fields) as Record<string, unknown>)
-    : (task?.templateValues ?? {});
+  const rendered = masker.redactValue(
+    ti?.rendered_fields
+      ? (JSON.parse(ti.rendered_fields) as Record<string, unknown>)
+      : (task?.templateValues ?? {}),
+  );
   const base = `/dags/${enc}/grid${qs({ run_id: runId, task_id: taskId })}`;
   const logUrl = `/ui/log${qs({ dag_id: dag.dagId, run_id: runId, task_id: taskId, map_index: ti?.map_index ?? -1, try_number: shownTry })}`;
   return html`<div class="panel" id="ti-panel">

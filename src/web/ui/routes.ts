@@ -55,7 +55,8 @@ export function registerUi(server: FastifyInstance, web: WebContext): void {
       ['running', 'queued', 'scheduled', 'restarting', 'deferred', 'up_for_reschedule'].includes(
         ti.state ?? '',
       );
-    return { content: chunk.content, continuation_token: String(chunk.nextOffset), finished: !live };
+    const content = (await web.secrets.masker()).redact(chunk.content);
+    return { content, continuation_token: String(chunk.nextOffset), finished: !live };
   });
 
   registerBrowseAndAdmin(server, web);
