@@ -2,7 +2,6 @@ import { hostname as osHostname, userInfo } from 'node:os';
 import { sql, type Kysely } from 'kysely';
 import type { Database, DagRunRow, TaskInstanceState, TaskInstanceUpdate } from '../db/tables.js';
 import type { MetadataDb } from '../db/index.js';
-import type { DialectName } from '../db/connection-url.js';
 import type { UpdraftConfig } from '../config/schema.js';
 import type { Fernet } from '../security/fernet.js';
 import { errorMessage } from '../errors.js';
@@ -15,11 +14,16 @@ import { loadTask, type LoadedTask } from './load-task.js';
 import { renderTaskFields } from './render.js';
 import { canRetry, nextRetryAt, type RetrySettings } from './retry-policy.js';
 import { openTaskLogger, taskLogPath, type TaskLogger } from './task-log.js';
-import { firstRescheduleStart, readTaskInstance, recordReschedule } from './ti-store.js';
-import { endTaskJob, startHeartbeat } from './job-heartbeat.js';
-import { claimTry, finishTry, type XComWrite } from './try-transactions.js';
+import { firstRescheduleStart, readTaskInstance, recordReschedule } from '../db/task-store/ti-queries.js';
+import { startHeartbeat } from './job-heartbeat.js';
+import { taskInstanceStore, type TaskInstanceStore, type XComWrite } from '../db/index.js';
 import { queryTemplate } from '../db/query-template.js';
-import { createXComBackend, RETURN_VALUE_KEY, SKIPMIXIN_KEY, type SkipMixinValue } from './xcom-store.js';
+import {
+  createXComBackend,
+  RETURN_VALUE_KEY,
+  SKIPMIXIN_KEY,
+  type SkipMixinValue,
+} from '../db/task-store/xcom-store.js';
 import { createTaskServices } from './task-services.js';
 
 /**
@@ -144,11 +148,10 @@ export async function runTaskInstance(request: TaskRunRequest, deps: RunnerDeps)
     startDate,
     maxTries: ti.maxTries,
   });
-  const jobId = await claimTry(db, key, {
+  const store = taskInstanceStore(deps.db);
+  const jobId = await store.claimTry(key, {
     ...who,
     startDate,
-    dialect: deps.db.dialect,
-    batches: deps.db.batches,
     renderedFields: prepared.ok ? prepared.rendered : null,
   });
   if (jobId === null) {
@@ -161,8 +164,7 @@ export async function runTaskInstance(request: TaskRunRequest, deps: RunnerDeps)
   }
   log.openFile();
   const heartbeat = startHeartbeat({
-    db,
-    jobId,
+    beat: () => store.heartbeat(jobId),
     intervalMs: deps.config.scheduler.job_heartbeat_sec * 1000,
     stillOurs: async () => {
       const now = await readTaskInstance(db, key);
@@ -183,7 +185,7 @@ export async function runTaskInstance(request: TaskRunRequest, deps: RunnerDeps)
     startDate,
     maxTries: ti.maxTries,
     jobId,
-    dialect: deps.db.dialect,
+    store,
     jobEnded: false,
     callbackRan: false,
     stopWatching: () => heartbeat.stop(),
@@ -221,7 +223,7 @@ export async function runTaskInstance(request: TaskRunRequest, deps: RunnerDeps)
     heartbeat.stop();
     deps.signal?.removeEventListener('abort', onOuterAbort);
     if (!rs.jobEnded)
-      await endTaskJob(db, jobId, state === 'failed' ? 'failed' : 'success').catch(() => undefined);
+      await store.endJob(jobId, state === 'failed' ? 'failed' : 'success').catch(() => undefined);
     log.close();
   }
   return { ran: true, state, tainted, leftNoProcesses, logPath, error: errorText };
@@ -233,7 +235,7 @@ interface RunState {
   startDate: number;
   maxTries: number;
   jobId: number;
-  dialect: DialectName;
+  store: TaskInstanceStore;
   /** The job row was closed together with the final state. */
   jobEnded: boolean;
   /** A success/retry/failure callback ran: user code that may have started processes. */
@@ -364,7 +366,7 @@ async function recordOutcome(
   const end = Date.now();
   const duration = (end - rs.startDate) / 1000;
   const finish = (update: TaskInstanceUpdate & { state: TaskInstanceState }, writes: XComWrite[] = []) =>
-    finishTry(db, request, update, { jobId: rs.jobId, xcoms: writes, dialect: rs.dialect }).then((ok) => {
+    rs.store.finishTry(request, update, { jobId: rs.jobId, xcoms: writes }).then((ok) => {
       if (ok) rs.jobEnded = true;
       return ok;
     });
@@ -465,11 +467,10 @@ async function recordFailure(
   const retrying = retryable && retry !== null && canRetry(request.tryNumber, rs.maxTries);
   const state: TaskInstanceState = retrying ? 'up_for_retry' : 'failed';
   const at = retrying ? nextRetryAt(retry, request.tryNumber, end) : null;
-  const ok = await finishTry(
-    db,
+  const ok = await rs.store.finishTry(
     request,
     { state, end_date: end, duration, next_retry_at: at },
-    { jobId: rs.jobId, xcoms: [], dialect: rs.dialect },
+    { jobId: rs.jobId, xcoms: [] },
   );
   if (!ok) return null;
   rs.jobEnded = true;
