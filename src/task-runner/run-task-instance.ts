@@ -2,7 +2,6 @@ import { hostname as osHostname, userInfo } from 'node:os';
 import { sql, type Kysely } from 'kysely';
 import type { Database, DagRunRow, TaskInstanceState, TaskInstanceUpdate } from '../db/tables.js';
 import type { MetadataDb } from '../db/index.js';
-import type { DialectName } from '../db/connection-url.js';
 import type { UpdraftConfig } from '../config/schema.js';
 import type { Fernet } from '../security/fernet.js';
 import { errorMessage } from '../errors.js';
@@ -16,11 +15,16 @@ import { renderTaskFields } from './render.js';
 import { processSecrets } from '../security/secrets-masker.js';
 import { canRetry, nextRetryAt, type RetrySettings } from './retry-policy.js';
 import { openTaskLogger, taskLogPath, type TaskLogger } from './task-log.js';
-import { firstRescheduleStart, readTaskInstance, recordReschedule } from './ti-store.js';
-import { endTaskJob, startHeartbeat } from './job-heartbeat.js';
-import { claimTry, finishTry, type XComWrite } from './try-transactions.js';
+import { firstRescheduleStart, readTaskInstance, recordReschedule } from '../db/task-store/ti-queries.js';
+import { startHeartbeat } from './job-heartbeat.js';
+import { taskInstanceStore, type TaskInstanceStore, type XComWrite } from '../db/index.js';
 import { queryTemplate } from '../db/query-template.js';
-import { createXComBackend, RETURN_VALUE_KEY, SKIPMIXIN_KEY, type SkipMixinValue } from './xcom-store.js';
+import {
+  createXComBackend,
+  RETURN_VALUE_KEY,
+  SKIPMIXIN_KEY,
+  type SkipMixinValue,
+} from '../db/task-store/xcom-store.js';
 import { createTaskServices } from './task-services.js';
 
 /**
@@ -145,11 +149,10 @@ export async function runTaskInstance(request: TaskRunRequest, deps: RunnerDeps)
     startDate,
     maxTries: ti.maxTries,
   });
-  const jobId = await claimTry(db, key, {
+  const store = taskInstanceStore(deps.db);
+  const jobId = await store.claimTry(key, {
     ...who,
     startDate,
-    dialect: deps.db.dialect,
-    batches: deps.db.batches,
     renderedFields: prepared.ok ? prepared.rendered : null,
   });
   if (jobId === null) {
@@ -162,8 +165,7 @@ export async function runTaskInstance(request: TaskRunRequest, deps: RunnerDeps)
   }
   log.openFile();
   const heartbeat = startHeartbeat({
-    db,
-    jobId,
+    beat: () => store.heartbeat(jobId),
     intervalMs: deps.config.scheduler.job_heartbeat_sec * 1000,
     stillOurs: async () => {
       const now = await readTaskInstance(db, key);
@@ -184,7 +186,7 @@ export async function runTaskInstance(request: TaskRunRequest, deps: RunnerDeps)
     startDate,
     maxTries: ti.maxTries,
     jobId,
-    dialect: deps.db.dialect,
+    store,
     jobEnded: false,
     callbackRan: false,
     stopWatching: () => heartbeat.stop(),
@@ -222,7 +224,7 @@ export async function runTaskInstance(request: TaskRunRequest, deps: RunnerDeps)
     heartbeat.stop();
     deps.signal?.removeEventListener('abort', onOuterAbort);
     if (!rs.jobEnded)
-      await endTaskJob(db, jobId, state === 'failed' ? 'failed' : 'success').catch(() => undefined);
+      await store.endJob(jobId, state === 'failed' ? 'failed' : 'success').catch(() => undefined);
     log.close();
   }
   return { ran: true, state, tainted, leftNoProcesses, logPath, error: errorText };
@@ -234,7 +236,7 @@ interface RunState {
   startDate: number;
   maxTries: number;
   jobId: number;
-  dialect: DialectName;
+  store: TaskInstanceStore;
   /** The job row was closed together with the final state. */
   jobEnded: boolean;
   /** A success/retry/failure callback ran: user code that may have started processes. */
@@ -365,7 +367,7 @@ async function recordOutcome(
   const end = Date.now();
   const duration = (end - rs.startDate) / 1000;
   const finish = (update: TaskInstanceUpdate & { state: TaskInstanceState }, writes: XComWrite[] = []) =>
-    finishTry(db, request, update, { jobId: rs.jobId, xcoms: writes, dialect: rs.dialect }).then((ok) => {
+    rs.store.finishTry(request, update, { jobId: rs.jobId, xcoms: writes }).then((ok) => {
       if (ok) rs.jobEnded = true;
       return ok;
     });
@@ -466,11 +468,10 @@ async function recordFailure(
   const retrying = retryable && retry !== null && canRetry(request.tryNumber, rs.maxTries);
   const state: TaskInstanceState = retrying ? 'up_for_retry' : 'failed';
   const at = retrying ? nextRetryAt(retry, request.tryNumber, end) : null;
-  const ok = await finishTry(
-    db,
+  const ok = await rs.store.finishTry(
     request,
     { state, end_date: end, duration, next_retry_at: at },
-    { jobId: rs.jobId, xcoms: [], dialect: rs.dialect },
+    { jobId: rs.jobId, xcoms: [] },
   );
   if (!ok) return null;
   rs.jobEnded = true;

@@ -7,6 +7,7 @@ import type { Fernet } from '../security/fernet.js';
 import { processSecrets } from '../security/secrets-masker.js';
 import { UsageError } from '../errors.js';
 import { jsonObjectOrNull } from '../json-object.js';
+import { startBash } from '../worker/bash-starter.js';
 
 /**
  * The database-backed services a running task may use (TaskServices in dag/execution.ts).
@@ -30,6 +31,7 @@ export function createTaskServices(input: TaskServicesInput): TaskServices {
   const env = input.env ?? process.env;
   return {
     xcom: input.xcom,
+    startBash,
     async getVariable(key) {
       const value = await getVariable(input.store, fernet, key, env);
       processSecrets.addVariable(key, value);

@@ -1,8 +1,8 @@
 import type { Kysely } from 'kysely';
-import type { Database } from '../db/tables.js';
-import type { XComBackend, XComPullQuery } from '../dag/execution.js';
-import { transactionWithRetry } from '../db/transient-errors.js';
-import { queryTemplate } from '../db/query-template.js';
+import type { Database } from '../tables.js';
+import type { XComBackend, XComPullQuery } from '../../dag/execution.js';
+import { transactionWithRetry } from '../transient-errors.js';
+import { queryTemplate } from '../query-template.js';
 
 /**
  * XCom over the metadata DB. One row per (dag, run, task, map index, key); a push replaces the

@@ -1,6 +1,6 @@
 import { sql, type CompiledQuery, type Expression, type Kysely } from 'kysely';
-import { queryTemplate, templatesByShape } from '../db/query-template.js';
-import type { Database, TaskInstanceRow, TaskInstanceState, TaskInstanceUpdate } from '../db/tables.js';
+import { queryTemplate, templatesByShape } from '../query-template.js';
+import type { Database, TaskInstanceRow, TaskInstanceState, TaskInstanceUpdate } from '../tables.js';
 
 /**
  * The task runner's reads and writes of task_instance, job and task_reschedule. Every state change
