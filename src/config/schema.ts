@@ -143,6 +143,11 @@ export const configSchema = {
     ),
     sql_alchemy_pool_size: int(5, 'Connections kept open per process (MySQL and PostgreSQL).', { min: 1 }),
     max_db_retries: int(3, 'Times a connection failure is retried before a command gives up.', { min: 0 }),
+    outage_retry_seconds: int(
+      120,
+      'Seconds a task keeps retrying the writes that record its start and outcome (claim, finish, heartbeat, job end) while the database is unreachable, so a try that finished during an outage keeps its result.',
+      { min: 0 },
+    ),
   },
   logging: {
     base_log_folder: str((p) => `${p.AIRFLOW_HOME}/logs`, 'Folder for task logs.'),

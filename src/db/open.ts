@@ -143,24 +143,26 @@ async function createDialect(
   }
   const pg = await import('pg');
   const types = pg.default.types;
-  return new PostgresDialect({
-    pool: new pg.default.Pool({
-      host: target.host,
-      port: target.port,
-      user: target.user,
-      password: target.password,
-      database: target.database,
-      max: poolSize,
-      connectionTimeoutMillis: 10_000,
-      // int8 (BIGINT, COUNT(*)) as numbers rather than strings: every value we store fits in 2^53.
-      types: {
-        getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
-          oid === types.builtins.INT8 || oid === types.builtins.NUMERIC
-            ? (v: string) => Number(v)
-            : types.getTypeParser(oid, format)) as typeof types.getTypeParser,
-      },
-    }),
+  const pool = new pg.default.Pool({
+    host: target.host,
+    port: target.port,
+    user: target.user,
+    password: target.password,
+    database: target.database,
+    max: poolSize,
+    connectionTimeoutMillis: 10_000,
+    // int8 (BIGINT, COUNT(*)) as numbers rather than strings: every value we store fits in 2^53.
+    types: {
+      getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+        oid === types.builtins.INT8 || oid === types.builtins.NUMERIC
+          ? (v: string) => Number(v)
+          : types.getTypeParser(oid, format)) as typeof types.getTypeParser,
+    },
   });
+  // An idle connection the server dropped (restart, outage) is reported here; unheard, the event
+  // would crash the process. The pool discards the client and the next query opens a new one.
+  pool.on('error', () => undefined);
+  return new PostgresDialect({ pool });
 }
 
 async function probeVersion(kysely: Kysely<Database>, dialect: DialectName): Promise<string> {

@@ -13,6 +13,7 @@ import { executeOperator, type ExecutionOutcome } from './execute-task.js';
 import { loadTask, type LoadedTask } from './load-task.js';
 import { renderTaskFields } from './render.js';
 import { processSecrets } from '../security/secrets-masker.js';
+import { isConnectionLost, retryThroughOutage } from '../db/outage-retry.js';
 import { canRetry, nextRetryAt, type RetrySettings } from './retry-policy.js';
 import { openTaskLogger, taskLogPath, type TaskLogger } from './task-log.js';
 import { firstRescheduleStart, readTaskInstance, recordReschedule } from '../db/task-store/ti-queries.js';
@@ -143,13 +144,26 @@ export async function runTaskInstance(request: TaskRunRequest, deps: RunnerDeps)
   );
   // Import, context and templates come before the claim, so that the claim, the job row, the
   // rendered fields and the XCom reset are one short write transaction.
-  const prepared = await prepareTry(request, deps, {
-    log,
-    signal: controller.signal,
-    startDate,
-    maxTries: ti.maxTries,
+  const outageRetryMs = deps.config.database.outage_retry_seconds * 1000;
+  const prepare = async () => {
+    const attempt = await prepareTry(request, deps, {
+      log,
+      signal: controller.signal,
+      startDate,
+      maxTries: ti.maxTries,
+    });
+    // A database outage while preparing is not the task's failure: try again once it is back.
+    if (!attempt.ok && isConnectionLost(attempt.error)) throw attempt.error;
+    return attempt;
+  };
+  const prepared = await retryThroughOutage(prepare, { budgetMs: outageRetryMs }).catch(
+    (error: unknown): PreparedTry => ({ ok: false, error, retry: null }),
+  );
+  const store = taskInstanceStore(deps.db, {
+    outageRetryMs,
+    onOutageRetry: (operation, error) =>
+      log.warn(`The metadata database is unreachable (${operation}: ${errorMessage(error)}); retrying.`),
   });
-  const store = taskInstanceStore(deps.db);
   const jobId = await store.claimTry(key, {
     ...who,
     startDate,

@@ -57,9 +57,10 @@ export async function buildWebApp(app: AppContext): Promise<FastifyInstance> {
   await server.register(formbody);
   server.decorateRequest('session', null as never);
   server.decorateRequest('principal', null);
-  server.setErrorHandler((error, request, reply) => sendError(error, request, reply));
+  const log = app.log.child('webserver');
+  server.setErrorHandler((error, request, reply) => sendError(error, request, reply, log));
   server.setNotFoundHandler((request, reply) =>
-    sendError(new NotFoundError(`Nothing at ${request.method} ${request.url}.`), request, reply),
+    sendError(new NotFoundError(`Nothing at ${request.method} ${request.url}.`), request, reply, log),
   );
   server.addHook('onRequest', async (request, reply) => {
     reply.header('X-Content-Type-Options', 'nosniff');

@@ -1,5 +1,7 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { isUpdraftError, type ErrorKind } from '../errors.js';
+import { errorMessage, isUpdraftError, type ErrorKind } from '../errors.js';
+import { isConnectionLost } from '../db/outage-retry.js';
+import type { Logger } from '../log.js';
 
 /**
  * The one place where errors become HTTP statuses. API callers get RFC 7807 problem JSON (the
@@ -14,6 +16,7 @@ const STATUS_BY_KIND: Partial<Record<ErrorKind, number>> = {
   forbidden: 403,
   rate_limited: 429,
   timeout: 504,
+  database: 503,
 };
 
 const TITLE_BY_STATUS: Record<number, string> = {
@@ -26,6 +29,7 @@ const TITLE_BY_STATUS: Record<number, string> = {
   415: 'Unsupported Media Type',
   429: 'Too Many Requests',
   500: 'Internal Server Error',
+  503: 'Service Unavailable',
   504: 'Gateway Timeout',
 };
 
@@ -42,6 +46,10 @@ export function problemFor(error: unknown): Problem {
   if (isUpdraftError(error)) {
     status = STATUS_BY_KIND[error.kind] ?? 500;
     if (status !== 500) detail = error.message;
+  } else if (isConnectionLost(error)) {
+    // The metadata database is down or restarting: a temporary condition, not a server bug.
+    status = 503;
+    detail = 'The metadata database is unreachable. Try again shortly.';
   } else if (isFastifyClientError(error)) {
     // Fastify's own schema/body-parser errors (bad JSON, too large) carry a 4xx statusCode.
     status = error.statusCode!;
@@ -56,9 +64,22 @@ function isFastifyClientError(error: unknown): error is FastifyError {
   return typeof code === 'number' && code >= 400 && code < 500;
 }
 
-export function sendError(error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+export function sendError(
+  error: unknown,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  log?: Logger,
+): FastifyReply {
   const problem = problemFor(error);
-  if (problem.status === 500) request.log.error({ err: error }, 'request failed');
+  // The answer hides what went wrong; the log must not.
+  if (problem.status === 500)
+    log?.error(
+      `${request.method} ${request.url} failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
+    );
+  if (problem.status === 503) {
+    log?.warn(`${request.method} ${request.url}: metadata database unreachable (${errorMessage(error)})`);
+    reply.header('Retry-After', '5');
+  }
   if (problem.status === 401 && request.url.startsWith('/api/')) {
     reply.header('WWW-Authenticate', 'Basic realm="Updraft"');
   }

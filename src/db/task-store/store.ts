@@ -1,4 +1,5 @@
 import type { MetadataDb } from '../open.js';
+import { retryThroughOutage } from '../outage-retry.js';
 import type { JobState, TaskInstanceState, TaskInstanceUpdate } from '../tables.js';
 import { beatTaskJob, endTaskJob } from './job-queries.js';
 import {
@@ -44,13 +45,36 @@ export interface TaskInstanceStore {
   requeue(ti: QueueCandidate, now: number): Promise<void>;
 }
 
-/** The store over a metadata database (one per MetadataDb is enough; it holds no state). */
-export function taskInstanceStore(db: MetadataDb): TaskInstanceStore {
+export interface StoreOptions {
+  /**
+   * How long the writes that record a try's start and outcome (claim, finish, heartbeat, job end)
+   * keep retrying while the database is unreachable ([database] outage_retry_seconds).
+   */
+  outageRetryMs?: number;
+  /** Told about each retried write (the task log says the database was away). */
+  onOutageRetry?: (operation: string, error: unknown) => void;
+}
+
+export const DEFAULT_OUTAGE_RETRY_MS = 120_000;
+
+/**
+ * The store over a metadata database (one per MetadataDb is enough; it holds no state). A try's
+ * claim and outcome writes ride out a database outage (outage-retry.ts): a try that finished while
+ * the server was away keeps its result once the server is back. Each write is guarded, so a retry
+ * after a commit whose answer was lost changes nothing (the runner then reads the state it wrote).
+ */
+export function taskInstanceStore(db: MetadataDb, options: StoreOptions = {}): TaskInstanceStore {
+  const budgetMs = options.outageRetryMs ?? DEFAULT_OUTAGE_RETRY_MS;
+  const durable = <T>(operation: string, work: () => Promise<T>) =>
+    retryThroughOutage(work, {
+      budgetMs,
+      onRetry: (error) => options.onOutageRetry?.(operation, error),
+    });
   return {
-    claimTry: (key, info) => claimTry(db, key, info),
-    finishTry: (key, update, options) => finishTry(db, key, update, options),
-    heartbeat: (jobId) => beatTaskJob(db.kysely, jobId),
-    endJob: (jobId, state) => endTaskJob(db.kysely, jobId, state),
+    claimTry: (key, info) => durable('claim', () => claimTry(db, key, info)),
+    finishTry: (key, update, opts) => durable('finish', () => finishTry(db, key, update, opts)),
+    heartbeat: (jobId) => durable('heartbeat', () => beatTaskJob(db.kysely, jobId)),
+    endJob: (jobId, state) => durable('job end', () => endTaskJob(db.kysely, jobId, state)),
     queueBatch: (chooser, options) => queueBatch(db, chooser, options),
     requeue: (ti, now) => requeueTaskInstance(db.kysely, ti, now),
   };
