@@ -21,6 +21,13 @@ import type { BashProcess, BashStartOptions } from '../dag/operators/bash-proces
  * `R` once it is ready (only then does it take commands), `S<pid>` when a job started, `C` when
  * its cwd could not be entered, `X<status>` when it ended. A launcher whose slots are used up
  * exits; its successor is started when the last slot is taken.
+ *
+ * A job must not outlive the process that started it (a killed task runner whose command went on
+ * would overlap the next try, or finish the side effect of a try already marked failed). The
+ * launcher starts a watchdog first, in its own process group, blocked reading the lifeline pipe
+ * (fd LIFELINE_FD): when this process dies, however it dies, the read returns, and the watchdog
+ * kills the process group of every job the launcher still runs, then the launcher. A launcher that
+ * ends normally stops its watchdog first.
  */
 
 const SLOTS = 32;
@@ -29,6 +36,11 @@ const HEADER_DIGITS = 8;
 const STATUS_FD = 3;
 const FIRST_SLOT_FD = 4;
 const END_FD = FIRST_SLOT_FD + 2 * SLOTS;
+/**
+ * The lifeline: a pipe nobody writes to, whose write end only this process holds. When this
+ * process dies (kill -9 included), the launcher's watchdog reads EOF on it.
+ */
+const LIFELINE_FD = END_FD;
 /** The launcher's own variables; an environment that uses the prefix is spawned directly. */
 const PREFIX = '__updraft_';
 /**
@@ -53,7 +65,7 @@ const VALID_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /** The launcher's variable `name`, spelt so that no command's variable can collide with it. */
 const v = (name: string): string => PREFIX + name;
-const LAUNCHER_VARIABLES = ['c', 'a', 'u', 'v', 'l', 'q', 's', 'w', 'o', 'e', 'f', 'k', 'p'].map(v);
+const LAUNCHER_VARIABLES = ['c', 'a', 'u', 'v', 'l', 'q', 's', 'w', 'o', 'e', 'f', 'k', 'p', 'g'].map(v);
 
 /**
  * The launcher script, as ONE line, separated by `;` (each piece ends with its own separator):
@@ -64,7 +76,20 @@ const SCRIPT = [
   'set -m;',
   `${v('c')}='';`,
   `for ((${v('f')} = ${FIRST_SLOT_FD}; ${v('f')} < ${END_FD}; ${v('f')}++)); do ${v('c')}+=" $${v('f')}>&-"; done;`,
-  `printf 'R\\n' >&${STATUS_FD};`,
+  // The watchdog (see the class notes): it holds none of the job pipes, or their readers would
+  // never see EOF. Jobs are the launcher's children that lead their own process group (set -m).
+  '(',
+  `eval "exec ${STATUS_FD}>&- $${v('c')}";`,
+  `read -r -u ${LIFELINE_FD} ${v('l')};`,
+  `for ${v('f')} in /proc/[0-9]*/stat; do`,
+  `IFS= read -r ${v('q')} < "$${v('f')}" 2>/dev/null || continue;`,
+  `read -r _ ${v('a')} ${v('u')} _ <<< "\${${v('q')}##*) }";`,
+  `${v('p')}=\${${v('f')}#/proc/}; ${v('p')}=\${${v('p')}%/stat};`,
+  `if [[ $${v('a')} == $$ && $${v('u')} == "$${v('p')}" && $${v('p')} != $BASHPID ]]; then kill -KILL -- "-$${v('p')}" 2>/dev/null; fi;`,
+  'done;',
+  'kill -KILL $$',
+  `) & ${v('g')}=$!;`,
+  `printf 'R%s\\n' "$${v('g')}" >&${STATUS_FD};`,
   // A request is its length in bytes (HEADER_DIGITS digits), then that many bytes of assignments
   // (see request()). `read -N` on a pipe reads in blocks; `read -d` would read one byte per
   // system call. LC_ALL=C makes -N count bytes rather than characters.
@@ -78,7 +103,7 @@ const SCRIPT = [
   // exec: a fresh `bash -c`. The fds are trusted numbers, expanded before eval; the command is
   // expanded by eval, quoted.
   `if [[ $${v('k')} == exec ]]; then`,
-  `eval "exec bash -c \\"\\$${v('x')}\\" </dev/null >&$${v('o')} 2>&$${v('e')} ${STATUS_FD}>&-$${v('c')}";`,
+  `eval "exec bash -c \\"\\$${v('x')}\\" </dev/null >&$${v('o')} 2>&$${v('e')} ${STATUS_FD}>&- ${LIFELINE_FD}<&-$${v('c')}";`,
   'fi;',
   // fork: this subshell turns into what `bash -c` would be (see the notes on LaunchMode): no job
   // control, a PWD that names the working directory (bash -c checks the inherited one), the
@@ -88,7 +113,7 @@ const SCRIPT = [
   `if [[ -v OLDPWD ]]; then ${v('v')}=$OLDPWD; builtin cd -P .; OLDPWD=$${v('v')}; else builtin cd -P .; unset -v OLDPWD; fi;`,
   'export PWD;',
   'fi;',
-  `eval "exec </dev/null >&$${v('o')} 2>&$${v('e')} ${STATUS_FD}>&-$${v('c')}";`,
+  `eval "exec </dev/null >&$${v('o')} 2>&$${v('e')} ${STATUS_FD}>&- ${LIFELINE_FD}<&-$${v('c')}";`,
   `unset -v ${LAUNCHER_VARIABLES.join(' ')};`,
   `BASH_EXECUTION_STRING=$${v('x')}; BASH_SUBSHELL=0;`,
   `eval "unset -v ${v('x')}; $${v('x')}"`,
@@ -100,8 +125,20 @@ const SCRIPT = [
   `printf 'S%s\\n' "$${v('p')}" >&${STATUS_FD};`,
   `wait "$${v('p')}";`,
   `printf 'X%s\\n' "$?" >&${STATUS_FD};`,
-  'done',
+  'done;',
+  `kill -KILL "$${v('g')}" 2>/dev/null`,
 ].join(' ');
+
+/**
+ * Pids of watchdogs (a launcher's, or a direct spawn's; see bash-starter.ts) while they live: the
+ * runner's own, like the launchers, so the process-tree walk leaves them out.
+ */
+const WATCHDOGS = Symbol.for('updraft.bashWatchdogPids');
+
+export function watchdogRegistry(): Set<number> {
+  const holder = globalThis as { [WATCHDOGS]?: Set<number> };
+  return (holder[WATCHDOGS] ??= new Set());
+}
 
 /**
  * Pids of this process's launchers, from start until reaped, kept on globalThis: a DAG file may
@@ -164,6 +201,7 @@ export class BashLauncher {
   private dead: Error | null = null;
   private readonly readyWaiters: (() => void)[] = [];
   private statusBuffer = '';
+  private watchdogPid: number | undefined;
 
   private constructor(child: ChildProcess, baseEnv: Record<string, string>, mode: LaunchMode) {
     this.child = child;
@@ -174,6 +212,7 @@ export class BashLauncher {
     child.on('error', (error) => this.died(error));
     child.on('exit', () => {
       if (pid !== undefined) launcherRegistry().delete(pid);
+      if (this.watchdogPid !== undefined) watchdogRegistry().delete(this.watchdogPid);
       this.died(new Error('The bash launcher exited'));
     });
     // A write to a launcher that has just died fails here; the death itself is reported above.
@@ -196,6 +235,7 @@ export class BashLauncher {
     }
     const stdio: ('pipe' | 'ignore')[] = ['pipe', 'ignore', 'ignore', 'pipe'];
     for (let fd = FIRST_SLOT_FD; fd < END_FD; fd++) stdio.push('pipe');
+    stdio.push('pipe'); // LIFELINE_FD: never written to; closed when this process dies
     // --norc: Node's stdio pipes are sockets, and a bash whose stdin is a socket takes itself for
     // a remote shell and sources ~/.bashrc when SHLVL is unset (Debian builds it so). That would
     // export whatever .bashrc exports into every job, and a .bashrc that hangs (pyenv's rehash
@@ -318,7 +358,9 @@ export class BashLauncher {
     for (let end = this.statusBuffer.indexOf('\n'); end >= 0; end = this.statusBuffer.indexOf('\n')) {
       const line = this.statusBuffer.slice(0, end);
       this.statusBuffer = this.statusBuffer.slice(end + 1);
-      if (line === 'R') {
+      if (line.startsWith('R')) {
+        this.watchdogPid = Number(line.slice(1)) || undefined;
+        if (this.watchdogPid !== undefined) watchdogRegistry().add(this.watchdogPid);
         this.ready = true;
         this.wakeWaiters();
         continue;

@@ -1,6 +1,8 @@
+import { spawn } from 'node:child_process';
+import type { Readable } from 'node:stream';
 import type { BashProcess, BashStartOptions } from '../dag/operators/bash-process.js';
-import { spawnBashDirectly } from '../dag/operators/bash-process.js';
-import { BashLauncher, type LaunchMode } from './bash-launcher.js';
+import { spawnBashDirectly as spawnUnguarded } from '../dag/operators/bash-process.js';
+import { BashLauncher, watchdogRegistry, type LaunchMode } from './bash-launcher.js';
 
 export { bashLauncherPids } from './bash-launcher.js';
 
@@ -41,6 +43,41 @@ function currentLauncher(): BashLauncher | null {
  */
 export async function warmBashLauncher(): Promise<void> {
   await currentLauncher()?.whenSettled();
+}
+
+/**
+ * A direct spawn that dies with this process, as launcher jobs do (see bash-launcher.ts): a
+ * watchdog bash, in its own process group, blocks reading a pipe only this process can write to.
+ * If this process dies (kill -9 included), the read returns and the watchdog kills the command's
+ * process group. When the command ends first, the watchdog is stopped.
+ */
+function spawnBashDirectly(command: string, options: BashStartOptions): BashProcess {
+  const started = spawnUnguarded(command, options);
+  if (started.pid === undefined || process.platform !== 'linux') return started;
+  const watchdog = spawn(
+    'bash',
+    ['--norc', '-c', `read -r -u 3 _; kill -KILL -- -${started.pid} 2>/dev/null`],
+    {
+      detached: true,
+      stdio: ['ignore', 'ignore', 'ignore', 'pipe'],
+      // The bash the command itself was started with (its PATH), not whatever this process's PATH finds.
+      env: { PATH: options.env.PATH ?? process.env.PATH ?? '/usr/bin:/bin' },
+    },
+  );
+  const watchdogPid = watchdog.pid;
+  if (watchdogPid !== undefined) watchdogRegistry().add(watchdogPid);
+  watchdog.on('error', () => undefined);
+  watchdog.on('exit', () => {
+    if (watchdogPid !== undefined) watchdogRegistry().delete(watchdogPid);
+  });
+  watchdog.unref();
+  (watchdog.stdio[3] as Readable | null)?.on('error', () => undefined);
+  (watchdog.stdio[3] as unknown as { unref?: () => void } | null)?.unref?.();
+  const stop = () => {
+    watchdog.kill('SIGKILL');
+  };
+  started.exited.then(stop, stop);
+  return started;
 }
 
 /**

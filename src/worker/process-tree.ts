@@ -1,5 +1,5 @@
 import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync } from 'node:fs';
-import { bashLauncherPids } from './bash-launcher.js';
+import { bashLauncherPids, watchdogRegistry } from './bash-launcher.js';
 
 /**
  * Killing a task means killing everything it started. A BashOperator's `bash` may start children
@@ -214,9 +214,11 @@ function isRunnerHelper(pid: number): boolean {
  */
 export function listTaskProcesses(rootPid: number): number[] {
   const launchers = rootPid === process.pid ? new Set(bashLauncherPids()) : new Set<number>();
-  const direct = childrenOf(rootPid);
+  // The watchdogs that kill a command if this process dies are the runner's, not the task's.
+  const watchdogs = rootPid === process.pid ? watchdogRegistry() : new Set<number>();
+  const direct = childrenOf(rootPid)?.filter((pid) => !watchdogs.has(pid)) ?? null;
   if (direct === null) {
-    const all = listDescendants(rootPid).filter((pid) => !launchers.has(pid));
+    const all = listDescendants(rootPid).filter((pid) => !launchers.has(pid) && !watchdogs.has(pid));
     const helpers = all.filter(isRunnerHelper);
     if (helpers.length === 0) return all;
     const excluded = new Set(helpers.flatMap((h) => [h, ...listDescendants(h)]));
@@ -225,7 +227,7 @@ export function listTaskProcesses(rootPid: number): number[] {
   const out: number[] = [];
   const stack: number[] = [];
   for (const pid of direct) {
-    if (launchers.has(pid)) stack.push(...(childrenOf(pid) ?? []));
+    if (launchers.has(pid)) stack.push(...(childrenOf(pid) ?? []).filter((c) => !watchdogs.has(c)));
     else if (!isRunnerHelper(pid)) stack.push(pid);
   }
   while (stack.length > 0) {

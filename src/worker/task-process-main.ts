@@ -23,6 +23,15 @@ const MAX_TASKS = Number(process.env.UPDRAFT_TASK_PROCESS_MAX_TASKS ?? '0');
 const HEAP_LIMIT_MB = Number(process.env.UPDRAFT_TASK_PROCESS_HEAP_MB ?? '0');
 
 async function main(): Promise<void> {
+  // Before anything slow (loading modules, opening the DB): a parent that dies while this process
+  // starts must not leave it behind, holding memory and a DB connection under init. The IPC
+  // channel's disconnect says so; a changed parent pid says so too when the channel lingers.
+  const parentPid = process.ppid;
+  let onOrphaned = (): void => process.exit(0);
+  process.once('disconnect', () => onOrphaned());
+  setInterval(() => {
+    if (process.ppid !== parentPid) onOrphaned();
+  }, 1_000).unref();
   const ctx = createContext({ env: process.env, writeDefaultConfig: false, onWarning: () => undefined });
   setAuthoringDefaults(authoringDefaultsFromConfig(ctx.config.values));
   const db = await ctx.db();
@@ -105,7 +114,8 @@ async function main(): Promise<void> {
   });
   // The executor went away (scheduler stopped or crashed): finish the running task, so its state is
   // recorded and no work is lost, then leave. An idle process leaves at once.
-  process.on('disconnect', () => void exitWhenIdle(0));
+  onOrphaned = () => void exitWhenIdle(0);
+  if (!process.connected) onOrphaned();
   process.on('SIGTERM', () => {
     current?.controller.abort(new Error('The task process received SIGTERM'));
     void exitWhenIdle(0);

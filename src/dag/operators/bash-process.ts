@@ -21,6 +21,8 @@ export interface BashProcess {
    * the launcher (what bash itself reports). Rejects when the process could not be started.
    */
   readonly exited: Promise<number | null>;
+  /** The process group's id (bash's pid), once started; a direct spawn knows it at once. */
+  readonly pid?: number;
 }
 
 export interface BashStartOptions {
@@ -51,6 +53,7 @@ export function spawnBashDirectly(command: string, options: BashStartOptions): B
     stdout: child.stdout,
     stderr: child.stderr,
     exited,
+    pid: child.pid,
     signalGroup(signal) {
       if (child.pid === undefined) return;
       try {
