@@ -5,8 +5,12 @@ import { buildWebApp } from './app.js';
 export { buildWebApp } from './app.js';
 
 export interface RunningWebserver {
-  /** Where the server listens, e.g. http://127.0.0.1:8080. */
+  /** A URL that reaches the server from this host, e.g. http://127.0.0.1:8080. */
   url: string;
+  /** The address and port actually bound, e.g. 0.0.0.0:8080 (every IPv4 address) or 127.0.0.1:8080. */
+  listening: string;
+  /** Bound to every address (0.0.0.0 or ::), so reachable from other hosts too. */
+  allAddresses: boolean;
   close(): Promise<void>;
 }
 
@@ -34,7 +38,14 @@ export async function startWebserver(
   }
   const address = server.server.address();
   const boundPort = typeof address === 'object' && address ? address.port : port;
-  const shownHost =
-    host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
-  return { url: `http://${shownHost}:${boundPort}`, close: () => server.close() };
+  const boundHost = typeof address === 'object' && address ? address.address : host;
+  const allAddresses = boundHost === '0.0.0.0' || boundHost === '::';
+  const bracket = (h: string) => (h.includes(':') ? `[${h}]` : h);
+  const shownHost = allAddresses ? '127.0.0.1' : bracket(host);
+  return {
+    url: `http://${shownHost}:${boundPort}`,
+    listening: `${bracket(boundHost)}:${boundPort}`,
+    allAddresses,
+    close: () => server.close(),
+  };
 }

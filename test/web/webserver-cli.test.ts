@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -22,6 +23,32 @@ beforeAll(async () => {
 afterAll(async () => rm(home, { recursive: true, force: true }));
 
 describe('updraft webserver', () => {
+  it('logs the address it really listens on: 0.0.0.0 when bound to every address', async () => {
+    const child = spawn(process.execPath, [UPDRAFT_BIN, 'webserver', '-p', '0', '-H', '0.0.0.0'], {
+      env: { PATH: process.env.PATH!, ...env, AIRFLOW__LOGGING__LOGGING_LEVEL: 'INFO' },
+    });
+    let stderr = '';
+    try {
+      const line = await new Promise<string>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no listening line: ${stderr}`)), 30_000);
+        child.stderr.setEncoding('utf8').on('data', (d: string) => {
+          stderr += d;
+          const m = /Webserver listening on .*/.exec(stderr);
+          if (m) {
+            clearTimeout(timer);
+            resolve(m[0]);
+          }
+        });
+      });
+      expect(line).toMatch(
+        /listening on 0\.0\.0\.0:\d+ \(every address; from this host: http:\/\/127\.0\.0\.1:\d+\)/,
+      );
+    } finally {
+      child.kill('SIGTERM');
+      await once(child, 'exit');
+    }
+  }, 60_000);
+
   it('serves /health on the given port and host, and stops cleanly on SIGTERM', async () => {
     const child = spawn(process.execPath, [UPDRAFT_BIN, 'webserver', '-p', '0', '-H', '127.0.0.1'], {
       env: { PATH: process.env.PATH!, ...env },

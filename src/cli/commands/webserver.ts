@@ -18,7 +18,11 @@ export const registerWebserver: RegisterCommand = (program, cli) => {
       }
       const ctx = cli.context();
       const server = await startWebserver(ctx, { host: opts.hostname, port });
-      ctx.log.info(`Webserver listening on ${server.url}`);
+      // The address really bound: 0.0.0.0 means reachable from other hosts, which the log must say.
+      ctx.log.info(
+        `Webserver listening on ${server.listening}` +
+          (server.allAddresses ? ` (every address; from this host: ${server.url})` : ''),
+      );
       console.log(`Updraft webserver running at ${server.url} (Ctrl+C to stop)`);
       await Promise.race([once(process, 'SIGINT'), once(process, 'SIGTERM')]);
       await server.close();
