@@ -1,3 +1,4 @@
+import { parseDate } from '../../dag-runs/run-id.js';
 import { ValidationError } from '../../errors.js';
 import type { WebContext } from '../web-context.js';
 
@@ -37,8 +38,6 @@ export function listParam(value: unknown): string[] | undefined {
 
 export function optionalInstant(value: unknown, name: string): number | undefined {
   if (value === undefined || value === null || value === '') return undefined;
-  const ms = Date.parse(String(value));
-  if (Number.isNaN(ms))
-    throw new ValidationError(`${name} must be an ISO-8601 date-time, got "${String(value)}".`);
-  return ms;
+  if (typeof value !== 'string') throw new ValidationError(`${name} must be an ISO-8601 date-time string.`);
+  return parseDate(value, name);
 }
