@@ -8,7 +8,7 @@ import type { Executor } from '../executors/executor.js';
 import { errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 import { DagRunCreator } from './create-runs.js';
-import { runContextColumns, type RunContextColumns } from '../dag-runs/run-info.js';
+import { runContextColumns, type RunContextColumns } from '../core/run-context.js';
 import { DagCache } from './dag-cache.js';
 import { createExecutor } from '../executors/index.js';
 import {
