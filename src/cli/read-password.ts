@@ -1,6 +1,6 @@
 import { createInterface } from 'node:readline';
 import { text } from 'node:stream/consumers';
-import { ValidationError } from '../../errors.js';
+import { ValidationError } from '../errors.js';
 
 /**
  * Ask for a password the way `airflow users create` does when -p is not given: "Password:" then

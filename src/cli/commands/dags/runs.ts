@@ -1,8 +1,8 @@
 import { Option } from 'commander';
 import type { Command } from 'commander';
-import { backfill } from '../../scheduler/backfill.js';
-import { testDag } from '../../scheduler/dag-test.js';
-import { lastAutomatedInterval, nextRunAfter } from '../../scheduler/next-dagrun.js';
+import { backfill } from '../../../scheduler/backfill.js';
+import { testDag } from '../../../scheduler/dag-test.js';
+import { lastAutomatedInterval, nextRunAfter } from '../../../scheduler/next-dagrun.js';
 import {
   deleteDag,
   getDagRow,
@@ -10,31 +10,14 @@ import {
   parseDate,
   setDagPaused,
   triggerDagRun,
-} from '../../dag-runs/index.js';
-import { NotFoundError, ValidationError } from '../../errors.js';
-import {
-  outputOption,
-  jsonOption,
-  type CliEnv,
-  type OutputOpts,
-  type RegisterCommand,
-} from '../command-kit.js';
-import { printRows } from '../output.js';
-import { dagsCommand, parseDagsForCli } from './dags.js';
-import { confirm } from './task-instances.js';
+} from '../../../dag-runs/index.js';
+import { NotFoundError, ValidationError } from '../../../errors.js';
+import { outputOption, jsonOption, type OutputOpts, type RegisterCommand } from '../../command-kit.js';
+import { printRows } from '../../output.js';
+import { confirm } from '../../confirm.js';
+import { dagsCommand, withDag } from '../../dag-access.js';
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
-
-/** Run `fn`; if the DAG is not in the DB yet, parse the DAG folder once and try again. */
-export async function withDag<T>(cli: CliEnv, fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (error) {
-    if (!(error instanceof NotFoundError) || !/^DAG '/.test(error.message)) throw error;
-    await parseDagsForCli(cli);
-    return fn();
-  }
-}
 
 export const registerDagRuns: RegisterCommand = (program, cli) => {
   const dags: Command = dagsCommand(program);
@@ -215,7 +198,7 @@ export const registerDagRuns: RegisterCommand = (program, cli) => {
       ) => {
         const start = parseDate(opts.startDate, 'start date');
         const end = parseDate(opts.endDate, 'end date');
-        const { parseConf } = await import('../../dag-runs/trigger.js');
+        const { parseConf } = await import('../../../dag-runs/trigger.js');
         const conf = parseConf(opts.conf ?? null);
         const ctx = cli.context();
         if (

@@ -1,15 +1,15 @@
 import { Option } from 'commander';
 import type { Kysely } from 'kysely';
-import type { Database, DagRunRow, TaskInstanceRow, TaskInstanceState } from '../../db/tables.js';
-import { ConflictError, NotFoundError, ValidationError } from '../../errors.js';
-import { parseDate } from '../../dag-runs/run-id.js';
-import { authoringDefaultsFromConfig, setAuthoringDefaults } from '../../dag/defaults.js';
-import { runTaskInstance } from '../../task-runner/run-task-instance.js';
-import { renderTask, testTask } from '../../task-runner/test-task.js';
-import type { CliEnv, RegisterCommand } from '../command-kit.js';
-import { migratedStore } from './store.js';
-import { parseDagsForCli, tasksCommand } from './dags.js';
-import { taskTriggerService } from '../../dag-runs/trigger-service.js';
+import type { Database, DagRunRow, TaskInstanceRow, TaskInstanceState } from '../../../db/tables.js';
+import { ConflictError, NotFoundError, ValidationError } from '../../../errors.js';
+import { parseDate } from '../../../dag-runs/run-id.js';
+import { authoringDefaultsFromConfig, setAuthoringDefaults } from '../../../dag/defaults.js';
+import { runTaskInstance } from '../../../task-runner/run-task-instance.js';
+import { renderTask, testTask } from '../../../task-runner/test-task.js';
+import type { CliEnv, RegisterCommand } from '../../command-kit.js';
+import { migratedStore } from '../../metadata-store.js';
+import { parseDagsForCli, tasksCommand } from '../../dag-access.js';
+import { taskTriggerService } from '../../../dag-runs/trigger-service.js';
 
 /**
  * `tasks run`, `tasks test`, `tasks render` (Airflow's spellings and arguments). `tasks run` runs

@@ -1,23 +1,8 @@
-import { createInterface } from 'node:readline/promises';
-import { clearTaskInstances, getDagRow, getSerializedDag, parseDate } from '../../dag-runs/index.js';
-import { NotFoundError } from '../../errors.js';
-import type { RegisterCommand } from '../command-kit.js';
-import { tasksCommand } from './dags.js';
-import { withDag } from './dag-runs.js';
-
-/** Ask on the terminal; anything but y/yes is no (and no terminal answer at all is no). */
-export async function confirm(question: string): Promise<boolean> {
-  const rl = createInterface({ input: process.stdin, output: process.stdout });
-  try {
-    const answer = await Promise.race([
-      rl.question(question),
-      new Promise<string>((r) => process.stdin.once('end', () => r(''))),
-    ]);
-    return /^y(es)?$/i.test(answer.trim());
-  } finally {
-    rl.close();
-  }
-}
+import { clearTaskInstances, getDagRow, getSerializedDag, parseDate } from '../../../dag-runs/index.js';
+import { NotFoundError } from '../../../errors.js';
+import type { RegisterCommand } from '../../command-kit.js';
+import { confirm } from '../../confirm.js';
+import { tasksCommand, withDag } from '../../dag-access.js';
 
 export const registerTaskInstances: RegisterCommand = (program, cli) => {
   const tasks = tasksCommand(program);

@@ -8,8 +8,8 @@ import {
   releaseRestarting,
   resetOrphanedQueued,
   timeOutRuns,
-  type HealthOptions,
-} from '../../src/scheduler/health.js';
+  type RepairOptions,
+} from '../../src/scheduler/repair-sweep.js';
 import { startSchedulerJob } from '../../src/scheduler/job.js';
 import { TEST_DIALECTS } from '../support/databases.js';
 import { createHarness, statesOf, type Harness } from './support/harness.js';
@@ -112,7 +112,7 @@ export const dag = new DAG({ dagId: 'repairs', schedule: null, startDate: '2024-
       queued_dttm: now - 3_600_000,
     });
     await set('restart_me', { state: 'restarting', try_number: 1, job_id: null });
-    const o: HealthOptions = {
+    const o: RepairOptions = {
       now,
       jobId: me.id,
       hostname: 'here',

@@ -8,11 +8,11 @@ import { SCHEDULER_JOB_TYPE } from './job.js';
 import { failTry } from './task-failure.js';
 
 /**
- * The scheduler's repairs, run every few seconds: zombies, tasks stuck in queued, cleared tasks
+ * The scheduler's repair sweep, run every few seconds: zombies, tasks stuck in queued, cleared tasks
  * whose runner has stopped, orphans of a dead scheduler, and runs past their dagrunTimeout.
  * Each repair is a state-guarded UPDATE, so running it on several schedulers at once is harmless.
  */
-export interface HealthOptions {
+export interface RepairOptions {
   now: number;
   jobId: number;
   hostname: string;
@@ -35,7 +35,7 @@ function pidAlive(pid: number | null): boolean {
 }
 
 /** Running TIs whose runner stopped heartbeating: retry or fail them. Returns how many. */
-export async function handleZombies(db: Kysely<Database>, dags: DagCache, o: HealthOptions): Promise<number> {
+export async function handleZombies(db: Kysely<Database>, dags: DagCache, o: RepairOptions): Promise<number> {
   const rows = await db
     .selectFrom('task_instance as ti')
     .leftJoin('job', 'job.id', 'ti.job_id')
@@ -86,7 +86,7 @@ export async function handleZombies(db: Kysely<Database>, dags: DagCache, o: Hea
 export async function resetOrphanedQueued(
   db: Kysely<Database>,
   executor: Executor,
-  o: HealthOptions,
+  o: RepairOptions,
 ): Promise<number> {
   const live = await db
     .selectFrom('job')
@@ -140,7 +140,7 @@ export async function resetOrphanedQueued(
 }
 
 /** Cleared while running (`restarting`): once the old runner has stopped, the TI may run again. */
-export async function releaseRestarting(db: Kysely<Database>, o: HealthOptions): Promise<number> {
+export async function releaseRestarting(db: Kysely<Database>, o: RepairOptions): Promise<number> {
   const rows = await db
     .selectFrom('task_instance as ti')
     .leftJoin('job', 'job.id', 'ti.job_id')
@@ -175,7 +175,7 @@ export async function releaseRestarting(db: Kysely<Database>, o: HealthOptions):
 }
 
 /** Runs older than their DAG's dagrunTimeout fail; their unfinished tasks are skipped. */
-export async function timeOutRuns(db: Kysely<Database>, dags: DagCache, o: HealthOptions): Promise<number> {
+export async function timeOutRuns(db: Kysely<Database>, dags: DagCache, o: RepairOptions): Promise<number> {
   const runs = await db
     .selectFrom('dag_run')
     .select(['dag_id', 'run_id', 'start_date'])

@@ -1,5 +1,5 @@
 import { readFile, writeFile } from 'node:fs/promises';
-import { NotFoundError, ValidationError } from '../../errors.js';
+import { NotFoundError, ValidationError } from '../errors.js';
 
 /** Read a JSON object file for the `… import` commands, with errors naming the file. */
 export async function readJsonObject(path: string): Promise<Record<string, unknown>> {

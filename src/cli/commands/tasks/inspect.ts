@@ -1,10 +1,11 @@
 import { Option } from 'commander';
-import { loadSerializedDag } from '../../dag-processing/read.js';
-import { renderTree } from '../../dag-processing/render-graph.js';
-import type { RegisterCommand } from '../command-kit.js';
-import { migratedDb, parseDagsForCli, tasksCommand } from './dags.js';
+import { loadSerializedDag } from '../../../dag-processing/read.js';
+import { renderTree } from '../../../dag-processing/render-graph.js';
+import type { RegisterCommand } from '../../command-kit.js';
+import { parseDagsForCli, tasksCommand } from '../../dag-access.js';
+import { migratedDb } from '../../metadata-store.js';
 
-export const registerTasks: RegisterCommand = (program, cli) => {
+export const registerTaskInspection: RegisterCommand = (program, cli) => {
   const tasks = tasksCommand(program);
   tasks
     .command('list <dag_id>')

@@ -1,50 +1,18 @@
-import type { Command } from 'commander';
 import { Option } from 'commander';
-import type { Kysely } from 'kysely';
-import { assertMigrated } from '../../db/index.js';
-import type { Database } from '../../db/tables.js';
-import { NotFoundError } from '../../errors.js';
-import { processDagFolderOnce } from '../../dag-processing/processor.js';
-import { loadSerializedDag } from '../../dag-processing/read.js';
-import { renderDot, renderMermaid, renderTree } from '../../dag-processing/render-graph.js';
+import { NotFoundError } from '../../../errors.js';
+import { loadSerializedDag } from '../../../dag-processing/read.js';
+import { renderDot, renderMermaid, renderTree } from '../../../dag-processing/render-graph.js';
 import {
   outputOption,
   jsonOption,
   type CliEnv,
   type OutputOpts,
   type RegisterCommand,
-} from '../command-kit.js';
-import { printRows } from '../output.js';
-
-/**
- * The `dags` command group. Other modules add their subcommands (trigger, pause, …) to the same
- * group through `dagsCommand(program)`, which creates it on first use.
- */
-export function dagsCommand(program: Command): Command {
-  return (
-    program.commands.find((c) => c.name() === 'dags') ?? program.command('dags').description('Manage DAGs')
-  );
-}
-
-/** The `tasks` command group, shared the same way. */
-export function tasksCommand(program: Command): Command {
-  return (
-    program.commands.find((c) => c.name() === 'tasks') ?? program.command('tasks').description('Manage tasks')
-  );
-}
-
-/** The metadata DB, after checking it is migrated (a clear error instead of "no such table"). */
-export async function migratedDb(cli: CliEnv): Promise<Kysely<Database>> {
-  const db = await cli.context().db();
-  await assertMigrated(db);
-  return db.kysely;
-}
-
-/** Bring the DB up to date with the DAG files (what Airflow does by filling a DagBag). */
-export async function parseDagsForCli(cli: CliEnv): Promise<void> {
-  await migratedDb(cli);
-  await processDagFolderOnce(cli.context());
-}
+} from '../../command-kit.js';
+import { printRows } from '../../output.js';
+import { dagsCommand, parseDagsForCli } from '../../dag-access.js';
+import { processDagFolderOnce } from '../../../dag-processing/processor.js';
+import { migratedDb } from '../../metadata-store.js';
 
 async function listDags(cli: CliEnv, opts: OutputOpts & { parse: boolean }): Promise<void> {
   if (opts.parse) await parseDagsForCli(cli);
@@ -68,7 +36,7 @@ async function listDags(cli: CliEnv, opts: OutputOpts & { parse: boolean }): Pro
   );
 }
 
-export const registerDags: RegisterCommand = (program, cli) => {
+export const registerDagInspection: RegisterCommand = (program, cli) => {
   const dags = dagsCommand(program);
   const noParse = () =>
     new Option('--no-parse', 'do not parse DAG files first; show what the metadata DB holds');
