@@ -1,12 +1,11 @@
+import { DEFAULT_POOL, DEFAULT_POOL_SLOTS } from '../core/pools.js';
 import type { QueueCandidate, QueueChooser, ActiveCount, TaskInstanceStore } from '../db/index.js';
-import type { RunContextColumns } from '../dag-runs/run-info.js';
+import type { RunContextColumns } from '../core/run-context.js';
 import type { Executor, TaskWorkItem } from '../executors/executor.js';
 import { errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { DagCache } from './dag-cache.js';
 
-export const DEFAULT_POOL = 'default_pool';
-export const DEFAULT_POOL_SLOTS = 128;
 /** The deepest look into the scheduled TIs per loop when limits hold back the first ones. */
 const MAX_CANDIDATES = 512;
 

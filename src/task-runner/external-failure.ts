@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { Database, TaskInstanceState } from '../db/tables.js';
-import { canRetry, nextRetryAt } from './retry-policy.js';
+import { canRetry, nextRetryAt } from '../core/retry-policy.js';
 import { openTaskLogger, taskLogPath } from './task-log.js';
 import {
   finishTaskInstance,

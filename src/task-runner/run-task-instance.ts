@@ -6,7 +6,7 @@ import type { UpdraftConfig } from '../config/schema.js';
 import type { Fernet } from '../security/fernet.js';
 import { errorMessage } from '../errors.js';
 import { createTaskContext, type DagRunInfo, type TaskContext, type TaskServices } from '../dag/execution.js';
-import { dagRunInfo, type RunContextColumns } from '../dag-runs/run-info.js';
+import { dagRunInfo, type RunContextColumns } from '../core/run-context.js';
 import type { BaseOperator, TaskCallback } from '../dag/base-operator.js';
 import { serializeParams, validateParams } from '../dag/params.js';
 import { executeOperator, type ExecutionOutcome } from './execute-task.js';
@@ -14,18 +14,15 @@ import { loadTask, type LoadedTask } from './load-task.js';
 import { renderTaskFields } from './render.js';
 import { processSecrets } from '../security/secrets-masker.js';
 import { isConnectionLost, retryThroughOutage } from '../db/outage-retry.js';
-import { canRetry, nextRetryAt, type RetrySettings } from './retry-policy.js';
+import { canRetry, nextRetryAt, type RetrySettings } from '../core/retry-policy.js';
 import { openTaskLogger, taskLogPath, type TaskLogger } from './task-log.js';
 import { firstRescheduleStart, readTaskInstance, recordReschedule } from '../db/task-store/ti-queries.js';
 import { startHeartbeat } from './job-heartbeat.js';
 import { taskInstanceStore, type TaskInstanceStore, type XComWrite } from '../db/index.js';
 import { queryTemplate } from '../db/query-template.js';
-import {
-  createXComBackend,
-  RETURN_VALUE_KEY,
-  SKIPMIXIN_KEY,
-  type SkipMixinValue,
-} from '../db/task-store/xcom-store.js';
+import { createXComBackend } from '../db/task-store/xcom-store.js';
+import { operatorHints } from '../dag/operator-hints.js';
+import { RETURN_VALUE_KEY, SKIPMIXIN_KEY, type SkipMixinValue } from '../core/xcom-keys.js';
 import { createTaskServices } from './task-services.js';
 
 /**
@@ -331,7 +328,7 @@ async function executeAndRecord(
     settleGraceMs: Math.min(deps.config.core.killed_task_cleanup_time * 1000, 5000),
     log: rs.log,
     ownsProcess: deps.ownsProcess,
-    leavesNoProcesses: !userCodeRan && ownClassDeclares(operator, 'leavesNoProcesses') === true,
+    leavesNoProcesses: !userCodeRan && operatorHints(operator).leavesNoProcesses,
   });
   // Our own final write would look like a change from outside to the next beat.
   rs.stopWatching();
@@ -581,31 +578,18 @@ export interface PreviousSuccess {
   end: number;
 }
 
-/**
- * A static field as the operator's own class declares it, undefined when only a base class does:
- * such declarations (readsPreviousSuccess, leavesNoProcesses) describe that class's execute(),
- * which a subclass may override.
- */
-function ownClassDeclares(
-  operator: BaseOperator,
-  field: 'readsPreviousSuccess' | 'leavesNoProcesses',
-): unknown {
-  const cls = operator.constructor as unknown as Record<string, unknown>;
-  return Object.hasOwn(cls, field) ? cls[field] : undefined;
-}
-
 /** The context variables that need the last successful run (read at the start of each try). */
 const PREVIOUS_SUCCESS_VARIABLES = /prev_data_interval_(start|end)_success/;
 
 /**
  * Whether anything in this try can see the previous successful run's interval: only code that
  * reads the context (an operator's own execute(), a callback, a mapped task's expansion) or a
- * templated field that names it. An operator class says its execute() never reads it with its own
- * static `readsPreviousSuccess = false` (a subclass that does not say so again is assumed to).
+ * templated field that names it. An operator class says its execute() never reads it with its
+ * hint readsPreviousSuccess: false (dag/operator-hints.ts; a subclass is assumed to read it).
  * When nothing can see it, the context carries null and the try saves a query.
  */
 export function mayReadPreviousSuccess(operator: BaseOperator): boolean {
-  if (ownClassDeclares(operator, 'readsPreviousSuccess') !== false) return true;
+  if (operatorHints(operator).readsPreviousSuccess) return true;
   if (Object.values(operator.callbacks).some((callback) => typeof callback === 'function')) return true;
   const fields = operator as unknown as Record<string, unknown>;
   return operator.templateFields.some((field) => mentions(fields[field], PREVIOUS_SUCCESS_VARIABLES));

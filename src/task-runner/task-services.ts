@@ -6,7 +6,7 @@ import { getConnection } from '../connections/index.js';
 import type { Fernet } from '../security/fernet.js';
 import { processSecrets } from '../security/secrets-masker.js';
 import { UsageError } from '../errors.js';
-import { jsonObjectOrNull } from '../json-object.js';
+import { jsonObjectOrNull } from '../core/json-object.js';
 import { startBash } from '../worker/bash-starter.js';
 
 /**
