@@ -35,7 +35,7 @@ export async function buildWebApp(app: AppContext): Promise<FastifyInstance> {
     apiBackends: parseApiAuthBackends(values.api.auth_backends),
     credentials: new CredentialCache(),
     principals: new PrincipalCache(),
-    limiter: new SignInLimiter(metadata.kysely, metadata.dialect, values.webserver.login_rate_limit),
+    limiter: new SignInLimiter(metadata, values.webserver.login_rate_limit),
     secureCookies: values.webserver.base_url.startsWith('https://'),
   };
   const web: WebContext = {

@@ -1,9 +1,6 @@
 import { createHash } from 'node:crypto';
-import type { Kysely } from 'kysely';
-import { sql } from 'kysely';
-import type { DialectName } from '../../db/connection-url.js';
-import { transactionWithRetry } from '../../db/transient-errors.js';
-import type { Database } from '../../db/tables.js';
+import type { MetadataDb } from '../../db/index.js';
+import { incrementLoginAttempts } from '../../db/login-attempts.js';
 
 const WINDOW_MS = 60_000;
 /**
@@ -31,8 +28,7 @@ export class SignInLimiter {
   private lastPrune = 0;
 
   constructor(
-    private readonly db: Kysely<Database>,
-    private readonly dialect: DialectName,
+    private readonly store: MetadataDb,
     private readonly limitPerMinute: number,
     private readonly now: () => number = Date.now,
   ) {}
@@ -56,7 +52,7 @@ export class SignInLimiter {
 
   /** The password was right: the attempt does not count against the limit. */
   async succeeded(ticket: SignInTicket): Promise<void> {
-    await this.db
+    await this.store.kysely
       .updateTable('login_attempt')
       .set((eb) => ({ attempts: eb('attempts', '-', 1) }))
       .where('counter_key', 'in', ticket.keys)
@@ -65,41 +61,14 @@ export class SignInLimiter {
       .execute();
   }
 
-  /**
-   * Increment the counter and read it back in one transaction: the increment's row lock holds
-   * other increments of the same counter back until this one has read, so each attempt sees exactly
-   * its own place in the count.
-   */
   private increment(key: string, windowStart: number): Promise<number> {
-    return transactionWithRetry(this.db, async (trx) => {
-      const insert = trx
-        .insertInto('login_attempt')
-        .values({ counter_key: key, window_start: windowStart, attempts: 1 });
-      if (this.dialect === 'mysql') {
-        await insert.onDuplicateKeyUpdate({ attempts: sql`attempts + 1` }).execute();
-      } else {
-        await insert
-          .onConflict((oc) =>
-            oc
-              .columns(['counter_key', 'window_start'])
-              .doUpdateSet({ attempts: sql`login_attempt.attempts + 1` }),
-          )
-          .execute();
-      }
-      const row = await trx
-        .selectFrom('login_attempt')
-        .select('attempts')
-        .where('counter_key', '=', key)
-        .where('window_start', '=', windowStart)
-        .executeTakeFirstOrThrow();
-      return Number(row.attempts);
-    });
+    return incrementLoginAttempts(this.store, key, windowStart);
   }
 
   private async prune(windowStart: number): Promise<void> {
     if (windowStart - this.lastPrune < WINDOW_MS) return;
     this.lastPrune = windowStart;
-    await this.db
+    await this.store.kysely
       .deleteFrom('login_attempt')
       .where('window_start', '<', windowStart - WINDOW_MS)
       .execute();
