@@ -91,10 +91,14 @@ export async function startMoto(options: StartMotoOptions = {}): Promise<MotoSer
   }
   const port = await freePort();
   const endpoint = `http://127.0.0.1:${port}`;
-  const child: ChildProcess = spawn(PYTHON, [...(options.command ?? ['-m', 'moto.server']), '-H', '127.0.0.1', '-p', String(port)], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-    detached: false,
-  });
+  const child: ChildProcess = spawn(
+    PYTHON,
+    [...(options.command ?? ['-m', 'moto.server']), '-H', '127.0.0.1', '-p', String(port)],
+    {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      detached: false,
+    },
+  );
   let stderr = '';
   child.stderr?.setEncoding('utf8').on('data', (d: string) => {
     // Keep only the tail: moto logs every request.
@@ -108,7 +112,8 @@ export async function startMoto(options: StartMotoOptions = {}): Promise<MotoSer
   let exitCode: number | null | undefined;
   void exited.then((code) => (exitCode = code));
   while (!(await ready(endpoint))) {
-    if (exitCode !== undefined) throw new Error(`moto server exited (code ${exitCode}) before it was ready: ${stderr}`);
+    if (exitCode !== undefined)
+      throw new Error(`moto server exited (code ${exitCode}) before it was ready: ${stderr}`);
     if (Date.now() > deadline) {
       process.kill(pid, 'SIGKILL');
       throw new Error(`moto server on port ${port} was not ready in time: ${stderr}`);

@@ -40,8 +40,7 @@ export async function resolveAws(
   const connId = args.awsConnId === undefined ? DEFAULT_AWS_CONN_ID : args.awsConnId;
   const conn = connId === null ? undefined : await context.services.getConnection(connId);
   if (connId !== null && !conn) {
-    if (connId !== DEFAULT_AWS_CONN_ID)
-      throw new ValidationError(`The conn_id '${connId}' isn't defined`);
+    if (connId !== DEFAULT_AWS_CONN_ID) throw new ValidationError(`The conn_id '${connId}' isn't defined`);
     context.log.info(`No connection '${connId}': using the AWS SDK's standard credential chain`);
   } else if (conn) {
     context.log.info(`Using AWS connection '${conn.connId}'`);
@@ -96,6 +95,7 @@ export async function waitFor<T>(
 
 /** Text of an AWS SDK error (service exception name and message). */
 export function awsErrorText(error: unknown): string {
-  if (error instanceof Error) return error.name && error.name !== 'Error' ? `${error.name}: ${error.message}` : error.message;
+  if (error instanceof Error)
+    return error.name && error.name !== 'Error' ? `${error.name}: ${error.message}` : error.message;
   return String(error);
 }

@@ -55,13 +55,17 @@ async function waitForStep(
     context,
     pollMs,
     async () =>
-      (await client.send(new emr.DescribeStepCommand({ ClusterId: jobFlowId, StepId: stepId }), {
-        abortSignal: context.signal,
-      })).Step,
+      (
+        await client.send(new emr.DescribeStepCommand({ ClusterId: jobFlowId, StepId: stepId }), {
+          abortSignal: context.signal,
+        })
+      ).Step,
     (s) => s?.Status?.State === 'COMPLETED' || STEP_FAILED.includes(s?.Status?.State ?? ''),
   );
   if (step?.Status?.State !== 'COMPLETED')
-    throw new RemoteError(`EMR step ${stepId} on ${jobFlowId} ended ${step?.Status?.State} ${stepFailureText(step?.Status)}`);
+    throw new RemoteError(
+      `EMR step ${stepId} on ${jobFlowId} ended ${step?.Status?.State} ${stepFailureText(step?.Status)}`,
+    );
 }
 
 export interface EmrCreateJobFlowOperatorArgs extends BaseOperatorArgs, AwsArgs {
@@ -110,7 +114,9 @@ export class EmrCreateJobFlowOperator extends BaseOperator {
           context,
           this.pollMs,
           async () => (await client.send(new emr.DescribeClusterCommand({ ClusterId: id }), send)).Cluster,
-          (c) => ['WAITING', 'RUNNING'].includes(c?.Status?.State ?? '') || CLUSTER_DOWN.has(c?.Status?.State ?? ''),
+          (c) =>
+            ['WAITING', 'RUNNING'].includes(c?.Status?.State ?? '') ||
+            CLUSTER_DOWN.has(c?.Status?.State ?? ''),
         );
         if (CLUSTER_DOWN.has(cluster?.Status?.State ?? ''))
           throw new RemoteError(`EMR cluster ${id} did not start: ${clusterStateText(cluster?.Status)}`);
@@ -234,12 +240,17 @@ export class EmrStepSensor extends BaseSensorOperator {
     return withEmr(context, this.opts, async (emr, client, send) => {
       context.log.info(`Poking step ${this.stepId} on cluster ${this.jobFlowId}`);
       const step = (
-        await client.send(new emr.DescribeStepCommand({ ClusterId: this.jobFlowId, StepId: this.stepId }), send)
+        await client.send(
+          new emr.DescribeStepCommand({ ClusterId: this.jobFlowId, StepId: this.stepId }),
+          send,
+        )
       ).Step;
       const state = step?.Status?.State ?? 'unknown';
       context.log.info(`Job flow currently ${state}`);
       if (this.failedStates.includes(state))
-        throw new RemoteError(`EMR step ${this.stepId} on ${this.jobFlowId} ${state} ${stepFailureText(step?.Status)}`);
+        throw new RemoteError(
+          `EMR step ${this.stepId} on ${this.jobFlowId} ${state} ${stepFailureText(step?.Status)}`,
+        );
       return this.targetStates.includes(state);
     });
   }

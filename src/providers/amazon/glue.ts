@@ -146,9 +146,14 @@ export class GlueJobOperator extends BaseOperator {
   /** CreateJob/UpdateJob fields from the operator's arguments (Airflow's create_glue_job_config). */
   private jobConfig(): Record<string, unknown> {
     const role = this.iamRoleArn ?? this.iamRoleName;
-    if (!role) throw new ValidationError(`Task '${this.taskId}': iamRoleName or iamRoleArn is required to create a Glue job`);
+    if (!role)
+      throw new ValidationError(
+        `Task '${this.taskId}': iamRoleName or iamRoleArn is required to create a Glue job`,
+      );
     if (!this.scriptLocation)
-      throw new ValidationError(`Task '${this.taskId}': scriptLocation is required to create Glue job '${this.jobName}'`);
+      throw new ValidationError(
+        `Task '${this.taskId}': scriptLocation is required to create Glue job '${this.jobName}'`,
+      );
     const config: Record<string, unknown> = {
       Name: this.jobName,
       Role: role,

@@ -37,7 +37,7 @@ export interface S3ToRedshiftOperatorArgs extends BaseOperatorArgs, AwsArgs {
   /** APPEND (COPY only), REPLACE (empty the table first) or UPSERT (merge on upsertKeys). */
   method?: 'APPEND' | 'REPLACE' | 'UPSERT';
   upsertKeys?: string[];
-  /** The Redshift Data API settings; required (statements run through the Data API). */
+  /** The Redshift Data API settings; required (statements run through the Data API) (templated). */
   redshiftDataApiKwargs: RedshiftDataApiArgs;
 }
 
@@ -48,7 +48,16 @@ export interface S3ToRedshiftOperatorArgs extends BaseOperatorArgs, AwsArgs {
  * credentials replaced by ***.
  */
 export class S3ToRedshiftOperator extends BaseOperator {
-  static override templateFields = ['s3Bucket', 's3Key', 'schema', 'table', 'columnList', 'copyOptions', 'method'];
+  static override templateFields = [
+    's3Bucket',
+    's3Key',
+    'schema',
+    'table',
+    'columnList',
+    'copyOptions',
+    'method',
+    'redshiftDataApiKwargs',
+  ];
   schema: string | undefined;
   table: string;
   s3Bucket: string;
@@ -56,6 +65,7 @@ export class S3ToRedshiftOperator extends BaseOperator {
   columnList: string[];
   copyOptions: string[];
   method: string;
+  redshiftDataApiKwargs: RedshiftDataApiArgs;
   private readonly opts: S3ToRedshiftOperatorArgs;
   private readonly pollMs: number;
 
@@ -82,6 +92,7 @@ export class S3ToRedshiftOperator extends BaseOperator {
     this.columnList = args.columnList ?? [];
     this.copyOptions = args.copyOptions ?? [];
     this.method = args.method ?? 'APPEND';
+    this.redshiftDataApiKwargs = api;
     this.opts = args;
     this.pollMs = intervalMs(api.pollInterval, 10, 'redshiftDataApiKwargs.pollInterval');
     this.uiColor = '#99e699';
@@ -90,16 +101,19 @@ export class S3ToRedshiftOperator extends BaseOperator {
   /** The statements for the method, COPY's credentials given as `credentials`. */
   buildSql(credentials: string): string[] {
     if (!['APPEND', 'REPLACE', 'UPSERT'].includes(this.method))
-      throw new ValidationError(`Task '${this.taskId}': method must be APPEND, REPLACE or UPSERT, not '${this.method}'`);
+      throw new ValidationError(
+        `Task '${this.taskId}': method must be APPEND, REPLACE or UPSERT, not '${this.method}'`,
+      );
     const destination = this.schema ? `${this.schema}.${this.table}` : this.table;
     const copyDestination = this.method === 'UPSERT' ? `#${this.table}` : destination;
     const columns = this.columnList.length ? `(${this.columnList.join(', ')})` : '';
-    const copy = [
-      `COPY ${copyDestination} ${columns}`.trimEnd(),
-      `FROM 's3://${this.s3Bucket}/${this.s3Key}'`,
-      `credentials '${credentials}'`,
-      ...this.copyOptions,
-    ].join('\n') + ';';
+    const copy =
+      [
+        `COPY ${copyDestination} ${columns}`.trimEnd(),
+        `FROM 's3://${this.s3Bucket}/${this.s3Key}'`,
+        `credentials '${credentials}'`,
+        ...this.copyOptions,
+      ].join('\n') + ';';
     if (this.method === 'REPLACE') return ['BEGIN;', `DELETE FROM ${destination};`, copy, 'COMMIT;'];
     if (this.method === 'UPSERT') {
       const keys = this.opts.upsertKeys ?? [];
@@ -117,7 +131,7 @@ export class S3ToRedshiftOperator extends BaseOperator {
   }
 
   override async execute(context: TaskContext): Promise<string> {
-    const api = this.opts.redshiftDataApiKwargs;
+    const api = this.redshiftDataApiKwargs;
     const rsd = await import('@aws-sdk/client-redshift-data');
     const { config, roleArn } = await resolveAws(context, this.opts, 'redshift_data');
     const client = new rsd.RedshiftDataClient(config);
