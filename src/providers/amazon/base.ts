@@ -87,10 +87,21 @@ export async function waitFor<T>(
   check: (value: T) => boolean,
 ): Promise<T> {
   for (;;) {
-    const value = await read();
+    let value: T;
+    try {
+      value = await read();
+    } catch (error) {
+      throw abortReason(context, error);
+    }
     if (check(value)) return value;
     await abortableSleep(pollMs, context.signal);
   }
+}
+
+/** An SDK call cut by the task's signal says "Request aborted"; the signal's reason says why. */
+export function abortReason(context: TaskContext, error: unknown): unknown {
+  const reason: unknown = context.signal.reason;
+  return context.signal.aborted && reason instanceof Error ? reason : error;
 }
 
 /** Text of an AWS SDK error (service exception name and message). */

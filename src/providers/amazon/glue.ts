@@ -40,20 +40,34 @@ export class GlueCrawlerOperator extends BaseOperator {
     const send = { abortSignal: context.signal };
     const name = String(this.config.Name);
     try {
-      let exists = true;
+      let current: Record<string, unknown> | undefined;
       try {
-        await client.send(new glue.GetCrawlerCommand({ Name: name }), send);
+        current = (await client.send(new glue.GetCrawlerCommand({ Name: name }), send)).Crawler as
+          Record<string, unknown> | undefined;
       } catch (error) {
         if ((error as Error).name !== 'EntityNotFoundException') throw error;
-        exists = false;
       }
-      const input = this.config as unknown as import('@aws-sdk/client-glue').CreateCrawlerRequest;
-      if (exists) {
-        context.log.info(`Updating crawler ${name}`);
-        await client.send(new glue.UpdateCrawlerCommand(input), send);
+      if (current) {
+        // As Airflow: update only the settings that differ from the crawler's.
+        const changed = Object.keys(this.config).filter(
+          (k) => k !== 'Name' && JSON.stringify(current[k]) !== JSON.stringify(this.config[k]),
+        );
+        if (changed.length > 0) {
+          context.log.info(`Updating crawler ${name}: ${changed.join(', ')}`);
+          const update = Object.fromEntries([['Name', name], ...changed.map((k) => [k, this.config[k]])]);
+          await client.send(
+            new glue.UpdateCrawlerCommand(update as import('@aws-sdk/client-glue').UpdateCrawlerRequest),
+            send,
+          );
+        } else context.log.info(`Crawler ${name} is up to date`);
       } else {
         context.log.info(`Creating crawler ${name}`);
-        await client.send(new glue.CreateCrawlerCommand(input), send);
+        await client.send(
+          new glue.CreateCrawlerCommand(
+            this.config as unknown as import('@aws-sdk/client-glue').CreateCrawlerRequest,
+          ),
+          send,
+        );
       }
       context.log.info(`Triggering AWS Glue Crawler ${name}`);
       await client.send(new glue.StartCrawlerCommand({ Name: name }), send);
