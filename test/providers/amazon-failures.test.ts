@@ -190,13 +190,11 @@ describe('Redshift failures', () => {
 
   it('a failed statement fails the task with the Redshift error', async () => {
     redshift.on(ExecuteStatementCommand).resolves({ Id: 'st-1' });
-    redshift
-      .on(DescribeStatementCommand)
-      .resolves({
-        Id: 'st-1',
-        Status: 'FAILED',
-        Error: 'ERROR: S3ServiceException:The specified bucket does not exist',
-      });
+    redshift.on(DescribeStatementCommand).resolves({
+      Id: 'st-1',
+      Status: 'FAILED',
+      Error: 'ERROR: S3ServiceException:The specified bucket does not exist',
+    });
     const result = await run(op('APPEND'));
     expect(result.error?.message).toBe(
       'Redshift statement st-1 FAILED: ERROR: S3ServiceException:The specified bucket does not exist',
