@@ -16,6 +16,7 @@ const EXAMPLE_DAGS = [
   'example_nested_branch_dag',
   'example_passing_params_via_test_command',
   'example_python_operator',
+  'example_s3_glue_emr_redshift',
   'example_sensors',
   'example_short_circuit_operator',
   'example_skip_dag',
