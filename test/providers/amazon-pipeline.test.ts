@@ -9,7 +9,8 @@ import { triggerDagRun } from '../../src/dag-runs/index.js';
 import { createHarness, statesOf, type Harness } from '../scheduler/support/harness.js';
 import { startMoto, type MotoServer } from '../support/moto.js';
 
-// The bundled example_s3_glue_emr_redshift, run by the real scheduler and LocalExecutor (each
+// The bundled example_s3_glue_emr_redshift (and two small DAGs for the reschedule and failure
+// paths), run by the real scheduler and LocalExecutor (each
 // task in its own process), against moto's server through AIRFLOW_CONN_AWS_DEFAULT. The
 // launcher adds the completions moto lacks (EMR step, Redshift Data statement).
 
@@ -21,12 +22,38 @@ const SECRET = 'pipeline-secret-never-logged';
 const REGION = 'eu-west-1';
 const BUCKET = 'updraft-example-data';
 
+/** A sensor in reschedule mode, and a cluster that ends instead of coming up. */
+const PATHS_DAGS = `import { DAG, EmrCreateJobFlowOperator, S3KeySensor } from 'updraft';
+export const late = new DAG({ dagId: 'aws_late_file', schedule: null, startDate: '2024-01-01' }).build(() => {
+  new S3KeySensor({
+    taskId: 'wait_for_late_file',
+    bucketKey: 's3://${BUCKET}/late/{{ ds }}.csv',
+    mode: 'reschedule',
+    pokeInterval: { seconds: 1 },
+  });
+});
+export const broken = new DAG({ dagId: 'aws_cluster_down', schedule: null, startDate: '2024-01-01' }).build(() => {
+  new EmrCreateJobFlowOperator({
+    taskId: 'create_job_flow',
+    jobFlowOverrides: {
+      Name: 'no-steps-no-keepalive',
+      ReleaseLabel: 'emr-7.1.0',
+      Instances: { InstanceCount: 1, MasterInstanceType: 'm5.xlarge', KeepJobFlowAliveWhenNoSteps: false },
+      JobFlowRole: 'EMR_EC2_DefaultRole',
+      ServiceRole: 'EMR_DefaultRole',
+    },
+    waitForCompletion: true,
+    pollInterval: { seconds: 1 },
+  });
+});
+`;
+
 async function filesUnder(dir: string): Promise<string[]> {
   const entries = await readdir(dir, { withFileTypes: true, recursive: true });
   return entries.filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name));
 }
 
-describe('example_s3_glue_emr_redshift through the scheduler against moto', () => {
+describe('AWS DAGs through the scheduler against moto', () => {
   let moto: MotoServer;
   let h: Harness;
   const client = () => ({
@@ -49,6 +76,12 @@ describe('example_s3_glue_emr_redshift through the scheduler against moto', () =
       AIRFLOW_CONN_AWS_DEFAULT: `aws://AKIDPIPELINE:${SECRET}@/?region_name=${REGION}&endpoint_url=${endpoint}`,
     });
     await h.writeDag('example_s3_glue_emr_redshift.ts', await readFile(EXAMPLE, 'utf8'));
+    await h.writeDag('aws_paths.ts', PATHS_DAGS);
+    const s3 = new S3Client(client());
+    await s3.send(
+      new CreateBucketCommand({ Bucket: BUCKET, CreateBucketConfiguration: { LocationConstraint: REGION } }),
+    );
+    s3.destroy();
     await h.parse();
     h.startScheduler();
   }, 120_000);
@@ -59,9 +92,6 @@ describe('example_s3_glue_emr_redshift through the scheduler against moto', () =
 
   it('waits for the data, crawls, runs the Glue job and the EMR step, terminates the cluster and loads Redshift', async () => {
     const s3 = new S3Client(client());
-    await s3.send(
-      new CreateBucketCommand({ Bucket: BUCKET, CreateBucketConfiguration: { LocationConstraint: REGION } }),
-    );
     await s3.send(
       new PutObjectCommand({ Bucket: BUCKET, Key: 'raw/2024-06-01/orders.csv', Body: 'id,total\n1,2\n' }),
     );
@@ -132,4 +162,46 @@ describe('example_s3_glue_emr_redshift through the scheduler against moto', () =
     expect(allLogs).not.toContain(SECRET);
     expect(JSON.stringify(Object.values(tis).map((t) => t.rendered_fields))).not.toContain(SECRET);
   }, 150_000);
+
+  it('a reschedule-mode S3 sensor frees its slot until the file arrives', async () => {
+    const run = await triggerDagRun(h.ctx, 'aws_late_file', {
+      logicalDate: Date.parse('2024-06-02T00:00:00Z'),
+    });
+    const { kysely } = await h.ctx.db();
+    const state = async () =>
+      (
+        await kysely
+          .selectFrom('task_instance')
+          .select('state')
+          .where('dag_id', '=', 'aws_late_file')
+          .where('run_id', '=', run.run_id)
+          .executeTakeFirst()
+      )?.state;
+    const deadline = Date.now() + 60_000;
+    while ((await state()) !== 'up_for_reschedule') {
+      if (Date.now() > deadline) throw new Error(`sensor never rescheduled; state ${await state()}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const s3 = new S3Client(client());
+    await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'late/2024-06-02.csv', Body: 'x' }));
+    s3.destroy();
+    const done = await h.waitForRun('aws_late_file', run.run_id, 60_000);
+    expect(done.state).toBe('success');
+    const reschedules = await kysely
+      .selectFrom('task_reschedule')
+      .select('task_id')
+      .where('dag_id', '=', 'aws_late_file')
+      .execute();
+    expect(reschedules.length).toBeGreaterThanOrEqual(1);
+  }, 90_000);
+
+  it('a cluster that terminates instead of starting fails the try, with the AWS state in its log', async () => {
+    const run = await triggerDagRun(h.ctx, 'aws_cluster_down');
+    const done = await h.waitForRun('aws_cluster_down', run.run_id, 60_000);
+    expect(done.state).toBe('failed');
+    const logs = await filesUnder(join(h.home, 'logs', 'dag_id=aws_cluster_down'));
+    const text = (await Promise.all(logs.map((f) => readFile(f, 'utf8')))).join('\n');
+    expect(text).toMatch(/EMR cluster j-\w+ did not start: TERMINATED/);
+    expect(text).not.toContain(SECRET);
+  }, 90_000);
 });
