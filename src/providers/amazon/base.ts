@@ -51,6 +51,8 @@ export async function resolveAws(
   const region = args.regionName ?? settings.region;
   let credentials: AwsCredentialIdentity | AwsCredentialIdentityProvider | undefined = settings.credentials;
   if (settings.roleArn) {
+    const sts = settings.serviceConfig.sts ?? {};
+    const stsEndpoint = typeof sts.endpoint_url === 'string' ? sts.endpoint_url : settings.endpoint;
     const { fromTemporaryCredentials } = await import('@aws-sdk/credential-providers');
     credentials = fromTemporaryCredentials({
       params: {
@@ -59,7 +61,7 @@ export async function resolveAws(
         RoleArn: settings.roleArn,
       },
       ...(settings.credentials ? { masterCredentials: settings.credentials } : {}),
-      clientConfig: { ...(region ? { region } : {}), ...(endpoint ? { endpoint } : {}) },
+      clientConfig: { ...(region ? { region } : {}), ...(stsEndpoint ? { endpoint: stsEndpoint } : {}) },
     });
   }
   const config: AwsClientConfig = {};
