@@ -9,8 +9,8 @@ import { triggerDagRun } from '../../src/dag-runs/index.js';
 import { createHarness, statesOf, type Harness } from '../scheduler/support/harness.js';
 import { startMoto, type MotoServer } from '../support/moto.js';
 
-// The bundled example_s3_glue_emr_redshift (and two small DAGs for the reschedule and failure
-// paths), run by the real scheduler and LocalExecutor (each
+// The bundled example_s3_glue_emr_redshift (and three small DAGs for the reschedule, failure and
+// execution-timeout paths), run by the real scheduler and LocalExecutor (each
 // task in its own process), against moto's server through AIRFLOW_CONN_AWS_DEFAULT. The
 // launcher adds the completions moto lacks (EMR step, Redshift Data statement).
 
@@ -22,8 +22,16 @@ const SECRET = 'pipeline-secret-never-logged';
 const REGION = 'eu-west-1';
 const BUCKET = 'updraft-example-data';
 
-/** A sensor in reschedule mode, and a cluster that ends instead of coming up. */
-const PATHS_DAGS = `import { DAG, EmrCreateJobFlowOperator, S3KeySensor } from 'updraft';
+/** A sensor in reschedule mode, a cluster that ends instead of coming up, a crawl that never ends. */
+const PATHS_DAGS = `import { DAG, EmrCreateJobFlowOperator, GlueCrawlerOperator, S3KeySensor } from 'updraft';
+export const stuck = new DAG({ dagId: 'aws_crawl_timeout', schedule: null, startDate: '2024-01-01' }).build(() => {
+  new GlueCrawlerOperator({
+    taskId: 'crawl',
+    config: { Name: 'stuck', Role: 'r', Targets: { S3Targets: [{ Path: 's3://${BUCKET}/' }] } },
+    pollInterval: { milliseconds: 200 },
+    executionTimeout: { seconds: 2 },
+  });
+});
 export const late = new DAG({ dagId: 'aws_late_file', schedule: null, startDate: '2024-01-01' }).build(() => {
   new S3KeySensor({
     taskId: 'wait_for_late_file',
@@ -203,5 +211,22 @@ describe('AWS DAGs through the scheduler against moto', () => {
     const text = (await Promise.all(logs.map((f) => readFile(f, 'utf8')))).join('\n');
     expect(text).toMatch(/EMR cluster j-\w+ did not start: TERMINATED/);
     expect(text).not.toContain(SECRET);
+  }, 90_000);
+
+  it('an execution timeout stops waiting for a crawl that never ends', async () => {
+    // Make moto keep a started crawl RUNNING again (the first test made crawls finish at once).
+    await fetch(`${moto.endpoint}/moto-api/state-manager/unset-transition`, {
+      method: 'POST',
+      body: JSON.stringify({ model_name: 'glue::crawl' }),
+    });
+    const run = await triggerDagRun(h.ctx, 'aws_crawl_timeout');
+    const done = await h.waitForRun('aws_crawl_timeout', run.run_id, 60_000);
+    expect(done.state).toBe('failed');
+    const tis = await h.tis('aws_crawl_timeout', run.run_id);
+    expect(tis.crawl!.state).toBe('failed');
+    const logs = await filesUnder(join(h.home, 'logs', 'dag_id=aws_crawl_timeout'));
+    const text = (await Promise.all(logs.map((f) => readFile(f, 'utf8')))).join('\n');
+    expect(text).toContain('Waiting for AWS Glue Crawler stuck');
+    expect(text).toContain('Task timed out after 2 seconds (executionTimeout)');
   }, 90_000);
 });
