@@ -7,9 +7,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
  * loopback port and stopped by its PID. Each server holds its own in-memory state, so a test file
  * that starts its own server sees no other test's resources.
  *
- * moto 5.2.1 comes with the machines' `python3`. When it is missing and we are root, the helper
- * installs it with pip (`MOTO_PIP_SPEC`, default `moto[server]==5.2.1`) rather than skipping:
- * a test that silently skips cannot fail.
+ * moto 5.2.1 comes with the machines' `python3` (`MOTO_PYTHON` names another interpreter). When
+ * it is missing the helper fails with that message rather than skipping (a test that silently
+ * skips cannot fail) or installing it (there is no PyPI to install from).
  */
 export interface MotoServer {
   /** e.g. http://127.0.0.1:41234 — pass as `endpoint` / AWS_ENDPOINT_URL. */
@@ -48,21 +48,6 @@ function motoInstalled(): Promise<boolean> {
   });
 }
 
-function installMoto(): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const spec = process.env.MOTO_PIP_SPEC ?? 'moto[server]==5.2.1';
-    const child = spawn(PYTHON, ['-m', 'pip', 'install', '--quiet', spec], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    let stderr = '';
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.on('error', reject);
-    child.on('exit', (code) =>
-      code === 0 ? resolve() : reject(new Error(`pip install ${spec} failed (exit ${code}): ${stderr}`)),
-    );
-  });
-}
-
 async function ready(endpoint: string): Promise<boolean> {
   try {
     const response = await fetch(`${endpoint}/moto-api/`, { signal: AbortSignal.timeout(1000) });
@@ -83,39 +68,54 @@ export interface StartMotoOptions {
 }
 
 export async function startMoto(options: StartMotoOptions = {}): Promise<MotoServer> {
-  if (!(await motoInstalled())) {
-    if (process.getuid?.() !== 0) {
-      throw new Error(`moto is not installed for ${PYTHON} and we are not root to install it`);
-    }
-    await installMoto();
-  }
+  if (!(await motoInstalled()))
+    throw new Error(
+      `moto is not installed for ${PYTHON}: these tests need moto[server]==5.2.1 ` +
+        `(set MOTO_PYTHON to a python that has it)`,
+    );
   const port = await freePort();
   const endpoint = `http://127.0.0.1:${port}`;
   const child: ChildProcess = spawn(
     PYTHON,
     [...(options.command ?? ['-m', 'moto.server']), '-H', '127.0.0.1', '-p', String(port)],
-    {
-      stdio: ['ignore', 'ignore', 'pipe'],
-      detached: false,
-    },
+    { stdio: ['ignore', 'ignore', 'pipe'] },
   );
   let stderr = '';
   child.stderr?.setEncoding('utf8').on('data', (d: string) => {
     // Keep only the tail: moto logs every request.
     stderr = (stderr + d).slice(-4000);
   });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const pid = child.pid;
-  if (pid === undefined) throw new Error(`could not start ${PYTHON} -m moto.server`);
+  if (pid === undefined) throw new Error(`could not start ${PYTHON} ${child.spawnargs.slice(1).join(' ')}`);
+  let exitCode: number | null | undefined;
+  const exited = new Promise<void>((resolve) =>
+    child.once('exit', (code) => {
+      exitCode = code;
+      process.off('exit', killOnExit);
+      resolve();
+    }),
+  );
+  /** Signal our own child by its PID, unless it is already gone (its PID may be reused then). */
+  const signal = (name: NodeJS.Signals) => {
+    if (exitCode !== undefined) return;
+    try {
+      process.kill(pid, name);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
+    }
+  };
+  // A test process that ends without calling stop() (a crash, a missed afterAll) takes the
+  // server with it instead of leaving it running.
+  const killOnExit = () => signal('SIGKILL');
+  process.once('exit', killOnExit);
 
   const deadline = Date.now() + (options.timeoutMs ?? 60_000);
-  let exitCode: number | null | undefined;
-  void exited.then((code) => (exitCode = code));
   while (!(await ready(endpoint))) {
     if (exitCode !== undefined)
       throw new Error(`moto server exited (code ${exitCode}) before it was ready: ${stderr}`);
     if (Date.now() > deadline) {
-      process.kill(pid, 'SIGKILL');
+      signal('SIGKILL');
+      await exited;
       throw new Error(`moto server on port ${port} was not ready in time: ${stderr}`);
     }
     await sleep(200);
@@ -140,11 +140,8 @@ export async function startMoto(options: StartMotoOptions = {}): Promise<MotoSer
       if (!response.ok) throw new Error(`moto reset failed: HTTP ${response.status}`);
     },
     async stop() {
-      if (exitCode !== undefined) return;
-      process.kill(pid, 'SIGTERM');
-      const timer = setTimeout(() => {
-        if (exitCode === undefined) process.kill(pid, 'SIGKILL');
-      }, 5000);
+      signal('SIGTERM');
+      const timer = setTimeout(() => signal('SIGKILL'), 5000);
       await exited;
       clearTimeout(timer);
     },
