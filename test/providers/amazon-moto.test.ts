@@ -227,6 +227,18 @@ describe('Glue', () => {
     expect(result.error?.message).toBe('Execution timeout');
   });
 
+  it('a try aborted outside the wait fails with the abort reason, not the SDK "Request aborted"', async () => {
+    // Aborted before the first call: the SDK refuses it; the task must still say why it stopped.
+    const abort = new AbortController();
+    abort.abort(new Error('Execution timeout'));
+    const op = new GlueCrawlerOperator({
+      taskId: 'crawl',
+      config: { Name: 'never-started', Role: 'r', Targets: { S3Targets: [{ Path: 's3://landing/' }] } },
+    });
+    const result = await run(op, { signal: abort.signal });
+    expect(result.error?.message).toBe('Execution timeout');
+  });
+
   it('GlueJobOperator creates the job, starts a run with its arguments and waits through its states', async () => {
     await setTransition('glue::job_run', { progression: 'manual', times: 2 });
     try {

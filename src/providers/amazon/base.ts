@@ -1,5 +1,4 @@
 import { ValidationError } from '../../errors.js';
-import { durationToMs, type Duration } from '../../dag/duration.js';
 import { abortableSleep, type TaskContext } from '../../dag/execution.js';
 import { awsConnectionSettings } from './connection.js';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
@@ -73,14 +72,10 @@ export async function resolveAws(
   return { config, roleArn: settings.roleArn };
 }
 
-/** Milliseconds from a Duration argument, with a default given in seconds (Airflow's unit). */
-export function intervalMs(value: Duration | undefined, defaultSeconds: number, what: string): number {
-  return durationToMs(value ?? { seconds: defaultSeconds }, what);
-}
-
 /**
  * Read a remote state until `check` says done (returns the final value) or throws. Waits stop on
- * the task's signal, which executionTimeout and kills abort.
+ * the task's signal, which executionTimeout and kills abort (callers' clients turn an aborted
+ * read into the signal's reason with abortReason).
  */
 export async function waitFor<T>(
   context: TaskContext,
@@ -89,18 +84,16 @@ export async function waitFor<T>(
   check: (value: T) => boolean,
 ): Promise<T> {
   for (;;) {
-    let value: T;
-    try {
-      value = await read();
-    } catch (error) {
-      throw abortReason(context, error);
-    }
+    const value = await read();
     if (check(value)) return value;
     await abortableSleep(pollMs, context.signal);
   }
 }
 
-/** An SDK call cut by the task's signal says "Request aborted"; the signal's reason says why. */
+/**
+ * An SDK call cut by the task's signal says "Request aborted"; the signal's reason (execution
+ * timeout, kill) says why. Every operator's client calls go through this.
+ */
 export function abortReason(context: TaskContext, error: unknown): unknown {
   const reason: unknown = context.signal.reason;
   return context.signal.aborted && reason instanceof Error ? reason : error;

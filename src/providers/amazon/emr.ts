@@ -1,9 +1,9 @@
 import { RemoteError, ValidationError } from '../../errors.js';
 import { BaseOperator, type BaseOperatorArgs } from '../../dag/base-operator.js';
 import { BaseSensorOperator, type BaseSensorArgs } from '../../dag/sensors/base.js';
-import type { Duration } from '../../dag/duration.js';
+import { durationToMs, type Duration } from '../../dag/duration.js';
 import type { TaskContext } from '../../dag/execution.js';
-import { intervalMs, resolveAws, waitFor, type AwsArgs } from './base.js';
+import { abortReason, resolveAws, waitFor, type AwsArgs } from './base.js';
 
 type Emr = typeof import('@aws-sdk/client-emr');
 type EmrClient = import('@aws-sdk/client-emr').EMRClient;
@@ -19,6 +19,8 @@ async function withEmr<T>(
   const client = new emr.EMRClient(config);
   try {
     return await use(emr, client, { abortSignal: context.signal });
+  } catch (error) {
+    throw abortReason(context, error);
   } finally {
     client.destroy();
   }
@@ -90,7 +92,7 @@ export class EmrCreateJobFlowOperator extends BaseOperator {
     super(args);
     this.jobFlowOverrides = args.jobFlowOverrides ?? {};
     this.opts = args;
-    this.pollMs = intervalMs(args.pollInterval, 60, 'pollInterval');
+    this.pollMs = durationToMs(args.pollInterval ?? { seconds: 60 }, 'pollInterval');
     this.uiColor = '#f9c915';
   }
 
@@ -164,7 +166,7 @@ export class EmrAddStepsOperator extends BaseOperator {
     this.clusterStates = args.clusterStates ?? ['RUNNING', 'WAITING'];
     this.steps = args.steps;
     this.opts = args;
-    this.pollMs = intervalMs(args.pollInterval, 5, 'pollInterval');
+    this.pollMs = durationToMs(args.pollInterval ?? { seconds: 5 }, 'pollInterval');
     this.uiColor = '#f9c915';
   }
 
@@ -312,7 +314,7 @@ export class EmrTerminateJobFlowOperator extends BaseOperator {
     if (!args.jobFlowId) throw new ValidationError(`Task '${this.taskId}': jobFlowId is required`);
     this.jobFlowId = args.jobFlowId;
     this.opts = args;
-    this.pollMs = intervalMs(args.pollInterval, 60, 'pollInterval');
+    this.pollMs = durationToMs(args.pollInterval ?? { seconds: 60 }, 'pollInterval');
     this.uiColor = '#f9c915';
   }
 

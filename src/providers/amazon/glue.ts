@@ -1,8 +1,8 @@
 import { RemoteError, ValidationError } from '../../errors.js';
 import { BaseOperator, type BaseOperatorArgs } from '../../dag/base-operator.js';
-import type { Duration } from '../../dag/duration.js';
+import { durationToMs, type Duration } from '../../dag/duration.js';
 import type { TaskContext } from '../../dag/execution.js';
-import { awsErrorText, intervalMs, resolveAws, waitFor, type AwsArgs } from './base.js';
+import { abortReason, awsErrorText, resolveAws, waitFor, type AwsArgs } from './base.js';
 
 export interface GlueCrawlerOperatorArgs extends BaseOperatorArgs, AwsArgs {
   /** The crawler, as Glue's CreateCrawler takes it (Name, Role, DatabaseName, Targets…) (templated). */
@@ -29,7 +29,7 @@ export class GlueCrawlerOperator extends BaseOperator {
       throw new ValidationError(`Task '${this.taskId}': config must be an object with the crawler's Name`);
     this.config = args.config;
     this.opts = args;
-    this.pollMs = intervalMs(args.pollInterval, 5, 'pollInterval');
+    this.pollMs = durationToMs(args.pollInterval ?? { seconds: 5 }, 'pollInterval');
     this.uiColor = '#ededed';
   }
 
@@ -86,6 +86,8 @@ export class GlueCrawlerOperator extends BaseOperator {
           `Glue crawler ${name} ended ${last.Status}${last.ErrorMessage ? `: ${last.ErrorMessage}` : ''}`,
         );
       return name;
+    } catch (error) {
+      throw abortReason(context, error);
     } finally {
       client.destroy();
     }
@@ -153,7 +155,7 @@ export class GlueJobOperator extends BaseOperator {
     this.iamRoleName = args.iamRoleName;
     this.iamRoleArn = args.iamRoleArn;
     this.opts = args;
-    this.pollMs = intervalMs(args.pollInterval, 6, 'pollInterval');
+    this.pollMs = durationToMs(args.pollInterval ?? { seconds: 6 }, 'pollInterval');
     this.uiColor = '#ededed';
   }
 
@@ -255,6 +257,8 @@ export class GlueJobOperator extends BaseOperator {
         throw error;
       }
       return runId;
+    } catch (error) {
+      throw abortReason(context, error);
     } finally {
       client.destroy();
     }

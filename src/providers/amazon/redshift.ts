@@ -1,8 +1,8 @@
 import { RemoteError, ValidationError } from '../../errors.js';
 import { BaseOperator, type BaseOperatorArgs } from '../../dag/base-operator.js';
-import type { Duration } from '../../dag/duration.js';
+import { durationToMs, type Duration } from '../../dag/duration.js';
 import type { TaskContext } from '../../dag/execution.js';
-import { intervalMs, resolveAws, waitFor, type AwsArgs } from './base.js';
+import { abortReason, resolveAws, waitFor, type AwsArgs } from './base.js';
 
 /** Where and as whom statements run through the Redshift Data API (Airflow's redshift_data_api_kwargs). */
 export interface RedshiftDataApiArgs {
@@ -94,7 +94,7 @@ export class S3ToRedshiftOperator extends BaseOperator {
     this.method = args.method ?? 'APPEND';
     this.redshiftDataApiKwargs = api;
     this.opts = args;
-    this.pollMs = intervalMs(api.pollInterval, 10, 'redshiftDataApiKwargs.pollInterval');
+    this.pollMs = durationToMs(api.pollInterval ?? { seconds: 10 }, 'redshiftDataApiKwargs.pollInterval');
     this.uiColor = '#99e699';
   }
 
@@ -176,6 +176,8 @@ export class S3ToRedshiftOperator extends BaseOperator {
         );
       context.log.info('COPY command complete...');
       return id;
+    } catch (error) {
+      throw abortReason(context, error);
     } finally {
       client.destroy();
     }

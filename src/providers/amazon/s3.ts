@@ -1,7 +1,7 @@
 import { ValidationError } from '../../errors.js';
 import { BaseSensorOperator, type BaseSensorArgs } from '../../dag/sensors/base.js';
 import type { TaskContext } from '../../dag/execution.js';
-import { resolveAws, type AwsArgs } from './base.js';
+import { abortReason, resolveAws, type AwsArgs } from './base.js';
 
 /** One object the sensor found, as checkFn sees it. */
 export interface S3ObjectInfo {
@@ -117,6 +117,8 @@ export class S3KeySensor extends BaseSensorOperator {
         found.push(...matches);
       }
       return this.opts.checkFn ? await this.opts.checkFn(found, context) : true;
+    } catch (error) {
+      throw abortReason(context, error);
     } finally {
       client.destroy();
     }
