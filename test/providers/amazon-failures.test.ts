@@ -202,6 +202,30 @@ describe('Redshift failures', () => {
     expect(JSON.stringify(result.logs)).not.toContain('mock-secret');
   });
 
+  it('an error that quotes the COPY statement never carries the secret key', async () => {
+    // Redshift and the Data API may quote the statement back ("syntax error at or near …").
+    redshift
+      .on(ExecuteStatementCommand)
+      .callsFake((input: { Sql?: string }) => ({ Id: 'st-3', Sql: input.Sql }));
+    redshift.on(DescribeStatementCommand).callsFake(() => ({
+      Id: 'st-3',
+      Status: 'FAILED',
+      Error: `ERROR: syntax error at or near "${redshift.commandCalls(ExecuteStatementCommand)[0]?.args[0].input.Sql}"`,
+    }));
+    const failed = await run(op('APPEND'));
+    expect(failed.error?.message).toContain("aws_secret_access_key=***'");
+    expect(failed.error?.message).not.toContain('mock-secret');
+
+    redshift.reset();
+    redshift.on(ExecuteStatementCommand).callsFake((input: { Sql?: string }) => {
+      throw Object.assign(new Error(`Invalid statement: ${input.Sql}`), { name: 'ValidationException' });
+    });
+    const refused = await run(op('APPEND'));
+    expect(refused.error?.name).toBe('ValidationException');
+    expect(refused.error?.message).toContain("aws_secret_access_key=***'");
+    expect(`${refused.error?.message}${refused.error?.stack}`).not.toContain('mock-secret');
+  });
+
   it('REPLACE runs its statements as one batch', async () => {
     redshift.on(BatchExecuteStatementCommand).resolves({ Id: 'st-2' });
     redshift.on(DescribeStatementCommand).resolves({ Id: 'st-2', Status: 'FINISHED' });

@@ -136,11 +136,13 @@ export class S3ToRedshiftOperator extends BaseOperator {
     const { config, roleArn } = await resolveAws(context, this.opts, 'redshift_data');
     const client = new rsd.RedshiftDataClient(config);
     const send = { abortSignal: context.signal };
+    const secrets: string[] = [];
     try {
       let credentials: string;
       if (roleArn) credentials = `aws_iam_role=${roleArn}`;
       else {
         const keys = await client.config.credentials();
+        secrets.push(keys.secretAccessKey, ...(keys.sessionToken ? [keys.sessionToken] : []));
         credentials = `aws_access_key_id=${keys.accessKeyId};aws_secret_access_key=${keys.secretAccessKey}`;
         if (keys.sessionToken) credentials += `;token=${keys.sessionToken}`;
       }
@@ -177,9 +179,22 @@ export class S3ToRedshiftOperator extends BaseOperator {
       context.log.info('COPY command complete...');
       return id;
     } catch (error) {
-      throw abortReason(context, error);
+      throw withoutSecrets(abortReason(context, error), secrets);
     } finally {
       client.destroy();
     }
   }
+}
+
+/**
+ * The error with each secret in its message and stack replaced by ***: Redshift and the Data API
+ * may quote the COPY statement, credentials and all, back in an error ("syntax error at or near").
+ */
+function withoutSecrets(error: unknown, secrets: readonly string[]): unknown {
+  if (!(error instanceof Error)) return error;
+  for (const secret of secrets.filter(Boolean)) {
+    error.message = error.message.split(secret).join('***');
+    if (error.stack) error.stack = error.stack.split(secret).join('***');
+  }
+  return error;
 }
