@@ -12,7 +12,7 @@ type EmrClient = import('@aws-sdk/client-emr').EMRClient;
 async function withEmr<T>(
   context: TaskContext,
   args: AwsArgs,
-  use: (emr: Emr, client: EmrClient, send: { abortSignal: AbortSignal }) => Promise<T>,
+  use: (emr: Emr, client: EmrClient, send: Send) => Promise<T>,
 ): Promise<T> {
   const emr = await import('@aws-sdk/client-emr');
   const { config } = await resolveAws(context, args, 'emr');
@@ -24,6 +24,19 @@ async function withEmr<T>(
   } finally {
     client.destroy();
   }
+}
+
+type Send = { abortSignal: AbortSignal };
+
+/** The cluster's description (DescribeCluster), as the sensors and waits read it. */
+async function describeCluster(emr: Emr, client: EmrClient, send: Send, clusterId: string) {
+  return (await client.send(new emr.DescribeClusterCommand({ ClusterId: clusterId }), send)).Cluster;
+}
+
+/** The step's description (DescribeStep). */
+async function describeStep(emr: Emr, client: EmrClient, send: Send, clusterId: string, stepId: string) {
+  return (await client.send(new emr.DescribeStepCommand({ ClusterId: clusterId, StepId: stepId }), send))
+    .Step;
 }
 
 /** "TERMINATED_WITH_ERRORS (VALIDATION_ERROR: The subnet does not exist)". */
@@ -56,12 +69,7 @@ async function waitForStep(
   const step = await waitFor(
     context,
     pollMs,
-    async () =>
-      (
-        await client.send(new emr.DescribeStepCommand({ ClusterId: jobFlowId, StepId: stepId }), {
-          abortSignal: context.signal,
-        })
-      ).Step,
+    () => describeStep(emr, client, { abortSignal: context.signal }, jobFlowId, stepId),
     (s) => s?.Status?.State === 'COMPLETED' || STEP_FAILED.includes(s?.Status?.State ?? ''),
   );
   if (step?.Status?.State !== 'COMPLETED')
@@ -115,7 +123,7 @@ export class EmrCreateJobFlowOperator extends BaseOperator {
         const cluster = await waitFor(
           context,
           this.pollMs,
-          async () => (await client.send(new emr.DescribeClusterCommand({ ClusterId: id }), send)).Cluster,
+          () => describeCluster(emr, client, send, id),
           (c) =>
             ['WAITING', 'RUNNING'].includes(c?.Status?.State ?? '') ||
             CLUSTER_DOWN.has(c?.Status?.State ?? ''),
@@ -241,12 +249,7 @@ export class EmrStepSensor extends BaseSensorOperator {
   async poke(context: TaskContext): Promise<boolean> {
     return withEmr(context, this.opts, async (emr, client, send) => {
       context.log.info(`Poking step ${this.stepId} on cluster ${this.jobFlowId}`);
-      const step = (
-        await client.send(
-          new emr.DescribeStepCommand({ ClusterId: this.jobFlowId, StepId: this.stepId }),
-          send,
-        )
-      ).Step;
+      const step = await describeStep(emr, client, send, this.jobFlowId, this.stepId);
       const state = step?.Status?.State ?? 'unknown';
       context.log.info(`Job flow currently ${state}`);
       if (this.failedStates.includes(state))
@@ -283,8 +286,7 @@ export class EmrJobFlowSensor extends BaseSensorOperator {
 
   async poke(context: TaskContext): Promise<boolean> {
     return withEmr(context, this.opts, async (emr, client, send) => {
-      const cluster = (await client.send(new emr.DescribeClusterCommand({ ClusterId: this.jobFlowId }), send))
-        .Cluster;
+      const cluster = await describeCluster(emr, client, send, this.jobFlowId);
       const state = cluster?.Status?.State ?? 'unknown';
       context.log.info(`Job flow ${this.jobFlowId} currently ${state}`);
       if (this.failedStates.includes(state))
@@ -326,8 +328,7 @@ export class EmrTerminateJobFlowOperator extends BaseOperator {
         const cluster = await waitFor(
           context,
           this.pollMs,
-          async () =>
-            (await client.send(new emr.DescribeClusterCommand({ ClusterId: this.jobFlowId }), send)).Cluster,
+          () => describeCluster(emr, client, send, this.jobFlowId),
           (c) => ['TERMINATED', 'TERMINATED_WITH_ERRORS'].includes(c?.Status?.State ?? ''),
         );
         context.log.info(`JobFlow ${this.jobFlowId} ${clusterStateText(cluster?.Status)}`);
