@@ -16,16 +16,12 @@ export interface MotoServer {
   readonly endpoint: string;
   readonly port: number;
   readonly pid: number;
-  /** Environment for a child process (CLI) that should talk to this server with dummy credentials. */
-  env(region?: string): Record<string, string>;
-  /** Drop every resource (moto's reset API), keeping the server. */
-  reset(): Promise<void>;
   stop(): Promise<void>;
 }
 
 const PYTHON = process.env.MOTO_PYTHON ?? 'python3';
 
-export function freePort(): Promise<number> {
+function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.unref();
@@ -125,20 +121,6 @@ export async function startMoto(options: StartMotoOptions = {}): Promise<MotoSer
     endpoint,
     port,
     pid,
-    env(region = 'us-east-1') {
-      return {
-        AWS_ENDPOINT_URL: endpoint,
-        AWS_ACCESS_KEY_ID: 'testing',
-        AWS_SECRET_ACCESS_KEY: 'testing',
-        AWS_REGION: region,
-        AWS_EC2_METADATA_DISABLED: 'true',
-      };
-    },
-    async reset() {
-      const response = await fetch(`${endpoint}/moto-api/reset`, { method: 'POST' });
-      await response.arrayBuffer();
-      if (!response.ok) throw new Error(`moto reset failed: HTTP ${response.status}`);
-    },
     async stop() {
       signal('SIGTERM');
       const timer = setTimeout(() => signal('SIGKILL'), 5000);
