@@ -2,7 +2,7 @@ import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync } from '
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeAirflowHome, runUpdraft, type AirflowHome } from '../support/cli.js';
-import { EXEC_DAG_FILE } from './helpers.js';
+import { EXEC_DAG_FILE } from '../support/exec-env.js';
 
 /** `tasks run / test / render` through the built CLI (run `npm run build` first), on SQLite. */
 describe('tasks run, test and render', () => {

@@ -20,7 +20,7 @@ import {
   tiRow,
   waitFor,
   type ExecEnv,
-} from './helpers.js';
+} from '../support/exec-env.js';
 
 /** The task runner in this process against each real metadata DB: states, XCom, logs, guards. */
 describe.each(TEST_DIALECTS)('task runner on %s', (dialect) => {

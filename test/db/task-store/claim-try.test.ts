@@ -1,8 +1,20 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openMetadataDb, taskInstanceStore, type ClaimTryInfo, type MetadataDb } from '../../src/db/index.js';
-import { BATCH_VARIANTS } from '../support/databases.js';
-import { createExecEnv, DAG_ID, seedDagRun, seedTaskInstance, tiRow, type ExecEnv } from './helpers.js';
+import {
+  openMetadataDb,
+  taskInstanceStore,
+  type ClaimTryInfo,
+  type MetadataDb,
+} from '../../../src/db/index.js';
+import { BATCH_VARIANTS } from '../../support/databases.js';
+import {
+  createExecEnv,
+  DAG_ID,
+  seedDagRun,
+  seedTaskInstance,
+  tiRow,
+  type ExecEnv,
+} from '../../support/exec-env.js';
 
 /**
  * The start of a try (job row, guarded claim, rendered fields, XCom reset) as one transaction,

@@ -5,7 +5,7 @@ import { listExampleFiles } from '../../src/dag-processing/discover.js';
 import { isReschedule, isSkip } from '../../src/dag/execution.js';
 import { renderTemplates } from '../../src/dag/templates.js';
 import type { BaseOperator } from '../../src/dag/base-operator.js';
-import { MemoryXCom, testContext } from './support.js';
+import { MemoryXCom, testContext } from '../support/dag-context.js';
 
 // The examples must run without outside services. This executes every task of every example
 // in dependency order, in this process (the scheduler's skip/branch semantics are not applied:

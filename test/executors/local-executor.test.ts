@@ -19,7 +19,7 @@ import {
   tiRow,
   waitFor,
   type ExecEnv,
-} from './helpers.js';
+} from '../support/exec-env.js';
 import { createContext } from '../../src/context.js';
 
 /**
@@ -362,7 +362,7 @@ describe('when the scheduler process dies (kill -9)', () => {
       [
         '--import',
         'tsx',
-        `${import.meta.dirname}/fixtures/executor-host.ts`,
+        `${import.meta.dirname}/../support/fixtures/executor-host.ts`,
         EXEC_DAG_FILE,
         'crash_1',
         'slow',

@@ -6,7 +6,7 @@ import type { MetadataDb } from '../../src/db/index.js';
 import type { TaskInstanceState } from '../../src/db/tables.js';
 import { importDagFile } from '../../src/dag-processing/import-dag-file.js';
 import { migrateToLatest } from '../../src/db/index.js';
-import { createTestDatabase, type TestDialect } from '../support/databases.js';
+import { createTestDatabase, type TestDialect } from './databases.js';
 
 export const EXEC_DAG_FILE = resolve(import.meta.dirname, 'fixtures/exec_dags.ts');
 export const DAG_ID = 'exec_test';

@@ -12,7 +12,7 @@ import {
 import { ConflictError, NotFoundError, ValidationError } from '../../src/errors.js';
 import { backfill } from '../../src/scheduler/backfill.js';
 import { TEST_DIALECTS } from '../support/databases.js';
-import { createHarness, statesOf, type Harness } from './support/harness.js';
+import { createHarness, statesOf, type Harness } from '../scheduler/support/harness.js';
 
 const DAY = 86_400_000;
 const START = Date.UTC(2024, 0, 1);

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AuthenticationError, ConflictError, NotFoundError, ValidationError } from '../../src/errors.js';
-import { generateFernetKey } from '../../src/config/index.js';
-import { createFernet } from '../../src/security/fernet.js';
+import { AuthenticationError, ConflictError, NotFoundError, ValidationError } from '../src/errors.js';
+import { generateFernetKey } from '../src/config/index.js';
+import { createFernet } from '../src/security/fernet.js';
 import {
   addRole,
   authenticate,
@@ -11,8 +11,8 @@ import {
   listRoles,
   listUsers,
   removeRole,
-} from '../../src/users/index.js';
-import { deleteVariable, getVariable, listVariables, setVariable } from '../../src/variables/index.js';
+} from '../src/users/index.js';
+import { deleteVariable, getVariable, listVariables, setVariable } from '../src/variables/index.js';
 import {
   addConnection,
   connectionToUri,
@@ -20,10 +20,10 @@ import {
   getConnection,
   listConnections,
   parseConnectionUri,
-} from '../../src/connections/index.js';
-import { deletePool, getPool, listPools, setPool } from '../../src/pools/index.js';
-import { rotateFernetKey } from '../../src/security/rotate-fernet-key.js';
-import { openTestDb, TEST_DIALECTS, type OpenTestDb } from '../support/databases.js';
+} from '../src/connections/index.js';
+import { deletePool, getPool, listPools, setPool } from '../src/pools/index.js';
+import { rotateFernetKey } from '../src/security/rotate-fernet-key.js';
+import { openTestDb, TEST_DIALECTS, type OpenTestDb } from './support/databases.js';
 
 const suiteKey = generateFernetKey();
 const fernet = createFernet(suiteKey);
