@@ -2,7 +2,7 @@
 export type { OpsContext } from './types.js';
 export { createDagRun, insertTaskInstances, type CreateDagRunInput } from './create-dag-run.js';
 export { triggerDagRun, parseConf, type TriggerOptions } from './trigger.js';
-export { setDagPaused } from './pause.js';
+export { pausedRunNotice, setDagPaused } from './pause.js';
 export { clearTaskInstances, type ClearOptions } from './clear.js';
 export {
   setTaskInstanceState,

@@ -8,6 +8,7 @@ import {
   getDagRow,
   getSerializedDag,
   parseDate,
+  pausedRunNotice,
   setDagPaused,
   triggerDagRun,
 } from '../../dag-runs/index.js';
@@ -60,6 +61,8 @@ export const registerDagRuns: RegisterCommand = (program, cli) => {
         console.log(
           `Created <DagRun ${dagId} @ ${iso(run.logical_date)}: ${run.run_id}, state:${run.state}, queued_at: ${iso(run.queued_at)}. externally triggered: True>`,
         );
+        const notice = await pausedRunNotice(ctx, dagId);
+        if (notice) console.log(`[INFO] ${notice}`);
       },
     );
 
@@ -253,6 +256,8 @@ export const registerDagRuns: RegisterCommand = (program, cli) => {
         console.log(
           `${plan.created.length} backfill run(s) created; the scheduler runs them (up to the DAG's maxActiveRuns at a time).`,
         );
+        const notice = await pausedRunNotice(ctx, dagId);
+        if (notice) console.log(`[INFO] ${notice}`);
       },
     );
 

@@ -15,6 +15,8 @@ export type OpsApp = Pick<AppContext, 'db'>;
 export const setPaused = (app: OpsApp, dagId: string, paused: boolean) =>
   dagRuns.setDagPaused(app, dagId, paused);
 
+export const pausedRunNotice = (app: OpsApp, dagId: string) => dagRuns.pausedRunNotice(app, dagId);
+
 export async function deleteDag(app: OpsApp, dagId: string): Promise<void> {
   await dagRuns.deleteDag(app, dagId);
 }
