@@ -65,6 +65,12 @@ export interface RunnerDeps {
   services?: Partial<Pick<TaskServices, 'triggerDagRun'>>;
   /** Keep the DAG file's evaluation between tries in this process (see load-task.ts). */
   reuseDagModule?: boolean;
+  /**
+   * Called as the operator's execute starts, with its executionTimeout: a task process tells its
+   * parent, which enforces the timeout from outside (code that blocks the event loop stops no timer
+   * inside the process).
+   */
+  onExecuteStart?: (executionTimeoutMs: number | null) => void;
 }
 
 export type RunResult =
@@ -306,6 +312,7 @@ async function executeAndRecord(
     'onExecuteCallback',
     rs.log,
   );
+  deps.onExecuteStart?.(operator.executionTimeoutMs);
   const { outcome, tainted, leftNoProcesses } = await executeOperator({
     operator,
     context,
