@@ -14,6 +14,7 @@ import { registerWebserver } from './webserver.js';
 import { registerScheduler } from './scheduler.js';
 import { registerDagRuns } from './dag-runs.js';
 import { registerTaskInstances } from './task-instances.js';
+import { registerTaskReports } from './task-reports.js';
 import { registerJobs } from './jobs.js';
 import { registerStandalone } from './standalone.js';
 
@@ -34,6 +35,7 @@ export const commandModules: RegisterCommand[] = [
   registerScheduler,
   registerDagRuns,
   registerTaskInstances,
+  registerTaskReports,
   registerJobs,
   registerStandalone,
 ];
