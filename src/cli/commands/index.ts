@@ -11,6 +11,7 @@ import { registerTasks } from './tasks/index.js';
 import { registerDagProcessor } from './dag-processor.js';
 import { registerWebserver } from './webserver.js';
 import { registerScheduler } from './scheduler.js';
+import { registerTaskReports } from './tasks/reports.js';
 import { registerJobs } from './jobs.js';
 import { registerStandalone } from './standalone.js';
 
@@ -28,6 +29,7 @@ export const commandModules: RegisterCommand[] = [
   registerDagProcessor,
   registerWebserver,
   registerScheduler,
+  registerTaskReports,
   registerJobs,
   registerStandalone,
 ];

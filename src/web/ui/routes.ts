@@ -187,7 +187,11 @@ function registerDagActions(server: FastifyInstance, web: WebContext): void {
       runId: formField(r, 'run_id')?.trim() || undefined,
     });
     await recordAudit(db, { event: 'trigger', owner: owner(r), dagId, runId: run.run_id, extra: run.conf });
-    return { redirect: grid(dagId, { run_id: run.run_id }), flash: `Triggered ${dagId}, run ${run.run_id}.` };
+    const notice = await ops.pausedRunNotice(web.app, dagId);
+    return {
+      redirect: grid(dagId, { run_id: run.run_id }),
+      flash: `Triggered ${dagId}, run ${run.run_id}.${notice ? ` ${notice}` : ''}`,
+    };
   });
 
   act(server, '/dags/:dag_id/delete', 'operate_dags', async (r) => {
