@@ -87,6 +87,12 @@ dl.details dt{color:var(--muted)}dl.details dd{margin:0;word-break:break-word}
 svg.graph text{font-size:12px;font-family:inherit}
 svg.graph .node rect{stroke:#627d98;stroke-width:1;rx:4}
 svg.graph .edge{stroke:#9fb3c8;stroke-width:1.4;fill:none;marker-end:url(#arrow)}
+.field-error{color:var(--danger);font-size:13px;margin-top:3px}
+[aria-invalid=true]{border-color:var(--danger)!important;outline:1px solid var(--danger)}
+textarea.json-editor{tab-size:2;min-height:60px}
+.json-status{font-size:12px;margin-top:2px}.json-status.bad{color:var(--danger)}
+dl.details.params dd{margin-bottom:8px}
+#trigger-form details{margin:12px 0}#trigger-form summary{cursor:pointer;font-weight:600}
 .flash{padding:8px 12px;background:#e3f9e5;border:1px solid #91d3a0;border-radius:4px;margin-bottom:12px}
 ${stateCss}
 `;
@@ -125,6 +131,20 @@ export const APP_JS = `
   document.addEventListener('submit', function(ev){
     const msg = ev.target.dataset.confirm;
     if (msg && !confirm(msg)) ev.preventDefault();
+  });
+
+  // JSON editors: say at once whether the text parses.
+  document.querySelectorAll('textarea.json-editor').forEach(function(area){
+    const status = document.createElement('div');
+    status.className = 'json-status muted';
+    area.insertAdjacentElement('afterend', status);
+    function check(){
+      if (!area.value.trim()) { status.textContent = ''; status.classList.remove('bad'); return; }
+      try { JSON.parse(area.value); status.textContent = 'Valid JSON'; status.classList.remove('bad'); }
+      catch (e) { status.textContent = 'Invalid JSON: ' + e.message; status.classList.add('bad'); }
+    }
+    area.addEventListener('input', check);
+    check();
   });
 
   const log = document.querySelector('pre.log[data-log-url]');

@@ -3,13 +3,21 @@ import type { DagRow, TaskInstanceRow } from '../../db/tables.js';
 import type { SerializedDag, SerializedTask } from '../../dag/serialized.js';
 import { can } from '../auth/roles.js';
 import { getDag, getDagSource, getDagTags, getSerializedDag } from '../data/dags.js';
-import { getDagRun, getTaskInstance, gridData, listDagRuns, listXcoms } from '../data/runs.js';
+import {
+  getDagRun,
+  getTaskInstance,
+  gridData,
+  listDagRuns,
+  listMappedInstances,
+  listTaskInstanceXcoms,
+} from '../data/runs.js';
 import type { WebContext } from '../web-context.js';
 import { STATE_COLORS } from './assets.js';
 import { graphSvg } from './graph-svg.js';
 import { fmtDuration, fmtTime, html, qs, type SafeHtml } from './html.js';
 import { queryParam, type PageResult } from './kit.js';
 import { csrfField, stateBadge } from './layout.js';
+import { triggerForm, type TriggerFormState } from './trigger-form.js';
 
 export type DagTab = 'grid' | 'graph' | 'details' | 'code' | 'runs' | 'trigger';
 
@@ -41,7 +49,7 @@ function header(request: FastifyRequest, dag: DagRow, tags: string[], tab: DagTa
       </h1>
       <div>
         ${
-          canOperate
+          canOperate && tab !== 'trigger'
             ? html`<form class="inline" method="post" action="/dags/${enc}/trigger">
                   ${csrfField(request)}<input type="hidden" name="conf" value="{}" /><button class="primary">
                     ▶ Trigger
@@ -241,35 +249,50 @@ async function taskInstancePanel(
 ): Promise<SafeHtml> {
   const enc = encodeURIComponent(dag.dagId);
   const task = dag.tasks.find((t) => t.taskId === taskId);
+  const mapIndexParam = queryParam(request, 'map_index');
+  const requestedIndex = mapIndexParam === undefined ? null : Number(mapIndexParam);
+  // A mapped task opened without an index shows its expanded instances (Airflow's "Mapped Tasks").
+  const mapped = task?.mapped ? await listMappedInstances(web.db, dag.dagId, runId, taskId) : [];
+  if (mapped.length && (requestedIndex === null || !Number.isInteger(requestedIndex) || requestedIndex < 0))
+    return mappedInstancesPanel(dag, runId, taskId, mapped);
+  const mapIndex = requestedIndex !== null && Number.isInteger(requestedIndex) ? requestedIndex : -1;
   let ti: TaskInstanceRow | null = null;
   try {
-    ti = await getTaskInstance(
-      web.db,
-      dag.dagId,
-      runId,
-      taskId,
-      Number(queryParam(request, 'map_index') ?? -1),
-    );
+    ti = await getTaskInstance(web.db, dag.dagId, runId, taskId, mapIndex);
   } catch {
     ti = null;
   }
-  const xcoms = ti ? await listXcoms(web.db, dag.dagId, runId, taskId) : [];
+  const xcoms = ti ? await listTaskInstanceXcoms(web.db, dag.dagId, runId, taskId, ti.map_index) : [];
   const tries = ti ? Math.max(ti.try_number, 1) : 0;
   const shownTry = Math.min(Number(queryParam(request, 'try_number') ?? tries) || tries, tries);
   const canOperate = can(request.principal!.role, 'operate_dags');
   const rendered = ti?.rendered_fields
     ? (JSON.parse(ti.rendered_fields) as Record<string, unknown>)
     : (task?.templateValues ?? {});
-  const base = `/dags/${enc}/grid${qs({ run_id: runId, task_id: taskId })}`;
+  const shownIndex = ti && ti.map_index >= 0 ? ti.map_index : undefined;
+  const base = `/dags/${enc}/grid${qs({ run_id: runId, task_id: taskId, map_index: shownIndex })}`;
   const logUrl = `/ui/log${qs({ dag_id: dag.dagId, run_id: runId, task_id: taskId, map_index: ti?.map_index ?? -1, try_number: shownTry })}`;
   return html`<div class="panel" id="ti-panel">
-    <h2>Task ${taskId} <span class="muted">· run ${runId}</span></h2>
+    <h2>
+      Task ${taskId}${shownIndex === undefined ? '' : ` [${shownIndex}]`}
+      <span class="muted">· run ${runId}</span>
+    </h2>
+    ${
+      shownIndex === undefined
+        ? ''
+        : html`<p>
+            <a href="/dags/${enc}/grid${qs({ run_id: runId, task_id: taskId })}" id="mapped-back"
+              >← All mapped instances</a
+            >
+          </p>`
+    }
     <div class="split">
       <div>
         <div data-live="ti-details">
           <dl class="details">
             <dt>Status</dt>
             <dd>${stateBadge(ti?.state ?? null)}</dd>
+            ${shownIndex === undefined ? '' : html`<dt>Map index</dt><dd>${shownIndex}</dd>`}
             <dt>Operator</dt>
             <dd>${task?.operator ?? ti?.operator ?? ''}</dd>
             <dt>Try number</dt>
@@ -354,6 +377,55 @@ ${typeof v === 'string' ? v : JSON.stringify(v, null, 2)}</pre>
             : html`<p class="muted">The task has not run yet.</p>`
         }
       </div>
+    </div>
+  </div>`;
+}
+
+/** A mapped task in one run: each expanded instance with its state, duration and a link to it. */
+function mappedInstancesPanel(
+  dag: SerializedDag,
+  runId: string,
+  taskId: string,
+  instances: TaskInstanceRow[],
+): SafeHtml {
+  const enc = encodeURIComponent(dag.dagId);
+  const counts = new Map<string, number>();
+  for (const ti of instances) counts.set(ti.state ?? 'none', (counts.get(ti.state ?? 'none') ?? 0) + 1);
+  return html`<div class="panel" id="ti-panel">
+    <h2>
+      Task ${taskId} <span class="muted">· run ${runId} · ${instances.length} mapped instances</span>
+    </h2>
+    <div data-live="mapped-instances">
+      <p>${[...counts].map(([s, n]) => html`${stateBadge(s)} ${n} `)}</p>
+      <table class="list" id="mapped-instances">
+        <thead>
+          <tr>
+            <th>Map index</th>
+            <th>State</th>
+            <th>Try</th>
+            <th>Started</th>
+            <th>Ended</th>
+            <th>Duration</th>
+          </tr>
+        </thead>
+        <tbody>
+          ${instances.map(
+            (ti) =>
+              html`<tr data-map-index="${ti.map_index}">
+                <td>
+                  <a href="/dags/${enc}/grid${qs({ run_id: runId, task_id: taskId, map_index: ti.map_index })}"
+                    >[${ti.map_index}]</a
+                  >
+                </td>
+                <td>${stateBadge(ti.state)}</td>
+                <td>${ti.try_number}</td>
+                <td>${fmtTime(ti.start_date)}</td>
+                <td>${fmtTime(ti.end_date)}</td>
+                <td>${fmtDuration(ti.duration)}</td>
+              </tr>`,
+          )}
+        </tbody>
+      </table>
     </div>
   </div>`;
 }
@@ -448,54 +520,12 @@ async function runsTab(web: WebContext, dag: SerializedDag): Promise<SafeHtml> {
   </table>`;
 }
 
-function triggerTab(request: FastifyRequest, dag: SerializedDag): SafeHtml {
-  const enc = encodeURIComponent(dag.dagId);
-  const params = Object.entries(dag.params);
-  return html`<form method="post" action="/dags/${enc}/trigger" class="panel" id="trigger-form">
-    ${csrfField(request)}
-    <h2>Trigger DAG ${dag.dagId}</h2>
-    ${
-      params.length
-        ? html`<h3>Params</h3>
-            <dl class="details">
-              ${params.map(([name, spec]) => {
-                const type =
-                  (spec.schema?.type as string | undefined) ??
-                  (typeof spec.default === 'string' ? 'string' : undefined);
-                const value =
-                  spec.default === undefined
-                    ? ''
-                    : type === 'string'
-                      ? String(spec.default)
-                      : JSON.stringify(spec.default);
-                return html`<dt><label for="param-${name}">${name}</label></dt>
-                  <dd>
-                    <input
-                      type="text"
-                      id="param-${name}"
-                      name="param:${name}"
-                      value="${value}"
-                      style="width:100%"
-                    />
-                    <div class="muted">
-                      ${spec.description ?? ''}${type ? ` (${type}${type === 'string' ? '' : ', JSON'})` : ''}
-                    </div>
-                  </dd>`;
-              })}
-            </dl>`
-        : ''
-    }
-    <h3>Configuration JSON</h3>
-    <p class="muted">Keys here are added to (and override) the params above.</p>
-    <textarea name="conf" rows="8" aria-label="Configuration JSON">{}</textarea>
-    <p>
-      <label>Run id (optional) <input type="text" name="run_id" placeholder="manual__…" /></label>
-    </p>
-    <button class="primary" type="submit">Trigger</button> <a href="/dags/${enc}/grid">Cancel</a>
-  </form>`;
-}
-
-export async function dagPage(web: WebContext, request: FastifyRequest, tab: DagTab): Promise<PageResult> {
+export async function dagPage(
+  web: WebContext,
+  request: FastifyRequest,
+  tab: DagTab,
+  triggerState: TriggerFormState | null = null,
+): Promise<PageResult> {
   const dagId = (request.params as { dag_id: string }).dag_id;
   const row = await getDag(web.db, dagId);
   const [tags, dag] = await Promise.all([getDagTags(web.db, dagId), getSerializedDag(web.db, dagId)]);
@@ -520,7 +550,7 @@ export async function dagPage(web: WebContext, request: FastifyRequest, tab: Dag
       content = await runsTab(web, dag);
       break;
     case 'trigger':
-      content = triggerTab(request, dag);
+      content = triggerForm(request, dag, triggerState);
       break;
   }
   return { title: `${dagId} - ${tab}`, body: html`${header(request, row, tags, tab)}${content}` };
