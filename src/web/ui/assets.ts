@@ -144,7 +144,6 @@ export const APP_JS = `
       catch (e) { status.textContent = 'Invalid JSON: ' + e.message; status.classList.add('bad'); }
     }
     area.addEventListener('input', check);
-    check();
   });
 
   const log = document.querySelector('pre.log[data-log-url]');

@@ -128,10 +128,10 @@ export function triggerForm(
                   <dd data-param="${name}" data-widget="${kind}">
                     ${widget(name, spec, kind, text, !!errors[name])} ${error(name)}
                     <div class="muted" id="param-${name}-help">
-                      ${spec.description ?? ''}
-                      <span class="param-meta"
-                        >${types}${spec.default === undefined ? ' · required' : html` · default <code>${JSON.stringify(spec.default)}</code>`}</span
-                      >
+                      ${spec.description ? html`<div>${spec.description}</div>` : ''}
+                      <div class="param-meta">
+                        ${types}${spec.default === undefined ? ' · required' : html` · default <code>${JSON.stringify(spec.default)}</code>`}
+                      </div>
                     </div>
                   </dd>`;
               })}
@@ -233,7 +233,11 @@ export function readTriggerForm(
     } catch (error) {
       if (!isUpdraftError(error)) throw error;
       const field = name in values && !(errors.conf === undefined && isObjectWith(extra, name)) ? name : 'conf';
-      errors[field] = error.message.replace(/^Invalid params: /, '');
+      // "Invalid params: param 'x' = <value>: why" → "why" beside field x.
+      const prefix = `Invalid params: param '${name}' = ${JSON.stringify(conf[name])}: `;
+      errors[field] = error.message.startsWith(prefix)
+        ? `${error.message.slice(prefix.length)}.`
+        : error.message.replace(/^Invalid params: /, '');
     }
   }
   if (Object.keys(errors).length) return { state: { values, errors } };
