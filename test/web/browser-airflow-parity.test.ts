@@ -305,4 +305,69 @@ describe('what an Airflow user switching over looks for', () => {
     );
     await viewer.close();
   }, 60_000);
+
+  it('grid: runs labelled with dates, bars as tall as runs are long, dependency order, collapsible groups, durations', async () => {
+    const store = await ctx.db();
+    // Two finished runs of known length: 10 s and 60 s.
+    const base = Date.UTC(2026, 0, 2, 3, 0, 0);
+    for (const [i, seconds] of [
+      [0, 10],
+      [1, 60],
+    ] as const) {
+      const run = await triggerDagRun(ctx, 'example_task_group', {
+        runId: `timed_${i}`,
+        logicalDate: base + i * 3_600_000,
+      });
+      await store.kysely
+        .updateTable('dag_run')
+        .set({ state: 'success', start_date: base + i * 3_600_000, end_date: base + i * 3_600_000 + seconds * 1000 })
+        .where('id', '=', run.id)
+        .execute();
+    }
+    const page = await adminPage();
+    await page.goto(`${web.url}/dags/example_task_group/grid?run_id=timed_1`);
+    const bar = (runId: string) => page.locator(`span.runbar[data-run-id="${runId}"]`);
+    expect(await bar('timed_0').getAttribute('data-seconds')).toBe('10');
+    const heights = await Promise.all(['timed_0', 'timed_1'].map(async (id) => (await bar(id).boundingBox())!.height));
+    expect(heights[1]).toBe(60);
+    expect(heights[0]).toBe(10);
+    expect(await page.locator('tr.run-dates .runlabel').allTextContents()).toContain('01-02 03:00');
+    expect((await page.locator('#duration-summary').textContent())!.replace(/\s+/g, ' ')).toContain('Run: 1m 0s');
+
+    // Nested groups, in dependency order; a group collapses and stays collapsed across refreshes.
+    const rowIds = await page
+      .locator('table.grid tbody tr')
+      .evaluateAll((trs) => trs.map((tr) => (tr as HTMLElement).dataset.taskId ?? `group:${(tr as HTMLElement).dataset.group}`));
+    expect(rowIds).toEqual([
+      'start',
+      'group:section_1',
+      'section_1.task_1',
+      'section_1.task_2',
+      'section_1.task_3',
+      'group:section_2',
+      'section_2.task_1',
+      'group:section_2.inner_section_2',
+      'section_2.inner_section_2.task_2',
+      'section_2.inner_section_2.task_3',
+      'section_2.inner_section_2.task_4',
+      'end',
+    ]);
+    await page.click('button.group-toggle[data-group="section_2"]');
+    expect(await page.locator('tr[data-task-id="section_2.inner_section_2.task_4"]').isVisible()).toBe(false);
+    expect(await page.locator('tr[data-task-id="end"]').isVisible()).toBe(true);
+    await page.waitForTimeout(3500); // one live refresh
+    expect(await page.locator('tr[data-task-id="section_2.task_1"]').isVisible()).toBe(false);
+    await page.click('button.group-toggle[data-group="section_2"]');
+    expect(await page.locator('tr[data-task-id="section_2.task_1"]').isVisible()).toBe(true);
+    await page.screenshot({ path: join(DOCS, 'grid.png'), fullPage: true });
+
+    // A DAG declared out of order still lists each task after its upstream.
+    await page.goto(`${web.url}/dags/wide_nested_groups/grid`);
+    const wideRows = await page.locator('table.grid tbody tr[data-task-id]').evaluateAll((trs) =>
+      trs.map((tr) => (tr as HTMLElement).dataset.taskId),
+    );
+    expect(wideRows[0]).toBe('start_of_the_whole_pipeline');
+    expect(wideRows.at(-1)).toBe('publish_everything_to_the_warehouse');
+    await page.close();
+  }, 60_000);
 });

@@ -70,7 +70,16 @@ table.grid th.task{text-align:left;font-weight:normal;white-space:nowrap;padding
 table.grid th.task.group{font-weight:600}
 table.grid td{padding:0}
 table.grid .cell{display:block;width:16px;height:16px;border-radius:3px;border:1px solid rgba(0,0,0,.15)}
-table.grid .runbar{display:block;width:16px;height:40px;border-radius:3px;margin:0 auto}
+table.grid .runbar{display:block;width:16px;min-height:4px;border-radius:3px;margin:0 auto}
+table.grid tr.run-bars td{vertical-align:bottom;height:64px}
+table.grid tr.run-dates td{vertical-align:bottom;height:74px;position:relative}
+table.grid .runlabel{display:block;writing-mode:vertical-rl;transform:rotate(180deg);font-size:11px;color:var(--muted);white-space:nowrap;margin:0 auto}
+table.grid .group-cell{border-radius:8px;opacity:.85}
+table.grid tr.collapsed-child{display:none}
+button.group-toggle{font-weight:600;color:var(--fg)}button.group-toggle .caret{display:inline-block;width:12px;transition:transform .1s}
+button.group-toggle[aria-expanded=false] .caret{transform:rotate(-90deg)}
+.durbar{display:block;height:10px;border-radius:2px;min-width:2px}
+table.durations td{padding:3px 8px;font-size:13px}
 table.grid .sel{outline:2px solid #102a43;outline-offset:1px}
 .legend{display:flex;gap:10px;flex-wrap:wrap;font-size:12px;margin:8px 0}
 .legend span i{display:inline-block;width:12px;height:12px;border-radius:2px;border:1px solid rgba(0,0,0,.2);vertical-align:-2px;margin-right:3px}
@@ -120,6 +129,7 @@ export const APP_JS = `
         const fresh = doc.querySelector('[data-live-optional="' + el.dataset.liveOptional + '"]');
         el.innerHTML = fresh ? fresh.innerHTML : '';
       });
+      document.dispatchEvent(new Event('updraft:refreshed'));
     } catch (e) { /* next poll */ }
   }
   setInterval(refreshLive, Number(document.body.dataset.refreshMs || 3000));
@@ -132,6 +142,34 @@ export const APP_JS = `
     const msg = ev.target.dataset.confirm;
     if (msg && !confirm(msg)) ev.preventDefault();
   });
+
+  // Task groups in the grid (and graph) collapse; the choice survives live refreshes and reloads.
+  const groupKey = 'updraft-collapsed:' + location.pathname.split('/').slice(0, 3).join('/');
+  function collapsedGroups(){
+    try { return new Set(JSON.parse(sessionStorage.getItem(groupKey) || '[]')); } catch (e) { return new Set(); }
+  }
+  function applyCollapsed(){
+    const collapsed = collapsedGroups();
+    document.querySelectorAll('table.grid tr[data-ancestors]').forEach(function(tr){
+      const hidden = (tr.dataset.ancestors || '').split(' ').some(function(g){ return g && collapsed.has(g); });
+      tr.classList.toggle('collapsed-child', hidden);
+    });
+    document.querySelectorAll('button.group-toggle').forEach(function(b){
+      b.setAttribute('aria-expanded', collapsed.has(b.dataset.group) ? 'false' : 'true');
+    });
+    document.dispatchEvent(new CustomEvent('updraft:groups', {detail: collapsed}));
+  }
+  document.addEventListener('click', function(ev){
+    const button = ev.target.closest && ev.target.closest('button.group-toggle');
+    if (!button) return;
+    const collapsed = collapsedGroups();
+    if (collapsed.has(button.dataset.group)) collapsed.delete(button.dataset.group);
+    else collapsed.add(button.dataset.group);
+    sessionStorage.setItem(groupKey, JSON.stringify([...collapsed]));
+    applyCollapsed();
+  });
+  document.addEventListener('updraft:refreshed', applyCollapsed);
+  applyCollapsed();
 
   // JSON editors: say at once whether the text parses.
   document.querySelectorAll('textarea.json-editor').forEach(function(area){

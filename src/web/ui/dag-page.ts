@@ -17,6 +17,7 @@ import { graphSvg } from './graph-svg.js';
 import { fmtDuration, fmtTime, html, qs, type SafeHtml } from './html.js';
 import { queryParam, type PageResult } from './kit.js';
 import { csrfField, stateBadge } from './layout.js';
+import { taskRows, topologicalRank } from './task-order.js';
 import { triggerForm, type TriggerFormState } from './trigger-form.js';
 
 export type DagTab = 'grid' | 'graph' | 'details' | 'code' | 'runs' | 'trigger';
@@ -75,28 +76,38 @@ function legend(): SafeHtml {
   </div>`;
 }
 
-/** Task rows in display order, with a header row before the first task of each task group. */
-function taskRows(
-  dag: SerializedDag,
-): (
-  { kind: 'group'; groupId: string; depth: number } | { kind: 'task'; task: SerializedTask; depth: number }
-)[] {
-  const rows: (
-    { kind: 'group'; groupId: string; depth: number } | { kind: 'task'; task: SerializedTask; depth: number }
-  )[] = [];
-  const opened = new Set<string>();
-  for (const task of dag.tasks) {
-    const parts = task.groupId ? task.groupId.split('.') : [];
-    for (let i = 0; i < parts.length; i++) {
-      const gid = parts.slice(0, i + 1).join('.');
-      if (!opened.has(gid)) {
-        opened.add(gid);
-        rows.push({ kind: 'group', groupId: gid, depth: i });
-      }
-    }
-    rows.push({ kind: 'task', task, depth: parts.length });
-  }
-  return rows;
+type GridTi = Awaited<ReturnType<typeof gridData>>['tis'][number];
+
+/** States in the order a summary cell picks them: the first present wins (Airflow's grid rule). */
+const SUMMARY_ORDER = [
+  'failed',
+  'upstream_failed',
+  'up_for_retry',
+  'up_for_reschedule',
+  'running',
+  'deferred',
+  'restarting',
+  'queued',
+  'scheduled',
+  'success',
+  'skipped',
+  'removed',
+];
+
+function summaryState(list: GridTi[]): string | null {
+  if (!list.length) return null;
+  for (const s of SUMMARY_ORDER) if (list.some((t) => t.state === s)) return s;
+  return list.every((t) => t.state === null) ? null : list[0]!.state;
+}
+
+/** Seconds a run took (or has taken so far). */
+function runSeconds(run: { start_date: number | null; end_date: number | null }, now: number): number | null {
+  if (run.start_date == null) return null;
+  return Math.max(0, (Number(run.end_date ?? now) - Number(run.start_date)) / 1000);
+}
+
+function shortDate(ms: number): string {
+  return new Date(Number(ms)).toISOString().slice(5, 16).replace('T', ' ');
 }
 
 async function gridTab(web: WebContext, request: FastifyRequest, dag: SerializedDag): Promise<SafeHtml> {
@@ -108,77 +119,88 @@ async function gridTab(web: WebContext, request: FastifyRequest, dag: Serialized
   );
   const selRun = queryParam(request, 'run_id');
   const selTask = queryParam(request, 'task_id');
-  const byKey = new Map<string, typeof tis>();
+  const byKey = new Map<string, GridTi[]>();
   for (const ti of tis) {
     const key = `${ti.run_id}\0${ti.task_id}`;
     (byKey.get(key) ?? byKey.set(key, []).get(key)!).push(ti);
   }
-  const cellState = (runId: string, taskId: string): string | null => {
-    const list = byKey.get(`${runId}\0${taskId}`);
-    if (!list?.length) return null;
-    if (list.length === 1) return list[0]!.state;
-    // Mapped task: the "worst" state of its instances.
-    for (const s of [
-      'failed',
-      'upstream_failed',
-      'running',
-      'up_for_retry',
-      'queued',
-      'scheduled',
-      'success',
-      'skipped',
-    ])
-      if (list.some((t) => t.state === s)) return s;
-    return list[0]!.state;
-  };
+  const stateOf = (runId: string, taskIds: string[]) =>
+    summaryState(taskIds.flatMap((id) => byKey.get(`${runId}\0${id}`) ?? []));
+  const now = Date.now();
+  const longest = Math.max(1, ...runs.map((r) => runSeconds(r, now) ?? 0));
   const rows = taskRows(dag);
+  const cell = (runId: string, taskId: string, state: string | null, selected: boolean, group: boolean) =>
+    html`<td>
+      <a
+        href="/dags/${enc}/grid${qs({ run_id: runId, task_id: group ? undefined : taskId })}"
+        title="${taskId} · ${runId} · ${state ?? 'no status'}"
+        ><span
+          class="cell ${group ? 'group-cell' : ''} state-${state ?? 'none'} ${selected ? 'sel' : ''}"
+          data-${group ? 'group-id' : 'task-id'}="${taskId}"
+          data-run-id="${runId}"
+          data-state="${state ?? 'none'}"
+        ></span
+      ></a>
+    </td>`;
   const grid = html`<div class="grid-wrap">
-      <table class="grid" aria-label="Grid">
+      <table class="grid" aria-label="Grid" data-dag-id="${dag.dagId}">
         <thead>
-          <tr>
+          <tr class="run-dates">
             <th></th>
             ${runs.map(
-              (r) =>
+              (r, i) =>
                 html`<td>
-                  <a href="/dags/${enc}/grid${qs({ run_id: r.run_id })}" title="${r.run_id}: ${r.state}"
-                    ><span
-                      class="runbar state-${r.state} ${selRun === r.run_id && !selTask ? 'sel' : ''}"
-                      data-run-id="${r.run_id}"
-                      data-state="${r.state}"
-                    ></span
-                  ></a>
+                  ${i % 3 === 0 || i === runs.length - 1 ? html`<span class="runlabel">${shortDate(r.logical_date)}</span>` : ''}
                 </td>`,
             )}
+          </tr>
+          <tr class="run-bars">
+            <th class="muted" style="text-align:left;font-weight:normal;font-size:12px">
+              Duration (max ${fmtDuration(longest)})
+            </th>
+            ${runs.map((r) => {
+              const seconds = runSeconds(r, now);
+              const height = seconds == null ? 4 : Math.max(4, Math.round((seconds / longest) * 60));
+              return html`<td>
+                <a
+                  href="/dags/${enc}/grid${qs({ run_id: r.run_id })}"
+                  title="${r.run_id} · ${r.state} · ${fmtTime(r.logical_date)}${seconds == null ? '' : ` · ${fmtDuration(seconds)}`}"
+                  ><span
+                    class="runbar state-${r.state} ${selRun === r.run_id && !selTask ? 'sel' : ''}"
+                    style="height:${height}px"
+                    data-run-id="${r.run_id}"
+                    data-state="${r.state}"
+                    data-seconds="${seconds ?? ''}"
+                  ></span
+                ></a>
+              </td>`;
+            })}
           </tr>
         </thead>
         <tbody>
           ${rows.map((row) =>
             row.kind === 'group'
-              ? html`<tr>
+              ? html`<tr class="group-row" data-group="${row.groupId}" data-ancestors="${row.ancestors.join(' ')}">
                   <th class="task group" style="padding-left:${row.depth * 14}px">
-                    ▾ ${row.groupId.split('.').pop()}
+                    <button type="button" class="link group-toggle" aria-expanded="true" data-group="${row.groupId}">
+                      <span class="caret">▾</span> ${row.groupId.split('.').pop()}
+                    </button>
                   </th>
-                  ${runs.map(() => html`<td></td>`)}
+                  ${runs.map((r) => cell(r.run_id, row.groupId, stateOf(r.run_id, row.taskIds), false, true))}
                 </tr>`
-              : html`<tr>
-                  <th class="task" style="padding-left:${row.depth * 14}px" title="${row.task.operator}">
-                    ${row.task.taskId.split('.').pop()}
+              : html`<tr data-task-id="${row.task.taskId}" data-ancestors="${row.ancestors.join(' ')}">
+                  <th class="task" style="padding-left:${row.depth * 14 + (row.depth ? 14 : 0)}px" title="${row.task.operator}">
+                    ${row.task.taskId.split('.').pop()}${row.task.mapped ? html` <span class="muted">[ ]</span>` : ''}
                   </th>
-                  ${runs.map((r) => {
-                    const state = cellState(r.run_id, row.task.taskId);
-                    return html`<td>
-                      <a
-                        href="/dags/${enc}/grid${qs({ run_id: r.run_id, task_id: row.task.taskId })}"
-                        title="${row.task.taskId} · ${r.run_id} · ${state ?? 'no status'}"
-                        ><span
-                          class="cell state-${state ?? 'none'} ${selRun === r.run_id && selTask === row.task.taskId ? 'sel' : ''}"
-                          data-task-id="${row.task.taskId}"
-                          data-run-id="${r.run_id}"
-                          data-state="${state ?? 'none'}"
-                        ></span
-                      ></a>
-                    </td>`;
-                  })}
+                  ${runs.map((r) =>
+                    cell(
+                      r.run_id,
+                      row.task.taskId,
+                      stateOf(r.run_id, [row.task.taskId]),
+                      selRun === r.run_id && selTask === row.task.taskId,
+                      false,
+                    ),
+                  )}
                 </tr>`,
           )}
         </tbody>
@@ -188,9 +210,63 @@ async function gridTab(web: WebContext, request: FastifyRequest, dag: Serialized
     ${legend()}`;
   let panel: SafeHtml | string = '';
   if (selRun && selTask) panel = await taskInstancePanel(web, request, dag, selRun, selTask);
-  else if (selRun) panel = await runPanel(web, request, dag, selRun);
+  else if (selRun)
+    panel = await runPanel(
+      web,
+      request,
+      dag,
+      selRun,
+      tis.filter((t) => t.run_id === selRun),
+    );
   return html`<div data-live="grid">${grid}</div>
     ${panel}`;
+}
+
+/** Where a run's time went: its total, the wait before it started, and each task's share. */
+function durationSummary(
+  dag: SerializedDag,
+  run: { queued_at: number | null; start_date: number | null; end_date: number | null },
+  tis: GridTi[],
+): SafeHtml {
+  const order = topologicalRank(dag);
+  const withTime = tis
+    .filter((t) => t.duration != null)
+    .sort((a, b) => (order.get(a.task_id) ?? 0) - (order.get(b.task_id) ?? 0) || a.map_index - b.map_index);
+  const total = runSeconds(run, Date.now());
+  const queued =
+    run.queued_at != null && run.start_date != null
+      ? Math.max(0, (Number(run.start_date) - Number(run.queued_at)) / 1000)
+      : null;
+  const longest = Math.max(1e-9, ...withTime.map((t) => Number(t.duration)));
+  const taskTotal = withTime.reduce((sum, t) => sum + Number(t.duration), 0);
+  return html`<div id="duration-summary">
+    <h3>Durations</h3>
+    <p>
+      Run: <b>${total == null ? 'not started' : fmtDuration(total)}</b>${queued == null ? '' : html` · queued for ${fmtDuration(queued)} before starting`}
+      · ${withTime.length} task instance(s) took ${fmtDuration(taskTotal)} in total
+    </p>
+    ${
+      withTime.length
+        ? html`<table class="list durations">
+            <tbody>
+              ${withTime.map(
+                (t) =>
+                  html`<tr>
+                    <td style="width:40%">${t.task_id}${t.map_index >= 0 ? ` [${t.map_index}]` : ''}</td>
+                    <td>
+                      <span
+                        class="durbar state-${t.state ?? 'none'}"
+                        style="width:${Math.max(1, Math.round((Number(t.duration) / longest) * 100))}%"
+                      ></span>
+                    </td>
+                    <td style="width:90px;text-align:right">${fmtDuration(t.duration)}</td>
+                  </tr>`,
+              )}
+            </tbody>
+          </table>`
+        : ''
+    }
+  </div>`;
 }
 
 async function runPanel(
@@ -198,6 +274,7 @@ async function runPanel(
   request: FastifyRequest,
   dag: SerializedDag,
   runId: string,
+  tis: GridTi[],
 ): Promise<SafeHtml> {
   const run = await getDagRun(web.db, dag.dagId, runId);
   const enc = encodeURIComponent(dag.dagId);
@@ -219,6 +296,7 @@ async function runPanel(
         <dt>Conf</dt>
         <dd><code>${run.conf ?? '{}'}</code></dd>
       </dl>
+      ${durationSummary(dag, run, tis)}
     </div>
     ${
       canOperate
