@@ -209,9 +209,7 @@ describe('what an Airflow user switching over looks for', () => {
     expect(details).toContain('Try number 1 of');
     const xcomValues = await page.locator('#ti-panel table.list td code').allTextContents();
     expect(xcomValues).toEqual(['3']);
-    await expect
-      .poll(() => page.locator('pre.log').textContent(), { timeout: 15_000 })
-      .toMatch(/add_one/);
+    await expect.poll(() => page.locator('pre.log').textContent(), { timeout: 15_000 }).toMatch(/add_one/);
 
     // Browse → Task Instances links each index to its own instance.
     await page.goto(`${web.url}/taskinstance/list?dag_id=example_dynamic_task_mapping`);
@@ -320,7 +318,11 @@ describe('what an Airflow user switching over looks for', () => {
       });
       await store.kysely
         .updateTable('dag_run')
-        .set({ state: 'success', start_date: base + i * 3_600_000, end_date: base + i * 3_600_000 + seconds * 1000 })
+        .set({
+          state: 'success',
+          start_date: base + i * 3_600_000,
+          end_date: base + i * 3_600_000 + seconds * 1000,
+        })
         .where('id', '=', run.id)
         .execute();
     }
@@ -328,16 +330,22 @@ describe('what an Airflow user switching over looks for', () => {
     await page.goto(`${web.url}/dags/example_task_group/grid?run_id=timed_1`);
     const bar = (runId: string) => page.locator(`span.runbar[data-run-id="${runId}"]`);
     expect(await bar('timed_0').getAttribute('data-seconds')).toBe('10');
-    const heights = await Promise.all(['timed_0', 'timed_1'].map(async (id) => (await bar(id).boundingBox())!.height));
+    const heights = await Promise.all(
+      ['timed_0', 'timed_1'].map(async (id) => (await bar(id).boundingBox())!.height),
+    );
     expect(heights[1]).toBe(60);
     expect(heights[0]).toBe(10);
     expect(await page.locator('tr.run-dates .runlabel').allTextContents()).toContain('01-02 03:00');
-    expect((await page.locator('#duration-summary').textContent())!.replace(/\s+/g, ' ')).toContain('Run: 1m 0s');
+    expect((await page.locator('#duration-summary').textContent())!.replace(/\s+/g, ' ')).toContain(
+      'Run: 1m 0s',
+    );
 
     // Nested groups, in dependency order; a group collapses and stays collapsed across refreshes.
     const rowIds = await page
       .locator('table.grid tbody tr')
-      .evaluateAll((trs) => trs.map((tr) => (tr as HTMLElement).dataset.taskId ?? `group:${(tr as HTMLElement).dataset.group}`));
+      .evaluateAll((trs) =>
+        trs.map((tr) => (tr as HTMLElement).dataset.taskId ?? `group:${(tr as HTMLElement).dataset.group}`),
+      );
     expect(rowIds).toEqual([
       'start',
       'group:section_1',
@@ -363,9 +371,9 @@ describe('what an Airflow user switching over looks for', () => {
 
     // A DAG declared out of order still lists each task after its upstream.
     await page.goto(`${web.url}/dags/wide_nested_groups/grid`);
-    const wideRows = await page.locator('table.grid tbody tr[data-task-id]').evaluateAll((trs) =>
-      trs.map((tr) => (tr as HTMLElement).dataset.taskId),
-    );
+    const wideRows = await page
+      .locator('table.grid tbody tr[data-task-id]')
+      .evaluateAll((trs) => trs.map((tr) => (tr as HTMLElement).dataset.taskId));
     expect(wideRows[0]).toBe('start_of_the_whole_pipeline');
     expect(wideRows.at(-1)).toBe('publish_everything_to_the_warehouse');
     await page.close();

@@ -1,6 +1,6 @@
 import type { FastifyRequest } from 'fastify';
 import type { DagRow, TaskInstanceRow } from '../../db/tables.js';
-import type { SerializedDag, SerializedTask } from '../../dag/serialized.js';
+import type { SerializedDag } from '../../dag/serialized.js';
 import { can } from '../auth/roles.js';
 import { getDag, getDagSource, getDagTags, getSerializedDag } from '../data/dags.js';
 import {
@@ -180,16 +180,29 @@ async function gridTab(web: WebContext, request: FastifyRequest, dag: Serialized
         <tbody>
           ${rows.map((row) =>
             row.kind === 'group'
-              ? html`<tr class="group-row" data-group="${row.groupId}" data-ancestors="${row.ancestors.join(' ')}">
+              ? html`<tr
+                  class="group-row"
+                  data-group="${row.groupId}"
+                  data-ancestors="${row.ancestors.join(' ')}"
+                >
                   <th class="task group" style="padding-left:${row.depth * 14}px">
-                    <button type="button" class="link group-toggle" aria-expanded="true" data-group="${row.groupId}">
+                    <button
+                      type="button"
+                      class="link group-toggle"
+                      aria-expanded="true"
+                      data-group="${row.groupId}"
+                    >
                       <span class="caret">▾</span> ${row.groupId.split('.').pop()}
                     </button>
                   </th>
                   ${runs.map((r) => cell(r.run_id, row.groupId, stateOf(r.run_id, row.taskIds), false, true))}
                 </tr>`
               : html`<tr data-task-id="${row.task.taskId}" data-ancestors="${row.ancestors.join(' ')}">
-                  <th class="task" style="padding-left:${row.depth * 14 + (row.depth ? 14 : 0)}px" title="${row.task.operator}">
+                  <th
+                    class="task"
+                    style="padding-left:${row.depth * 14 + (row.depth ? 14 : 0)}px"
+                    title="${row.task.operator}"
+                  >
                     ${row.task.taskId.split('.').pop()}${row.task.mapped ? html` <span class="muted">[ ]</span>` : ''}
                   </th>
                   ${runs.map((r) =>
@@ -242,8 +255,10 @@ function durationSummary(
   return html`<div id="duration-summary">
     <h3>Durations</h3>
     <p>
-      Run: <b>${total == null ? 'not started' : fmtDuration(total)}</b>${queued == null ? '' : html` · queued for ${fmtDuration(queued)} before starting`}
-      · ${withTime.length} task instance(s) took ${fmtDuration(taskTotal)} in total
+      Run:
+      <b>${total == null ? 'not started' : fmtDuration(total)}</b
+      >${queued == null ? '' : html` · queued for ${fmtDuration(queued)} before starting`} ·
+      ${withTime.length} task instance(s) took ${fmtDuration(taskTotal)} in total
     </p>
     ${
       withTime.length
@@ -370,7 +385,12 @@ async function taskInstancePanel(
           <dl class="details">
             <dt>Status</dt>
             <dd>${stateBadge(ti?.state ?? null)}</dd>
-            ${shownIndex === undefined ? '' : html`<dt>Map index</dt><dd>${shownIndex}</dd>`}
+            ${
+              shownIndex === undefined
+                ? ''
+                : html`<dt>Map index</dt>
+                    <dd>${shownIndex}</dd>`
+            }
             <dt>Operator</dt>
             <dd>${task?.operator ?? ti?.operator ?? ''}</dd>
             <dt>Try number</dt>
@@ -470,9 +490,7 @@ function mappedInstancesPanel(
   const counts = new Map<string, number>();
   for (const ti of instances) counts.set(ti.state ?? 'none', (counts.get(ti.state ?? 'none') ?? 0) + 1);
   return html`<div class="panel" id="ti-panel">
-    <h2>
-      Task ${taskId} <span class="muted">· run ${runId} · ${instances.length} mapped instances</span>
-    </h2>
+    <h2>Task ${taskId} <span class="muted">· run ${runId} · ${instances.length} mapped instances</span></h2>
     <div data-live="mapped-instances">
       <p>${[...counts].map(([s, n]) => html`${stateBadge(s)} ${n} `)}</p>
       <table class="list" id="mapped-instances">
@@ -491,7 +509,8 @@ function mappedInstancesPanel(
             (ti) =>
               html`<tr data-map-index="${ti.map_index}">
                 <td>
-                  <a href="/dags/${enc}/grid${qs({ run_id: runId, task_id: taskId, map_index: ti.map_index })}"
+                  <a
+                    href="/dags/${enc}/grid${qs({ run_id: runId, task_id: taskId, map_index: ti.map_index })}"
                     >[${ti.map_index}]</a
                   >
                 </td>

@@ -9,7 +9,11 @@ import { renderPage } from './layout.js';
  * and what to do next. Falls back to a plain page when the layout itself cannot be drawn (no
  * session on a static path, or the database is what failed).
  */
-export async function renderErrorPage(web: WebContext, request: FastifyRequest, problem: Problem): Promise<string> {
+export async function renderErrorPage(
+  web: WebContext,
+  request: FastifyRequest,
+  problem: Problem,
+): Promise<string> {
   const body = html`<div class="error-page" data-status="${problem.status}">
     <h1>${problem.status} ${problem.title}</h1>
     <p class="error-detail">${problem.detail}</p>
@@ -33,7 +37,10 @@ function plainPage(problem: Problem, body: SafeHtml): string {
         <link rel="stylesheet" href="/static/app.css" />
       </head>
       <body>
-        <header class="top"><a class="brand" href="/home">Updraft</a><nav><a href="/home">DAGs</a></nav></header>
+        <header class="top">
+          <a class="brand" href="/home">Updraft</a>
+          <nav><a href="/home">DAGs</a></nav>
+        </header>
         <main>${body}</main>
       </body>
     </html>`.value;
@@ -55,7 +62,9 @@ function sameSiteReferer(request: FastifyRequest): string | null {
 
 function nextSteps(request: FastifyRequest, status: number): SafeHtml {
   const back = sameSiteReferer(request);
-  const backLink = back ? html`<li><a href="${back}" id="error-back">Go back to the previous page</a></li>` : '';
+  const backLink = back
+    ? html`<li><a href="${back}" id="error-back">Go back to the previous page</a></li>`
+    : '';
   const home = html`<li><a href="/home">Go to the DAG list</a></li>`;
   switch (status) {
     case 400:

@@ -151,7 +151,13 @@ function registerDagActions(server: FastifyInstance, web: WebContext): void {
     else {
       try {
         const run = await ops.triggerDagRun(web.app, dagId, { conf: read.conf, runId: read.runId });
-        await recordAudit(db, { event: 'trigger', owner: owner(r), dagId, runId: run.run_id, extra: run.conf });
+        await recordAudit(db, {
+          event: 'trigger',
+          owner: owner(r),
+          dagId,
+          runId: run.run_id,
+          extra: run.conf,
+        });
         return redirectAfterAction(reply, {
           redirect: grid(dagId, { run_id: run.run_id }),
           flash: `Triggered ${dagId}, run ${run.run_id}.`,

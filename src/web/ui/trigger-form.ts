@@ -67,7 +67,9 @@ function widget(name: string, spec: ParamSpec, kind: WidgetKind, text: string, i
         ${options.includes(text) ? '' : html`<option value="" selected>— choose —</option>`}
         ${options.map(
           (o) =>
-            html`<option value="${o}" ${o === text ? 'selected' : ''}>${String(JSON.parse(o) as unknown)}</option>`,
+            html`<option value="${o}" ${o === text ? 'selected' : ''}>
+              ${String(JSON.parse(o) as unknown)}
+            </option>`,
         )}
       </select>`;
     }
@@ -93,9 +95,13 @@ function widget(name: string, spec: ParamSpec, kind: WidgetKind, text: string, i
       />`;
     }
     case 'json':
-      return html`<textarea ${common} class="json-editor" rows="${Math.min(12, Math.max(3, text.split('\n').length))}" spellcheck="false">
-${text}</textarea
-      >`;
+      return html`<textarea
+        ${common}
+        class="json-editor"
+        rows="${Math.min(12, Math.max(3, text.split('\n').length))}"
+        spellcheck="false"
+      >
+${text}</textarea>`;
     case 'string':
       return html`<input type="text" ${common} value="${text}" style="width:100%" />`;
   }
@@ -144,8 +150,7 @@ export function triggerForm(
         ${params.length ? 'Keys here are added to the params above and override them.' : 'The run\u2019s conf.'}
       </p>
       <textarea name="conf" class="json-editor" rows="6" aria-label="Configuration JSON" spellcheck="false">
-${conf}</textarea
-      >
+${conf}</textarea>
       ${error('conf')}
     </details>
     <p>
@@ -198,7 +203,9 @@ function parseField(kind: WidgetKind, spec: ParamSpec, text: string): { value?: 
 export function readTriggerForm(
   dag: SerializedDag,
   body: Record<string, unknown>,
-): { conf: Record<string, unknown>; runId?: string; values: Record<string, string> } | { state: TriggerFormState } {
+):
+  | { conf: Record<string, unknown>; runId?: string; values: Record<string, string> }
+  | { state: TriggerFormState } {
   const values: Record<string, string> = {};
   const errors: Record<string, string> = {};
   const conf: Record<string, unknown> = {};
@@ -232,7 +239,8 @@ export function readTriggerForm(
       validateParams({ [name]: spec }, name in conf ? { [name]: conf[name] } : {});
     } catch (error) {
       if (!isUpdraftError(error)) throw error;
-      const field = name in values && !(errors.conf === undefined && isObjectWith(extra, name)) ? name : 'conf';
+      const field =
+        name in values && !(errors.conf === undefined && isObjectWith(extra, name)) ? name : 'conf';
       // "Invalid params: param 'x' = <value>: why" → "why" beside field x.
       const prefix = `Invalid params: param '${name}' = ${JSON.stringify(conf[name])}: `;
       errors[field] = error.message.startsWith(prefix)
