@@ -160,8 +160,8 @@ describe('UI in Chromium', () => {
 
     // Trigger with config.
     await page.goto(`${web.url}/dags/example_bash_operator/trigger`);
+    await page.click('#conf-section summary');
     await page.fill('textarea[name=conf]', '{"from_browser": true}');
-    await page.screenshot({ path: join(DOCS, 'trigger.png') });
     await Promise.all([page.waitForURL(/\/grid\?run_id=/), page.click('#trigger-form button[type=submit]')]);
     await page.waitForSelector('.flash');
     const run = await store.kysely
@@ -190,7 +190,6 @@ describe('UI in Chromium', () => {
 
     await page.goto(`${web.url}/dags/example_bash_operator/graph`);
     await page.waitForSelector('svg.graph a.node');
-    await page.screenshot({ path: join(DOCS, 'graph.png') });
     await page.goto(`${web.url}/home`);
     await page.screenshot({ path: join(DOCS, 'dag-list.png') });
     await page.close();
