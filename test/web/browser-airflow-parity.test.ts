@@ -378,4 +378,74 @@ describe('what an Airflow user switching over looks for', () => {
     expect(wideRows.at(-1)).toBe('publish_everything_to_the_warehouse');
     await page.close();
   }, 60_000);
+
+  it('graph: a wide DAG with nested groups fits the screen, labels whole, groups collapse, states colour nodes, nodes open', async () => {
+    const page = await adminPage(1280, 800);
+    await page.goto(`${web.url}/dags/wide_nested_groups/graph`);
+    await page.waitForSelector('svg.graph a.node');
+    // Every group drawn as a box, nested ones inside their parent.
+    for (const gid of ['europe', 'europe.transform', 'asia_pacific.transform'])
+      expect(await page.locator(`svg.graph g.group[data-group-id="${gid}"]`).count()).toBe(1);
+    // The layout is wider than the screen; fitted, every node is inside the viewport.
+    const viewport = (await page.locator('.graph-viewport').boundingBox())!;
+    expect(Number(await page.locator('svg.graph').getAttribute('data-width'))).toBeGreaterThan(1280);
+    for (const box of await page
+      .locator('svg.graph a.node')
+      .evaluateAll((nodes) => nodes.map((n) => n.getBoundingClientRect().toJSON() as DOMRect))) {
+      expect(box.left).toBeGreaterThanOrEqual(viewport.x - 1);
+      expect(box.right).toBeLessThanOrEqual(viewport.x + viewport.width + 1);
+    }
+    // No label is wider than its box.
+    const overflow = await page.locator('svg.graph a.node').evaluateAll(
+      (nodes) =>
+        nodes.filter((n) => {
+          const rect = (n.querySelector('rect') as SVGRectElement).getBBox();
+          return [...n.querySelectorAll('text')].some((t) => {
+            const b = (t as SVGTextElement).getBBox();
+            return b.x + b.width > rect.x + rect.width;
+          });
+        }).length,
+    );
+    expect(overflow).toBe(0);
+    // Colours by the run's states: the run triggered at start finishes green.
+    await expect
+      .poll(
+        () => page.locator('a.node[data-task-id="start_of_the_whole_pipeline"]').getAttribute('data-state'),
+        {
+          timeout: 60_000,
+        },
+      )
+      .toBe('success');
+    await page.screenshot({ path: join(DOCS, 'graph.png') });
+
+    // Zoom in, then collapse a group: it becomes one node; expanding brings its tasks back.
+    await page.click('button[data-graph="in"]');
+    await Promise.all([
+      page.waitForURL(/collapsed=europe/),
+      page.click('g.group[data-group-id="europe"] a.group-label'),
+    ]);
+    expect(await page.locator('a.collapsed-group[data-group-id="europe"]').count()).toBe(1);
+    expect(
+      await page.locator('a.node[data-task-id="europe.extract_customer_orders_from_source"]').count(),
+    ).toBe(0);
+    expect(await page.locator('a.collapsed-group[data-group-id="europe"]').getAttribute('data-state')).toBe(
+      'success',
+    );
+    await page.screenshot({ path: join(DOCS, 'graph-collapsed.png') });
+    await Promise.all([
+      page.waitForURL((u) => !u.search.includes('europe')),
+      page.click('a.collapsed-group[data-group-id="europe"]'),
+    ]);
+    expect(
+      await page.locator('a.node[data-task-id="europe.extract_customer_orders_from_source"]').count(),
+    ).toBe(1);
+
+    // A node opens its task instance.
+    await Promise.all([
+      page.waitForURL(/task_id=americas.load_into_regional_mart/),
+      page.click('a.node[data-task-id="americas.load_into_regional_mart"]'),
+    ]);
+    expect(await page.locator('#ti-panel').textContent()).toContain('americas.load_into_regional_mart');
+    await page.close();
+  }, 90_000);
 });

@@ -93,9 +93,18 @@ dl.details dt{color:var(--muted)}dl.details dd{margin:0;word-break:break-word}
 .login{max-width:360px;margin:80px auto;background:#fff;border:1px solid var(--line);padding:24px;border-radius:6px}
 .login label{display:block;margin:10px 0 4px}.login input{width:100%}
 .error-page{max-width:640px;margin:60px auto}
-svg.graph text{font-size:12px;font-family:inherit}
-svg.graph .node rect{stroke:#627d98;stroke-width:1;rx:4}
+.graph-viewport{background:#fff;border:1px solid var(--line);overflow:hidden;cursor:grab;touch-action:none;height:420px}
+.graph-viewport.dragging{cursor:grabbing}
+svg.graph{width:100%;height:100%;display:block;user-select:none}
+svg.graph text{font-size:12px;font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif}
+svg.graph text.sub{font-size:10px;fill:#627d98}
+svg.graph .node rect{rx:4}
+svg.graph .node:hover rect:first-child{stroke:#102a43;stroke-width:2}
+svg.graph .collapsed-group rect:first-child{stroke-dasharray:4 3}
+svg.graph .group>rect{fill:rgba(1,124,238,.04);stroke:#9fb3c8;stroke-dasharray:5 3;rx:6}
+svg.graph .group-label text{font-size:11px;font-weight:600;fill:#334e68}
 svg.graph .edge{stroke:#9fb3c8;stroke-width:1.4;fill:none;marker-end:url(#arrow)}
+.graph-zoom button{min-width:34px}
 .field-error{color:var(--danger);font-size:13px;margin-top:3px}
 [aria-invalid=true]{border-color:var(--danger)!important;outline:1px solid var(--danger)}
 textarea.json-editor{tab-size:2;min-height:60px}
@@ -170,6 +179,68 @@ export const APP_JS = `
   });
   document.addEventListener('updraft:refreshed', applyCollapsed);
   applyCollapsed();
+
+  document.addEventListener('change', function(ev){
+    if (ev.target.matches('select[data-autosubmit-select]')) ev.target.form.submit();
+  });
+
+  // Graph: fit to the viewport, drag to pan, wheel or buttons to zoom; kept across live refreshes.
+  const viewport = document.querySelector('.graph-viewport');
+  if (viewport) {
+    let view = null;
+    let drag = null;
+    let moved = false;
+    const graph = function(){ return viewport.querySelector('svg.graph'); };
+    const size = function(){ const g = graph(); return {w: Number(g.dataset.width) || 1, h: Number(g.dataset.height) || 1}; };
+    function fit(){
+      const f = size();
+      const vw = viewport.clientWidth;
+      viewport.style.height = Math.round(Math.min(window.innerHeight * 0.75, Math.max(240, f.h * Math.min(1, vw / f.w) + 8))) + 'px';
+      const vh = viewport.clientHeight;
+      const scale = Math.min(1, vw / f.w, vh / f.h);
+      const w = vw / scale, h = vh / scale;
+      view = {x: (f.w - w) / 2, y: 0, w: w, h: h};
+      apply();
+    }
+    function apply(){
+      const g = graph();
+      if (g && view) g.setAttribute('viewBox', [view.x, view.y, view.w, view.h].map(function(n){ return n.toFixed(1); }).join(' '));
+    }
+    function zoom(factor, px, py){
+      const vw = viewport.clientWidth, vh = viewport.clientHeight;
+      const fx = px === undefined ? 0.5 : px / vw, fy = py === undefined ? 0.5 : py / vh;
+      const cx = view.x + fx * view.w, cy = view.y + fy * view.h;
+      view.w *= factor; view.h *= factor;
+      view.x = cx - fx * view.w; view.y = cy - fy * view.h;
+      apply();
+    }
+    viewport.addEventListener('wheel', function(ev){
+      ev.preventDefault();
+      const r = viewport.getBoundingClientRect();
+      zoom(ev.deltaY > 0 ? 1.15 : 1 / 1.15, ev.clientX - r.left, ev.clientY - r.top);
+    }, {passive: false});
+    viewport.addEventListener('pointerdown', function(ev){ drag = {x: ev.clientX, y: ev.clientY}; moved = false; });
+    window.addEventListener('pointermove', function(ev){
+      if (!drag) return;
+      const dx = ev.clientX - drag.x, dy = ev.clientY - drag.y;
+      if (!moved && Math.abs(dx) + Math.abs(dy) < 4) return;
+      moved = true;
+      viewport.classList.add('dragging');
+      view.x -= dx * view.w / viewport.clientWidth; view.y -= dy * view.h / viewport.clientHeight;
+      drag = {x: ev.clientX, y: ev.clientY};
+      apply();
+    });
+    window.addEventListener('pointerup', function(){ drag = null; viewport.classList.remove('dragging'); });
+    viewport.addEventListener('click', function(ev){ if (moved) { ev.preventDefault(); moved = false; } }, true);
+    document.addEventListener('click', function(ev){
+      const b = ev.target.closest && ev.target.closest('button[data-graph]');
+      if (!b) return;
+      if (b.dataset.graph === 'fit') fit(); else zoom(b.dataset.graph === 'in' ? 1 / 1.3 : 1.3);
+    });
+    document.addEventListener('updraft:refreshed', apply);
+    window.addEventListener('resize', fit);
+    fit();
+  }
 
   // JSON editors: say at once whether the text parses.
   document.querySelectorAll('textarea.json-editor').forEach(function(area){

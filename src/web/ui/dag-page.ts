@@ -17,7 +17,7 @@ import { graphSvg } from './graph-svg.js';
 import { fmtDuration, fmtTime, html, qs, type SafeHtml } from './html.js';
 import { queryParam, type PageResult } from './kit.js';
 import { csrfField, stateBadge } from './layout.js';
-import { taskRows, topologicalRank } from './task-order.js';
+import { summaryOfStates, taskRows, topologicalRank } from './task-order.js';
 import { triggerForm, type TriggerFormState } from './trigger-form.js';
 
 export type DagTab = 'grid' | 'graph' | 'details' | 'code' | 'runs' | 'trigger';
@@ -78,26 +78,8 @@ function legend(): SafeHtml {
 
 type GridTi = Awaited<ReturnType<typeof gridData>>['tis'][number];
 
-/** States in the order a summary cell picks them: the first present wins (Airflow's grid rule). */
-const SUMMARY_ORDER = [
-  'failed',
-  'upstream_failed',
-  'up_for_retry',
-  'up_for_reschedule',
-  'running',
-  'deferred',
-  'restarting',
-  'queued',
-  'scheduled',
-  'success',
-  'skipped',
-  'removed',
-];
-
 function summaryState(list: GridTi[]): string | null {
-  if (!list.length) return null;
-  for (const s of SUMMARY_ORDER) if (list.some((t) => t.state === s)) return s;
-  return list.every((t) => t.state === null) ? null : list[0]!.state;
+  return summaryOfStates(list.map((t) => t.state));
 }
 
 /** Seconds a run took (or has taken so far). */
@@ -528,7 +510,7 @@ function mappedInstancesPanel(
 }
 
 async function graphTab(web: WebContext, request: FastifyRequest, dag: SerializedDag): Promise<SafeHtml> {
-  const runs = await listDagRuns(web.db, { dagId: dag.dagId, limit: 1, offset: 0 });
+  const runs = await listDagRuns(web.db, { dagId: dag.dagId, limit: 25, offset: 0 });
   const runId = queryParam(request, 'run_id') ?? runs.rows[0]?.run_id;
   const states = new Map<string, string | null>();
   if (runId) {
@@ -538,12 +520,46 @@ async function graphTab(web: WebContext, request: FastifyRequest, dag: Serialize
       .where('dag_id', '=', dag.dagId)
       .where('run_id', '=', runId)
       .execute();
-    for (const t of tis) states.set(t.task_id, t.state);
+    const byTask = new Map<string, (string | null)[]>();
+    for (const t of tis) (byTask.get(t.task_id) ?? byTask.set(t.task_id, []).get(t.task_id)!).push(t.state);
+    for (const [taskId, list] of byTask) states.set(taskId, summaryOfStates(list));
   }
   const enc = encodeURIComponent(dag.dagId);
-  return html`<p class="muted">${runId ? html`States of run <b>${runId}</b>.` : 'No runs yet.'}</p>
-    <div class="grid-wrap" data-live="graph">
-      ${graphSvg(dag, states, (taskId) => `/dags/${enc}/grid${qs({ run_id: runId, task_id: taskId })}`)}
+  const collapsed = new Set((queryParam(request, 'collapsed') ?? '').split(',').filter(Boolean));
+  const allGroups = [...new Set(dag.tasks.flatMap((t) => (t.groupId ? [t.groupId.split('.')[0]!] : [])))];
+  const graphLink = (groups: Set<string>) =>
+    `/dags/${enc}/graph${qs({ run_id: queryParam(request, 'run_id'), collapsed: [...groups].join(',') })}`;
+  return html`<form class="toolbar" method="get" action="/dags/${enc}/graph" id="graph-toolbar">
+      <label
+        >Run
+        <select name="run_id" data-autosubmit-select aria-label="Run whose states colour the graph">
+          ${runs.rows.map((r) => html`<option value="${r.run_id}" ${r.run_id === runId ? 'selected' : ''}>${fmtTime(r.logical_date)} · ${r.run_id} · ${r.state}</option>`)}
+        </select></label
+      >
+      ${collapsed.size ? html`<input type="hidden" name="collapsed" value="${[...collapsed].join(',')}" />` : ''}
+      <noscript><button type="submit">Show</button></noscript>
+      <span class="graph-zoom">
+        <button type="button" data-graph="fit" title="Fit the whole DAG">Fit</button>
+        <button type="button" data-graph="in" title="Zoom in">+</button>
+        <button type="button" data-graph="out" title="Zoom out">−</button>
+      </span>
+      ${
+        allGroups.length
+          ? html`<a href="${graphLink(new Set())}" id="expand-all">Expand all groups</a>
+              <a href="${graphLink(new Set(allGroups))}" id="collapse-all">Collapse all groups</a>`
+          : ''
+      }
+      <span class="muted"
+        >${runId ? '' : 'No runs yet.'} Drag to pan, wheel to zoom, click a task to open it.</span
+      >
+    </form>
+    <div class="graph-viewport" data-live="graph">
+      ${graphSvg(dag, {
+        states,
+        collapsed,
+        taskLink: (taskId) => `/dags/${enc}/grid${qs({ run_id: runId, task_id: taskId })}`,
+        collapseLink: graphLink,
+      })}
     </div>
     ${legend()}`;
 }

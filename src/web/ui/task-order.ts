@@ -88,3 +88,25 @@ export function taskRows(dag: SerializedDag): TaskRow[] {
 function descendants(node: GroupNode): string[] {
   return [...node.tasks.map((t) => t.taskId), ...[...node.groups.values()].flatMap(descendants)];
 }
+
+/** States in the order a summary picks them: the first present wins (Airflow's grid rule). */
+const SUMMARY_ORDER = [
+  'failed',
+  'upstream_failed',
+  'up_for_retry',
+  'up_for_reschedule',
+  'running',
+  'deferred',
+  'restarting',
+  'queued',
+  'scheduled',
+  'success',
+  'skipped',
+  'removed',
+];
+
+/** One state for several task instances (a mapped task's, a group's). */
+export function summaryOfStates(states: (string | null)[]): string | null {
+  for (const s of SUMMARY_ORDER) if (states.includes(s)) return s;
+  return states.find((s) => s !== null) ?? null;
+}
