@@ -11,6 +11,7 @@ import { CredentialCache, PrincipalCache } from './auth/users.js';
 import { sendError, type Problem } from './http-errors.js';
 import { apiEndpoints, registerApi } from './api/routes.js';
 import { openApiDocument } from './api/openapi.js';
+import { registerApiReference } from './ui/api-reference.js';
 import { renderErrorPage } from './ui/error-page.js';
 import { registerUi } from './ui/routes.js';
 import { healthReport } from './data/health.js';
@@ -73,6 +74,7 @@ export async function buildWebApp(app: AppContext): Promise<FastifyInstance> {
   const endpoints = apiEndpoints(web);
   const document = openApiDocument(endpoints);
   server.get('/api/v1/openapi.json', async () => document);
+  await registerApiReference(server, document);
   registerApi(server, web, endpoints);
   registerUi(server, web);
   return server;

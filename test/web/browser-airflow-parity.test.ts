@@ -448,4 +448,96 @@ describe('what an Airflow user switching over looks for', () => {
     expect(await page.locator('#ti-panel').textContent()).toContain('americas.load_into_regional_mart');
     await page.close();
   }, 90_000);
+
+  it('DAG list: next run of paused DAGs greyed, schedule said once, sortable columns, Links column', async () => {
+    const page = await adminPage();
+    await page.goto(`${web.url}/home`);
+    // example_bash_operator is paused with a daily schedule: its next run shows, greyed.
+    const bash = page.locator('tr[data-dag-id="example_bash_operator"]');
+    expect(await bash.locator('input.switch').isChecked()).toBe(false);
+    expect(await bash.locator('td.next-run .paused-next').textContent()).toMatch(
+      /^\d{4}-\d\d-\d\d 00:00:00 UTC$/,
+    );
+    // No schedule cell repeats itself.
+    for (const text of await page.locator('tr[data-dag-id] td:nth-child(5)').allInnerTexts()) {
+      const lines = text
+        .split('\n')
+        .map((l) => l.trim().toLowerCase())
+        .filter(Boolean);
+      expect(new Set(lines).size).toBe(lines.length);
+      if (lines.length === 2) expect(lines[1]).not.toContain(lines[0]);
+    }
+    // Links column: Grid, Graph, Code, Details.
+    const links = await bash.locator('td.links a').evaluateAll((as) => as.map((a) => a.getAttribute('href')));
+    expect(links).toEqual([
+      '/dags/example_bash_operator/grid',
+      '/dags/example_bash_operator/graph',
+      '/dags/example_bash_operator/code',
+      '/dags/example_bash_operator/details',
+    ]);
+    // Sort by DAG id descending, then by last run (DAGs with runs first).
+    const ids = () =>
+      page.locator('tr[data-dag-id]').evaluateAll((trs) => trs.map((t) => t.getAttribute('data-dag-id')!));
+    const ascending = await ids();
+    await Promise.all([page.waitForURL(/sort=dag_id&order=desc/), page.click('a.sort[data-sort="dag_id"]')]);
+    expect(await ids()).toEqual([...ascending].sort().reverse().slice(0, ascending.length));
+    await Promise.all([page.waitForURL(/sort=last_run/), page.click('a.sort[data-sort="last_run"]')]);
+    const withRuns = await page
+      .locator('tr[data-dag-id]')
+      .evaluateAll((trs) =>
+        trs.map((t) => (t.querySelector('td:nth-child(6)')!.textContent ?? '').trim() !== ''),
+      );
+    expect(withRuns.indexOf(false)).toBeGreaterThan(0);
+    expect(withRuns.slice(withRuns.indexOf(false))).not.toContain(true);
+    await page.goto(`${web.url}/home`);
+    await page.screenshot({ path: join(DOCS, 'dag-list.png') });
+    await page.close();
+  }, 60_000);
+
+  it('a viewer sees why the toggles are disabled; the Users page lists each role once; a favicon', async () => {
+    const viewer = await browser.newPage({ viewport: { width: 1440, height: 900 } });
+    await signIn(viewer, 'viewer');
+    const toggle = viewer.locator('tr[data-dag-id="example_bash_operator"] input.switch');
+    expect(await toggle.isDisabled()).toBe(true);
+    expect(await toggle.evaluate((el) => getComputedStyle(el).opacity)).toBe('0.4');
+    expect(await toggle.getAttribute('title')).toContain('Your role (Viewer) cannot pause or unpause DAGs');
+    expect(await viewer.locator('#read-only-note').textContent()).toContain('read-only');
+    const icon = await viewer.locator('link[rel=icon]').getAttribute('href');
+    const res = await viewer.request.get(`${web.url}${icon}`);
+    expect(res.status()).toBe(200);
+    expect(res.headers()['content-type']).toContain('image/svg+xml');
+    await viewer.close();
+
+    const page = await adminPage();
+    await page.goto(`${web.url}/users/list`);
+    const roleCell = (await page.locator('tr:has(td:text-is("viewer")) td:nth-child(4)').innerText()).trim();
+    expect(roleCell.match(/Viewer/g)?.length ?? 0).toBeLessThanOrEqual(1);
+    expect(await page.locator('tr:has(td:text-is("viewer")) select[name=role]').inputValue()).toBe('Viewer');
+    await page.screenshot({ path: join(DOCS, 'users.png') });
+    await page.close();
+  }, 60_000);
+
+  it('the Code tab shows the TypeScript a DAG was written in; the API reference is Swagger UI served locally', async () => {
+    const page = await adminPage();
+    await page.goto(`${web.url}/dags/example_dynamic_task_mapping/code`);
+    const code = (await page.locator('#dag-source').textContent())!;
+    expect(code).toContain("import { BashOperator, dag, task } from 'updraft';");
+    expect(code).toContain('(x: number)');
+    expect(await page.locator('#dag-source').getAttribute('data-language')).toBe('typescript');
+    expect(await page.locator('#dag-fileloc').textContent()).toMatch(
+      /example_dynamic_task_mapping\.ts$/,
+    );
+
+    const external: string[] = [];
+    page.on('request', (r) => {
+      if (!r.url().startsWith(web.url)) external.push(r.url());
+    });
+    await Promise.all([page.waitForURL(/\/api\/v1\/ui\/$/), page.click('header.top nav a:text-is("API")')]);
+    await page.waitForSelector('.opblock-tag', { timeout: 30_000 });
+    expect(await page.locator('.opblock').count()).toBeGreaterThan(10);
+    expect(await page.locator('.opblock-summary-path[data-path="/dags"]').count()).toBeGreaterThan(0);
+    await page.screenshot({ path: join(DOCS, 'api-reference.png') });
+    expect(external).toEqual([]);
+    await page.close();
+  }, 60_000);
 });

@@ -481,7 +481,14 @@ export function registerBrowseAndAdmin(server: FastifyInstance, web: WebContext)
                         value="${u.id}"
                       />${roleSelect('role', effectiveRole(u.roles))}<button>Set role</button>
                     </form>
-                    <span class="muted">${u.roles.join(', ')}</span>
+                    ${
+                      u.roles.length > 1
+                        ? html`<span class="muted"
+                            >also
+                            ${u.roles.filter((role) => role !== effectiveRole(u.roles)).join(', ')}</span
+                          >`
+                        : ''
+                    }
                   </td>
                   <td>${u.active ? 'yes' : 'no'}</td>
                   <td>${fmtTime(u.lastLogin)}</td>

@@ -18,6 +18,9 @@ export const STATE_COLORS: Record<string, string> = {
   none: '#ffffff',
 };
 
+/** The tab icon: a small upward wind stroke in the accent colour. */
+export const FAVICON_SVG = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32"><rect width="32" height="32" rx="7" fill="#017cee"/><path d="M7 22c5 0 7-3 9-7s4-7 9-7" fill="none" stroke="#fff" stroke-width="3" stroke-linecap="round"/><path d="M19 8h6v6" fill="none" stroke="#fff" stroke-width="3" stroke-linecap="round" stroke-linejoin="round"/></svg>`;
+
 const stateCss = Object.entries(STATE_COLORS)
   .map(([state, color]) => `.state-${state}{background:${color}}`)
   .join('\n');
@@ -63,6 +66,10 @@ form.inline{display:inline}
 .switch{appearance:none;width:34px;height:18px;border-radius:9px;background:#bcccdc;position:relative;cursor:pointer;vertical-align:middle;border:none}
 .switch::after{content:"";position:absolute;top:2px;left:2px;width:14px;height:14px;border-radius:50%;background:#fff;transition:left .15s}
 .switch:checked{background:#017cee}.switch:checked::after{left:18px}
+.switch:disabled{opacity:.4;cursor:not-allowed;filter:grayscale(1)}
+.paused-next{font-style:italic}
+td.links a{margin-right:6px;font-size:13px}
+th a.sort{color:inherit}
 .pagination{display:flex;gap:6px;margin:10px 0;align-items:center}
 .grid-wrap{overflow:auto;background:#fff;border:1px solid var(--line);padding:8px}
 table.grid{border-collapse:separate;border-spacing:3px}

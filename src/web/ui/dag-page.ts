@@ -16,7 +16,7 @@ import { STATE_COLORS } from './assets.js';
 import { graphSvg } from './graph-svg.js';
 import { fmtDuration, fmtTime, html, qs, type SafeHtml } from './html.js';
 import { queryParam, type PageResult } from './kit.js';
-import { csrfField, stateBadge } from './layout.js';
+import { csrfField, stateBadge, toggleTitle } from './layout.js';
 import { summaryOfStates, taskRows, topologicalRank } from './task-order.js';
 import { triggerForm, type TriggerFormState } from './trigger-form.js';
 
@@ -41,6 +41,7 @@ function header(request: FastifyRequest, dag: DagRow, tags: string[], tab: DagTa
             class="switch"
             type="checkbox"
             aria-label="Pause/unpause DAG"
+            title="${toggleTitle(!!dag.is_paused, canOperate, request.principal!.role)}"
             data-autosubmit
             ${dag.is_paused ? '' : 'checked'}
             ${canOperate ? '' : 'disabled'}
@@ -655,8 +656,13 @@ export async function dagPage(
       break;
     case 'code': {
       const { fileloc, source } = await getDagSource(web.db, dagId);
-      content = html`<p class="muted">${fileloc}</p>
-        <pre class="code">${source}</pre>`;
+      content = html`<p class="muted" id="dag-fileloc">${fileloc}</p>
+        <pre
+          class="code"
+          id="dag-source"
+          data-language="${fileloc.endsWith('.ts') ? 'typescript' : 'javascript'}"
+        >
+${source}</pre>`;
       break;
     }
     case 'runs':

@@ -35,6 +35,7 @@ function plainPage(problem: Problem, body: SafeHtml): string {
         <meta charset="utf-8" />
         <title>${problem.status} ${problem.title}</title>
         <link rel="stylesheet" href="/static/app.css" />
+        <link rel="icon" href="/static/favicon.svg" type="image/svg+xml" />
       </head>
       <body>
         <header class="top">

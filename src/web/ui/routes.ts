@@ -10,7 +10,7 @@ import { readTaskLog } from '../data/logs.js';
 import * as ops from '../data/operations.js';
 import { getTaskInstance } from '../data/runs.js';
 import type { WebContext } from '../web-context.js';
-import { APP_CSS, APP_JS } from './assets.js';
+import { APP_CSS, APP_JS, FAVICON_SVG } from './assets.js';
 import { registerBrowseAndAdmin } from './admin-pages.js';
 import { dagListPage } from './dag-list-page.js';
 import { dagPage, type DagTab } from './dag-page.js';
@@ -27,6 +27,10 @@ export function registerUi(server: FastifyInstance, web: WebContext): void {
   server.get('/static/app.js', async (_r, reply) =>
     reply.type('text/javascript; charset=utf-8').header('Cache-Control', 'public, max-age=300').send(APP_JS),
   );
+  server.get('/static/favicon.svg', async (_r, reply) =>
+    reply.type('image/svg+xml').header('Cache-Control', 'public, max-age=86400').send(FAVICON_SVG),
+  );
+  server.get('/favicon.ico', async (_r, reply) => reply.redirect('/static/favicon.svg', 301));
   server.get('/', async (_r, reply) => reply.redirect('/home'));
   registerSignIn(server, web);
 
