@@ -243,9 +243,10 @@ export function readTriggerForm(
         name in values && !(errors.conf === undefined && isObjectWith(extra, name)) ? name : 'conf';
       // "Invalid params: param 'x' = <value>: why" → "why" beside field x.
       const prefix = `Invalid params: param '${name}' = ${JSON.stringify(conf[name])}: `;
-      errors[field] = error.message.startsWith(prefix)
-        ? `${error.message.slice(prefix.length)}.`
+      const why = error.message.startsWith(prefix)
+        ? `${error.message.slice(prefix.length).replace(/^value /, '')}.`
         : error.message.replace(/^Invalid params: /, '');
+      errors[field] = why.charAt(0).toUpperCase() + why.slice(1);
     }
   }
   if (Object.keys(errors).length) return { state: { values, errors } };
