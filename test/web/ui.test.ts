@@ -243,3 +243,26 @@ describe('pages', () => {
     expect((await s.get('/log/list')).body).toContain('trigger');
   });
 });
+
+describe('trigger form errors', () => {
+  it('a quick trigger of a DAG whose param has no default comes back as the form, the message beside that field', async () => {
+    await insertDag(f.store, {
+      ...fixtureDag('needs_region'),
+      params: { region: { schema: { type: 'string', enum: ['eu', 'us'] } } },
+    });
+    const s = new InjectSession(f.app);
+    await s.signIn('admin');
+    const res = await s.postForm('/dags/needs_region/trigger', { conf: '{}' });
+    expect(res.statusCode).toBe(400);
+    expect(res.body).toMatch(
+      /data-param="region"[\s\S]*<select[\s\S]*class="field-error"[^>]*>[^<]*required/,
+    );
+    expect(res.body).toContain('<nav>');
+    const runs = await f.store.kysely
+      .selectFrom('dag_run')
+      .select('run_id')
+      .where('dag_id', '=', 'needs_region')
+      .execute();
+    expect(runs).toEqual([]);
+  });
+});

@@ -128,7 +128,7 @@ export function triggerForm(
             <dl class="details params">
               ${params.map(([name, spec]) => {
                 const kind = widgetKind(spec);
-                const text = state ? (state.values[name] ?? '') : textOf(kind, spec.default);
+                const text = state?.values[name] ?? textOf(kind, spec.default);
                 const types = schemaTypes(spec).join(' | ') || kind;
                 return html`<dt><label for="param-${name}">${spec.schema?.title ?? name}</label></dt>
                   <dd data-param="${name}" data-widget="${kind}">
@@ -239,8 +239,8 @@ export function readTriggerForm(
       validateParams({ [name]: spec }, name in conf ? { [name]: conf[name] } : {});
     } catch (error) {
       if (!isUpdraftError(error)) throw error;
-      const field =
-        name in values && !(errors.conf === undefined && isObjectWith(extra, name)) ? name : 'conf';
+      // A value that came from the conf JSON is wrong there; anything else belongs to its field.
+      const field = isObjectWith(extra, name) ? 'conf' : name;
       // "Invalid params: param 'x' = <value>: why" → "why" beside field x.
       const prefix = `Invalid params: param '${name}' = ${JSON.stringify(conf[name])}: `;
       const why = error.message.startsWith(prefix)
