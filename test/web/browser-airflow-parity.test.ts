@@ -524,9 +524,7 @@ describe('what an Airflow user switching over looks for', () => {
     expect(code).toContain("import { BashOperator, dag, task } from 'updraft';");
     expect(code).toContain('(x: number)');
     expect(await page.locator('#dag-source').getAttribute('data-language')).toBe('typescript');
-    expect(await page.locator('#dag-fileloc').textContent()).toMatch(
-      /example_dynamic_task_mapping\.ts$/,
-    );
+    expect(await page.locator('#dag-fileloc').textContent()).toMatch(/example_dynamic_task_mapping\.ts$/);
 
     const external: string[] = [];
     page.on('request', (r) => {
