@@ -1,6 +1,6 @@
 import cookie from '@fastify/cookie';
 import formbody from '@fastify/formbody';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { AppContext } from '../context.js';
 import { NotFoundError } from '../errors.js';
 import { parseApiAuthBackends } from './auth/api-backends.js';
@@ -8,9 +8,11 @@ import { loadSession, type GuardDeps } from './auth/guard.js';
 import { LoginRateLimiter } from './auth/rate-limit.js';
 import { SessionCodec } from './auth/session.js';
 import { CredentialCache, PrincipalCache } from './auth/users.js';
-import { sendError } from './http-errors.js';
+import { sendError, type Problem } from './http-errors.js';
 import { apiEndpoints, registerApi } from './api/routes.js';
 import { openApiDocument } from './api/openapi.js';
+import { registerApiReference } from './ui/api-reference.js';
+import { renderErrorPage } from './ui/error-page.js';
 import { registerUi } from './ui/routes.js';
 import { healthReport } from './data/health.js';
 import { UPDRAFT_VERSION, healthThresholds, type WebContext } from './web-context.js';
@@ -48,9 +50,10 @@ export async function buildWebApp(app: AppContext): Promise<FastifyInstance> {
   await server.register(formbody);
   server.decorateRequest('session', null as never);
   server.decorateRequest('principal', null);
-  server.setErrorHandler((error, request, reply) => sendError(error, request, reply));
+  const htmlPage = (request: FastifyRequest, problem: Problem) => renderErrorPage(web, request, problem);
+  server.setErrorHandler((error, request, reply) => sendError(error, request, reply, htmlPage));
   server.setNotFoundHandler((request, reply) =>
-    sendError(new NotFoundError(`Nothing at ${request.method} ${request.url}.`), request, reply),
+    sendError(new NotFoundError(`Nothing at ${request.method} ${request.url}.`), request, reply, htmlPage),
   );
   server.addHook('onRequest', async (request, reply) => {
     reply.header('X-Content-Type-Options', 'nosniff');
@@ -71,6 +74,7 @@ export async function buildWebApp(app: AppContext): Promise<FastifyInstance> {
   const endpoints = apiEndpoints(web);
   const document = openApiDocument(endpoints);
   server.get('/api/v1/openapi.json', async () => document);
+  await registerApiReference(server, document);
   registerApi(server, web, endpoints);
   registerUi(server, web);
   return server;

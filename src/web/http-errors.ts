@@ -55,7 +55,15 @@ function isFastifyClientError(error: unknown): error is FastifyError {
   return typeof code === 'number' && code >= 400 && code < 500;
 }
 
-export function sendError(error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+/** Draws the HTML error page for browsers (the UI's layout); without one, a minimal page. */
+export type HtmlErrorPage = (request: FastifyRequest, problem: Problem) => Promise<string>;
+
+export async function sendError(
+  error: unknown,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  htmlPage?: HtmlErrorPage,
+): Promise<FastifyReply> {
   const problem = problemFor(error);
   if (problem.status === 500) request.log.error({ err: error }, 'request failed');
   if (problem.status === 401 && request.url.startsWith('/api/')) {
@@ -67,9 +75,11 @@ export function sendError(error: unknown, request: FastifyRequest, reply: Fastif
       .status(problem.status)
       .type('text/html; charset=utf-8')
       .send(
-        `<!doctype html><meta charset="utf-8"><title>${problem.status} ${problem.title}</title>` +
-          `<link rel="stylesheet" href="/static/app.css"><main class="error-page"><h1>${problem.status} ${problem.title}</h1>` +
-          `<p>${escapeText(problem.detail)}</p><p><a href="/home">Back to DAGs</a></p></main>`,
+        htmlPage
+          ? await htmlPage(request, problem)
+          : `<!doctype html><meta charset="utf-8"><title>${problem.status} ${problem.title}</title>` +
+              `<link rel="stylesheet" href="/static/app.css"><main class="error-page"><h1>${problem.status} ${problem.title}</h1>` +
+              `<p>${escapeText(problem.detail)}</p><p><a href="/home">Back to DAGs</a></p></main>`,
       );
   }
   return reply.status(problem.status).type('application/problem+json').send(problem);
