@@ -45,7 +45,7 @@ export const dag = new DAG({ dagId: 'xf', schedule: null, startDate: '2024-01-01
     afterAll(() => h?.close());
 
     it('runs the command the upstream task returned', async () => {
-      const run = await triggerDagRun(h.ctx, 'xf', { runId: 'r1' });
+      const run = await triggerDagRun(await h.ctx.db(), 'xf', { runId: 'r1' });
       const done = await h.waitForRun('xf', run.run_id, 40_000);
       expect(statesOf(await h.tis('xf', run.run_id))).toEqual({
         make: 'success',

@@ -105,7 +105,7 @@ describe('AWS DAGs through the scheduler against moto', () => {
     );
     s3.destroy();
 
-    const run = await triggerDagRun(h.ctx, 'example_s3_glue_emr_redshift', {
+    const run = await triggerDagRun(await h.ctx.db(), 'example_s3_glue_emr_redshift', {
       logicalDate: Date.parse('2024-06-01T00:00:00Z'),
     });
     const done = await h.waitForRun('example_s3_glue_emr_redshift', run.run_id, 120_000);
@@ -172,7 +172,7 @@ describe('AWS DAGs through the scheduler against moto', () => {
   }, 150_000);
 
   it('a reschedule-mode S3 sensor frees its slot until the file arrives', async () => {
-    const run = await triggerDagRun(h.ctx, 'aws_late_file', {
+    const run = await triggerDagRun(await h.ctx.db(), 'aws_late_file', {
       logicalDate: Date.parse('2024-06-02T00:00:00Z'),
     });
     const { kysely } = await h.ctx.db();
@@ -204,7 +204,7 @@ describe('AWS DAGs through the scheduler against moto', () => {
   }, 90_000);
 
   it('a cluster that terminates instead of starting fails the try, with the AWS state in its log', async () => {
-    const run = await triggerDagRun(h.ctx, 'aws_cluster_down');
+    const run = await triggerDagRun(await h.ctx.db(), 'aws_cluster_down');
     const done = await h.waitForRun('aws_cluster_down', run.run_id, 60_000);
     expect(done.state).toBe('failed');
     const logs = await filesUnder(join(h.home, 'logs', 'dag_id=aws_cluster_down'));
@@ -219,7 +219,7 @@ describe('AWS DAGs through the scheduler against moto', () => {
       method: 'POST',
       body: JSON.stringify({ model_name: 'glue::crawl' }),
     });
-    const run = await triggerDagRun(h.ctx, 'aws_crawl_timeout');
+    const run = await triggerDagRun(await h.ctx.db(), 'aws_crawl_timeout');
     const done = await h.waitForRun('aws_crawl_timeout', run.run_id, 60_000);
     expect(done.state).toBe('failed');
     const tis = await h.tis('aws_crawl_timeout', run.run_id);

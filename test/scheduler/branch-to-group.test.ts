@@ -28,7 +28,7 @@ export const dag = new DAG({ dagId: 'branch_group', schedule: null, startDate: '
   afterAll(() => h?.close());
 
   it("runs the group's tasks and skips the other branch", async () => {
-    const run = await triggerDagRun(h.ctx, 'branch_group', { runId: 'r1' });
+    const run = await triggerDagRun(await h.ctx.db(), 'branch_group', { runId: 'r1' });
     const done = await h.waitForRun('branch_group', run.run_id, 40_000);
     expect(statesOf(await h.tis('branch_group', run.run_id))).toEqual({
       pick: 'success',

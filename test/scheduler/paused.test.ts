@@ -37,28 +37,28 @@ export const dag = new DAG({ dagId: 'paused_dag', schedule: null, startDate: '20
 
   it('a run triggered while paused waits queued; pausing midway holds the remaining tasks', async () => {
     // A first run shows the scheduler is up and starts a triggered run at once.
-    await triggerDagRun(h.ctx, 'paused_dag', { runId: 'warm_up' });
+    await triggerDagRun(await h.ctx.db(), 'paused_dag', { runId: 'warm_up' });
     expect((await h.waitForRun('paused_dag', 'warm_up')).state).toBe('success');
-    await setDagPaused(h.ctx, 'paused_dag', true);
-    const run = await triggerDagRun(h.ctx, 'paused_dag', { runId: 'while_paused' });
-    expect(await pausedRunNotice(h.ctx, 'paused_dag')).toMatch(
+    await setDagPaused(await h.ctx.db(), 'paused_dag', true);
+    const run = await triggerDagRun(await h.ctx.db(), 'paused_dag', { runId: 'while_paused' });
+    expect(await pausedRunNotice(await h.ctx.db(), 'paused_dag')).toMatch(
       /paused_dag is paused: its runs wait until it is unpaused/,
     );
     await sleep(2500);
     expect((await h.runs('paused_dag')).find((r) => r.run_id === run.run_id)!.state).toBe('queued');
     expect(statesOf(await h.tis('paused_dag', run.run_id))).toEqual({ a: null, b: null });
 
-    await setDagPaused(h.ctx, 'paused_dag', false);
-    expect(await pausedRunNotice(h.ctx, 'paused_dag')).toBeNull();
+    await setDagPaused(await h.ctx.db(), 'paused_dag', false);
+    expect(await pausedRunNotice(await h.ctx.db(), 'paused_dag')).toBeNull();
     await waitFor('a running', async () => (await h.tis('paused_dag', run.run_id)).a!.state === 'running');
-    await setDagPaused(h.ctx, 'paused_dag', true);
+    await setDagPaused(await h.ctx.db(), 'paused_dag', true);
     // The task already running finishes; the next one is not scheduled while the DAG is paused.
     await waitFor('a success', async () => (await h.tis('paused_dag', run.run_id)).a!.state === 'success');
     await sleep(2000);
     expect(statesOf(await h.tis('paused_dag', run.run_id))).toEqual({ a: 'success', b: null });
     expect((await h.runs('paused_dag')).find((r) => r.run_id === run.run_id)!.state).toBe('running');
 
-    await setDagPaused(h.ctx, 'paused_dag', false);
+    await setDagPaused(await h.ctx.db(), 'paused_dag', false);
     expect((await h.waitForRun('paused_dag', run.run_id)).state).toBe('success');
   }, 60_000);
 });

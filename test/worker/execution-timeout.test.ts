@@ -40,7 +40,7 @@ export const dag = new DAG({ dagId: 'blocking', schedule: null, startDate: '2024
   afterAll(() => h?.close());
 
   it('fails the try, retries it, kills the process tree, and logs the timeout', async () => {
-    const run = await triggerDagRun(h.ctx, 'blocking', { runId: 'r1' });
+    const run = await triggerDagRun(await h.ctx.db(), 'blocking', { runId: 'r1' });
     const done = await h.waitForRun('blocking', run.run_id, 40_000);
     expect(done.state).toBe('failed');
     const tis = await h.tis('blocking', run.run_id);
