@@ -127,10 +127,10 @@ beforeAll(async () => {
   const errors = await store.kysely.selectFrom('import_error').selectAll().execute();
   if (errors.length) throw new Error(`DAG import errors: ${JSON.stringify(errors)}`);
   // The mapped example runs once under a real scheduler: add_one expands to indexes 0-2.
-  await setDagPaused(ctx, 'example_dynamic_task_mapping', false);
-  mappedRunId = (await triggerDagRun(ctx, 'example_dynamic_task_mapping')).run_id;
-  await setDagPaused(ctx, 'wide_nested_groups', false);
-  await triggerDagRun(ctx, 'wide_nested_groups');
+  await setDagPaused(store, 'example_dynamic_task_mapping', false);
+  mappedRunId = (await triggerDagRun(store, 'example_dynamic_task_mapping')).run_id;
+  await setDagPaused(store, 'wide_nested_groups', false);
+  await triggerDagRun(store, 'wide_nested_groups');
   const instance = new Scheduler(ctx, { runDagProcessor: false });
   scheduler = {
     instance,
@@ -312,7 +312,7 @@ describe('what an Airflow user switching over looks for', () => {
       [0, 10],
       [1, 60],
     ] as const) {
-      const run = await triggerDagRun(ctx, 'example_task_group', {
+      const run = await triggerDagRun(store, 'example_task_group', {
         runId: `timed_${i}`,
         logicalDate: base + i * 3_600_000,
       });
