@@ -174,7 +174,7 @@ describe('EC2 layer against moto: default VPC', () => {
   it('converges the security group to changed allowed CIDRs and web port', async () => {
     const first = awsConfig('cidrs', stacksDir, { allowedCidrs: ['198.51.100.1/32'] });
     await upInfrastructure('cidrs', first, harness(moto, first).clients, FAST_WAITS);
-    const changed = awsConfig('cidrs', stacksDir, { allowedCidrs: ['198.51.100.2/32'], webPort: 8443 });
+    const changed = awsConfig('cidrs', stacksDir, { allowedCidrs: ['198.51.100.2/32'] }, { webPort: 8443 });
     const h = harness(moto, changed);
     await upInfrastructure('cidrs', changed, h.clients, FAST_WAITS);
     expect(h.mutations()).toEqual(['AuthorizeSecurityGroupIngress', 'RevokeSecurityGroupIngress']);
@@ -377,7 +377,7 @@ describe('EC2 layer against moto: destroy', () => {
     const result = await destroyStack('gone', cfgA, h.clients, {
       ...FAST_WAITS,
       deleteLocal: true,
-      env: { UPDRAFT_STACKS_DIR: stacksDir },
+      env: { UPDRAFT_HOME: stacksDir },
     });
     expect(h.mutations()).toEqual([
       'TerminateInstances',

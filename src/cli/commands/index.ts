@@ -17,6 +17,7 @@ import { registerTaskInstances } from './task-instances.js';
 import { registerJobs } from './jobs.js';
 import { registerStandalone } from './standalone.js';
 import { registerProvision } from './provision.js';
+import { registerAwsStack } from './aws-stack.js';
 
 /** Every command group, in the order `updraft --help` lists them. */
 export const commandModules: RegisterCommand[] = [
@@ -38,4 +39,5 @@ export const commandModules: RegisterCommand[] = [
   registerJobs,
   registerStandalone,
   registerProvision,
+  registerAwsStack,
 ];

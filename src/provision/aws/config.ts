@@ -3,6 +3,7 @@ import { isIPv4 } from 'node:net';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ValidationError } from '../../errors.js';
+import { stackDir } from '../stack/secrets.js';
 
 /**
  * The `aws:` section of a stack file: everything the EC2 layer needs, validated once here. The
@@ -37,10 +38,6 @@ export interface SshSpec {
   /** Reach the instance at this address instead of its public IP (private networks, tests). */
   host?: string;
   port: number;
-  /** `user@host[:port]`: go through this bastion. */
-  jumpHost?: string;
-  /** The jump host's private key (default: the stack's key). */
-  jumpKeyFile?: string;
 }
 
 export interface AwsSection {
@@ -48,6 +45,7 @@ export interface AwsSection {
   profile?: string;
   endpointUrl?: string;
   instanceType: string;
+  /** From the stack's top-level `profile` (current: al2023, legacy: al2), not an aws: key. */
   os: OsProfile;
   architecture: Architecture;
   /** Pin an AMI instead of the latest one from the public SSM parameter. */
@@ -56,6 +54,7 @@ export interface AwsSection {
   network: NetworkSpec;
   /** Who may reach SSH and the web UI. Redis and MySQL are never in here: see security-group.ts. */
   allowedCidrs: string[];
+  /** From the stack's airflow.web_port, not an aws: key. */
   webPort: number;
   keyPair: KeyPairSpec;
   rootVolumeGiB: number;
@@ -69,7 +68,6 @@ export const DEFAULT_INSTANCE_TYPE = 't2.large';
 export const FALLBACK_INSTANCE_TYPE = 't3.large';
 export const DEFAULT_WEB_PORT = 8080;
 export const DEFAULT_ROOT_VOLUME_GIB = 30;
-export const STACK_NAME_PATTERN = /^[a-z][a-z0-9-]{0,30}[a-z0-9]$/;
 
 const schema = {
   type: 'object',
@@ -80,7 +78,6 @@ const schema = {
     profile: { type: 'string', minLength: 1 },
     endpointUrl: { type: 'string', pattern: '^https?://' },
     instanceType: { type: 'string', pattern: '^[a-z][a-z0-9-]*\\.[a-z0-9]+$' },
-    os: { enum: ['al2023', 'al2'] },
     architecture: { enum: ['x86_64', 'arm64'] },
     amiId: { type: 'string', pattern: '^ami-[0-9a-f]+$' },
     availabilityZone: { type: 'string', minLength: 1 },
@@ -94,7 +91,6 @@ const schema = {
       },
     },
     allowedCidrs: { type: 'array', minItems: 1, items: { type: 'string' } },
-    webPort: { type: 'integer', minimum: 1, maximum: 65535 },
     keyPair: {
       type: 'object',
       additionalProperties: false,
@@ -114,8 +110,6 @@ const schema = {
         user: { type: 'string', minLength: 1 },
         host: { type: 'string', minLength: 1 },
         port: { type: 'integer', minimum: 1, maximum: 65535 },
-        jumpHost: { type: 'string', pattern: '^[^@\\s]+@[^\\s:]+(:\\d+)?$' },
-        jumpKeyFile: { type: 'string', minLength: 1 },
       },
     },
     tags: { type: 'object', additionalProperties: { type: 'string' } },
@@ -128,13 +122,11 @@ interface RawAwsSection {
   profile?: string;
   endpointUrl?: string;
   instanceType?: string;
-  os?: OsProfile;
   architecture?: Architecture;
   amiId?: string;
   availabilityZone?: string;
   network?: Partial<NetworkSpec>;
   allowedCidrs: string[];
-  webPort?: number;
   keyPair?: Partial<KeyPairSpec>;
   rootVolumeGiB?: number;
   ssh?: Partial<SshSpec>;
@@ -143,19 +135,12 @@ interface RawAwsSection {
 
 let validator: ReturnType<Ajv['compile']> | undefined;
 
-/** Where a stack's local files live: its generated private key and anything else secret. */
+/**
+ * Where a stack's local files live — its generated private key next to the secrets the
+ * provisioning engine keeps there ($UPDRAFT_HOME/stacks/NAME, 0700).
+ */
 export function stackStateDir(stackName: string, env: NodeJS.ProcessEnv = process.env): string {
-  const base = env.UPDRAFT_STACKS_DIR ?? join(env.HOME ?? homedir(), '.updraft', 'stacks');
-  return join(base, stackName);
-}
-
-export function validateStackName(name: unknown): string {
-  if (typeof name !== 'string' || !STACK_NAME_PATTERN.test(name)) {
-    throw new ValidationError(
-      `stack name ${JSON.stringify(name)} is not valid: 2-32 characters, lower-case letters, digits and '-', starting with a letter`,
-    );
-  }
-  return name;
+  return stackDir(stackName, env);
 }
 
 export function isCidr(value: string): boolean {
@@ -180,11 +165,20 @@ function expandHome(path: string, env: NodeJS.ProcessEnv): string {
  * stack file's folder). Environment fallbacks follow the AWS CLI: AWS_REGION / AWS_DEFAULT_REGION,
  * AWS_PROFILE.
  */
-export function parseAwsSection(
-  raw: unknown,
-  stackName: string,
-  options: { env?: NodeJS.ProcessEnv; baseDir?: string } = {},
-): AwsSection {
+export interface AwsSectionContext {
+  /** The stack's name (tags, resource names, the local folder). */
+  name: string;
+  /** The stack's OS profile: current = Amazon Linux 2023 + MySQL 8.4, legacy = Amazon Linux 2 + MySQL 5.7. */
+  profile?: 'current' | 'legacy';
+  /** The stack's web port (airflow.web_port), opened to the allowed CIDRs. */
+  webPort?: number;
+  env?: NodeJS.ProcessEnv;
+  /** Folder relative paths are taken from (the stack file's). */
+  baseDir?: string;
+}
+
+export function parseAwsSection(raw: unknown, options: AwsSectionContext): AwsSection {
+  const stackName = options.name;
   const env = options.env ?? process.env;
   const baseDir = options.baseDir ?? process.cwd();
   if (raw === undefined || raw === null) throw new ValidationError('the stack file has no `aws:` section');
@@ -251,7 +245,7 @@ export function parseAwsSection(
   };
 
   const instanceType = r.instanceType ?? DEFAULT_INSTANCE_TYPE;
-  const os: OsProfile = r.os ?? 'al2023';
+  const os: OsProfile = options.profile === 'legacy' ? 'al2' : 'al2023';
   // Only an explicit endpoint lives here; AWS_ENDPOINT_URL(_EC2/_SSM) are read per service in clients.ts.
   const endpointUrl: string | undefined = r.endpointUrl;
   const profile = r.profile ?? env.AWS_PROFILE;
@@ -266,15 +260,13 @@ export function parseAwsSection(
     ...(r.availabilityZone ? { availabilityZone: r.availabilityZone } : {}),
     network,
     allowedCidrs,
-    webPort: r.webPort ?? DEFAULT_WEB_PORT,
+    webPort: options.webPort ?? DEFAULT_WEB_PORT,
     keyPair,
     rootVolumeGiB: r.rootVolumeGiB ?? DEFAULT_ROOT_VOLUME_GIB,
     ssh: {
       user: r.ssh?.user ?? 'ec2-user',
       ...(r.ssh?.host ? { host: r.ssh.host } : {}),
       port: r.ssh?.port ?? 22,
-      ...(r.ssh?.jumpHost ? { jumpHost: r.ssh.jumpHost } : {}),
-      ...(r.ssh?.jumpKeyFile ? { jumpKeyFile: abs(r.ssh.jumpKeyFile) } : {}),
     },
     tags: r.tags ?? {},
   };

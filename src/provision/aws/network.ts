@@ -13,6 +13,7 @@ import {
   ModifySubnetAttributeCommand,
   ModifyVpcAttributeCommand,
   ReplaceRouteCommand,
+  type EC2Client,
   type Subnet,
 } from '@aws-sdk/client-ec2';
 import { NotFoundError, ValidationError } from '../../errors.js';
@@ -29,11 +30,11 @@ export interface NetworkPlacement {
 }
 
 /** Zones of the region where the instance type is offered, sorted by name. */
-export async function zonesOffering(s: StackSession, instanceType: string): Promise<string[]> {
+export async function zonesOffering(ec2: EC2Client, instanceType: string): Promise<string[]> {
   const zones: string[] = [];
   let NextToken: string | undefined;
   do {
-    const page = await s.ec2.send(
+    const page = await ec2.send(
       new DescribeInstanceTypeOfferingsCommand({
         LocationType: 'availability-zone',
         Filters: [{ Name: 'instance-type', Values: [instanceType] }],
@@ -47,7 +48,7 @@ export async function zonesOffering(s: StackSession, instanceType: string): Prom
 }
 
 async function offeredZones(s: StackSession): Promise<string[]> {
-  const zones = await zonesOffering(s, s.cfg.instanceType);
+  const zones = await zonesOffering(s.ec2, s.cfg.instanceType);
   if (zones.length === 0) {
     throw new ValidationError(
       `${s.cfg.instanceType} is not offered in any zone of ${s.cfg.region}. Use t3.large (2 vCPU, 8 GiB) ` +

@@ -40,7 +40,6 @@ export interface SshEndpoint {
   port: number;
   user: string;
   privateKeyFile?: string;
-  jumpHost?: string;
   /** What to paste into a terminal. */
   command?: string;
 }
@@ -108,7 +107,6 @@ function sshOverrides(cfg: AwsSection): SshOverrides {
     privateKeyFile: cfg.keyPair.privateKeyFile,
     webPort: cfg.webPort,
     ...(cfg.ssh.host ? { host: cfg.ssh.host } : {}),
-    ...(cfg.ssh.jumpHost ? { jumpHost: cfg.ssh.jumpHost } : {}),
   };
 }
 
@@ -117,7 +115,6 @@ export interface SshOverrides {
   port?: number;
   user?: string;
   privateKeyFile?: string;
-  jumpHost?: string;
   webPort?: number;
 }
 
@@ -160,13 +157,11 @@ export function outputsOf(
     port,
     user,
     ...(overrides.privateKeyFile ? { privateKeyFile: overrides.privateKeyFile } : {}),
-    ...(overrides.jumpHost ? { jumpHost: overrides.jumpHost } : {}),
   };
   if (sshHost) {
     ssh.command = [
       'ssh',
       ...(overrides.privateKeyFile ? ['-i', overrides.privateKeyFile] : []),
-      ...(overrides.jumpHost ? ['-J', overrides.jumpHost] : []),
       ...(port !== 22 ? ['-p', String(port)] : []),
       `${user}@${sshHost}`,
     ].join(' ');
