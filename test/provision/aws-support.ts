@@ -65,10 +65,16 @@ export function tempStacksDir(): string {
   return mkdtempSync(join(tmpdir(), 'updraft-stacks-'));
 }
 
-export function awsConfig(stack: string, stacksDir: string, raw: Record<string, unknown> = {}): AwsSection {
-  return parseAwsSection({ region: 'us-east-1', allowedCidrs: ['203.0.113.7/32'], ...raw }, stack, {
-    env: { UPDRAFT_STACKS_DIR: stacksDir, HOME: stacksDir },
-  });
+export function awsConfig(
+  stack: string,
+  toolHome: string,
+  raw: Record<string, unknown> = {},
+  context: { webPort?: number; profile?: 'current' | 'legacy' } = {},
+): AwsSection {
+  return parseAwsSection(
+    { region: 'us-east-1', allowedCidrs: ['203.0.113.7/32'], ...raw },
+    { name: stack, ...context, env: { UPDRAFT_HOME: toolHome, HOME: toolHome } },
+  );
 }
 
 export const FAST_WAITS = {

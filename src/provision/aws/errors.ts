@@ -170,19 +170,23 @@ export function markAwsError(error: unknown, ctx: AwsCallContext): void {
 }
 
 /** An error from anywhere in an AWS operation, as the error to show: AWS ones explained, others as they are. */
-export function explainError(error: unknown): unknown {
+export function explainError(error: unknown, fallback?: AwsCallContext): unknown {
   if (isUpdraftError(error)) return error;
   if (typeof error === 'object' && error !== null && CONTEXT in error) {
     return explainAwsError(error, (error as { [CONTEXT]: AwsCallContext })[CONTEXT]);
+  }
+  // An AWS service error that did not pass our middleware (a client made elsewhere).
+  if (fallback && typeof error === 'object' && error !== null && '$metadata' in error) {
+    return explainAwsError(error, fallback);
   }
   return error;
 }
 
 /** Run an AWS operation; whatever it throws comes out explained. */
-export async function explained<T>(operation: () => Promise<T>): Promise<T> {
+export async function explained<T>(operation: () => Promise<T>, fallback?: AwsCallContext): Promise<T> {
   try {
     return await operation();
   } catch (error) {
-    throw explainError(error);
+    throw explainError(error, fallback);
   }
 }

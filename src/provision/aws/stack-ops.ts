@@ -97,7 +97,18 @@ export async function upInfrastructure(
       changes: s.changes,
       outputs: outputsOf(stack, cfg.region, after, instance, sshOverrides(cfg)),
     };
-  });
+  }, fallbackContext(cfg));
+}
+
+function fallbackContext(cfg: AwsSection) {
+  return {
+    action: 'an EC2 call',
+    region: cfg.region,
+    instanceType: cfg.instanceType,
+    keyName: cfg.keyPair.name,
+    ...(cfg.profile ? { profile: cfg.profile } : {}),
+    ...(cfg.availabilityZone ? { availabilityZone: cfg.availabilityZone } : {}),
+  };
 }
 
 function sshOverrides(cfg: AwsSection): SshOverrides {
