@@ -109,7 +109,7 @@ describe('updraft setup in a terminal', () => {
     s.send('Enter');
     await s.waitFor(/WIZARD-EXIT=0/);
 
-    const written = parse(readFileSync(join(dir, 'wiz.stack.yaml'), 'utf8')) as Record<string, any>;
+    const written = parse(readFileSync(join(dir, 'wiz.stack.yaml'), 'utf8')) as Record<string, unknown>;
     expect(written).toEqual({
       name: 'wiz',
       profile: 'legacy',
