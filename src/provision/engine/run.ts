@@ -93,7 +93,7 @@ export async function provision(stack: Stack, target: ProvisionTarget, options: 
       secrets,
       check,
       mask,
-      artifacts: operatorArtifacts(join(toolHome(env), 'cache'), stack.node.version ?? process.versions.node, facts.arch),
+      artifacts: options.artifacts ?? operatorArtifacts(join(toolHome(env), 'cache'), stack.node.version ?? process.versions.node, facts.arch),
     };
     reporter.runStarted({ host: host.label, os: facts.prettyName, check, steps: plan.map((s) => ({ id: s.id, title: s.title })) });
     for (const step of plan) {
