@@ -8,6 +8,7 @@ import type { Stack } from '../stack/schema.js';
 import { generateSecrets, loadOrCreateSecrets, secretValues, stackDir, toolHome, type StackSecrets } from '../stack/secrets.js';
 import { operatorArtifacts } from './artifacts.js';
 import type { RunContext } from './context.js';
+import type { Resource } from './resources.js';
 import { gatherFacts, type HostFacts } from './facts.js';
 import { masker, RunLog } from './run-log.js';
 import type { ChangeReport, ProgressReporter, ProvisionOptions, ProvisionResult, ProvisionTarget, StepReport } from './types.js';
@@ -61,6 +62,29 @@ export function osWarnings(facts: HostFacts, stack: Stack): string[] {
   return w;
 }
 
+const PRECHECK_CONCURRENCY = 6;
+
+/** Start every resource's check with at most PRECHECK_CONCURRENCY in flight (sshd allows 10 sessions). */
+function precheckAll(resources: Resource[], ctx: RunContext): Map<Resource, Promise<ChangeReport | null>> {
+  const results = new Map<Resource, Promise<ChangeReport | null>>();
+  let running = 0;
+  const waiting: (() => void)[] = [];
+  const slot = async () => {
+    while (running >= PRECHECK_CONCURRENCY) await new Promise<void>((r) => waiting.push(r));
+    running++;
+  };
+  const release = () => {
+    running--;
+    waiting.shift()?.();
+  };
+  for (const r of resources) {
+    const p = slot().then(() => r.check(ctx).finally(release));
+    p.catch(() => {}); // a check nobody awaits (the run stopped or re-checked) must not crash the process
+    results.set(r, p);
+  }
+  return results;
+}
+
 /** Converge one host to the stack; in check mode, report what would change and change nothing. */
 export async function provision(stack: Stack, target: ProvisionTarget, options: ProvisionOptions = {}): Promise<ProvisionResult> {
   const env = options.env ?? process.env;
@@ -93,20 +117,28 @@ export async function provision(stack: Stack, target: ProvisionTarget, options: 
       secrets,
       check,
       mask,
-      artifacts: operatorArtifacts(join(toolHome(env), 'cache'), stack.node.version ?? process.versions.node, facts.arch),
+      artifacts: options.artifacts ?? operatorArtifacts(join(toolHome(env), 'cache'), stack.node.version ?? process.versions.node, facts.arch),
     };
     reporter.runStarted({ host: host.label, os: facts.prettyName, check, steps: plan.map((s) => ({ id: s.id, title: s.title })) });
+    // Every check is read-only, so all of them start at once (a few at a time over the one
+    // connection). Their answers stand until something is applied; from then on each resource is
+    // checked afresh, in order, because it may depend on what came before it.
+    const prechecks = precheckAll(plan.flatMap((s) => s.resources), ctx);
+    let applied = false;
     for (const step of plan) {
       reporter.stepStarted(step.id);
       const t0 = Date.now();
       const changes: ChangeReport[] = [];
       try {
         for (const resource of step.resources) {
-          const change = await resource.check(ctx);
+          const change = applied ? await resource.check(ctx) : await prechecks.get(resource)!;
           if (!change) continue;
           changes.push(change);
           log.note(`${check ? 'would change' : 'changing'}: ${change.resource}: ${change.summary}`);
-          if (!check) await resource.apply(ctx);
+          if (!check) {
+            applied = true;
+            await resource.apply(ctx);
+          }
         }
         if (!check && step.verify) await step.verify(ctx);
         const report: StepReport = {

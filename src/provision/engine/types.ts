@@ -1,4 +1,5 @@
 import type { RemoteHost } from '../remote/types.js';
+import type { OperatorArtifacts } from './context.js';
 
 /** Where a run goes: an SSH host, the machine the tool runs on, or a host the caller already opened. */
 export type ProvisionTarget =
@@ -42,6 +43,8 @@ export interface ProvisionOptions {
   yes?: boolean;
   reporter?: ProgressReporter;
   env?: NodeJS.ProcessEnv;
+  /** Use these instead of building the release and fetching Node on this machine (tests, prebuilt CI artifacts). */
+  artifacts?: OperatorArtifacts;
 }
 
 export interface ProvisionResult {
