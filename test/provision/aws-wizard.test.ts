@@ -95,6 +95,7 @@ describe('updraft setup in a terminal', () => {
     await answer(s, /Root volume size/, 'Enter');
     await answer(s, /Admin user name/, 'Enter');
     await answer(s, /Admin e-mail/, { type: 'ops@example.com' }, 'Enter');
+    await answer(s, /Load the example DAGs/, 'Enter');
 
     const screen = await s.waitFor(/\? Write the stack file\?/);
     expect(screen).toContain('Stack wiz in us-east-1');

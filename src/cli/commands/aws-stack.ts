@@ -49,10 +49,24 @@ export const registerAwsStack: RegisterCommand = (program, cli) => {
     )
     .option('--stack-file <file>', 'where to write the stack file (default: ./NAME.stack.yaml)')
     .option('--no-up', 'write the stack file and stop')
-    .action(async (opts: { stackFile?: string; up: boolean }) => {
-      const { runSetup } = await import('../../provision/aws/wizard.js');
-      process.exitCode = await runSetup({ ...opts, env: cli.env });
-    });
+    .option(
+      '--ssh-host <address>',
+      'write aws.ssh.host: reach the instance at this address instead of its public IP',
+    )
+    .option('--ssh-user <user>', 'write aws.ssh.user (default ec2-user)')
+    .option('--ssh-port <port>', 'write aws.ssh.port', int('--ssh-port'))
+    .action(
+      async (opts: {
+        stackFile?: string;
+        up: boolean;
+        sshHost?: string;
+        sshUser?: string;
+        sshPort?: number;
+      }) => {
+        const { runSetup } = await import('../../provision/aws/wizard.js');
+        process.exitCode = await runSetup({ ...opts, env: cli.env });
+      },
+    );
 
   awsOptions(
     program

@@ -33,6 +33,10 @@ export interface SetupOptions {
   stackFile?: string;
   /** false: write the stack file and stop. */
   up: boolean;
+  /** Written to aws.ssh: reach the instance at another address (private networks, tests). */
+  sshHost?: string;
+  sshUser?: string;
+  sshPort?: number;
   env: NodeJS.ProcessEnv;
 }
 
@@ -293,10 +297,23 @@ async function wizard(options: SetupOptions): Promise<number> {
     validate: (v) => /^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(v) || 'an e-mail address',
   });
 
+  const loadExamples = await confirm({
+    message: 'Load the example DAGs (to try the node out)?',
+    default: false,
+  });
+
+  const ssh = {
+    ...(options.sshHost ? { host: options.sshHost } : {}),
+    ...(options.sshUser ? { user: options.sshUser } : {}),
+    ...(options.sshPort ? { port: options.sshPort } : {}),
+  };
   const document = {
     name,
     profile: profileName,
-    airflow: { admin: { username: adminUser, email: adminEmail } },
+    airflow: {
+      ...(loadExamples ? { load_examples: true } : {}),
+      admin: { username: adminUser, email: adminEmail },
+    },
     aws: {
       region,
       ...(profile ? { profile } : {}),
@@ -305,6 +322,7 @@ async function wizard(options: SetupOptions): Promise<number> {
       allowedCidrs,
       keyPair,
       rootVolumeGiB: rootVolumeGiB ?? DEFAULT_ROOT_VOLUME_GIB,
+      ...(Object.keys(ssh).length ? { ssh } : {}),
     },
   };
   const stack: Stack = validateStack(document, 'setup answers');
