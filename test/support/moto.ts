@@ -94,6 +94,10 @@ export async function startMoto(options: { timeoutMs?: number } = {}): Promise<M
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const pid = child.pid;
   if (pid === undefined) throw new Error(`could not start ${PYTHON} -m moto.server`);
+  // A test that times out never reaches its stop(): do not leave the server behind the process.
+  const killOnExit = () => child.kill('SIGKILL');
+  process.once('exit', killOnExit);
+  void exited.then(() => process.off('exit', killOnExit));
 
   const deadline = Date.now() + (options.timeoutMs ?? 60_000);
   let exitCode: number | null | undefined;
