@@ -1,9 +1,12 @@
 import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { runUpdraft } from '../support/cli.js';
 import { startMoto, type MotoServer } from '../support/moto.js';
+
+// moto's first answers (it loads its AMI catalogue) and child processes are slow on a loaded machine.
+vi.setConfig({ testTimeout: 180_000 });
 
 /**
  * `updraft up / status / outputs / destroy` as a CI script uses them: the built CLI in a child

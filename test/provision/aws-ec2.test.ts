@@ -13,12 +13,15 @@ import {
   type Instance,
 } from '@aws-sdk/client-ec2';
 import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { discoverStack, type StackResources } from '../../src/provision/aws/discovery.js';
 import { destroyStack, stackStatus, upInfrastructure } from '../../src/provision/aws/stack-ops.js';
 import { TAG_STACK } from '../../src/provision/aws/session.js';
 import { startMoto, type MotoServer } from '../support/moto.js';
 import { awsConfig, FAST_WAITS, harness, tempStacksDir } from './aws-support.js';
+
+// moto's first answers (it loads its AMI catalogue) and child processes are slow on a loaded machine.
+vi.setConfig({ testTimeout: 180_000 });
 
 let moto: MotoServer;
 let stacksDir: string;

@@ -22,13 +22,16 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { EXIT_CODES } from '../../src/cli/exit-codes.js';
 import { isUpdraftError, type UpdraftError } from '../../src/errors.js';
 import { createAwsClients } from '../../src/provision/aws/session.js';
 import { upInfrastructure } from '../../src/provision/aws/stack-ops.js';
 import { startMoto } from '../support/moto.js';
 import { awsConfig, FAST_WAITS, useDummyCredentials } from './aws-support.js';
+
+// moto's first answers (it loads its AMI catalogue) and child processes are slow on a loaded machine.
+vi.setConfig({ testTimeout: 180_000 });
 
 /**
  * The failures moto cannot produce (capacity, quotas, permissions, token reuse), through

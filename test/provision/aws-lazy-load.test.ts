@@ -2,8 +2,11 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { runUpdraft } from '../support/cli.js';
+
+// moto's first answers (it loads its AMI catalogue) and child processes are slow on a loaded machine.
+vi.setConfig({ testTimeout: 180_000 });
 
 /**
  * The AWS SDK, the wizard (inquirer) and the EC2 layer are loaded only when an AWS command runs:

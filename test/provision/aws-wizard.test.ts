@@ -2,13 +2,16 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { parse } from 'yaml';
 import { discoverStack } from '../../src/provision/aws/discovery.js';
 import { createAwsClients } from '../../src/provision/aws/session.js';
 import { runUpdraft, UPDRAFT_BIN } from '../support/cli.js';
 import { startMoto, type MotoServer } from '../support/moto.js';
 import { TmuxSession } from '../support/tmux.js';
+
+// moto's first answers (it loads its AMI catalogue) and child processes are slow on a loaded machine.
+vi.setConfig({ testTimeout: 180_000 });
 
 /**
  * `updraft setup` typed into a real terminal (tmux): the answers, the plan on the screen, the
