@@ -33,6 +33,26 @@ export function releaseId(root = PACKAGE_ROOT): string {
   return hash.digest('hex').slice(0, 12);
 }
 
+/**
+ * What a running node never reads: type declarations, source maps, and better-sqlite3's C sources
+ * and build intermediates (only build/Release/better_sqlite3.node is loaded). A third of the bytes.
+ */
+const RELEASE_EXCLUDES = [
+  'node_modules/.bin',
+  '*.d.ts',
+  '*.d.mts',
+  '*.d.cts',
+  '*.map',
+  'node_modules/*/dist-types',
+  'node_modules/better-sqlite3/deps',
+  'node_modules/better-sqlite3/src',
+  'node_modules/better-sqlite3/build/Release/obj.target',
+  'node_modules/better-sqlite3/build/Release/obj',
+  'node_modules/better-sqlite3/build/Release/.deps',
+  'node_modules/better-sqlite3/build/Release/sqlite3.a',
+  'node_modules/better-sqlite3/build/Release/test_extension.node',
+];
+
 /** Production dependencies as paths relative to the root, without ones nested in another listed. */
 async function productionModules(root: string): Promise<string[]> {
   const { stdout } = await run('npm', ['ls', '--omit=dev', '--all', '--parseable'], { cwd: root, maxBuffer: 32 << 20 }).catch(
@@ -47,6 +67,15 @@ async function productionModules(root: string): Promise<string[]> {
   const kept: string[] = [];
   for (const p of paths) if (!kept.some((k) => p.startsWith(k + sep))) kept.push(p);
   return kept;
+}
+
+/** Keep the two newest release tarballs in the cache. */
+async function pruneReleases(cacheDir: string, keep: string): Promise<void> {
+  const releases = readdirSync(cacheDir)
+    .filter((n) => /^updraft-[0-9a-f]{12}\.tgz$/.test(n))
+    .map((n) => ({ path: join(cacheDir, n), mtime: statSync(join(cacheDir, n)).mtimeMs }))
+    .sort((a, b) => b.mtime - a.mtime);
+  for (const r of releases.slice(2)) if (r.path !== keep) await rm(r.path, { force: true });
 }
 
 /** Builds (once per content id) and fetches what the host gets from the operator's machine. */
@@ -65,10 +94,11 @@ export function operatorArtifacts(cacheDir: string, nodeVersion: string, arch: '
         await mkdir(cacheDir, { recursive: true, mode: 0o700 });
         const modules = await productionModules(root);
         const tmp = `${file}.${process.pid}.tmp`;
-        await run('tar', ['-I', 'gzip -1', '-cf', tmp, '-C', root, '--exclude=node_modules/.bin', 'package.json', 'package-lock.json', 'bin', 'dist', 'templates', ...modules], {
+        await run('tar', ['-I', 'gzip -1', '-cf', tmp, '-C', root, ...RELEASE_EXCLUDES.map((p) => `--exclude=${p}`), 'package.json', 'package-lock.json', 'bin', 'dist', 'templates', ...modules], {
           maxBuffer: 32 << 20,
         });
         await rename(tmp, file);
+        await pruneReleases(cacheDir, file);
         return { file, id };
       })();
       return release;

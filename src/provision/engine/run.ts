@@ -62,9 +62,9 @@ export function osWarnings(facts: HostFacts, stack: Stack): string[] {
   return w;
 }
 
-const PRECHECK_CONCURRENCY = 6;
+const PRECHECK_CONCURRENCY = 4;
 
-/** Start every resource's check with at most PRECHECK_CONCURRENCY in flight (sshd allows 10 sessions). */
+/** Start every resource's check with at most PRECHECK_CONCURRENCY in flight (sshd allows 10 sessions per connection, and SFTP holds one). */
 function precheckAll(resources: Resource[], ctx: RunContext): Map<Resource, Promise<ChangeReport | null>> {
   const results = new Map<Resource, Promise<ChangeReport | null>>();
   let running = 0;

@@ -21,8 +21,9 @@ export function installReleaseScript(staged: string, id: string): string {
   return [
     `mkdir -p /var/lib/updraft/pending-restart && touch ${ALL_UNITS.map((u) => `/var/lib/updraft/pending-restart/${u}`).join(' ')}`,
     `mkdir -p ${RELEASES} && rm -rf ${dir}.tmp && mkdir ${dir}.tmp`,
-    `tar -xzf ${sq(staged)} -C ${dir}.tmp`,
-    `chown -R root:root ${dir}.tmp && rm -rf ${dir} && mv ${dir}.tmp ${dir}`,
+    // Extracted as root without the archive's owners: root-owned files the service user can only read.
+    `tar --no-same-owner -xzf ${sq(staged)} -C ${dir}.tmp`,
+    `rm -rf ${dir} && mv ${dir}.tmp ${dir}`,
     `ln -sfn ${dir} ${CURRENT}.new && mv -T ${CURRENT}.new ${CURRENT}`,
     `rm -f ${sq(staged)}`,
     // Keep the current release and the one before it.
