@@ -182,6 +182,6 @@ export async function provision(stack: Stack, target: ProvisionTarget, options: 
   };
   log.note(`finished: ${result.ok ? 'ok' : 'failed'}, ${result.changed} change(s), ${result.durationMs} ms`);
   await log.close();
-  reporter.runFinished(result);
+  await reporter.runFinished(result);
   return result;
 }

@@ -33,7 +33,7 @@ export interface ProgressReporter {
   stepStarted(id: string): void;
   stepFinished(report: StepReport): void;
   warn(message: string): void;
-  runFinished(result: ProvisionResult): void;
+  runFinished(result: ProvisionResult): void | Promise<void>;
 }
 
 export interface ProvisionOptions {
