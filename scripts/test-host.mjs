@@ -4,6 +4,7 @@
 // at its own address, with NAT so apt works inside. Needs root.
 //
 //   node scripts/test-host.mjs create [--json]     boots a fresh host, prints its address and key
+//                                                  (logins: root, and admin with passwordless sudo)
 //   node scripts/test-host.mjs destroy NAME        powers it off and removes everything it made
 //   node scripts/test-host.mjs list                hosts this script started and has not destroyed
 //
@@ -115,6 +116,12 @@ async function create() {
     await fs.mkdirp(path.join(rootfs, 'root/.ssh'), { mode: 0o700 });
     await fs.chmod(path.join(rootfs, 'root/.ssh'), 0o700);
     await fs.writeFile(path.join(rootfs, 'root/.ssh/authorized_keys'), keys.public + '\n', { mode: 0o600 });
+    // A non-root login with passwordless sudo, as on cloud images (admin on Debian's).
+    await $`chroot ${rootfs} useradd --create-home --shell /bin/bash admin`;
+    await fs.mkdirp(path.join(rootfs, 'home/admin/.ssh'));
+    await fs.writeFile(path.join(rootfs, 'home/admin/.ssh/authorized_keys'), keys.public + '\n', { mode: 0o600 });
+    await $`chroot ${rootfs} sh -c ${'chmod 700 /home/admin/.ssh && chown -R admin:admin /home/admin/.ssh'}`;
+    await fs.writeFile(path.join(rootfs, 'etc/sudoers.d/admin'), 'admin ALL=(ALL) NOPASSWD:ALL\n', { mode: 0o440 });
     await fs.writeFile(path.join(rootfs, 'etc/hostname'), `${name}\n`);
     const nameserver = ((await fs.readFile('/etc/resolv.conf', 'utf8')).match(/^nameserver\s+(\S+)/m) ?? [])[1] ?? '1.1.1.1';
     await fs.remove(path.join(rootfs, 'etc/resolv.conf'));

@@ -144,6 +144,15 @@ describe('updraft provision on a fresh Debian 12 host', () => {
     expect(result.steps.every((s) => s.status === 'unchanged')).toBe(true);
   });
 
+  it('works the same through sudo for a non-root login', async () => {
+    const args = provisionArgs(['--check']).map((a) => (a === 'root' ? 'admin' : a));
+    const r = await run('node', args, { env: { ...process.env, UPDRAFT_HOME: home }, maxBuffer: 64 << 20 }).catch((e: { stdout: string }) => e);
+    const result = JSON.parse(r.stdout) as ProvisionResult;
+    expect(result.error).toBeUndefined();
+    expect(result.host).toBe(`admin@${th.address}`);
+    expect(result.changed).toBe(0);
+  });
+
   it('check mode on a drifted host shows the diff and changes nothing', async () => {
     await sh(`sed -i 's/^protected-mode yes/protected-mode no/' /etc/redis/redis.conf && chmod 0644 /opt/airflow/airflow.cfg`);
     const before = await sh('md5sum /etc/redis/redis.conf; stat -c %a /opt/airflow/airflow.cfg');
