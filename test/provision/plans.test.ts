@@ -203,3 +203,35 @@ describe('secrets', () => {
     for (const s of secrets) expect(log.includes(s)).toBe(false);
   });
 });
+
+describe('Amazon Linux 2 confirmation', () => {
+  it('asks on a terminal and changes nothing when the answer is no', async () => {
+    const host = bareHost(OS_RELEASE.al2);
+    const questions: string[] = [];
+    const result = await provision(stackFor('al2-no'), { kind: 'host', host }, {
+      env: { UPDRAFT_HOME: home },
+      artifacts: fakeArtifacts,
+      confirm: async (q) => {
+        questions.push(q);
+        return false;
+      },
+    });
+    expect(questions).toEqual(['Provision this Amazon Linux 2 host with MySQL 5.7 anyway?']);
+    expect(result.ok).toBe(false);
+    expect(result.error).toMatch(/Stopped before changing anything/);
+    expect(host.applied()).toEqual([]);
+  });
+
+  it('does not ask with --yes', async () => {
+    const host = bareHost(OS_RELEASE.al2);
+    const result = await provision(stackFor('al2-yes'), { kind: 'host', host }, {
+      env: { UPDRAFT_HOME: home },
+      artifacts: fakeArtifacts,
+      yes: true,
+      confirm: async () => {
+        throw new Error('asked');
+      },
+    });
+    expect(result.ok).toBe(true);
+  });
+});

@@ -56,7 +56,8 @@ export const registerProvision: RegisterCommand = (program: Command, cli) => {
         target = { kind: 'ssh', address: stack.host.address as string, port: stack.host.port, user: stack.host.user, keyFile: stack.host.key };
       }
       const reporter = flags.json ? p.jsonReporter() : await p.terminalReporter();
-      const result = await p.provision(stack, target, { check: !!flags.check, yes: !!flags.yes, reporter, env: cli.env });
+      const confirm = process.stdin.isTTY && !flags.json ? askYesNo : undefined;
+      const result = await p.provision(stack, target, { check: !!flags.check, yes: !!flags.yes, reporter, env: cli.env, ...(confirm ? { confirm } : {}) });
       if (result.secretsCreated && !flags.json) {
         const { readFile } = await import('node:fs/promises');
         const secrets = JSON.parse(await readFile(result.secretsPath, 'utf8')) as { admin_password: string };
@@ -66,3 +67,13 @@ export const registerProvision: RegisterCommand = (program: Command, cli) => {
       if (!result.ok) process.exitCode = 13;
     });
 };
+
+async function askYesNo(question: string): Promise<boolean> {
+  const { createInterface } = await import('node:readline/promises');
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    return /^y(es)?$/i.test((await rl.question(`${question} [y/N] `)).trim());
+  } finally {
+    rl.close();
+  }
+}

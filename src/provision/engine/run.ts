@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { errorMessage } from '../../errors.js';
+import { errorMessage, ValidationError } from '../../errors.js';
 import { buildPlan } from '../playbooks/index.js';
 import { connectSsh } from '../remote/ssh.js';
 import { localHost } from '../remote/local.js';
@@ -108,6 +108,11 @@ export async function provision(stack: Stack, target: ProvisionTarget, options: 
     for (const w of osWarnings(facts, stack)) {
       warnings.push(w);
       reporter.warn(w);
+    }
+    if (facts.family === 'al2' && !check && !options.yes && options.confirm) {
+      if (!(await options.confirm('Provision this Amazon Linux 2 host with MySQL 5.7 anyway?'))) {
+        throw new ValidationError('Stopped before changing anything. Use a host with Amazon Linux 2023 (profile current), or pass --yes.');
+      }
     }
     const plan = buildPlan({ facts, stack, secrets });
     const ctx: RunContext = {

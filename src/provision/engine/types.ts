@@ -39,8 +39,10 @@ export interface ProgressReporter {
 export interface ProvisionOptions {
   /** Plan only: print what would change and the diffs, change nothing. */
   check?: boolean;
-  /** Answer yes to questions (an Amazon Linux 2 host with the legacy profile). */
+  /** Answer yes to questions (going ahead on an Amazon Linux 2 host). */
   yes?: boolean;
+  /** Ask the operator; given only when someone can answer (a terminal). Without it the run goes ahead. */
+  confirm?: (question: string) => Promise<boolean>;
   reporter?: ProgressReporter;
   env?: NodeJS.ProcessEnv;
   /** Use these instead of building the release and fetching Node on this machine (tests, prebuilt CI artifacts). */
