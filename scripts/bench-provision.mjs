@@ -20,7 +20,9 @@ await fs.writeFile(
 const env = { ...process.env, UPDRAFT_HOME: home };
 const provision = async (...extra) => {
   const t0 = Date.now();
-  const r = await $({ env })`node ${path.join(root, 'bin/updraft.js')} provision --stack ${stack} --json ${extra}`.nothrow();
+  const r = await $({
+    env,
+  })`node ${path.join(root, 'bin/updraft.js')} provision --stack ${stack} --json ${extra}`.nothrow();
   const result = JSON.parse(r.stdout);
   if (!result.ok) throw new Error(`provision failed: ${result.error} (log ${result.logPath})`);
   return { result, wallMs: Date.now() - t0 };
@@ -31,7 +33,9 @@ const table = (title, { result, wallMs }) =>
     '',
     '| step | status | changes | seconds |',
     '| --- | --- | ---: | ---: |',
-    ...result.steps.map((s) => `| ${s.title} | ${s.status} | ${s.changes.length} | ${(s.durationMs / 1000).toFixed(1)} |`),
+    ...result.steps.map(
+      (s) => `| ${s.title} | ${s.status} | ${s.changes.length} | ${(s.durationMs / 1000).toFixed(1)} |`,
+    ),
     `| **total (engine)** | | ${result.changed} | **${(result.durationMs / 1000).toFixed(1)}** |`,
     `| total (command, wall clock) | | | ${(wallMs / 1000).toFixed(1)} |`,
     '',

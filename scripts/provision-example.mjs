@@ -14,7 +14,9 @@ if (!stackFile) {
   console.error('usage: provision-example.mjs STACK_FILE [--check]');
   process.exit(2);
 }
-const bin = process.env.UPDRAFT_BIN ?? path.join(path.dirname(new URL(import.meta.url).pathname), '..', 'bin', 'updraft.js');
+const bin =
+  process.env.UPDRAFT_BIN ??
+  path.join(path.dirname(new URL(import.meta.url).pathname), '..', 'bin', 'updraft.js');
 const cmd = bin.endsWith('.js') ? ['node', bin] : [bin];
 const flags = ['--stack', stackFile, '--yes', '--json', ...(argv.check ? ['--check'] : [])];
 
@@ -35,6 +37,13 @@ if (!result.ok) {
   console.error(`failed: ${result.error}\nlog: ${result.logPath}`);
   process.exit(run.exitCode || 1);
 }
-console.log(result.check ? `${result.changed} change(s) would be made` : `${result.changed} change(s); healthy at ${result.url}`);
+console.log(
+  result.check
+    ? `${result.changed} change(s) would be made`
+    : `${result.changed} change(s); healthy at ${result.url}`,
+);
 console.log(`credentials: ${result.secretsPath}`);
-await fs.appendFile(process.env.GITHUB_STEP_SUMMARY ?? '/dev/null', `Provisioned ${result.host}: ${result.changed} change(s)\n`);
+await fs.appendFile(
+  process.env.GITHUB_STEP_SUMMARY ?? '/dev/null',
+  `Provisioned ${result.host}: ${result.changed} change(s)\n`,
+);

@@ -55,9 +55,10 @@ const RELEASE_EXCLUDES = [
 
 /** Production dependencies as paths relative to the root, without ones nested in another listed. */
 async function productionModules(root: string): Promise<string[]> {
-  const { stdout } = await run('npm', ['ls', '--omit=dev', '--all', '--parseable'], { cwd: root, maxBuffer: 32 << 20 }).catch(
-    (e: { stdout?: string }) => ({ stdout: e.stdout ?? '' }),
-  );
+  const { stdout } = await run('npm', ['ls', '--omit=dev', '--all', '--parseable'], {
+    cwd: root,
+    maxBuffer: 32 << 20,
+  }).catch((e: { stdout?: string }) => ({ stdout: e.stdout ?? '' }));
   const paths = stdout
     .split('\n')
     .filter((p) => p.startsWith(root) && p !== root.replace(/\/$/, ''))
@@ -79,14 +80,21 @@ async function pruneReleases(cacheDir: string, keep: string): Promise<void> {
 }
 
 /** Builds (once per content id) and fetches what the host gets from the operator's machine. */
-export function operatorArtifacts(cacheDir: string, nodeVersion: string, arch: 'x64' | 'arm64', root = PACKAGE_ROOT): OperatorArtifacts {
+export function operatorArtifacts(
+  cacheDir: string,
+  nodeVersion: string,
+  arch: 'x64' | 'arm64',
+  root = PACKAGE_ROOT,
+): OperatorArtifacts {
   let release: Promise<{ file: string; id: string }> | undefined;
   let node: Promise<{ file: string; version: string; id: string }> | undefined;
   return {
     orchestrator() {
       release ??= (async () => {
         if (!existsSync(join(root, 'dist', 'cli', 'main.js'))) {
-          throw new ValidationError(`${root}dist is missing: run \`npm run build\` before provisioning from a source checkout.`);
+          throw new ValidationError(
+            `${root}dist is missing: run \`npm run build\` before provisioning from a source checkout.`,
+          );
         }
         const id = releaseId(root);
         const file = join(cacheDir, `updraft-${id}.tgz`);
@@ -94,9 +102,27 @@ export function operatorArtifacts(cacheDir: string, nodeVersion: string, arch: '
         await mkdir(cacheDir, { recursive: true, mode: 0o700 });
         const modules = await productionModules(root);
         const tmp = `${file}.${process.pid}.tmp`;
-        await run('tar', ['-I', 'gzip -1', '-cf', tmp, '-C', root, ...RELEASE_EXCLUDES.map((p) => `--exclude=${p}`), 'package.json', 'package-lock.json', 'bin', 'dist', 'templates', ...modules], {
-          maxBuffer: 32 << 20,
-        });
+        await run(
+          'tar',
+          [
+            '-I',
+            'gzip -1',
+            '-cf',
+            tmp,
+            '-C',
+            root,
+            ...RELEASE_EXCLUDES.map((p) => `--exclude=${p}`),
+            'package.json',
+            'package-lock.json',
+            'bin',
+            'dist',
+            'templates',
+            ...modules,
+          ],
+          {
+            maxBuffer: 32 << 20,
+          },
+        );
         await rename(tmp, file);
         await pruneReleases(cacheDir, file);
         return { file, id };
@@ -112,10 +138,15 @@ export function operatorArtifacts(cacheDir: string, nodeVersion: string, arch: '
           const tmpDir = join(cacheDir, `pack-${process.pid}`);
           await mkdir(tmpDir, { recursive: true });
           try {
-            await run('npm', ['pack', `${pkg}@${nodeVersion}`, '--pack-destination', tmpDir], { cwd: tmpDir, maxBuffer: 8 << 20 });
+            await run('npm', ['pack', `${pkg}@${nodeVersion}`, '--pack-destination', tmpDir], {
+              cwd: tmpDir,
+              maxBuffer: 8 << 20,
+            });
             await rename(join(tmpDir, `${pkg}-${nodeVersion}.tgz`), file);
           } catch (e) {
-            throw new RemoteError(`Cannot fetch ${pkg}@${nodeVersion} from the npm registry: ${(e as Error).message}`);
+            throw new RemoteError(
+              `Cannot fetch ${pkg}@${nodeVersion} from the npm registry: ${(e as Error).message}`,
+            );
           } finally {
             await rm(tmpDir, { recursive: true, force: true });
           }

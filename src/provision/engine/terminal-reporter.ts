@@ -36,12 +36,19 @@ function listrReporter(out: NodeJS.WriteStream): ProgressReporter {
           task: async (_ctx: unknown, task: { title: string; skip(message?: string): void }) => {
             const report = await pending.get(s.id)!.report;
             if (report === null) return task.skip(`${s.title}: not reached`);
-            const what = report.status === 'unchanged' ? 'ok' : `${report.changes.length} ${report.status === 'would-change' ? 'would change' : 'changed'}`;
+            const what =
+              report.status === 'unchanged'
+                ? 'ok'
+                : `${report.changes.length} ${report.status === 'would-change' ? 'would change' : 'changed'}`;
             task.title = `${s.title} [${info.host}]: ${what}`;
             if (report.status === 'failed') throw new Error(report.error ?? 'failed');
           },
         })),
-        { concurrent: false, exitOnError: true, rendererOptions: { timer: PRESET_TIMER, collapseErrors: false } },
+        {
+          concurrent: false,
+          exitOnError: true,
+          rendererOptions: { timer: PRESET_TIMER, collapseErrors: false },
+        },
       );
       running = list.run().catch(() => {});
     },

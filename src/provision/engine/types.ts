@@ -29,7 +29,12 @@ export interface StepReport {
 
 /** Events a progress display follows; see engine/reporters.ts. */
 export interface ProgressReporter {
-  runStarted(info: { host: string; os: string; check: boolean; steps: { id: string; title: string }[] }): void;
+  runStarted(info: {
+    host: string;
+    os: string;
+    check: boolean;
+    steps: { id: string; title: string }[];
+  }): void;
   stepStarted(id: string): void;
   stepFinished(report: StepReport): void;
   warn(message: string): void;

@@ -126,10 +126,13 @@ class SshHost implements RemoteHost {
         }
         let stdout = '';
         let stderr = '';
-        const timer = setTimeout(() => {
-          stream.close();
-          reject(new RemoteError(`${this.label}: command timed out: ${shown}`));
-        }, options.timeoutMs ?? 15 * 60_000);
+        const timer = setTimeout(
+          () => {
+            stream.close();
+            reject(new RemoteError(`${this.label}: command timed out: ${shown}`));
+          },
+          options.timeoutMs ?? 15 * 60_000,
+        );
         stream.on('data', (d: Buffer) => {
           stdout += d.toString();
           if (!options.quiet) this.log.output(d.toString());
@@ -146,7 +149,13 @@ class SshHost implements RemoteHost {
           clearTimeout(timer);
           const exitCode = code ?? 255;
           if (exitCode !== 0 && !options.allowFailure) {
-            reject(new RemoteCommandError(`${this.label}: \`${shown}\` exited ${exitCode}: ${stderr.trim().slice(-2000)}`, exitCode, stderr));
+            reject(
+              new RemoteCommandError(
+                `${this.label}: \`${shown}\` exited ${exitCode}: ${stderr.trim().slice(-2000)}`,
+                exitCode,
+                stderr,
+              ),
+            );
           } else resolve({ code: exitCode, stdout, stderr });
         });
         stream.end(options.input ?? '');
@@ -169,7 +178,13 @@ class SshHost implements RemoteHost {
         stream.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
         stream.on('exit', (c: number | null) => (code = c));
         stream.on('close', () =>
-          code === 0 ? resolve() : reject(new RemoteError(`${this.label}: upload to ${remotePath} failed: ${stderr.trim() || `exit ${code}`}`)),
+          code === 0
+            ? resolve()
+            : reject(
+                new RemoteError(
+                  `${this.label}: upload to ${remotePath} failed: ${stderr.trim() || `exit ${code}`}`,
+                ),
+              ),
         );
         source.on('error', (e) => {
           stream.close();
@@ -193,15 +208,22 @@ class SshHost implements RemoteHost {
   async readFile(remotePath: string): Promise<string | null> {
     const r = await this.exec(catIfExists(remotePath), { allowFailure: true, quiet: true });
     if (r.code === 3) return null;
-    if (r.code !== 0) throw new RemoteCommandError(`${this.label}: cannot read ${remotePath}: ${r.stderr.trim()}`, r.code, r.stderr);
+    if (r.code !== 0)
+      throw new RemoteCommandError(
+        `${this.label}: cannot read ${remotePath}: ${r.stderr.trim()}`,
+        r.code,
+        r.stderr,
+      );
     return r.stdout;
   }
 
   stagingDir(): Promise<string> {
     // Created by the login user (not root) so uploads can write into it; 0700 keeps them private.
-    this.staging ??= this.run('mkdir -p -m 700 "$HOME/.updraft-staging" && cd "$HOME/.updraft-staging" && pwd', 'mkdir ~/.updraft-staging', {}).then((r) =>
-      r.stdout.trim(),
-    );
+    this.staging ??= this.run(
+      'mkdir -p -m 700 "$HOME/.updraft-staging" && cd "$HOME/.updraft-staging" && pwd',
+      'mkdir ~/.updraft-staging',
+      {},
+    ).then((r) => r.stdout.trim());
     return this.staging;
   }
 
