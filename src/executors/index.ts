@@ -1,10 +1,12 @@
 import type { AppContext } from '../context.js';
-import { ConfigError } from '../errors.js';
+import { brokerFromConfig } from '../broker/connection.js';
+import { CeleryExecutor } from './celery-executor.js';
 import type { Executor } from './executor.js';
 import { LocalExecutor } from './local-executor.js';
 
 export type { Executor, ExecutorEvent, TaskInstanceKey, TaskWorkItem } from './executor.js';
 export { LocalExecutor, keyString } from './local-executor.js';
+export { CeleryExecutor } from './celery-executor.js';
 
 export interface CreateExecutorOptions {
   /** Environment of the task processes (default: this process's). */
@@ -22,12 +24,33 @@ export function createExecutor(ctx: AppContext, options: CreateExecutorOptions =
   const c = ctx.config.values;
   const name = c.core.executor;
   if (name === 'CeleryExecutor' || name === 'RedisExecutor') {
-    throw new ConfigError(
-      `[core] executor = ${name} is not available yet in this version; use LocalExecutor or SequentialExecutor.`,
-      'core',
-      'executor',
-    );
+    return new CeleryExecutor({
+      broker: brokerFromConfig(ctx.config.values),
+      parallelism: options.parallelism ?? c.core.parallelism,
+      dagsFolder: c.core.dags_folder,
+      resultBackend: c.celery.result_backend,
+      db: () => ctx.db(),
+      log: ctx.log.child('executor'),
+    });
   }
+  const sequential = name === 'SequentialExecutor';
+  return createLocalPool(ctx, {
+    name,
+    parallelism: sequential ? 1 : (options.parallelism ?? c.core.parallelism),
+    env: options.env,
+  });
+}
+
+/**
+ * The warm task-process pool of LocalExecutor: the local executors are it, and a Celery worker runs
+ * the tries it takes from Redis through one (`name` is the executor class recorded on the TIs).
+ */
+export function createLocalPool(
+  ctx: AppContext,
+  options: { name: 'LocalExecutor' | 'SequentialExecutor' | 'CeleryExecutor'; parallelism: number; env?: NodeJS.ProcessEnv },
+): LocalExecutor {
+  const c = ctx.config.values;
+  const { name, parallelism } = options;
   const env: NodeJS.ProcessEnv = {
     ...(options.env ?? process.env),
     AIRFLOW_HOME: ctx.config.home,
@@ -35,12 +58,10 @@ export function createExecutor(ctx: AppContext, options: CreateExecutorOptions =
     AIRFLOW__LOGGING__BASE_LOG_FOLDER: c.logging.base_log_folder,
     AIRFLOW__CORE__FERNET_KEY: c.core.fernet_key,
   };
-  const sequential = name === 'SequentialExecutor';
-  const parallelism = sequential ? 1 : (options.parallelism ?? c.core.parallelism);
   return new LocalExecutor({
     name,
     parallelism,
-    warmProcesses: Math.min(c.core.task_runner_warm_processes, sequential ? 1 : parallelism),
+    warmProcesses: Math.min(c.core.task_runner_warm_processes, parallelism),
     maxOldSpaceSizeMb: c.core.task_runner_max_old_space_size,
     maxTasksPerProcess: c.core.task_runner_max_tasks_per_process,
     baseLogFolder: c.logging.base_log_folder,

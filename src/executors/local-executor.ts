@@ -25,7 +25,7 @@ import { TaskProcess } from './task-process.js';
  * are kept ready, so replacing one is off the critical path.
  */
 export interface LocalExecutorOptions {
-  name: 'LocalExecutor' | 'SequentialExecutor';
+  name: 'LocalExecutor' | 'SequentialExecutor' | 'CeleryExecutor';
   parallelism: number;
   warmProcesses: number;
   maxOldSpaceSizeMb: number;

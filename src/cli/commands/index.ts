@@ -16,6 +16,7 @@ import { registerDagRuns } from './dag-runs.js';
 import { registerTaskInstances } from './task-instances.js';
 import { registerJobs } from './jobs.js';
 import { registerStandalone } from './standalone.js';
+import { registerCelery } from './celery.js';
 
 /** Every command group, in the order `updraft --help` lists them. */
 export const commandModules: RegisterCommand[] = [
@@ -36,4 +37,5 @@ export const commandModules: RegisterCommand[] = [
   registerTaskInstances,
   registerJobs,
   registerStandalone,
+  registerCelery,
 ];

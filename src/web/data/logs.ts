@@ -19,7 +19,11 @@ export async function readTaskLog(
   key: { dagId: string; runId: string; taskId: string; mapIndex: number; tryNumber: number },
   offset = 0,
 ): Promise<LogChunk> {
-  const path = taskLogPath(baseLogFolder, key);
+  return readLogFile(taskLogPath(baseLogFolder, key), offset);
+}
+
+/** A chunk of the log file at `path` from `offset` (what the worker log server serves too). */
+export async function readLogFile(path: string, offset = 0): Promise<LogChunk> {
   let handle;
   try {
     handle = await open(path, 'r');
