@@ -56,7 +56,7 @@ const RECONCILE_MS = 5000;
 export class CeleryExecutor implements Executor {
   readonly name = 'CeleryExecutor';
   private connection: Redis | null = null;
-  private readonly queues = new Map<string, { queue: Queue; events: QueueEvents }>();
+  private readonly queues = new Map<string, { queue: Queue; events: QueueEvents; eventsConnection: Redis }>();
   private readonly inFlight = new Map<string, InFlight>();
   private readonly events: ExecutorEvent[] = [];
   private wakeUp: (() => void) | null = null;
@@ -164,9 +164,11 @@ export class CeleryExecutor implements Executor {
     // their own end), and what is still queued in Redis is taken by the next scheduler's workers.
     this.stopping = true;
     if (this.reconcileTimer) clearInterval(this.reconcileTimer);
-    for (const { queue, events } of this.queues.values()) {
+    for (const { queue, events, eventsConnection } of this.queues.values()) {
       await events.close().catch(() => undefined);
       await queue.close().catch(() => undefined);
+      // BullMQ does not close a connection it was given.
+      eventsConnection.disconnect();
     }
     this.queues.clear();
     this.connection?.disconnect();
@@ -194,7 +196,7 @@ export class CeleryExecutor implements Executor {
       log.warn(`A worker could not run job ${jobId}: ${failedReason}`);
       this.finish(jobId, { exitCode: 1, signal: null });
     });
-    const pair = { queue, events };
+    const pair = { queue, events, eventsConnection };
     this.queues.set(name, pair);
     // Listening before the first job is added, so its completion cannot be missed.
     await events.waitUntilReady();

@@ -141,6 +141,8 @@ export class CeleryWorker {
 
   private createBullWorker(queue: string): Worker {
     const connection = this.broker.connect();
+    // BullMQ does not close a connection it was given.
+    this.connections.push(connection);
     watchConnection(connection, this.broker, this.log, `worker queue ${queue}`);
     const worker = new Worker(queue, (job: Job<TaskJobData>) => this.process(job), {
       connection,
