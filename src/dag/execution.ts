@@ -25,6 +25,7 @@
  * other DAGs' task states) are injected through `TaskServices`; operators never open the DB.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
+import type { BashStarter } from './operators/bash-process.js';
 import type { DagRunState, DagRunType, TaskInstanceState } from '../db/tables.js';
 import { macros, type Macros } from './macros.js';
 
@@ -120,6 +121,8 @@ export interface TaskServices {
   ): Promise<{ runState: DagRunState | null; taskStates: (TaskInstanceState | null)[] }>;
   /** The state of a whole DAG run of another DAG (used by waitForCompletion). */
   getDagRunState(dagId: string, runId: string): Promise<DagRunState | null>;
+  /** Starts BashOperator commands (the runtime's fast path); absent: a direct spawn from Node. */
+  startBash?: BashStarter;
 }
 
 /** Text lines into the task's log file. */

@@ -1,7 +1,7 @@
 import { TimeoutError, errorMessage } from '../errors.js';
 import { isFailNow, isReschedule, isSkip, runWithContext, type TaskContext } from '../dag/execution.js';
 import type { BaseOperator } from '../dag/base-operator.js';
-import { killTrees, listTaskProcesses } from './process-tree.js';
+import { killTrees, listTaskProcesses } from '../worker/process-tree.js';
 
 /**
  * Run one operator's execute() under the runner's rules, and classify how it ended.

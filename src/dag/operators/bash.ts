@@ -1,6 +1,6 @@
 import { BaseOperator, type BaseOperatorArgs } from '../base-operator.js';
 import { SkipTask, type TaskContext } from '../execution.js';
-import { startBash } from './bash-process.js';
+import { spawnBashDirectly, type BashStarter } from './bash-process.js';
 
 export interface BashOperatorArgs extends BaseOperatorArgs {
   bashCommand: string;
@@ -63,6 +63,7 @@ export class BashOperator extends BaseOperator {
       signal: context.signal,
       log: context.log,
       graceMs: this.opts.killGraceMs ?? 5000,
+      start: context.services.startBash,
     });
     const skipCodes = [this.opts.skipOnExitCode ?? 99].flat();
     if (code !== null && skipCodes.includes(code))
@@ -79,10 +80,12 @@ interface RunOptions {
   signal: AbortSignal;
   log: TaskContext['log'];
   graceMs: number;
+  /** How to start the command (the runner's TaskServices.startBash); default: a direct spawn. */
+  start?: BashStarter;
 }
 
 /**
- * Run `bash -c` in its own process group (through this process's bash launcher when it is free),
+ * Run `bash -c` in its own process group (through the runner's bash launcher when it gives one),
  * stream its output into the task log, and on abort kill the whole group (TERM, then KILL after
  * the grace period) so no grandchild survives.
  */
@@ -93,7 +96,7 @@ export function runBash(
   return new Promise((resolve, reject) => {
     if (o.signal.aborted)
       return reject(o.signal.reason instanceof Error ? o.signal.reason : new Error('aborted'));
-    const child = startBash(command, { env: o.env, cwd: o.cwd });
+    const child = (o.start ?? spawnBashDirectly)(command, { env: o.env, cwd: o.cwd });
     let lastLine: string | undefined;
     let pending = '';
     const onData = (chunk: Buffer) => {
