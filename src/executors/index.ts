@@ -33,24 +33,6 @@ export function createExecutor(ctx: AppContext, options: CreateExecutorOptions =
       log: ctx.log.child('executor'),
     });
   }
-  const sequential = name === 'SequentialExecutor';
-  return createLocalPool(ctx, {
-    name,
-    parallelism: sequential ? 1 : (options.parallelism ?? c.core.parallelism),
-    env: options.env,
-  });
-}
-
-/**
- * The warm task-process pool of LocalExecutor: the local executors are it, and a Celery worker runs
- * the tries it takes from Redis through one (`name` is the executor class recorded on the TIs).
- */
-export function createLocalPool(
-  ctx: AppContext,
-  options: { name: 'LocalExecutor' | 'SequentialExecutor' | 'CeleryExecutor'; parallelism: number; env?: NodeJS.ProcessEnv },
-): LocalExecutor {
-  const c = ctx.config.values;
-  const { name, parallelism } = options;
   const env: NodeJS.ProcessEnv = {
     ...(options.env ?? process.env),
     AIRFLOW_HOME: ctx.config.home,
@@ -58,10 +40,12 @@ export function createLocalPool(
     AIRFLOW__LOGGING__BASE_LOG_FOLDER: c.logging.base_log_folder,
     AIRFLOW__CORE__FERNET_KEY: c.core.fernet_key,
   };
+  const sequential = name === 'SequentialExecutor';
+  const parallelism = sequential ? 1 : (options.parallelism ?? c.core.parallelism);
   return new LocalExecutor({
     name,
     parallelism,
-    warmProcesses: Math.min(c.core.task_runner_warm_processes, parallelism),
+    warmProcesses: Math.min(c.core.task_runner_warm_processes, sequential ? 1 : parallelism),
     maxOldSpaceSizeMb: c.core.task_runner_max_old_space_size,
     maxTasksPerProcess: c.core.task_runner_max_tasks_per_process,
     baseLogFolder: c.logging.base_log_folder,

@@ -10,7 +10,7 @@ import type { Executor, ExecutorEvent, TaskInstanceKey, TaskWorkItem } from './e
  * slots and keeps the pool's events until the scheduler drains them.
  */
 export interface LocalExecutorOptions {
-  name: 'LocalExecutor' | 'SequentialExecutor' | 'CeleryExecutor';
+  name: 'LocalExecutor' | 'SequentialExecutor';
   parallelism: number;
   warmProcesses: number;
   maxOldSpaceSizeMb: number;

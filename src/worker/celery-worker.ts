@@ -13,8 +13,8 @@ import {
 } from '../broker/protocol.js';
 import type { MetadataDb } from '../db/index.js';
 import { ConflictError, errorMessage } from '../errors.js';
-import { createLocalPool, keyString, type LocalExecutor } from '../executors/index.js';
-import type { TaskInstanceKey } from '../executors/executor.js';
+import { ProcessPool } from './process-pool.js';
+import { keyString, type TaskInstanceKey } from './work-item.js';
 import type { Logger } from '../log.js';
 import { recordLostTry } from '../task-runner/external-failure.js';
 import { checkDagFile, localFileloc } from './dag-file-check.js';
@@ -47,17 +47,12 @@ export interface CeleryWorkerOptions {
   env?: NodeJS.ProcessEnv;
 }
 
-interface Waiter {
-  resolve(result: TaskJobResult): void;
-}
-
 export class CeleryWorker {
   private readonly log: Logger;
   private readonly broker: Broker;
   private readonly bullWorkers: Worker[] = [];
-  private readonly waiters = new Map<string, Waiter>();
   private readonly connections: Redis[] = [];
-  private pool: LocalExecutor | null = null;
+  private pool: ProcessPool | null = null;
   private metadata: MetadataDb | null = null;
   private jobId: number | null = null;
   private logServer: Server | null = null;
@@ -90,18 +85,32 @@ export class CeleryWorker {
       this.log.info('[celery] result_backend is set but not used: task states live in the metadata DB.');
     this.metadata = await this.ctx.db();
     this.jobId = await startWorkerJob(this.metadata.kysely, { hostname, executorClass: 'CeleryExecutor' });
-    this.pool = createLocalPool(this.ctx, {
-      name: 'CeleryExecutor',
-      parallelism: this.options.concurrency,
-      env: { ...(this.options.env ?? process.env), AIRFLOW__CORE__HOSTNAME: hostname },
+    this.pool = new ProcessPool({
+      size: this.options.concurrency,
+      warmProcesses: Math.min(c.core.task_runner_warm_processes, this.options.concurrency),
+      maxOldSpaceSizeMb: c.core.task_runner_max_old_space_size,
+      maxTasksPerProcess: c.core.task_runner_max_tasks_per_process,
+      baseLogFolder: c.logging.base_log_folder,
+      killGraceMs: c.core.killed_task_cleanup_time * 1000,
+      // What the task processes load: this worker's configuration, and its host name on the tries.
+      env: {
+        ...(this.options.env ?? process.env),
+        AIRFLOW_HOME: this.ctx.config.home,
+        AIRFLOW__DATABASE__SQL_ALCHEMY_CONN: c.database.sql_alchemy_conn,
+        AIRFLOW__LOGGING__BASE_LOG_FOLDER: c.logging.base_log_folder,
+        AIRFLOW__CORE__FERNET_KEY: c.core.fernet_key,
+        AIRFLOW__CORE__HOSTNAME: hostname,
+      },
+      executorClass: 'CeleryExecutor',
+      name: `Worker ${hostname}`,
+      db: () => this.ctx.db(),
+      log: this.log,
     });
-    let stopped = false;
     const untilStop = new Promise<void>((resolve) => {
       this.stopRequested = resolve;
     });
     try {
       await this.pool.start();
-      void this.pumpEvents(() => stopped);
       this.startHeartbeat();
       if (this.options.logServerPort > 0) {
         this.logServer = await startLogServer({
@@ -122,7 +131,6 @@ export class CeleryWorker {
       if (!this.stopping) await untilStop;
       await this.shutdown();
     } finally {
-      stopped = true;
       await this.release();
     }
   }
@@ -174,16 +182,15 @@ export class CeleryWorker {
         const state = await this.failBeforeStart(item.key, problem);
         return { ran: state !== null, state, message: problem, hostname };
       }
-      const done = new Promise<TaskJobResult>((resolve) => this.waiters.set(k, { resolve }));
       this.running.add(k);
+      let outcome;
       try {
-        await this.pool!.queue({ ...item, fileloc: localFileloc(item.fileloc, dagsFolder, workerDags) });
+        outcome = await this.pool!.run({ ...item, fileloc: localFileloc(item.fileloc, dagsFolder, workerDags) });
       } catch (error) {
-        this.waiters.delete(k);
         if (error instanceof ConflictError) return { ran: false, state: null, message: error.message, hostname };
         throw error;
       }
-      return await done;
+      return { ran: outcome.ran !== false, state: outcome.state ?? null, message: null, hostname };
     } finally {
       this.running.delete(k);
       this.releaseSlot();
@@ -204,27 +211,6 @@ export class CeleryWorker {
       .where('state', '=', 'queued')
       .execute();
     return recordLostTry(db, key, why, this.ctx.config.values.logging.base_log_folder);
-  }
-
-  /** Pool events → the BullMQ job waiting for that try. */
-  private async pumpEvents(stopped: () => boolean): Promise<void> {
-    const pool = this.pool!;
-    while (!stopped()) {
-      await pool.waitForEvent(1000);
-      for (const event of pool.drainEvents()) {
-        if (event.type !== 'finished') continue;
-        const k = keyString(event.key);
-        const waiter = this.waiters.get(k);
-        if (!waiter) continue;
-        this.waiters.delete(k);
-        waiter.resolve({
-          ran: event.ran !== false,
-          state: event.state ?? null,
-          message: null,
-          hostname: this.options.hostname,
-        });
-      }
-    }
   }
 
   private acquireSlot(): Promise<void> {
@@ -271,26 +257,18 @@ export class CeleryWorker {
       } catch {
         return;
       }
-      if (message.type === 'terminate' && this.running.has(keyString(message.key)))
+      if (message.type === 'terminate' && this.pool?.has(message.key))
         void this.pool?.terminate(message.key);
     });
   }
 
   private async shutdown(): Promise<void> {
-    // close() stops fetching and resolves when the active jobs have ended.
+    // close() stops fetching at once and resolves when the active jobs have returned; the pool lets
+    // running tries finish within the grace period, then ends them (recorded as failed tries, so
+    // they are retried per their retries), which lets those jobs return.
     const closing = Promise.all(this.bullWorkers.map((w) => w.close()));
-    const graceMs = this.options.graceSeconds * 1000;
-    let timer: NodeJS.Timeout | undefined;
-    const inTime = await Promise.race([
-      closing.then(() => true),
-      new Promise<boolean>((r) => (timer = setTimeout(() => r(false), graceMs))),
-    ]);
-    clearTimeout(timer);
-    if (!inTime) {
-      this.log.warn(`Grace period over: ending ${this.running.size} running tries (they will be retried)`);
-      await this.pool?.stop(0);
-      await closing;
-    }
+    await this.pool?.stop(this.options.graceSeconds * 1000);
+    await closing;
   }
 
   private async release(): Promise<void> {
