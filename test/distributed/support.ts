@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { UPDRAFT_BIN, REPO_ROOT } from '../support/cli.js';
 
@@ -61,4 +61,37 @@ export async function dropPrefix(prefix: string, url = 'redis://127.0.0.1:6379/0
   } finally {
     redis.disconnect();
   }
+}
+
+/** The process and all its descendants (by parent pid), deepest first. */
+export function processTree(pid: number): number[] {
+  const out: number[] = [];
+  const walk = (p: number) => {
+    let children: number[] = [];
+    try {
+      children = execFileSync('ps', ['-o', 'pid=', '--ppid', String(p)], { encoding: 'utf8' })
+        .split('\n')
+        .map((l) => Number(l.trim()))
+        .filter((n) => n > 0);
+    } catch {
+      // no children
+    }
+    for (const c of children) walk(c);
+    out.push(p);
+  };
+  walk(pid);
+  return out;
+}
+
+/** kill -9 a whole host's worker: the worker and every process under it (its task processes, their commands). */
+export function killHost(pid: number): number[] {
+  const pids = processTree(pid);
+  for (const p of pids) {
+    try {
+      process.kill(p, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+  return pids;
 }
