@@ -27,7 +27,7 @@ const CERT_REQS = ['CERT_REQUIRED', 'CERT_OPTIONAL', 'CERT_NONE'] as const;
 
 /** The URL with its password replaced by ***, whatever else is wrong with it. */
 export function redactBrokerUrl(url: string): string {
-  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)([^@/]*)@/i, (_m, scheme: string, auth: string) => {
+  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)([^/]*)@/i, (_m, scheme: string, auth: string) => {
     const colon = auth.indexOf(':');
     return colon < 0 ? `${scheme}${auth}@` : `${scheme}${auth.slice(0, colon)}:***@`;
   });

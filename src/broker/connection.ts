@@ -43,14 +43,19 @@ export async function connectChecked(broker: Broker, log?: Logger): Promise<Redi
   let lastError = '';
   for (let attempt = 1; attempt <= START_ATTEMPTS; attempt++) {
     const redis = broker.connect();
-    // Errors are reported through the promise below; without a listener ioredis prints them.
-    redis.on('error', () => undefined);
+    // The server's own answer (WRONGPASS, ECONNREFUSED) arrives as an 'error' event; the promise
+    // below only says that the connection closed.
+    let reported = '';
+    redis.on('error', (error: Error) => {
+      reported ||= error.message;
+    });
     try {
       await redis.connect();
       await redis.ping();
+      redis.removeAllListeners('error');
       return redis;
     } catch (error) {
-      lastError = errorMessage(error);
+      lastError = reported || errorMessage(error);
       redis.disconnect();
       if (isAuthFailure(lastError)) {
         throw new RemoteError(

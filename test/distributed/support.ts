@@ -95,3 +95,76 @@ export function killHost(pid: number): number[] {
   }
   return pids;
 }
+
+/** A free TCP port on loopback. */
+export async function freePort(): Promise<number> {
+  const { createServer } = await import('node:net');
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const port = (server.address() as { port: number }).port;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** A private redis-server of the test's own (its own port and directory), to restart or misconfigure. */
+export interface PrivateRedis {
+  port: number;
+  url: string;
+  start(): Promise<void>;
+  /** SIGKILL, as a crash would. */
+  kill(): Promise<void>;
+}
+
+export async function privateRedis(
+  dir: string,
+  options: { password?: string; persistent?: boolean; bind?: string } = {},
+): Promise<PrivateRedis> {
+  const port = await freePort();
+  const bind = options.bind ?? '127.0.0.1';
+  let child: ChildProcess | null = null;
+  const args = [
+    '--port', String(port),
+    '--bind', bind,
+    '--dir', dir,
+    '--save', '',
+    '--appendonly', options.persistent ? 'yes' : 'no',
+    '--appendfsync', 'always',
+    ...(options.password ? ['--requirepass', options.password] : []),
+  ];
+  const auth = options.password ? `:${encodeURIComponent(options.password)}@` : '';
+  const r: PrivateRedis = {
+    port,
+    url: `redis://${auth}${bind}:${port}/0`,
+    async start() {
+      child = spawn('redis-server', args, { stdio: 'ignore' });
+      const { Redis } = await import('ioredis');
+      await waitFor(
+        async () => {
+          const probe = new Redis({ host: bind, port, password: options.password, lazyConnect: true, retryStrategy: () => null });
+          probe.on('error', () => undefined);
+          try {
+            await probe.connect();
+            return (await probe.ping()) === 'PONG';
+          } catch {
+            return false;
+          } finally {
+            probe.disconnect();
+          }
+        },
+        20_000,
+        `redis-server on port ${port}`,
+      );
+    },
+    async kill() {
+      const c = child;
+      if (!c || c.exitCode !== null) return;
+      const gone = new Promise((res) => c.once('exit', res));
+      c.kill('SIGKILL');
+      await gone;
+    },
+  };
+  return r;
+}
