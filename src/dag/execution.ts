@@ -26,7 +26,8 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { BashStarter } from './operators/bash-process.js';
-import type { DagRunState, DagRunType, TaskInstanceState } from '../db/tables.js';
+import type { DagRunInfo } from '../core/run-context.js';
+import type { DagRunState, TaskInstanceState } from '../core/states.js';
 import { macros, type Macros } from './macros.js';
 
 /** A special outcome of execute(). */
@@ -159,16 +160,7 @@ export interface TaskInstanceHandle {
   xcom_pull(query?: XComPullQuery | string, key?: string): Promise<unknown>;
 }
 
-export interface DagRunInfo {
-  dagId: string;
-  runId: string;
-  runType: DagRunType;
-  conf: Record<string, unknown>;
-  logicalDate: Date;
-  dataIntervalStart: Date;
-  dataIntervalEnd: Date;
-  externalTrigger: boolean;
-}
+export type { DagRunInfo } from '../core/run-context.js';
 
 /**
  * What an operator sees while it runs. Names follow Airflow's template context (snake_case) so

@@ -31,7 +31,7 @@ export interface ExecuteOptions {
   ownsProcess: boolean;
   /**
    * No user code ran in this try so far and the operator's class declares that its execute()
-   * leaves no process behind (BaseOperator.leavesNoProcesses): the look for leftover processes
+   * leaves no process behind (its operator hint leavesNoProcesses): the look for leftover processes
    * after a normal end is skipped.
    */
   leavesNoProcesses?: boolean;

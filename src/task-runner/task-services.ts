@@ -5,7 +5,7 @@ import { getVariable } from '../variables/index.js';
 import { getConnection } from '../connections/index.js';
 import type { Fernet } from '../security/fernet.js';
 import { UsageError } from '../errors.js';
-import { jsonObjectOrNull } from '../json-object.js';
+import { jsonObjectOrNull } from '../core/json-object.js';
 import { startBash } from '../worker/bash-starter.js';
 
 /**

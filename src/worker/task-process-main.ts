@@ -57,7 +57,7 @@ async function main(): Promise<void> {
           executorClass: process.env.UPDRAFT_EXECUTOR_CLASS ?? null,
           ownsProcess: true,
           signal: controller.signal,
-          services: { triggerDagRun: taskTriggerService(ctx) },
+          services: { triggerDagRun: taskTriggerService(db) },
           reuseDagModule: ctx.config.values.core.task_runner_cache_dag_files,
         },
       );

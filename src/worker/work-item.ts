@@ -3,16 +3,11 @@
  * (WorkerEvent). The scheduler's executors and a remote worker (which receives work items from a
  * queue) hand the same items to the process pool (process-pool.ts).
  */
-import type { RunContextColumns } from '../dag-runs/run-info.js';
-import type { TaskInstanceState } from '../db/tables.js';
+import type { RunContextColumns } from '../core/run-context.js';
+import type { TaskInstanceState } from '../core/states.js';
+import type { TaskInstanceKey } from '../core/task-key.js';
 
-export interface TaskInstanceKey {
-  dagId: string;
-  runId: string;
-  taskId: string;
-  mapIndex: number;
-  tryNumber: number;
-}
+export { keyString, type TaskInstanceKey } from '../core/task-key.js';
 
 export interface TaskWorkItem {
   key: TaskInstanceKey;
@@ -27,11 +22,6 @@ export interface TaskWorkItem {
    * had them: the runner then reads neither the TI nor the run before it starts.
    */
   queuedTi?: { maxTries: number; operator: string | null; dagRun?: RunContextColumns };
-}
-
-/** One string per try, for maps and sets of tries. */
-export function keyString(key: TaskInstanceKey): string {
-  return `${key.dagId}\u0000${key.runId}\u0000${key.taskId}\u0000${key.mapIndex}\u0000${key.tryNumber}`;
 }
 
 /** How a try ran, as the process pool saw it (the DB holds the authoritative task state). */

@@ -1,6 +1,7 @@
 import { BaseOperator, type BaseOperatorArgs } from '../base-operator.js';
 import { SkipTask, type TaskContext } from '../execution.js';
 import { spawnBashDirectly, type BashStarter } from './bash-process.js';
+import { declareOperatorHints } from '../operator-hints.js';
 
 export interface BashOperatorArgs extends BaseOperatorArgs {
   bashCommand: string;
@@ -19,14 +20,6 @@ export interface BashOperatorArgs extends BaseOperatorArgs {
 /** Runs a command with bash. Exit 0 → success, 99 → skipped, anything else → failure. */
 export class BashOperator extends BaseOperator {
   static override templateFields = ['bashCommand', 'env', 'cwd'];
-  /** execute() reads the run and try ids, ts and the log; never the previous successful run. */
-  static override readonly readsPreviousSuccess = false;
-  /**
-   * execute() returns once bash has exited and its output has closed: anything still holding the
-   * output would have kept it open, and anything that let go of it was re-parented away from us
-   * when its parent exited (to init: the runner is no subreaper), so a walk would find nothing.
-   */
-  static override readonly leavesNoProcesses = true;
   bashCommand: string;
   env: Record<string, string> | undefined;
   cwd: string | undefined;
@@ -73,6 +66,15 @@ export class BashOperator extends BaseOperator {
     return this.opts.doXcomPush === false ? undefined : lastLine;
   }
 }
+
+declareOperatorHints(BashOperator, {
+  // execute() reads the run and try ids, ts and the log; never the previous successful run.
+  readsPreviousSuccess: false,
+  // execute() returns once bash has exited and its output has closed: anything still holding the
+  // output would have kept it open, and anything that let go of it was re-parented away from us
+  // when its parent exited (to init: the runner is no subreaper), so a walk would find nothing.
+  leavesNoProcesses: true,
+});
 
 interface RunOptions {
   env: NodeJS.ProcessEnv;
