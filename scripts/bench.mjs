@@ -175,9 +175,13 @@ async function startPrivateRedis() {
     });
   });
   const dir = mkdtempSync(join(process.env.BENCH_HOME_DIR || tmpdir(), 'updraft-bench-redis-'));
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no'], {
-    stdio: 'ignore',
-  });
+  const child = spawn(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no'],
+    {
+      stdio: 'ignore',
+    },
+  );
   for (let i = 0; i < 100; i++) {
     try {
       await redisCommandCount(port);
@@ -214,13 +218,31 @@ async function redisCommandCount(port) {
 
 /** The worker process and its RSS (the worker's own, and with its task processes). */
 async function startBenchWorker(env, db) {
-  const child = spawn(process.execPath, [join(root, 'bin', 'updraft.js'), 'celery', 'worker', '-c', String(CONCURRENCY), '-s', '--pid', join(env.AIRFLOW_HOME, 'worker.pid')], {
-    env,
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
+  const child = spawn(
+    process.execPath,
+    [
+      join(root, 'bin', 'updraft.js'),
+      'celery',
+      'worker',
+      '-c',
+      String(CONCURRENCY),
+      '-s',
+      '--pid',
+      join(env.AIRFLOW_HOME, 'worker.pid'),
+    ],
+    {
+      env,
+      stdio: ['ignore', 'ignore', 'inherit'],
+    },
+  );
   const exited = new Promise((res) => child.once('exit', res));
   for (;;) {
-    const row = await db.selectFrom('job').select('id').where('job_type', '=', 'WorkerJob').where('state', '=', 'running').executeTakeFirst();
+    const row = await db
+      .selectFrom('job')
+      .select('id')
+      .where('job_type', '=', 'WorkerJob')
+      .where('state', '=', 'running')
+      .executeTakeFirst();
     if (row) break;
     if (child.exitCode !== null) throw new Error('The benchmark worker exited during start-up');
     await new Promise((r) => setTimeout(r, 100));
@@ -234,7 +256,11 @@ async function startBenchWorker(env, db) {
   };
   const children = (pid) => {
     try {
-      return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+      return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
+        .trim()
+        .split(/\s+/)
+        .filter(Boolean)
+        .map(Number);
     } catch {
       return [];
     }

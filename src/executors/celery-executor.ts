@@ -150,7 +150,11 @@ export class CeleryExecutor implements Executor {
     const { queue } = await this.queueFor(entry.queue);
     const state = await queue.getJobState(id).catch(() => 'unknown' as const);
     if (state === 'active') {
-      const message: ControlMessage = { type: 'terminate', key, reason: 'The task was terminated by the scheduler' };
+      const message: ControlMessage = {
+        type: 'terminate',
+        key,
+        reason: 'The task was terminated by the scheduler',
+      };
       await this.connection.publish(this.controlChannel(), JSON.stringify(message));
       return;
     }
@@ -189,7 +193,11 @@ export class CeleryExecutor implements Executor {
     const queue = new Queue(name, { connection: this.connection!, prefix: broker.prefix });
     const eventsConnection = broker.connect();
     watchConnection(eventsConnection, broker, log, `CeleryExecutor events (${name})`);
-    const events = new QueueEvents(name, { connection: eventsConnection, prefix: broker.prefix, autorun: true });
+    const events = new QueueEvents(name, {
+      connection: eventsConnection,
+      prefix: broker.prefix,
+      autorun: true,
+    });
     events.on('error', () => undefined);
     events.on('completed', ({ jobId, returnvalue }) => this.onCompleted(jobId, returnvalue));
     events.on('failed', ({ jobId, failedReason }) => {
@@ -221,7 +229,12 @@ export class CeleryExecutor implements Executor {
 
   private finish(
     jobId: string,
-    outcome: { exitCode: number | null; signal: string | null; state?: TaskInstanceState | null; ran?: boolean },
+    outcome: {
+      exitCode: number | null;
+      signal: string | null;
+      state?: TaskInstanceState | null;
+      ran?: boolean;
+    },
   ): void {
     const entry = this.inFlight.get(jobId);
     if (!entry) return;
@@ -251,11 +264,14 @@ export class CeleryExecutor implements Executor {
           .where('task_id', '=', f.key.taskId)
           .where('map_index', '=', f.key.mapIndex)
           .executeTakeFirst();
-        const live = ti && ti.try_number === f.key.tryNumber && (ti.state === 'queued' || ti.state === 'running');
+        const live =
+          ti && ti.try_number === f.key.tryNumber && (ti.state === 'queued' || ti.state === 'running');
         if (!live) this.finish(id, { exitCode: null, signal: null, state: ti?.state ?? null, ran: true });
       }
     } catch (error) {
-      this.options.log.debug(`CeleryExecutor: could not compare tries in flight with the DB: ${errorMessage(error)}`);
+      this.options.log.debug(
+        `CeleryExecutor: could not compare tries in flight with the DB: ${errorMessage(error)}`,
+      );
     }
   }
 }

@@ -171,29 +171,57 @@ export class CeleryWorker {
     try {
       const db = this.metadata!.kysely;
       const workerDags = this.ctx.config.values.core.dags_folder;
-      const problem = await checkDagFile(db, {
-        fileloc: item.fileloc,
-        schedulerDagsFolder: dagsFolder,
-        workerDagsFolder: workerDags,
-        hostname,
-      });
+      const problem = await this.waitForDb('DAG file check', () =>
+        checkDagFile(db, {
+          fileloc: item.fileloc,
+          schedulerDagsFolder: dagsFolder,
+          workerDagsFolder: workerDags,
+          hostname,
+        }),
+      );
       if (problem) {
         this.log.error(`${item.key.dagId}.${item.key.taskId} (${item.key.runId}): ${problem}`);
-        const state = await this.failBeforeStart(item.key, problem);
+        const state = await this.waitForDb('recording the failed try', () =>
+          this.failBeforeStart(item.key, problem),
+        );
         return { ran: state !== null, state, message: problem, hostname };
       }
       this.running.add(k);
       let outcome;
       try {
-        outcome = await this.pool!.run({ ...item, fileloc: localFileloc(item.fileloc, dagsFolder, workerDags) });
+        outcome = await this.pool!.run({
+          ...item,
+          fileloc: localFileloc(item.fileloc, dagsFolder, workerDags),
+        });
       } catch (error) {
-        if (error instanceof ConflictError) return { ran: false, state: null, message: error.message, hostname };
+        if (error instanceof ConflictError)
+          return { ran: false, state: null, message: error.message, hostname };
         throw error;
       }
       return { ran: outcome.ran !== false, state: outcome.state ?? null, message: null, hostname };
     } finally {
       this.running.delete(k);
       this.releaseSlot();
+    }
+  }
+
+  /**
+   * The metadata DB restarting (or briefly unreachable) holds a try back instead of failing it: the
+   * work is retried until the DB answers (up to five minutes), other errors pass at once.
+   */
+  private async waitForDb<T>(what: string, work: () => Promise<T>): Promise<T> {
+    const deadline = Date.now() + 300_000;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const result = await work();
+        if (attempt > 1) this.log.info(`${what}: the metadata DB answers again`);
+        return result;
+      } catch (error) {
+        if (!isConnectionError(error) || Date.now() > deadline) throw error;
+        if (attempt === 1)
+          this.log.warn(`${what}: the metadata DB does not answer (${errorMessage(error)}); waiting`);
+        await new Promise((r) => setTimeout(r, Math.min(5000, 100 * 2 ** attempt)));
+      }
     }
   }
 
@@ -257,8 +285,7 @@ export class CeleryWorker {
       } catch {
         return;
       }
-      if (message.type === 'terminate' && this.pool?.has(message.key))
-        void this.pool?.terminate(message.key);
+      if (message.type === 'terminate' && this.pool?.has(message.key)) void this.pool?.terminate(message.key);
     });
   }
 
@@ -282,4 +309,27 @@ export class CeleryWorker {
         () => undefined,
       );
   }
+}
+
+/** The database is down or restarting (as opposed to a query that is wrong). */
+function isConnectionError(error: unknown): boolean {
+  const e = error as { code?: unknown; message?: unknown };
+  const code = typeof e?.code === 'string' ? e.code : '';
+  if (
+    [
+      'ECONNREFUSED',
+      'ECONNRESET',
+      'ETIMEDOUT',
+      'EPIPE',
+      'PROTOCOL_CONNECTION_LOST',
+      '57P01',
+      '57P02',
+      '57P03',
+      'ER_SERVER_SHUTDOWN',
+    ].includes(code)
+  )
+    return true;
+  return /Connection terminated|server closed the connection|Connection lost|connect ECONNREFUSED|the database system is (starting up|shutting down)/i.test(
+    String(e?.message ?? ''),
+  );
 }

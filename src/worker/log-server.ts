@@ -26,7 +26,8 @@ export async function startLogServer(options: LogServerOptions): Promise<Server>
         res.writeHead(status, { 'content-type': 'application/json; charset=utf-8' });
         res.end(JSON.stringify(body));
       };
-      if (req.method !== 'GET' || !url.pathname.startsWith('/log/')) return reply(404, { error: 'not found' });
+      if (req.method !== 'GET' || !url.pathname.startsWith('/log/'))
+        return reply(404, { error: 'not found' });
       let filename: string;
       try {
         filename = decodeURIComponent(url.pathname.slice('/log/'.length));
@@ -39,7 +40,10 @@ export async function startLogServer(options: LogServerOptions): Promise<Server>
       const refused = checkLogToken(options.secretKey, req.headers.authorization, filename);
       if (refused) return reply(403, { error: `forbidden: ${refused}` });
       const offset = Number(url.searchParams.get('offset') ?? '0');
-      const chunk = await readLogFile(join(options.baseLogFolder, normalized), Number.isFinite(offset) ? offset : 0);
+      const chunk = await readLogFile(
+        join(options.baseLogFolder, normalized),
+        Number.isFinite(offset) ? offset : 0,
+      );
       reply(200, chunk);
     })().catch((error: unknown) => {
       options.log.warn(`log server: ${(error as Error).message}`);

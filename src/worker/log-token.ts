@@ -49,7 +49,8 @@ export function checkLogToken(
     return 'malformed token';
   }
   if (claims.aud !== AUDIENCE) return 'wrong audience';
-  if (typeof claims.exp !== 'number' || claims.exp <= now) return 'expired token (are the hosts’ clocks in step?)';
+  if (typeof claims.exp !== 'number' || claims.exp <= now)
+    return 'expired token (are the hosts’ clocks in step?)';
   if (claims.filename !== filename) return 'the token is for another file';
   return null;
 }

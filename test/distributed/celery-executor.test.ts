@@ -50,8 +50,14 @@ export const dag = new DAG({ dagId: 'celery_shapes', schedule: null, startDate: 
     const db = (await h.ctx.db()).kysely;
     await waitFor(
       async () =>
-        (await db.selectFrom('job').select('id').where('job_type', '=', 'WorkerJob').where('state', '=', 'running').execute())
-          .length === 1,
+        (
+          await db
+            .selectFrom('job')
+            .select('id')
+            .where('job_type', '=', 'WorkerJob')
+            .where('state', '=', 'running')
+            .execute()
+        ).length === 1,
       30_000,
       'the worker job row',
     );
@@ -71,9 +77,12 @@ export const dag = new DAG({ dagId: 'celery_shapes', schedule: null, startDate: 
   }, 90_000);
 
   it('jobs check --job-type WorkerJob sees the worker, per host too', async () => {
-    const ok = await runUpdraft(['jobs', 'check', '--job-type', 'WorkerJob', '--hostname', 'celery-test-worker'], {
-      env: h.env,
-    });
+    const ok = await runUpdraft(
+      ['jobs', 'check', '--job-type', 'WorkerJob', '--hostname', 'celery-test-worker'],
+      {
+        env: h.env,
+      },
+    );
     expect(ok.stdout + ok.stderr).toContain('Found one alive job');
     expect(ok.code).toBe(0);
     const other = await runUpdraft(['jobs', 'check', '--job-type', 'WorkerJob', '--hostname', 'elsewhere'], {
@@ -87,7 +96,11 @@ export const dag = new DAG({ dagId: 'celery_shapes', schedule: null, startDate: 
     expect(stop.code).toBe(0);
     expect(await worker.exited).toBe(0);
     const db = (await h.ctx.db()).kysely;
-    const rows = await db.selectFrom('job').select(['state', 'end_date']).where('job_type', '=', 'WorkerJob').execute();
+    const rows = await db
+      .selectFrom('job')
+      .select(['state', 'end_date'])
+      .where('job_type', '=', 'WorkerJob')
+      .execute();
     expect(rows).toHaveLength(1);
     expect(rows[0]!.state).toBe('success');
     expect(rows[0]!.end_date).not.toBeNull();

@@ -26,11 +26,10 @@ export const dag = new DAG({ dagId: 'remote_file', schedule: null, startDate: '2
     await mkdir(workerDags);
     await h.writeDag('remote.ts', source('parsed').replace('TRACE', join(h.home, 'trace')));
     await h.parse();
-    worker = startWorker({ ...process.env, ...h.env, AIRFLOW__CORE__DAGS_FOLDER: workerDags } as Record<string, string>, [
-      '--hostname',
-      'far-host',
-      '--skip-serve-logs',
-    ]);
+    worker = startWorker(
+      { ...process.env, ...h.env, AIRFLOW__CORE__DAGS_FOLDER: workerDags } as Record<string, string>,
+      ['--hostname', 'far-host', '--skip-serve-logs'],
+    );
     h.startScheduler();
   }, 60_000);
   afterAll(async () => {
@@ -45,7 +44,16 @@ export const dag = new DAG({ dagId: 'remote_file', schedule: null, startDate: '2
     const run = await triggerDagRun(h.ctx, 'remote_file');
     const done = await h.waitForRun('remote_file', run.run_id, 90_000);
     const ti = (await h.tis('remote_file', run.run_id)).say!;
-    const log = await readFile(taskLogPath(h.ctx.config.values.logging.base_log_folder, { dagId: 'remote_file', runId: run.run_id, taskId: 'say', mapIndex: -1, tryNumber: ti.try_number }), 'utf8').catch(() => '');
+    const log = await readFile(
+      taskLogPath(h.ctx.config.values.logging.base_log_folder, {
+        dagId: 'remote_file',
+        runId: run.run_id,
+        taskId: 'say',
+        mapIndex: -1,
+        tryNumber: ti.try_number,
+      }),
+      'utf8',
+    ).catch(() => '');
     return { done, ti, log };
   };
 
@@ -55,7 +63,11 @@ export const dag = new DAG({ dagId: 'remote_file', schedule: null, startDate: '2
     expect(ti.state).toBe('failed');
     expect(ti.hostname).toBe('far-host');
     expect(log).toContain(`DAG file ${join(workerDags, 'remote.ts')} is missing on worker far-host`);
-    await waitFor(() => worker!.output().includes('is missing on worker far-host'), 10_000, 'the worker to log it');
+    await waitFor(
+      () => worker!.output().includes('is missing on worker far-host'),
+      10_000,
+      'the worker to log it',
+    );
   }, 120_000);
 
   it('fails a try whose DAG file on the worker differs from the parsed one; runs it once the files match', async () => {

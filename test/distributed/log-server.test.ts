@@ -16,7 +16,13 @@ import { freePort } from './support.js';
  * The worker log server (a real HTTP server on a free loopback port) and its token: the webserver's
  * reader gets a remote try's log with the shared secret_key, and nothing without it.
  */
-const KEY = { dagId: 'd', runId: 'manual__2024-01-01T00:00:00+00:00', taskId: 't', mapIndex: -1, tryNumber: 2 };
+const KEY = {
+  dagId: 'd',
+  runId: 'manual__2024-01-01T00:00:00+00:00',
+  taskId: 't',
+  mapIndex: -1,
+  tryNumber: 2,
+};
 
 describe('worker log server', () => {
   let dir: string;
@@ -54,14 +60,20 @@ describe('worker log server', () => {
     const wrong = await readRemoteTaskLog({ hostname: '127.0.0.1', port, secretKey: 'other' }, KEY);
     expect(wrong.exists).toBe(false);
     expect(wrong.content).toMatch(/refused to serve the log \(HTTP 403: forbidden: bad signature/);
-    const missing = await readRemoteTaskLog({ hostname: '127.0.0.1', port, secretKey: 'shared-secret' }, { ...KEY, tryNumber: 7 });
+    const missing = await readRemoteTaskLog(
+      { hostname: '127.0.0.1', port, secretKey: 'shared-secret' },
+      { ...KEY, tryNumber: 7 },
+    );
     expect(missing).toMatchObject({ exists: false, content: '' });
   });
 
   it('refuses requests without a token, with a token for another file, and paths out of the log folder', async () => {
     const filename = 'dag_id=d/run_id=x/task_id=t/attempt=1.log';
     const get = (path: string, token?: string) =>
-      fetch(`http://127.0.0.1:${port}/log/${encodeURIComponent(path)}`, token ? { headers: { authorization: token } } : {});
+      fetch(
+        `http://127.0.0.1:${port}/log/${encodeURIComponent(path)}`,
+        token ? { headers: { authorization: token } } : {},
+      );
     expect((await get(filename)).status).toBe(403);
     expect((await get(filename, createLogToken('shared-secret', 'dag_id=d/other.log'))).status).toBe(403);
     const escape = '../secret.txt';

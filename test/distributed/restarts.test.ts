@@ -4,7 +4,15 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { triggerDagRun } from '../../src/dag-runs/index.js';
 import { createHarness, type Harness } from '../scheduler/support/harness.js';
-import { celeryEnv, freshPrefix, privateRedis, startWorker, waitFor, type PrivateRedis, type WorkerProcess } from './support.js';
+import {
+  celeryEnv,
+  freshPrefix,
+  privateRedis,
+  startWorker,
+  waitFor,
+  type PrivateRedis,
+  type WorkerProcess,
+} from './support.js';
 
 /**
  * Redis restarted in the middle of a run (a private redis-server with append-only persistence, on
@@ -24,7 +32,10 @@ describe('Redis restarted mid-run', () => {
     await redis.start();
     h = await createHarness(
       'sqlite',
-      celeryEnv(freshPrefix(), { AIRFLOW__CELERY__BROKER_URL: redis.url, AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT: '600' }),
+      celeryEnv(freshPrefix(), {
+        AIRFLOW__CELERY__BROKER_URL: redis.url,
+        AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT: '600',
+      }),
     );
     const trace = join(h.home, 'trace');
     await h.writeDag(
@@ -49,7 +60,10 @@ export const dag = new DAG({ dagId: 'fan_restart', schedule: null, startDate: '2
   }, 60_000);
 
   it('the worker and the scheduler reconnect; tries queued before the restart still run, once each', async () => {
-    worker = startWorker({ ...process.env, ...h.env, AIRFLOW__LOGGING__LOGGING_LEVEL: 'INFO' } as Record<string, string>, ['-c', '2', '--skip-serve-logs', '--hostname', 'w1']);
+    worker = startWorker(
+      { ...process.env, ...h.env, AIRFLOW__LOGGING__LOGGING_LEVEL: 'INFO' } as Record<string, string>,
+      ['-c', '2', '--skip-serve-logs', '--hostname', 'w1'],
+    );
     h.startScheduler();
     const run = await triggerDagRun(h.ctx, 'fan_restart');
     const trace = join(h.home, 'trace');

@@ -22,7 +22,11 @@ export function startWorker(env: Record<string, string>, args: string[] = []): W
   return { child, output: () => out, exited };
 }
 
-export async function waitFor(cond: () => Promise<boolean> | boolean, timeoutMs: number, what: string): Promise<void> {
+export async function waitFor(
+  cond: () => Promise<boolean> | boolean,
+  timeoutMs: number,
+  what: string,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await cond())) {
     if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
@@ -126,12 +130,18 @@ export async function privateRedis(
   const bind = options.bind ?? '127.0.0.1';
   let child: ChildProcess | null = null;
   const args = [
-    '--port', String(port),
-    '--bind', bind,
-    '--dir', dir,
-    '--save', '',
-    '--appendonly', options.persistent ? 'yes' : 'no',
-    '--appendfsync', 'always',
+    '--port',
+    String(port),
+    '--bind',
+    bind,
+    '--dir',
+    dir,
+    '--save',
+    '',
+    '--appendonly',
+    options.persistent ? 'yes' : 'no',
+    '--appendfsync',
+    'always',
     ...(options.password ? ['--requirepass', options.password] : []),
   ];
   const auth = options.password ? `:${encodeURIComponent(options.password)}@` : '';
@@ -143,7 +153,13 @@ export async function privateRedis(
       const { Redis } = await import('ioredis');
       await waitFor(
         async () => {
-          const probe = new Redis({ host: bind, port, password: options.password, lazyConnect: true, retryStrategy: () => null });
+          const probe = new Redis({
+            host: bind,
+            port,
+            password: options.password,
+            lazyConnect: true,
+            retryStrategy: () => null,
+          });
           probe.on('error', () => undefined);
           try {
             await probe.connect();

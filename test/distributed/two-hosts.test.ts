@@ -28,14 +28,16 @@ const VETH_NS = `vn17${randomBytes(2).toString('hex')}`;
 const PG_BIN = '/usr/lib/postgresql/15/bin';
 
 const ip = (...args: string[]) => execFileSync('ip', args, { stdio: 'pipe' });
-const canRun = process.getuid?.() === 0 && (() => {
-  try {
-    execFileSync('which', ['ip', 'redis-server', `${PG_BIN}/initdb`], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
+const canRun =
+  process.getuid?.() === 0 &&
+  (() => {
+    try {
+      execFileSync('which', ['ip', 'redis-server', `${PG_BIN}/initdb`], { stdio: 'ignore' });
+      return true;
+    } catch {
+      return false;
+    }
+  })();
 
 describe.skipIf(!canRun)('a worker on another host (its own network namespace)', () => {
   let dir: string;
@@ -66,23 +68,48 @@ describe.skipIf(!canRun)('a worker on another host (its own network namespace)',
     const pgData = join(dir, 'pg');
     await mkdir(pgData);
     execFileSync('chown', ['postgres:postgres', pgData]);
-    execFileSync('runuser', ['-u', 'postgres', '--', `${PG_BIN}/initdb`, '-D', pgData, '-A', 'trust', '-U', 'postgres'], { stdio: 'ignore' });
+    execFileSync(
+      'runuser',
+      ['-u', 'postgres', '--', `${PG_BIN}/initdb`, '-D', pgData, '-A', 'trust', '-U', 'postgres'],
+      { stdio: 'ignore' },
+    );
     await writeFile(join(pgData, 'pg_hba.conf'), `local all all trust\nhost all all ${HOST_IP}/30 trust\n`);
     const pgPort = await freePort();
-    postgres = spawn('runuser', ['-u', 'postgres', '--', `${PG_BIN}/postgres`, '-D', pgData, '-p', String(pgPort), '-c', `listen_addresses=${HOST_IP}`, '-c', `unix_socket_directories=${pgData}`], { stdio: 'ignore' });
+    postgres = spawn(
+      'runuser',
+      [
+        '-u',
+        'postgres',
+        '--',
+        `${PG_BIN}/postgres`,
+        '-D',
+        pgData,
+        '-p',
+        String(pgPort),
+        '-c',
+        `listen_addresses=${HOST_IP}`,
+        '-c',
+        `unix_socket_directories=${pgData}`,
+      ],
+      { stdio: 'ignore' },
+    );
     const { default: pg } = await import('pg');
-    await waitFor(async () => {
-      const c = new pg.Client({ host: HOST_IP, port: pgPort, user: 'postgres', database: 'postgres' });
-      try {
-        await c.connect();
-        await c.query('CREATE DATABASE updraft');
-        return true;
-      } catch {
-        return false;
-      } finally {
-        await c.end().catch(() => undefined);
-      }
-    }, 30_000, 'the private PostgreSQL');
+    await waitFor(
+      async () => {
+        const c = new pg.Client({ host: HOST_IP, port: pgPort, user: 'postgres', database: 'postgres' });
+        try {
+          await c.connect();
+          await c.query('CREATE DATABASE updraft');
+          return true;
+        } catch {
+          return false;
+        } finally {
+          await c.end().catch(() => undefined);
+        }
+      },
+      30_000,
+      'the private PostgreSQL',
+    );
     const dbUrl = `postgresql://postgres@${HOST_IP}:${pgPort}/updraft`;
 
     logPort = await freePort();
@@ -117,11 +144,27 @@ export const dag = new DAG({ dagId: 'two_hosts', schedule: null, startDate: '202
       AIRFLOW__LOGGING__BASE_LOG_FOLDER: join(workerHome, 'logs'),
       AIRFLOW__LOGGING__LOGGING_LEVEL: 'INFO',
     };
-    worker = spawn('ip', ['netns', 'exec', NS, process.execPath, UPDRAFT_BIN, 'celery', 'worker', '--hostname', WORKER_IP, '-c', '2'], {
-      cwd: REPO_ROOT,
-      env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    worker = spawn(
+      'ip',
+      [
+        'netns',
+        'exec',
+        NS,
+        process.execPath,
+        UPDRAFT_BIN,
+        'celery',
+        'worker',
+        '--hostname',
+        WORKER_IP,
+        '-c',
+        '2',
+      ],
+      {
+        cwd: REPO_ROOT,
+        env,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     worker.stdout!.on('data', (d: Buffer) => (workerOut += d.toString()));
     worker.stderr!.on('data', (d: Buffer) => (workerOut += d.toString()));
   }, 120_000);
@@ -151,7 +194,11 @@ export const dag = new DAG({ dagId: 'two_hosts', schedule: null, startDate: '202
   }, 60_000);
 
   it('runs the DAG on the namespaced worker over the veth link, and its logs are read from here', async () => {
-    await waitFor(() => workerOut.includes('listening on'), 60_000, `the worker in ${NS} to start: ${workerOut}`);
+    await waitFor(
+      () => workerOut.includes('listening on'),
+      60_000,
+      `the worker in ${NS} to start: ${workerOut}`,
+    );
     h.startScheduler();
     const run = await triggerDagRun(h.ctx, 'two_hosts');
     const done = await h.waitForRun('two_hosts', run.run_id, 90_000);
@@ -160,7 +207,9 @@ export const dag = new DAG({ dagId: 'two_hosts', schedule: null, startDate: '202
     for (const ti of Object.values(tis)) expect(ti.hostname).toBe(WORKER_IP);
     // The log lives only on the worker's side; the reader here fetches it through the log server.
     const key = { dagId: 'two_hosts', runId: run.run_id, taskId: 'where', mapIndex: -1, tryNumber: 1 };
-    await expect(readFile(taskLogPath(h.ctx.config.values.logging.base_log_folder, key), 'utf8')).rejects.toThrow();
+    await expect(
+      readFile(taskLogPath(h.ctx.config.values.logging.base_log_folder, key), 'utf8'),
+    ).rejects.toThrow();
     const chunk = await readTryLog(h.ctx.config.values, key, 0, tis.where!.hostname);
     expect(chunk.exists).toBe(true);
     // The command ran inside the namespace: the namespace's veth is there.

@@ -3,7 +3,15 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { triggerDagRun } from '../../src/dag-runs/index.js';
 import { createHarness, type Harness } from '../scheduler/support/harness.js';
-import { celeryEnv, dropPrefix, freshPrefix, killHost, startWorker, waitFor, type WorkerProcess } from './support.js';
+import {
+  celeryEnv,
+  dropPrefix,
+  freshPrefix,
+  killHost,
+  startWorker,
+  waitFor,
+  type WorkerProcess,
+} from './support.js';
 
 /**
  * Faults injected for real against CeleryExecutor on the shared Redis: a worker host killed with
@@ -11,9 +19,7 @@ import { celeryEnv, dropPrefix, freshPrefix, killHost, startWorker, waitFor, typ
  * trace file, so every run of the task's side effect is counted.
  */
 const lines = async (file: string) =>
-  (await readFile(file, 'utf8').catch(() => ''))
-    .split('\n')
-    .filter((l) => l !== '');
+  (await readFile(file, 'utf8').catch(() => '')).split('\n').filter((l) => l !== '');
 
 describe('CeleryExecutor faults', () => {
   let h: Harness;
@@ -21,7 +27,15 @@ describe('CeleryExecutor faults', () => {
   const workers: WorkerProcess[] = [];
   const workerEnv = () => ({ ...process.env, ...h.env }) as Record<string, string>;
   const launch = (host: string) => {
-    const w = startWorker(workerEnv(), ['--hostname', host, '-c', '2', '--skip-serve-logs', '--pid', join(h.home, `${host}.pid`)]);
+    const w = startWorker(workerEnv(), [
+      '--hostname',
+      host,
+      '-c',
+      '2',
+      '--skip-serve-logs',
+      '--pid',
+      join(h.home, `${host}.pid`),
+    ]);
     workers.push(w);
     return w;
   };
@@ -29,7 +43,9 @@ describe('CeleryExecutor faults', () => {
     waitFor(
       async () =>
         (
-          await (await h.ctx.db()).kysely
+          await (
+            await h.ctx.db()
+          ).kysely
             .selectFrom('job')
             .select('id')
             .where('job_type', '=', 'WorkerJob')
@@ -82,11 +98,15 @@ export const quick = new DAG({ dagId: 'quick_once', schedule: null, startDate: '
     await workerReady('host-a');
     h.startScheduler();
     const run = await triggerDagRun(h.ctx, 'slow_once');
-    await waitFor(async () => (await lines(trace)).includes('start-1'), 60_000, 'try 1 to start on host-a').catch(
-      async (error: Error) => {
-        throw new Error(`${error.message}; TIs ${JSON.stringify(await h.tis('slow_once', run.run_id))}; worker: ${a.output()}`);
-      },
-    );
+    await waitFor(
+      async () => (await lines(trace)).includes('start-1'),
+      60_000,
+      'try 1 to start on host-a',
+    ).catch(async (error: Error) => {
+      throw new Error(
+        `${error.message}; TIs ${JSON.stringify(await h.tis('slow_once', run.run_id))}; worker: ${a.output()}`,
+      );
+    });
     const killed = killHost(a.child.pid!);
     expect(killed.length).toBeGreaterThanOrEqual(2); // the worker and its task process at least
     launch('host-b');
@@ -97,7 +117,11 @@ export const quick = new DAG({ dagId: 'quick_once', schedule: null, startDate: '
     expect(ti.hostname).toBe('host-b');
     // Try 1 never finished (its host died); try 2 started only after it, and ran once.
     expect(await lines(trace)).toEqual(['start-1', 'start-2', 'end-2']);
-    const jobs = await db.selectFrom('job').select(['hostname', 'state']).where('job_type', '=', 'LocalTaskJob').execute();
+    const jobs = await db
+      .selectFrom('job')
+      .select(['hostname', 'state'])
+      .where('job_type', '=', 'LocalTaskJob')
+      .execute();
     expect(jobs.filter((j) => j.hostname === 'host-a').map((j) => j.state)).toEqual(['failed']);
   }, 150_000);
 

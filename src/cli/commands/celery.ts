@@ -26,7 +26,10 @@ function addWorkerCommand(parent: Command, name: string, cli: CliEnv): void {
   parent
     .command(name)
     .description('Start a worker that runs tasks queued by a scheduler with core.executor = CeleryExecutor')
-    .option('-q, --queues <names>', 'comma-separated queues to take tasks from (default [operators] default_queue)')
+    .option(
+      '-q, --queues <names>',
+      'comma-separated queues to take tasks from (default [operators] default_queue)',
+    )
     .option('-c, --concurrency <n>', 'tries run at once (default [celery] worker_concurrency)', parseIntArg)
     .option('-H, --hostname <host>', 'host name recorded on tries and used to reach this worker’s logs')
     .option('--pid <file>', 'pid file (default $AIRFLOW_HOME/airflow-worker.pid)')
@@ -67,7 +70,9 @@ export const registerCelery: RegisterCommand = (program, cli) => {
   addWorkerCommand(celery, 'worker', cli);
   celery
     .command('stop')
-    .description('Stop the worker whose pid file is given (it finishes running tries within the grace period)')
+    .description(
+      'Stop the worker whose pid file is given (it finishes running tries within the grace period)',
+    )
     .option('--pid <file>', 'pid file (default $AIRFLOW_HOME/airflow-worker.pid)')
     .action((opts: { pid?: string }) => {
       const pidFile = opts.pid ?? defaultPidFile(cli);

@@ -38,7 +38,11 @@ export async function readTryLog(
   const local = await readTaskLog(config.logging.base_log_folder, key, offset);
   if (local.exists || !tiHostname || tiHostname === runnerHostname(config)) return local;
   return readRemoteTaskLog(
-    { hostname: tiHostname, port: config.logging.worker_log_server_port, secretKey: config.webserver.secret_key },
+    {
+      hostname: tiHostname,
+      port: config.logging.worker_log_server_port,
+      secretKey: config.webserver.secret_key,
+    },
     key,
     offset,
   );
