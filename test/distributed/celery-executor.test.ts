@@ -62,7 +62,7 @@ export const dag = new DAG({ dagId: 'celery_shapes', schedule: null, startDate: 
       'the worker job row',
     );
     h.startScheduler();
-    const run = await triggerDagRun(h.ctx, 'celery_shapes');
+    const run = await triggerDagRun(await h.ctx.db(), 'celery_shapes');
     const done = await h.waitForRun('celery_shapes', run.run_id, 60_000);
     await h.stopScheduler();
     expect(done.state).toBe('success');

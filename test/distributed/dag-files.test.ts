@@ -41,7 +41,7 @@ export const dag = new DAG({ dagId: 'remote_file', schedule: null, startDate: '2
   }, 60_000);
 
   const runOnce = async () => {
-    const run = await triggerDagRun(h.ctx, 'remote_file');
+    const run = await triggerDagRun(await h.ctx.db(), 'remote_file');
     const done = await h.waitForRun('remote_file', run.run_id, 90_000);
     const ti = (await h.tis('remote_file', run.run_id)).say!;
     const log = await readFile(

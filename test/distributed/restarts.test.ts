@@ -65,7 +65,7 @@ export const dag = new DAG({ dagId: 'fan_restart', schedule: null, startDate: '2
       ['-c', '2', '--skip-serve-logs', '--hostname', 'w1'],
     );
     h.startScheduler();
-    const run = await triggerDagRun(h.ctx, 'fan_restart');
+    const run = await triggerDagRun(await h.ctx.db(), 'fan_restart');
     const trace = join(h.home, 'trace');
     const traced = async () => (await readFile(trace, 'utf8').catch(() => '')).split('\n').filter((l) => l);
     // Two running (concurrency 2), the rest queued in Redis.

@@ -184,3 +184,152 @@ export async function privateRedis(
   };
   return r;
 }
+
+/** A private database server of the test's own (its own port and data directory), to restart. */
+export interface PrivateDatabase {
+  url: string;
+  start(): Promise<void>;
+  /** SIGKILL, as a crash would. */
+  kill(): Promise<void>;
+}
+
+const PG_BIN = '/usr/lib/postgresql/15/bin';
+
+function serverProcess(command: string, args: string[], user?: { uid: number; gid: number }) {
+  let child: ChildProcess | null = null;
+  return {
+    spawn() {
+      child = spawn(command, args, { stdio: 'ignore', ...(user ?? {}) });
+    },
+    async kill() {
+      const c = child;
+      if (!c || c.exitCode !== null || c.signalCode !== null) return;
+      const gone = new Promise((res) => c.once('exit', res));
+      c.kill('SIGKILL');
+      await gone;
+    },
+  };
+}
+
+/** PostgreSQL 15 (initdb as the postgres user, trust on `host`), with a database `updraft`. */
+export async function privatePostgres(dir: string, host = '127.0.0.1'): Promise<PrivateDatabase> {
+  const data = `${dir}/pg`;
+  // The postgres user must be able to reach its data directory inside the test's temp folder.
+  execFileSync('chmod', ['755', dir]);
+  execFileSync('mkdir', ['-p', data]);
+  const user = {
+    uid: Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).trim()),
+    gid: Number(execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).trim()),
+  };
+  execFileSync('chown', ['postgres:postgres', data]);
+  execFileSync(`${PG_BIN}/initdb`, ['-D', data, '-A', 'trust', '-U', 'postgres'], {
+    stdio: 'ignore',
+    ...user,
+  });
+  const { writeFileSync } = await import('node:fs');
+  writeFileSync(`${data}/pg_hba.conf`, `local all all trust\nhost all all ${host}/32 trust\n`);
+  const port = await freePort();
+  // Started as the postgres user directly, so the process we hold is the postmaster itself.
+  const server = serverProcess(
+    `${PG_BIN}/postgres`,
+    [
+      '-D',
+      data,
+      '-p',
+      String(port),
+      '-c',
+      `listen_addresses=${host}`,
+      '-c',
+      `unix_socket_directories=${data}`,
+    ],
+    user,
+  );
+  let created = false;
+  const { default: pg } = await import('pg');
+  return {
+    url: `postgresql://postgres@${host}:${port}/updraft`,
+    async start() {
+      server.spawn();
+      await waitFor(
+        async () => {
+          const c = new pg.Client({ host, port, user: 'postgres', database: 'postgres' });
+          c.on('error', () => undefined);
+          try {
+            await c.connect();
+            if (!created) await c.query('CREATE DATABASE updraft');
+            created = true;
+            return true;
+          } catch {
+            return false;
+          } finally {
+            await c.end().catch(() => undefined);
+          }
+        },
+        60_000,
+        `PostgreSQL on port ${port}`,
+      );
+    },
+    async kill() {
+      await server.kill();
+      // Its backends notice the postmaster is gone and leave; wait until the port is free again.
+      await new Promise((r) => setTimeout(r, 1000));
+    },
+  };
+}
+
+/** MariaDB (mariadb-install-db into its own data directory, root without password on `host`). */
+export async function privateMariadb(dir: string, host = '127.0.0.1'): Promise<PrivateDatabase> {
+  const data = `${dir}/mariadb`;
+  execFileSync(
+    'mariadb-install-db',
+    [
+      '--no-defaults',
+      `--datadir=${data}`,
+      '--user=root',
+      '--auth-root-authentication-method=normal',
+      '--skip-test-db',
+    ],
+    {
+      stdio: 'ignore',
+    },
+  );
+  const port = await freePort();
+  const server = serverProcess('/usr/sbin/mariadbd', [
+    '--no-defaults',
+    `--datadir=${data}`,
+    `--port=${port}`,
+    `--bind-address=${host}`,
+    `--socket=${data}/mariadb.sock`,
+    '--user=root',
+    '--skip-name-resolve=0',
+    '--innodb-buffer-pool-size=32M',
+  ]);
+  let created = false;
+  const { createConnection } = await import('mysql2/promise');
+  return {
+    url: `mysql://root@${host}:${port}/updraft`,
+    async start() {
+      server.spawn();
+      await waitFor(
+        async () => {
+          try {
+            const c = await createConnection({ host, port, user: 'root', connectTimeout: 2000 });
+            try {
+              if (!created)
+                await c.query('CREATE DATABASE updraft CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci');
+              created = true;
+            } finally {
+              await c.end();
+            }
+            return true;
+          } catch {
+            return false;
+          }
+        },
+        60_000,
+        `MariaDB on port ${port}`,
+      );
+    },
+    kill: () => server.kill(),
+  };
+}

@@ -1,6 +1,6 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmod, copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -9,7 +9,15 @@ import { taskLogPath } from '../../src/task-runner/task-log.js';
 import { readTryLog } from '../../src/web/data/logs.js';
 import { UPDRAFT_BIN, REPO_ROOT } from '../support/cli.js';
 import { createHarness, type Harness } from '../scheduler/support/harness.js';
-import { freePort, freshPrefix, privateRedis, waitFor, type PrivateRedis } from './support.js';
+import {
+  freePort,
+  freshPrefix,
+  privatePostgres,
+  privateRedis,
+  waitFor,
+  type PrivateDatabase,
+  type PrivateRedis,
+} from './support.js';
 
 /**
  * Two hosts on one machine: the worker runs in a network namespace of its own, joined to this
@@ -42,7 +50,7 @@ const canRun =
 describe.skipIf(!canRun)('a worker on another host (its own network namespace)', () => {
   let dir: string;
   let redis: PrivateRedis;
-  let postgres: ChildProcess | undefined;
+  let postgres: PrivateDatabase | undefined;
   let worker: ChildProcess | undefined;
   let workerOut = '';
   let h: Harness;
@@ -65,52 +73,9 @@ describe.skipIf(!canRun)('a worker on another host (its own network namespace)',
     await redis.start();
 
     // A private PostgreSQL on the same address.
-    const pgData = join(dir, 'pg');
-    await mkdir(pgData);
-    execFileSync('chown', ['postgres:postgres', pgData]);
-    execFileSync(
-      'runuser',
-      ['-u', 'postgres', '--', `${PG_BIN}/initdb`, '-D', pgData, '-A', 'trust', '-U', 'postgres'],
-      { stdio: 'ignore' },
-    );
-    await writeFile(join(pgData, 'pg_hba.conf'), `local all all trust\nhost all all ${HOST_IP}/30 trust\n`);
-    const pgPort = await freePort();
-    postgres = spawn(
-      'runuser',
-      [
-        '-u',
-        'postgres',
-        '--',
-        `${PG_BIN}/postgres`,
-        '-D',
-        pgData,
-        '-p',
-        String(pgPort),
-        '-c',
-        `listen_addresses=${HOST_IP}`,
-        '-c',
-        `unix_socket_directories=${pgData}`,
-      ],
-      { stdio: 'ignore' },
-    );
-    const { default: pg } = await import('pg');
-    await waitFor(
-      async () => {
-        const c = new pg.Client({ host: HOST_IP, port: pgPort, user: 'postgres', database: 'postgres' });
-        try {
-          await c.connect();
-          await c.query('CREATE DATABASE updraft');
-          return true;
-        } catch {
-          return false;
-        } finally {
-          await c.end().catch(() => undefined);
-        }
-      },
-      30_000,
-      'the private PostgreSQL',
-    );
-    const dbUrl = `postgresql://postgres@${HOST_IP}:${pgPort}/updraft`;
+    postgres = await privatePostgres(dir, HOST_IP);
+    await postgres.start();
+    const dbUrl = postgres.url;
 
     logPort = await freePort();
     const shared = {
@@ -177,7 +142,7 @@ export const dag = new DAG({ dagId: 'two_hosts', schedule: null, startDate: '202
       await gone;
     }
     await h?.close().catch(() => undefined);
-    postgres?.kill('SIGTERM');
+    await postgres?.kill();
     await redis?.kill();
     try {
       ip('link', 'del', VETH_HOST);
@@ -200,7 +165,7 @@ export const dag = new DAG({ dagId: 'two_hosts', schedule: null, startDate: '202
       `the worker in ${NS} to start: ${workerOut}`,
     );
     h.startScheduler();
-    const run = await triggerDagRun(h.ctx, 'two_hosts');
+    const run = await triggerDagRun(await h.ctx.db(), 'two_hosts');
     const done = await h.waitForRun('two_hosts', run.run_id, 90_000);
     expect(done.state).toBe('success');
     const tis = await h.tis('two_hosts', run.run_id);

@@ -97,7 +97,7 @@ export const quick = new DAG({ dagId: 'quick_once', schedule: null, startDate: '
     const a = launch('host-a');
     await workerReady('host-a');
     h.startScheduler();
-    const run = await triggerDagRun(h.ctx, 'slow_once');
+    const run = await triggerDagRun(await h.ctx.db(), 'slow_once');
     await waitFor(
       async () => (await lines(trace)).includes('start-1'),
       60_000,
@@ -128,7 +128,7 @@ export const quick = new DAG({ dagId: 'quick_once', schedule: null, startDate: '
   it('queued tries whose jobs vanished from Redis are re-sent after task_queued_timeout and run once', async () => {
     const trace = join(h.home, 'trace.quick');
     h.startScheduler();
-    const run = await triggerDagRun(h.ctx, 'quick_once');
+    const run = await triggerDagRun(await h.ctx.db(), 'quick_once');
     const db = (await h.ctx.db()).kysely;
     await waitFor(
       async () => (await h.tis('quick_once', run.run_id)).quick?.state === 'queued',
