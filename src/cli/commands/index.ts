@@ -16,6 +16,7 @@ import { registerDagRuns } from './dag-runs.js';
 import { registerTaskInstances } from './task-instances.js';
 import { registerJobs } from './jobs.js';
 import { registerStandalone } from './standalone.js';
+import { registerCelery } from './celery.js';
 import { registerProvision } from './provision.js';
 
 /** Every command group, in the order `updraft --help` lists them. */
@@ -37,5 +38,6 @@ export const commandModules: RegisterCommand[] = [
   registerTaskInstances,
   registerJobs,
   registerStandalone,
+  registerCelery,
   registerProvision,
 ];
