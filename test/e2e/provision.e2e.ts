@@ -17,8 +17,8 @@ import type { ProvisionResult } from '../../dist/provision/index.js';
  */
 const run = promisify(execFile);
 const FIXTURES = join(REPO_ROOT, 'test/provision/fixtures');
-/** LocalExecutor by default; UPDRAFT_E2E_EXECUTOR=CeleryExecutor adds the worker unit. */
-const EXECUTOR = process.env['UPDRAFT_E2E_EXECUTOR'] ?? 'LocalExecutor';
+/** CeleryExecutor with the worker unit by default; UPDRAFT_E2E_EXECUTOR=LocalExecutor runs without it. */
+const EXECUTOR = process.env['UPDRAFT_E2E_EXECUTOR'] ?? 'CeleryExecutor';
 let stackFile: string;
 
 interface TestHost {
@@ -92,7 +92,7 @@ beforeAll(async () => {
   await writeFile(
     stackFile,
     fixture
-      .replace('executor: LocalExecutor', `executor: ${EXECUTOR}`)
+      .replace('executor: CeleryExecutor', `executor: ${EXECUTOR}`)
       .replace('dags: ./dags', `dags: ${join(FIXTURES, 'dags')}`),
   );
   const { stdout } = await run('node', [join(REPO_ROOT, 'scripts/test-host.mjs'), 'create', '--json'], {
