@@ -4,6 +4,7 @@
 // at its own address, with NAT so apt works inside. Needs root.
 //
 //   node scripts/test-host.mjs create [--json]     boots a fresh host, prints its address and key
+//                                                  (logins: root, and admin with passwordless sudo)
 //   node scripts/test-host.mjs destroy NAME        powers it off and removes everything it made
 //   node scripts/test-host.mjs list                hosts this script started and has not destroyed
 //
@@ -102,7 +103,17 @@ async function create() {
   const address = `${subnet}.2`;
   const dir = path.join(CACHE, 'hosts', name);
   const rootfs = path.join(dir, 'rootfs');
-  const state = { name, address, hostAddr, subnet: `${subnet}.0/24`, hostVeth, dir, rootfs, pid: null, keyFile: path.join(dir, 'id_ed25519') };
+  const state = {
+    name,
+    address,
+    hostAddr,
+    subnet: `${subnet}.0/24`,
+    hostVeth,
+    dir,
+    rootfs,
+    pid: null,
+    keyFile: path.join(dir, 'id_ed25519'),
+  };
   await fs.mkdirp(STATE);
   await fs.writeJson(path.join(STATE, `${name}.json`), state);
   try {
@@ -115,11 +126,25 @@ async function create() {
     await fs.mkdirp(path.join(rootfs, 'root/.ssh'), { mode: 0o700 });
     await fs.chmod(path.join(rootfs, 'root/.ssh'), 0o700);
     await fs.writeFile(path.join(rootfs, 'root/.ssh/authorized_keys'), keys.public + '\n', { mode: 0o600 });
+    // A non-root login with passwordless sudo, as on cloud images (admin on Debian's).
+    await $`chroot ${rootfs} useradd --create-home --shell /bin/bash admin`;
+    await fs.mkdirp(path.join(rootfs, 'home/admin/.ssh'));
+    await fs.writeFile(path.join(rootfs, 'home/admin/.ssh/authorized_keys'), keys.public + '\n', {
+      mode: 0o600,
+    });
+    await $`chroot ${rootfs} sh -c ${'chmod 700 /home/admin/.ssh && chown -R admin:admin /home/admin/.ssh'}`;
+    await fs.writeFile(path.join(rootfs, 'etc/sudoers.d/admin'), 'admin ALL=(ALL) NOPASSWD:ALL\n', {
+      mode: 0o440,
+    });
     await fs.writeFile(path.join(rootfs, 'etc/hostname'), `${name}\n`);
-    const nameserver = ((await fs.readFile('/etc/resolv.conf', 'utf8')).match(/^nameserver\s+(\S+)/m) ?? [])[1] ?? '1.1.1.1';
+    const nameserver =
+      ((await fs.readFile('/etc/resolv.conf', 'utf8')).match(/^nameserver\s+(\S+)/m) ?? [])[1] ?? '1.1.1.1';
     await fs.remove(path.join(rootfs, 'etc/resolv.conf'));
     await fs.writeFile(path.join(rootfs, 'etc/resolv.conf'), `nameserver ${nameserver}\n`);
-    await fs.writeFile(path.join(rootfs, 'etc/apt/sources.list'), `deb http://deb.debian.org/debian ${SUITE} main\ndeb http://deb.debian.org/debian-security ${SUITE}-security main\n`);
+    await fs.writeFile(
+      path.join(rootfs, 'etc/apt/sources.list'),
+      `deb http://deb.debian.org/debian ${SUITE} main\ndeb http://deb.debian.org/debian-security ${SUITE}-security main\n`,
+    );
     // A booting container needs no getty on a console nobody watches.
     await $`ln -sf /dev/null ${path.join(rootfs, 'etc/systemd/system/console-getty.service')}`;
 
@@ -143,7 +168,18 @@ async function create() {
     const out = await fs.open(path.join(dir, 'console.log'), 'a');
     const child = spawn(
       'systemd-nspawn',
-      ['-q', '-b', '-D', rootfs, `--network-namespace-path=/run/netns/${name}`, '-M', name, '--register=no', '--keep-unit', '--console=passive'],
+      [
+        '-q',
+        '-b',
+        '-D',
+        rootfs,
+        `--network-namespace-path=/run/netns/${name}`,
+        '-M',
+        name,
+        '--register=no',
+        '--keep-unit',
+        '--console=passive',
+      ],
       { detached: true, stdio: ['ignore', out, out] },
     );
     child.unref();
@@ -164,14 +200,10 @@ async function destroy(name) {
   const state = await fs.readJson(file);
   if (state.pid) {
     // nspawn powers the container off on SIGTERM; give it a moment, then make sure.
-    try {
-      process.kill(state.pid, 'SIGTERM');
-    } catch {}
+    signal(state.pid, 'SIGTERM');
     for (let i = 0; i < 40 && alive(state.pid); i++) await sleep(250);
     if (alive(state.pid)) {
-      try {
-        process.kill(state.pid, 'SIGKILL');
-      } catch {}
+      signal(state.pid, 'SIGKILL');
       await sleep(300);
     }
   }
@@ -181,6 +213,15 @@ async function destroy(name) {
   if (state.dir && state.dir.includes('/hosts/updraft-th-')) await fs.remove(state.dir);
   await fs.remove(file);
   log(`${name} destroyed`);
+}
+
+/** Send a signal to the process we started; it may have exited already. */
+function signal(pid, sig) {
+  try {
+    process.kill(pid, sig);
+  } catch (e) {
+    if (e.code !== 'ESRCH') throw e;
+  }
 }
 
 function alive(pid) {

@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { setAuthoringDefaults, type AuthoringDefaults } from '../dag/defaults.js';
 import type { SerializedDag } from '../dag/serialized.js';
 import { isoNoMs } from '../dag/execution.js';
-import { dagRunInfo } from '../dag-runs/run-info.js';
+import { dagRunInfo } from '../core/run-context.js';
 import type { DagRunRow } from '../db/tables.js';
 import { importDagFile, importDagFileWithModules } from './import-dag-file.js';
 import { hashWithDependencies, sha256 } from './source-hash.js';

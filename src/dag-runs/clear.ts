@@ -3,7 +3,7 @@ import { ValidationError } from '../errors.js';
 import { relatives } from './graph.js';
 import { getSerializedDag } from './load-dag.js';
 import { selectRuns, type RunSelector } from './select-runs.js';
-import type { OpsContext } from './types.js';
+import type { MetadataDb } from '../db/index.js';
 import { transactionWithRetry } from '../db/transient-errors.js';
 
 export interface ClearOptions extends RunSelector {
@@ -29,7 +29,7 @@ const ACTIVE: readonly (TaskInstanceState | null)[] = ['running', 'queued'];
  * heartbeat and stops; the scheduler then reschedules it). Their runs go back to queued.
  */
 export async function clearTaskInstances(
-  ctx: OpsContext,
+  store: MetadataDb,
   dagId: string,
   options: ClearOptions = {},
 ): Promise<TaskInstanceRow[]> {
@@ -41,7 +41,7 @@ export async function clearTaskInstances(
       throw new ValidationError(`Invalid task regex '${options.taskRegex}': ${(error as Error).message}`);
     }
   }
-  const { kysely } = await ctx.db();
+  const { kysely } = store;
   const dag = await getSerializedDag(kysely, dagId);
   const matched = new Set(
     dag.tasks

@@ -1,5 +1,4 @@
 /** Operations on DAG runs and task instances, shared by the CLI, the webserver and the scheduler. */
-export type { OpsContext } from './types.js';
 export { createDagRun, insertTaskInstances, type CreateDagRunInput } from './create-dag-run.js';
 export { triggerDagRun, parseConf, type TriggerOptions } from './trigger.js';
 export { setDagPaused } from './pause.js';

@@ -1,9 +1,9 @@
 import { getDagRow } from './load-dag.js';
-import type { OpsContext } from './types.js';
+import type { MetadataDb } from '../db/index.js';
 
 /** `dags pause` / `dags unpause`: a paused DAG gets no scheduled runs; running ones continue. */
-export async function setDagPaused(ctx: OpsContext, dagId: string, paused: boolean): Promise<void> {
-  const { kysely } = await ctx.db();
+export async function setDagPaused(store: MetadataDb, dagId: string, paused: boolean): Promise<void> {
+  const { kysely } = store;
   await getDagRow(kysely, dagId);
   await kysely
     .updateTable('dag')

@@ -2,7 +2,7 @@ import type { DagRunState, TaskInstanceRow, TaskInstanceState } from '../db/tabl
 import { NotFoundError, ValidationError } from '../errors.js';
 import { relatives } from './graph.js';
 import { getSerializedDag } from './load-dag.js';
-import type { OpsContext } from './types.js';
+import type { MetadataDb } from '../db/index.js';
 import { transactionWithRetry } from '../db/transient-errors.js';
 
 const UNFINISHED: readonly (TaskInstanceState | null)[] = [
@@ -34,12 +34,12 @@ export interface MarkTaskOptions {
  * run goes back to running so the scheduler settles its state again.
  */
 export async function setTaskInstanceState(
-  ctx: OpsContext,
+  store: MetadataDb,
   options: MarkTaskOptions,
 ): Promise<TaskInstanceRow[]> {
   if (!['success', 'failed', 'skipped'].includes(options.state))
     throw new ValidationError(`Cannot mark a task '${options.state}': use success, failed or skipped`);
-  const { kysely } = await ctx.db();
+  const { kysely } = store;
   const dag = await getSerializedDag(kysely, options.dagId);
   if (!dag.tasks.some((t) => t.taskId === options.taskId))
     throw new NotFoundError(`Task '${options.taskId}' not found in DAG '${options.dagId}'`);
@@ -91,7 +91,7 @@ export async function setTaskInstanceState(
  * ones failed and the not-yet-started ones skipped; queued just re-queues the run.
  */
 export async function setDagRunState(
-  ctx: OpsContext,
+  store: MetadataDb,
   dagId: string,
   runId: string,
   state: DagRunState,
@@ -99,7 +99,7 @@ export async function setDagRunState(
 ): Promise<void> {
   if (!['queued', 'success', 'failed'].includes(state))
     throw new ValidationError(`Cannot set a DAG run to '${state}': use queued, success or failed`);
-  const { kysely } = await ctx.db();
+  const { kysely } = store;
   const run = await kysely
     .selectFrom('dag_run')
     .select(['state'])

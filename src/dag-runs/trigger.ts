@@ -5,7 +5,7 @@ import { dagTimetable } from '../timetables/index.js';
 import { createDagRun } from './create-dag-run.js';
 import { getDagRow, getSerializedDag } from './load-dag.js';
 import { checkRunId, runIdFor } from './run-id.js';
-import type { OpsContext } from './types.js';
+import type { MetadataDb } from '../db/index.js';
 
 export interface TriggerOptions {
   /** A JSON object (already parsed), or JSON text (parsed here; malformed text is a ValidationError). */
@@ -38,13 +38,13 @@ export function parseConf(conf: TriggerOptions['conf']): Record<string, unknown>
  * written. The run starts queued; the scheduler starts it.
  */
 export async function triggerDagRun(
-  ctx: OpsContext,
+  store: MetadataDb,
   dagId: string,
   options: TriggerOptions = {},
 ): Promise<DagRunRow> {
   const conf = parseConf(options.conf);
   if (options.runId !== undefined) checkRunId(options.runId);
-  const { kysely } = await ctx.db();
+  const { kysely } = store;
   await getDagRow(kysely, dagId);
   const dag = await getSerializedDag(kysely, dagId);
   validateParams(dag.params, conf ?? {});

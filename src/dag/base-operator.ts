@@ -119,20 +119,6 @@ export function validateId(id: unknown, what: string): string {
 export abstract class BaseOperator implements DependencyNode {
   /** Names of fields rendered with templates before execute. */
   static templateFields: readonly string[] = [];
-  /**
-   * Whether this class's execute() may read prev_data_interval_*_success from the context. A class
-   * whose execute() never does says `false` as its own static field; a subclass inherits the
-   * default until it says so itself, since its execute() may read anything (see
-   * mayReadPreviousSuccess in the task runner, which then saves a query per try).
-   */
-  static readonly readsPreviousSuccess: boolean = true;
-  /**
-   * Whether every process this class's execute() starts has ended, or left this process's tree,
-   * by the time it returns. A class that guarantees it says `true` as its own static field; the
-   * task runner then skips its walk of the process tree after a try that ran no other user code.
-   * A subclass inherits the default (false) until it says so itself.
-   */
-  static readonly leavesNoProcesses: boolean = false;
   readonly taskId: string;
   /** The id as given, before a task group prefixed it. */
   readonly localTaskId: string;

@@ -4,6 +4,8 @@
  * DAG files; values are read lazily at validation/serialization time, so install order does not
  * matter as long as it happens before `serialize()`.
  */
+import { DEFAULT_POOL } from '../core/pools.js';
+
 export interface AuthoringDefaults {
   owner: string;
   queue: string;
@@ -18,7 +20,7 @@ export interface AuthoringDefaults {
 const BUILT_IN: AuthoringDefaults = {
   owner: 'airflow',
   queue: 'default',
-  pool: 'default_pool',
+  pool: DEFAULT_POOL,
   retries: 0,
   catchup: true,
   timezone: 'UTC',
@@ -53,7 +55,7 @@ export function authoringDefaultsFromConfig(values: {
   return {
     owner: values.operators.default_owner,
     queue: values.operators.default_queue,
-    pool: 'default_pool',
+    pool: DEFAULT_POOL,
     retries: values.core.default_task_retries,
     catchup: values.scheduler.catchup_by_default,
     timezone: tz.toLowerCase() === 'utc' ? 'UTC' : tz,

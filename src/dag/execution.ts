@@ -25,7 +25,9 @@
  * other DAGs' task states) are injected through `TaskServices`; operators never open the DB.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import type { DagRunState, DagRunType, TaskInstanceState } from '../db/tables.js';
+import type { BashStarter } from './operators/bash-process.js';
+import type { DagRunInfo } from '../core/run-context.js';
+import type { DagRunState, TaskInstanceState } from '../core/states.js';
 import { macros, type Macros } from './macros.js';
 
 /** A special outcome of execute(). */
@@ -120,6 +122,8 @@ export interface TaskServices {
   ): Promise<{ runState: DagRunState | null; taskStates: (TaskInstanceState | null)[] }>;
   /** The state of a whole DAG run of another DAG (used by waitForCompletion). */
   getDagRunState(dagId: string, runId: string): Promise<DagRunState | null>;
+  /** Starts BashOperator commands (the runtime's fast path); absent: a direct spawn from Node. */
+  startBash?: BashStarter;
 }
 
 /** Text lines into the task's log file. */
@@ -156,16 +160,7 @@ export interface TaskInstanceHandle {
   xcom_pull(query?: XComPullQuery | string, key?: string): Promise<unknown>;
 }
 
-export interface DagRunInfo {
-  dagId: string;
-  runId: string;
-  runType: DagRunType;
-  conf: Record<string, unknown>;
-  logicalDate: Date;
-  dataIntervalStart: Date;
-  dataIntervalEnd: Date;
-  externalTrigger: boolean;
-}
+export type { DagRunInfo } from '../core/run-context.js';
 
 /**
  * What an operator sees while it runs. Names follow Airflow's template context (snake_case) so

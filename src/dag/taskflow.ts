@@ -78,6 +78,7 @@ export class TaskFlowOperator extends BaseOperator {
         cwd: undefined,
         signal: context.signal,
         log: context.log,
+        start: context.services.startBash,
         graceMs: 5000,
       });
       if (code === 99) throw new SkipTask(`Bash command returned exit code 99. Skipping.`);

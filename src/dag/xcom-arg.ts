@@ -1,3 +1,4 @@
+import { RETURN_VALUE_KEY } from '../core/xcom-keys.js';
 import type { BaseOperator, DependencyNode, DependencyTarget } from './base-operator.js';
 import type { TaskContext } from './execution.js';
 
@@ -14,7 +15,7 @@ export class XComArg<T = unknown> implements DependencyNode {
   declare readonly __type?: T;
   constructor(
     readonly operator: BaseOperator,
-    readonly key = 'return_value',
+    readonly key = RETURN_VALUE_KEY,
   ) {}
 
   get<K extends (T extends Record<string, unknown> ? keyof T & string : string)>(
@@ -37,7 +38,7 @@ export class XComArg<T = unknown> implements DependencyNode {
     this.operator.setUpstream(targets);
   }
   describe(): string {
-    return `XComArg(${this.operator.taskId}${this.key === 'return_value' ? '' : `, ${this.key}`})`;
+    return `XComArg(${this.operator.taskId}${this.key === RETURN_VALUE_KEY ? '' : `, ${this.key}`})`;
   }
   /** Pull the value for the running task. */
   resolve(context: TaskContext): Promise<unknown> {

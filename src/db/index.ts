@@ -9,3 +9,12 @@ export {
 } from './migrate.js';
 export type * from './tables.js';
 export { isUniqueViolation } from './unique-violation.js';
+export { taskInstanceStore, type TaskInstanceStore } from './task-store/store.js';
+export type { ClaimTryInfo, XComWrite } from './task-store/try-transactions.js';
+export type { TaskInstanceKeyLike } from './task-store/ti-queries.js';
+export type {
+  ActiveCount,
+  QueueBatchOptions,
+  QueueCandidate,
+  QueueChooser,
+} from './task-store/queue-batch.js';

@@ -15,22 +15,9 @@ type Json = string;
 /** A column the database fills in (autoincrement id). */
 type Id = Generated<number>;
 
-export type TaskInstanceState =
-  | 'scheduled'
-  | 'queued'
-  | 'running'
-  | 'success'
-  | 'failed'
-  | 'up_for_retry'
-  | 'up_for_reschedule'
-  | 'upstream_failed'
-  | 'skipped'
-  | 'removed'
-  | 'restarting'
-  | 'deferred';
-export type DagRunState = 'queued' | 'running' | 'success' | 'failed';
-export type DagRunType = 'scheduled' | 'manual' | 'backfill' | 'dataset_triggered';
-export type JobState = 'running' | 'success' | 'failed' | 'restarting' | 'shutdown';
+import type { DagRunState, DagRunType, JobState, TaskInstanceState } from '../core/states.js';
+
+export type { DagRunState, DagRunType, JobState, TaskInstanceState } from '../core/states.js';
 
 export interface DagTable {
   dag_id: string;

@@ -1,28 +1,13 @@
 import type { MetadataDb } from '../db/index.js';
-import type { TaskInstanceState } from '../db/tables.js';
-import { ConfigError, ConflictError, errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
-import { recordLostTry } from '../task-runner/external-failure.js';
-import { killProcessTree } from '../task-runner/process-tree.js';
+import { ProcessPool, type TaskProcessPool } from '../worker/process-pool.js';
 import type { Executor, ExecutorEvent, TaskInstanceKey, TaskWorkItem } from './executor.js';
-import type { ToParent } from './ipc-protocol.js';
-import { TaskProcess } from './task-process.js';
 
 /**
- * LocalExecutor (core.parallelism tasks at once) and SequentialExecutor (one at a time): each task
- * runs in its own child process, taken from a pool of WARM processes that have already started
- * Node, loaded the runner and the DAG modules and opened the metadata DB, so a task starts with one
- * IPC message instead of a Node start.
- *
- * Isolation choice: a process runs one task at a time and is reused for the next task only while
- * it is clean — the task ended by itself (no timeout, no terminate), left no child processes and no
- * stray handles, its memory is well under --max-old-space-size, and it has run fewer than
- * core.task_runner_max_tasks_per_process tasks (if set). Each try runs on its own copy of the
- * operator, so what one try sets on it never reaches the next (the DAG file's module state does
- * last for the process with core.task_runner_cache_dag_files). Anything else (a crash, an OOM, a
- * process.exit in task code) ends that process only; the executor records the lost try
- * (up_for_retry / failed) and forks a replacement. core.task_runner_warm_processes idle processes
- * are kept ready, so replacing one is off the critical path.
+ * LocalExecutor (core.parallelism tasks at once) and SequentialExecutor (one at a time): each try
+ * runs in a warm task process of this host's process pool (src/worker/process-pool.ts, which also
+ * holds the isolation rules). The executor itself only does what the scheduler needs: it counts
+ * slots and keeps the pool's events until the scheduler drains them.
  */
 export interface LocalExecutorOptions {
   name: 'LocalExecutor' | 'SequentialExecutor';
@@ -39,74 +24,50 @@ export interface LocalExecutorOptions {
   log: Logger;
 }
 
-interface Pending {
-  item: TaskWorkItem;
-}
-
-export function keyString(key: TaskInstanceKey): string {
-  return `${key.dagId}\u0000${key.runId}\u0000${key.taskId}\u0000${key.mapIndex}\u0000${key.tryNumber}`;
-}
+export { keyString } from '../worker/work-item.js';
 
 export class LocalExecutor implements Executor {
   readonly name: string;
-  private readonly processes = new Set<TaskProcess>();
-  private readonly pending: Pending[] = [];
+  private readonly pool: TaskProcessPool;
   private readonly events: ExecutorEvent[] = [];
   private wakeUp: (() => void) | null = null;
   /** A finished event waits in `events` (the ones worth waking the scheduler for). */
   private finishedPending = false;
-  private started = false;
-  private stopping = false;
-  /** Task processes that died before saying ready, in a row; forks back off while > 0. */
-  private bootFailures = 0;
-  private lastFatal: string | null = null;
-  private forkAllowedAt = 0;
-  private topUpTimer: NodeJS.Timeout | null = null;
 
   constructor(private readonly options: LocalExecutorOptions) {
     this.name = options.name;
+    this.pool = new ProcessPool({
+      size: options.parallelism,
+      warmProcesses: options.warmProcesses,
+      maxOldSpaceSizeMb: options.maxOldSpaceSizeMb,
+      maxTasksPerProcess: options.maxTasksPerProcess,
+      baseLogFolder: options.baseLogFolder,
+      killGraceMs: options.killGraceMs,
+      env: options.env,
+      executorClass: options.name,
+      name: options.name,
+      db: options.db,
+      log: options.log,
+      onEvent: (event) => this.emit(event),
+    });
   }
 
   get openSlots(): number {
-    return Math.max(0, this.options.parallelism - this.busyCount() - this.pending.length);
+    return Math.max(0, this.options.parallelism - this.pool.active);
   }
 
   /** Task processes alive right now (busy or idle), for tests and diagnostics. */
   get processIds(): number[] {
-    return [...this.processes].filter((p) => p.state !== 'gone').map((p) => p.pid);
+    return this.pool.processIds;
   }
 
-  async start(): Promise<void> {
-    if (this.started) return;
-    this.started = true;
-    this.topUp();
-    // Wait for the first warm process so the first task does not pay for the fork; a process that
-    // cannot start at all (unreachable DB, broken install) is a configuration problem to report now.
-    if (this.options.warmProcesses > 0) {
-      await this.waitUntil(() => this.idle().length > 0 || this.stopping || this.bootFailures > 0, 60_000);
-      if (this.idle().length === 0 && this.bootFailures > 0) {
-        await this.stop(0);
-        throw new ConfigError(
-          `${this.name}: task processes cannot start: ${this.lastFatal ?? 'they exit during start-up'}`,
-        );
-      }
-    }
+  start(): Promise<void> {
+    return this.pool.start();
   }
 
   async queue(item: TaskWorkItem): Promise<void> {
-    if (!this.started) throw new ConflictError(`${this.name} was not started`);
-    if (this.stopping) throw new ConflictError(`${this.name} is stopping and takes no more tasks`);
-    const k = keyString(item.key);
-    if (
-      this.pending.some((p) => keyString(p.item.key) === k) ||
-      [...this.processes].some((p) => p.task && keyString(p.task) === k && p.state === 'busy')
-    ) {
-      throw new ConflictError(
-        `Task instance ${item.key.dagId}.${item.key.taskId} (${item.key.runId}, try ${item.key.tryNumber}) is already queued or running`,
-      );
-    }
-    this.pending.push({ item });
-    this.dispatch();
+    // The outcome arrives as a `finished` event (onEvent); the promise adds nothing here.
+    void this.pool.run(item);
   }
 
   drainEvents(): ExecutorEvent[] {
@@ -130,48 +91,12 @@ export class LocalExecutor implements Executor {
     });
   }
 
-  async terminate(key: TaskInstanceKey): Promise<void> {
-    const k = keyString(key);
-    const idx = this.pending.findIndex((p) => keyString(p.item.key) === k);
-    if (idx >= 0) {
-      this.pending.splice(idx, 1);
-      this.emit({ type: 'finished', key, exitCode: null, signal: 'SIGTERM' });
-      return;
-    }
-    const proc = [...this.processes].find((p) => p.state === 'busy' && p.task && keyString(p.task) === k);
-    if (proc) await this.terminateProcess(proc, 'The task was terminated by the executor');
+  terminate(key: TaskInstanceKey): Promise<void> {
+    return this.pool.terminate(key);
   }
 
-  async stop(graceMs: number): Promise<void> {
-    this.stopping = true;
-    if (this.topUpTimer) clearTimeout(this.topUpTimer);
-    this.pending.splice(0, this.pending.length);
-    for (const p of this.idle()) p.send({ type: 'shutdown' });
-    await this.waitUntil(() => this.busyCount() === 0, graceMs);
-    await Promise.all(
-      [...this.processes]
-        .filter((p) => p.state === 'busy')
-        .map((p) => this.terminateProcess(p, 'The executor is stopping')),
-    );
-    for (const p of this.processes) if (p.state !== 'gone') await killProcessTree(p.pid, 1000);
-    this.processes.clear();
-  }
-
-  // ---- internals ----
-
-  private busyCount(): number {
-    return [...this.processes].filter((p) => p.state === 'busy').length;
-  }
-
-  /** Idle processes, most recently used first (its caches are the warmest). */
-  private idle(): TaskProcess[] {
-    return [...this.processes]
-      .filter((p) => p.state === 'idle')
-      .sort((a, b) => b.taskStartedAt - a.taskStartedAt);
-  }
-
-  private starting(): number {
-    return [...this.processes].filter((p) => p.state === 'starting').length;
+  stop(graceMs: number): Promise<void> {
+    return this.pool.stop(graceMs);
   }
 
   /**
@@ -185,199 +110,5 @@ export class LocalExecutor implements Executor {
     const wake = this.wakeUp;
     this.wakeUp = null;
     wake?.();
-  }
-
-  /** Hand pending tasks to idle processes; fork more when short (never above parallelism busy). */
-  private dispatch(): void {
-    while (this.pending.length > 0 && this.busyCount() < this.options.parallelism) {
-      const proc = this.idle()[0];
-      if (!proc) break;
-      const next = this.pending.shift()!;
-      proc.state = 'busy';
-      proc.task = next.item.key;
-      proc.reportedDone = false;
-      proc.taskStartedAt = Date.now();
-      if (
-        !proc.send({
-          type: 'run',
-          key: next.item.key,
-          fileloc: next.item.fileloc,
-          queuedTi: next.item.queuedTi,
-        })
-      ) {
-        // It died between idle and now; its exit handler cleans up. Put the task back.
-        proc.task = null;
-        this.pending.unshift(next);
-        proc.state = 'gone';
-        this.processes.delete(proc);
-        continue;
-      }
-      this.armWatchdog(proc, next.item);
-      this.emit({ type: 'started', key: next.item.key, pid: proc.pid, hostname: proc.hostname });
-    }
-    this.topUp();
-  }
-
-  /** Keep enough processes starting/idle for the pending work plus the warm reserve. */
-  private topUp(): void {
-    if (this.stopping || !this.started) return;
-    const wait = this.forkAllowedAt - Date.now();
-    if (wait > 0) {
-      // Task processes keep dying at start (DB unreachable, broken install): retry later, not in a loop.
-      this.topUpTimer ??= setTimeout(() => {
-        this.topUpTimer = null;
-        this.topUp();
-      }, wait);
-      this.topUpTimer.unref();
-      return;
-    }
-    const busy = this.busyCount();
-    // The warm reserve only covers free slots: with every slot busy, the next task goes to the
-    // process that finishes first, so more idle processes would only be started to wait.
-    const free = Math.max(0, this.options.parallelism - busy);
-    const wantedIdle = Math.min(free, this.pending.length + this.options.warmProcesses);
-    for (let i = this.idle().length + this.starting(); i < wantedIdle; i++) this.fork();
-  }
-
-  private fork(): void {
-    const proc = new TaskProcess({
-      env: {
-        ...this.options.env,
-        UPDRAFT_EXECUTOR_CLASS: this.name,
-        UPDRAFT_TASK_PROCESS_MAX_TASKS: String(this.options.maxTasksPerProcess),
-        UPDRAFT_TASK_PROCESS_HEAP_MB: String(this.options.maxOldSpaceSizeMb),
-      },
-      maxOldSpaceSizeMb: this.options.maxOldSpaceSizeMb,
-      onMessage: (p, m) => this.onMessage(p, m),
-      onExit: (p, code, signal) => this.onExit(p, code, signal),
-      onOutput: (p, line) => this.options.log.debug(`task process ${p.pid}: ${line}`),
-    });
-    this.processes.add(proc);
-  }
-
-  private onMessage(proc: TaskProcess, message: ToParent): void {
-    switch (message.type) {
-      case 'ready':
-        this.bootFailures = 0;
-        this.forkAllowedAt = 0;
-        proc.startedOk = true;
-        proc.hostname = message.hostname;
-        if (proc.state === 'starting') proc.state = 'idle';
-        if (this.stopping) proc.send({ type: 'shutdown' });
-        this.dispatch();
-        return;
-      case 'done': {
-        proc.reportedDone = true;
-        this.clearWatchdog(proc);
-        const finished: ExecutorEvent = {
-          type: 'finished',
-          key: message.key,
-          exitCode: message.ran && message.state !== null ? 0 : 1,
-          signal: null,
-          state: message.state,
-          ran: message.ran,
-        };
-        if (!message.ran)
-          this.options.log.warn(
-            `Task ${message.key.dagId}.${message.key.taskId} was not run: ${message.message ?? ''}`,
-          );
-        if (message.reusable && !proc.terminating && !this.stopping) {
-          proc.state = 'idle';
-          proc.task = null;
-        } else {
-          proc.state = 'retiring';
-          proc.send({ type: 'shutdown' });
-        }
-        this.emit(finished);
-        this.dispatch();
-        return;
-      }
-      case 'fatal':
-        this.lastFatal = message.message;
-        this.options.log.error(`Task process ${proc.pid} failed: ${message.message}`);
-        return;
-    }
-  }
-
-  private onExit(proc: TaskProcess, code: number | null, signal: NodeJS.Signals | null): void {
-    const diedStarting = proc.startedOk === false;
-    this.processes.delete(proc);
-    this.clearWatchdog(proc);
-    if (diedStarting && !this.stopping) {
-      this.bootFailures += 1;
-      const delay = Math.min(30_000, 250 * 2 ** Math.min(this.bootFailures, 7));
-      this.forkAllowedAt = Date.now() + delay;
-      this.options.log.error(
-        `A task process exited during start-up (code ${String(code)}, signal ${String(signal)}); next start in ${delay} ms`,
-      );
-    }
-    const key = proc.task;
-    if (key && !proc.reportedDone) {
-      // The process died while running a task: record the lost try, then report it.
-      const why = proc.timedOut
-        ? `Timeout: the task ran longer than its executionTimeout and did not stop; its process (pid ${proc.pid}) was killed`
-        : signal
-          ? `The task process (pid ${proc.pid}) was killed by ${signal}${signal === 'SIGABRT' || signal === 'SIGKILL' ? ' (out of memory or killed)' : ''}`
-          : `The task process (pid ${proc.pid}) exited with code ${String(code)} before the task finished${code === 134 ? ' (JavaScript heap out of memory)' : ''}`;
-      this.options.log.warn(`${key.dagId}.${key.taskId} (${key.runId}): ${why}`);
-      void this.recordLost(key, why).then((state) => {
-        this.emit({ type: 'finished', key, exitCode: code, signal, state, ran: true });
-      });
-    }
-    this.dispatch();
-  }
-
-  private armWatchdog(proc: TaskProcess, item: TaskWorkItem): void {
-    if (item.executionTimeoutMs === null || item.executionTimeoutMs <= 0) return;
-    // The runner enforces the timeout itself; this is the backstop for a task that blocks the
-    // event loop (a synchronous endless loop), where no timer inside the process can run.
-    const after = item.executionTimeoutMs + Math.max(this.options.killGraceMs, 5000) + 5000;
-    proc.watchdog = setTimeout(() => {
-      if (proc.state !== 'busy' || proc.reportedDone) return;
-      this.options.log.warn(
-        `${item.key.dagId}.${item.key.taskId}: no answer ${after / 1000} s after start with executionTimeout ${item.executionTimeoutMs! / 1000} s; killing its process`,
-      );
-      proc.timedOut = true;
-      void killProcessTree(proc.pid, 1000);
-    }, after);
-    proc.watchdog.unref();
-  }
-
-  private clearWatchdog(proc: TaskProcess): void {
-    if (proc.watchdog) clearTimeout(proc.watchdog);
-    proc.watchdog = null;
-  }
-
-  private async recordLost(key: TaskInstanceKey, why: string): Promise<TaskInstanceState | null> {
-    try {
-      const db = await this.options.db();
-      return await recordLostTry(db.kysely, key, why, this.options.baseLogFolder);
-    } catch (error) {
-      this.options.log.error(
-        `Could not record the end of ${key.dagId}.${key.taskId}: ${errorMessage(error)}`,
-      );
-      return null;
-    }
-  }
-
-  private async terminateProcess(proc: TaskProcess, reason: string): Promise<void> {
-    proc.terminating = true;
-    proc.send({ type: 'terminate', reason });
-    // The runner aborts the task and records its end; if it does not within the grace, kill it all.
-    const settled = await this.waitUntil(
-      () => proc.reportedDone || proc.state === 'gone',
-      this.options.killGraceMs,
-    );
-    if (!settled || proc.state !== 'gone')
-      await killProcessTree(proc.pid, Math.min(this.options.killGraceMs, 5000));
-  }
-
-  private async waitUntil(condition: () => boolean, timeoutMs: number): Promise<boolean> {
-    const deadline = Date.now() + timeoutMs;
-    while (!condition()) {
-      if (Date.now() >= deadline) return false;
-      await new Promise((r) => setTimeout(r, 10));
-    }
-    return true;
   }
 }

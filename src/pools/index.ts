@@ -7,7 +7,8 @@ import { SHORT_TEXT_LEN } from '../db/migrations/column-types.js';
  * Pools cap how many task instances run at once across DAGs. `default_pool` (128 slots, seeded by
  * migration 0001) holds every task without a pool and cannot be deleted. Slots -1 means unlimited.
  */
-export const DEFAULT_POOL = 'default_pool';
+export { DEFAULT_POOL } from '../core/pools.js';
+import { DEFAULT_POOL } from '../core/pools.js';
 
 export interface PoolInfo {
   name: string;

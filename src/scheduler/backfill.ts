@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import { createDagRun } from '../dag-runs/create-dag-run.js';
 import { getSerializedDag } from '../dag-runs/load-dag.js';
-import type { OpsContext } from '../dag-runs/types.js';
+import type { MetadataDb } from '../db/index.js';
 import type { Database, DagRunRow } from '../db/tables.js';
 import { ValidationError } from '../errors.js';
 import { dagTimetable, restrictionOf, runsBetween, type NextRunInfo } from '../timetables/index.js';
@@ -30,13 +30,13 @@ export interface BackfillPlan {
  * that the scheduler then runs like any other (maxActiveRuns applies).
  */
 export async function backfill(
-  ctx: OpsContext,
+  store: MetadataDb,
   dagId: string,
   options: BackfillOptions,
 ): Promise<BackfillPlan> {
   if (options.end < options.start)
     throw new ValidationError('backfill: the end date is before the start date');
-  const { kysely } = await ctx.db();
+  const { kysely } = store;
   const dag = await getSerializedDag(kysely, dagId);
   if (!dag.schedule)
     throw new ValidationError(

@@ -99,7 +99,7 @@ export async function testDag(
           ownsProcess: false,
           echo: options.echo,
           executorClass: 'DagTest',
-          services: { triggerDagRun: taskTriggerService(ctx) },
+          services: { triggerDagRun: taskTriggerService(await ctx.db()) },
         },
       );
     }

@@ -2,7 +2,7 @@ import { sql, type Kysely } from 'kysely';
 import type { Database, DagRunRow, TaskInstanceState } from '../db/tables.js';
 import { insertTaskInstances } from '../dag-runs/create-dag-run.js';
 import type { Logger } from '../log.js';
-import { SKIPMIXIN_KEY, type SkipMixinValue } from '../task-runner/xcom-store.js';
+import { SKIPMIXIN_KEY, type SkipMixinValue } from '../core/xcom-keys.js';
 import type { CachedDag } from './dag-cache.js';
 import { evaluateRun, type TiChange, type TiView } from './evaluate-run.js';
 import { expandPlaceholder, mappedLength } from './expand-mapped.js';

@@ -2,13 +2,13 @@ import { hostname as osHostname } from 'node:os';
 import type { Kysely } from 'kysely';
 import type { AppContext } from '../context.js';
 import { DagProcessor } from '../dag-processing/processor.js';
-import type { MetadataDb } from '../db/index.js';
+import { taskInstanceStore, type MetadataDb } from '../db/index.js';
 import type { Database, DagRunRow } from '../db/tables.js';
 import type { Executor } from '../executors/executor.js';
 import { errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 import { DagRunCreator } from './create-runs.js';
-import { runContextColumns, type RunContextColumns } from '../dag-runs/run-info.js';
+import { runContextColumns, type RunContextColumns } from '../core/run-context.js';
 import { DagCache } from './dag-cache.js';
 import { createExecutor } from '../executors/index.js';
 import {
@@ -138,6 +138,7 @@ export class Scheduler {
     const dags = new DagCache(db);
     const creator = new DagRunCreator(db, dags);
     const skipLocked = metadata.capabilities.skipLocked && v.scheduler.use_row_level_locking;
+    const taskStore = taskInstanceStore(metadata);
     const heartbeatMs = v.scheduler.scheduler_heartbeat_sec * 1000;
     const idleMs = Math.max(10, v.scheduler.scheduler_idle_sleep_time * 1000);
     const health: Omit<HealthOptions, 'now'> = {
@@ -291,11 +292,10 @@ export class Scheduler {
         }
         lap('evaluate');
 
-        const queued = await queueScheduledTasks(db, executor, dags, {
+        const queued = await queueScheduledTasks(taskStore, executor, dags, {
           now: Date.now(),
           jobId: job.id,
           skipLocked,
-          batches: metadata.batches,
           runContext: (dagId, runId) => runContexts.get(runKey(dagId, runId)),
           log: this.log,
         });

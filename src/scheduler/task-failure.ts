@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { SerializedTask } from '../dag/serialized.js';
 import type { Database, TaskInstanceRow, TaskInstanceState } from '../db/tables.js';
-import { canRetry, nextRetryAt } from '../task-runner/retry-policy.js';
+import { canRetry, nextRetryAt } from '../core/retry-policy.js';
 
 /**
  * A try ended without the runner recording it (zombie, lost process): up_for_retry when tries

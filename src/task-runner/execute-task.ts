@@ -1,7 +1,7 @@
 import { TimeoutError, errorMessage } from '../errors.js';
 import { isFailNow, isReschedule, isSkip, runWithContext, type TaskContext } from '../dag/execution.js';
 import type { BaseOperator } from '../dag/base-operator.js';
-import { killTrees, listTaskProcesses } from './process-tree.js';
+import { killTrees, listTaskProcesses } from '../worker/process-tree.js';
 
 /**
  * Run one operator's execute() under the runner's rules, and classify how it ended.
@@ -31,7 +31,7 @@ export interface ExecuteOptions {
   ownsProcess: boolean;
   /**
    * No user code ran in this try so far and the operator's class declares that its execute()
-   * leaves no process behind (BaseOperator.leavesNoProcesses): the look for leftover processes
+   * leaves no process behind (its operator hint leavesNoProcesses): the look for leftover processes
    * after a normal end is skipped.
    */
   leavesNoProcesses?: boolean;

@@ -1,10 +1,14 @@
 import type { Kysely } from 'kysely';
 import type { Database, TaskInstanceState } from '../db/tables.js';
-import { canRetry, nextRetryAt } from './retry-policy.js';
+import { canRetry, nextRetryAt } from '../core/retry-policy.js';
 import { openTaskLogger, taskLogPath } from './task-log.js';
-import { finishTaskInstance, readTaskInstance, type TaskInstanceKeyLike } from './ti-store.js';
+import {
+  finishTaskInstance,
+  readTaskInstance,
+  type TaskInstanceKeyLike,
+} from '../db/task-store/ti-queries.js';
 import { retrySettingsFromSerialized } from './run-task-instance.js';
-import { endTaskJob } from './job-heartbeat.js';
+import { endTaskJob } from '../db/task-store/job-queries.js';
 
 /**
  * The task process died without recording how the try ended (killed by the OOM limit, a crash,

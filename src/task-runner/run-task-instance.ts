@@ -2,24 +2,25 @@ import { hostname as osHostname, userInfo } from 'node:os';
 import { sql, type Kysely } from 'kysely';
 import type { Database, DagRunRow, TaskInstanceState, TaskInstanceUpdate } from '../db/tables.js';
 import type { MetadataDb } from '../db/index.js';
-import type { DialectName } from '../db/connection-url.js';
 import type { UpdraftConfig } from '../config/schema.js';
 import type { Fernet } from '../security/fernet.js';
 import { errorMessage } from '../errors.js';
 import { createTaskContext, type DagRunInfo, type TaskContext, type TaskServices } from '../dag/execution.js';
-import { dagRunInfo, type RunContextColumns } from '../dag-runs/run-info.js';
+import { dagRunInfo, type RunContextColumns } from '../core/run-context.js';
 import type { BaseOperator, TaskCallback } from '../dag/base-operator.js';
 import { serializeParams, validateParams } from '../dag/params.js';
 import { executeOperator, type ExecutionOutcome } from './execute-task.js';
 import { loadTask, type LoadedTask } from './load-task.js';
 import { renderTaskFields } from './render.js';
-import { canRetry, nextRetryAt, type RetrySettings } from './retry-policy.js';
+import { canRetry, nextRetryAt, type RetrySettings } from '../core/retry-policy.js';
 import { openTaskLogger, taskLogPath, type TaskLogger } from './task-log.js';
-import { firstRescheduleStart, readTaskInstance, recordReschedule } from './ti-store.js';
-import { endTaskJob, startHeartbeat } from './job-heartbeat.js';
-import { claimTry, finishTry, type XComWrite } from './try-transactions.js';
+import { firstRescheduleStart, readTaskInstance, recordReschedule } from '../db/task-store/ti-queries.js';
+import { startHeartbeat } from './job-heartbeat.js';
+import { taskInstanceStore, type TaskInstanceStore, type XComWrite } from '../db/index.js';
 import { queryTemplate } from '../db/query-template.js';
-import { createXComBackend, RETURN_VALUE_KEY, SKIPMIXIN_KEY, type SkipMixinValue } from './xcom-store.js';
+import { createXComBackend } from '../db/task-store/xcom-store.js';
+import { operatorHints } from '../dag/operator-hints.js';
+import { RETURN_VALUE_KEY, SKIPMIXIN_KEY, type SkipMixinValue } from '../core/xcom-keys.js';
 import { createTaskServices } from './task-services.js';
 
 /**
@@ -144,11 +145,10 @@ export async function runTaskInstance(request: TaskRunRequest, deps: RunnerDeps)
     startDate,
     maxTries: ti.maxTries,
   });
-  const jobId = await claimTry(db, key, {
+  const store = taskInstanceStore(deps.db);
+  const jobId = await store.claimTry(key, {
     ...who,
     startDate,
-    dialect: deps.db.dialect,
-    batches: deps.db.batches,
     renderedFields: prepared.ok ? prepared.rendered : null,
   });
   if (jobId === null) {
@@ -161,8 +161,7 @@ export async function runTaskInstance(request: TaskRunRequest, deps: RunnerDeps)
   }
   log.openFile();
   const heartbeat = startHeartbeat({
-    db,
-    jobId,
+    beat: () => store.heartbeat(jobId),
     intervalMs: deps.config.scheduler.job_heartbeat_sec * 1000,
     stillOurs: async () => {
       const now = await readTaskInstance(db, key);
@@ -183,7 +182,7 @@ export async function runTaskInstance(request: TaskRunRequest, deps: RunnerDeps)
     startDate,
     maxTries: ti.maxTries,
     jobId,
-    dialect: deps.db.dialect,
+    store,
     jobEnded: false,
     callbackRan: false,
     stopWatching: () => heartbeat.stop(),
@@ -221,7 +220,7 @@ export async function runTaskInstance(request: TaskRunRequest, deps: RunnerDeps)
     heartbeat.stop();
     deps.signal?.removeEventListener('abort', onOuterAbort);
     if (!rs.jobEnded)
-      await endTaskJob(db, jobId, state === 'failed' ? 'failed' : 'success').catch(() => undefined);
+      await store.endJob(jobId, state === 'failed' ? 'failed' : 'success').catch(() => undefined);
     log.close();
   }
   return { ran: true, state, tainted, leftNoProcesses, logPath, error: errorText };
@@ -233,7 +232,7 @@ interface RunState {
   startDate: number;
   maxTries: number;
   jobId: number;
-  dialect: DialectName;
+  store: TaskInstanceStore;
   /** The job row was closed together with the final state. */
   jobEnded: boolean;
   /** A success/retry/failure callback ran: user code that may have started processes. */
@@ -314,7 +313,7 @@ async function executeAndRecord(
     settleGraceMs: Math.min(deps.config.core.killed_task_cleanup_time * 1000, 5000),
     log: rs.log,
     ownsProcess: deps.ownsProcess,
-    leavesNoProcesses: !userCodeRan && ownClassDeclares(operator, 'leavesNoProcesses') === true,
+    leavesNoProcesses: !userCodeRan && operatorHints(operator).leavesNoProcesses,
   });
   // Our own final write would look like a change from outside to the next beat.
   rs.stopWatching();
@@ -364,7 +363,7 @@ async function recordOutcome(
   const end = Date.now();
   const duration = (end - rs.startDate) / 1000;
   const finish = (update: TaskInstanceUpdate & { state: TaskInstanceState }, writes: XComWrite[] = []) =>
-    finishTry(db, request, update, { jobId: rs.jobId, xcoms: writes, dialect: rs.dialect }).then((ok) => {
+    rs.store.finishTry(request, update, { jobId: rs.jobId, xcoms: writes }).then((ok) => {
       if (ok) rs.jobEnded = true;
       return ok;
     });
@@ -465,11 +464,10 @@ async function recordFailure(
   const retrying = retryable && retry !== null && canRetry(request.tryNumber, rs.maxTries);
   const state: TaskInstanceState = retrying ? 'up_for_retry' : 'failed';
   const at = retrying ? nextRetryAt(retry, request.tryNumber, end) : null;
-  const ok = await finishTry(
-    db,
+  const ok = await rs.store.finishTry(
     request,
     { state, end_date: end, duration, next_retry_at: at },
-    { jobId: rs.jobId, xcoms: [], dialect: rs.dialect },
+    { jobId: rs.jobId, xcoms: [] },
   );
   if (!ok) return null;
   rs.jobEnded = true;
@@ -565,31 +563,18 @@ export interface PreviousSuccess {
   end: number;
 }
 
-/**
- * A static field as the operator's own class declares it, undefined when only a base class does:
- * such declarations (readsPreviousSuccess, leavesNoProcesses) describe that class's execute(),
- * which a subclass may override.
- */
-function ownClassDeclares(
-  operator: BaseOperator,
-  field: 'readsPreviousSuccess' | 'leavesNoProcesses',
-): unknown {
-  const cls = operator.constructor as unknown as Record<string, unknown>;
-  return Object.hasOwn(cls, field) ? cls[field] : undefined;
-}
-
 /** The context variables that need the last successful run (read at the start of each try). */
 const PREVIOUS_SUCCESS_VARIABLES = /prev_data_interval_(start|end)_success/;
 
 /**
  * Whether anything in this try can see the previous successful run's interval: only code that
  * reads the context (an operator's own execute(), a callback, a mapped task's expansion) or a
- * templated field that names it. An operator class says its execute() never reads it with its own
- * static `readsPreviousSuccess = false` (a subclass that does not say so again is assumed to).
+ * templated field that names it. An operator class says its execute() never reads it with its
+ * hint readsPreviousSuccess: false (dag/operator-hints.ts; a subclass is assumed to read it).
  * When nothing can see it, the context carries null and the try saves a query.
  */
 export function mayReadPreviousSuccess(operator: BaseOperator): boolean {
-  if (ownClassDeclares(operator, 'readsPreviousSuccess') !== false) return true;
+  if (operatorHints(operator).readsPreviousSuccess) return true;
   if (Object.values(operator.callbacks).some((callback) => typeof callback === 'function')) return true;
   const fields = operator as unknown as Record<string, unknown>;
   return operator.templateFields.some((field) => mentions(fields[field], PREVIOUS_SUCCESS_VARIABLES));

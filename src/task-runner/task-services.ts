@@ -5,7 +5,8 @@ import { getVariable } from '../variables/index.js';
 import { getConnection } from '../connections/index.js';
 import type { Fernet } from '../security/fernet.js';
 import { UsageError } from '../errors.js';
-import { jsonObjectOrNull } from '../json-object.js';
+import { jsonObjectOrNull } from '../core/json-object.js';
+import { startBash } from '../worker/bash-starter.js';
 
 /**
  * The database-backed services a running task may use (TaskServices in dag/execution.ts).
@@ -27,6 +28,7 @@ export function createTaskServices(input: TaskServicesInput): TaskServices {
   const env = input.env ?? process.env;
   return {
     xcom: input.xcom,
+    startBash,
     getVariable: (key) => getVariable(input.store, fernet, key, env),
     async getConnection(connId) {
       const c = await getConnection(input.store, fernet, connId, env);

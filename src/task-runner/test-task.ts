@@ -10,7 +10,7 @@ import { executeOperator, type ExecutionOutcome } from './execute-task.js';
 import { loadTask } from './load-task.js';
 import { renderTaskFields } from './render.js';
 import { openTaskLogger, type TaskLogger } from './task-log.js';
-import { dagRunInfo } from '../dag-runs/run-info.js';
+import { dagRunInfo } from '../core/run-context.js';
 import { buildContext } from './run-task-instance.js';
 
 /**

@@ -5,15 +5,13 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  bashLauncherPids,
   spawnBashDirectly,
-  startBash,
-  warmBashLauncher,
   type BashProcess,
   type BashStartOptions,
 } from '../../src/dag/operators/bash-process.js';
-import { listTaskProcesses } from '../../src/task-runner/process-tree.js';
-import { BashLauncher } from '../../src/dag/operators/bash-launcher.js';
+import { bashLauncherPids, startBash, warmBashLauncher } from '../../src/worker/bash-starter.js';
+import { listTaskProcesses } from '../../src/worker/process-tree.js';
+import { BashLauncher } from '../../src/worker/bash-launcher.js';
 
 /**
  * The resident bash launcher must be indistinguishable from a direct spawn for the command:
@@ -214,8 +212,8 @@ describe('bash launcher', () => {
 
   it('a second copy of the module (a DAG importing its own install) registers its launcher too', async () => {
     const copy = (await import(
-      '../../src/dag/operators/bash-launcher.ts?second-copy' as string
-    )) as typeof import('../../src/dag/operators/bash-launcher.js');
+      '../../src/worker/bash-launcher.ts?second-copy' as string
+    )) as typeof import('../../src/worker/bash-launcher.js');
     expect(copy.BashLauncher).not.toBe(BashLauncher);
     const copyLauncher = copy.BashLauncher.start();
     await copyLauncher.whenSettled();
@@ -244,7 +242,7 @@ describe('bash launcher', () => {
     await writeFile(path.join(fakeDir, 'bash'), `#!/bin/sh\necho started >> ${counter}\nexit 2\n`, {
       mode: 0o755,
     });
-    const entry = new URL('../../dist/dag/operators/bash-process.js', import.meta.url).href;
+    const entry = new URL('../../dist/worker/bash-starter.js', import.meta.url).href;
     const script = `
       const { startBash, warmBashLauncher } = await import(${JSON.stringify(entry)});
       const env = { PATH: '/usr/bin:/bin' };
@@ -274,7 +272,7 @@ describe('bash launcher', () => {
     const marker = path.join(home, 'sourced');
     await mkdir(home, { recursive: true });
     await writeFile(path.join(home, '.bashrc'), `echo sourced >> ${marker}\nexport FROM_BASHRC=1\n`);
-    const entry = new URL('../../dist/dag/operators/bash-process.js', import.meta.url).href;
+    const entry = new URL('../../dist/worker/bash-starter.js', import.meta.url).href;
     const script = `
       const { startBash, warmBashLauncher, bashLauncherPids } = await import(${JSON.stringify(entry)});
       await warmBashLauncher();
@@ -295,7 +293,7 @@ describe('bash launcher', () => {
   });
 
   it('a process that runs one command never starts a launcher; the second command starts one', async () => {
-    const entry = new URL('../../dist/dag/operators/bash-process.js', import.meta.url).href;
+    const entry = new URL('../../dist/worker/bash-starter.js', import.meta.url).href;
     const script = `
       const { startBash, bashLauncherPids } = await import(${JSON.stringify(entry)});
       const parentOf = async () => {

@@ -17,8 +17,8 @@ import type { ProvisionResult } from '../../dist/provision/index.js';
  */
 const run = promisify(execFile);
 const FIXTURES = join(REPO_ROOT, 'test/provision/fixtures');
-/** LocalExecutor by default; UPDRAFT_E2E_EXECUTOR=CeleryExecutor adds the worker unit. */
-const EXECUTOR = process.env['UPDRAFT_E2E_EXECUTOR'] ?? 'LocalExecutor';
+/** CeleryExecutor with the worker unit by default; UPDRAFT_E2E_EXECUTOR=LocalExecutor runs without it. */
+const EXECUTOR = process.env['UPDRAFT_E2E_EXECUTOR'] ?? 'CeleryExecutor';
 let stackFile: string;
 
 interface TestHost {
@@ -33,12 +33,29 @@ let host: RemoteHost;
 const stackName = `e2e-${process.pid}`;
 
 function provisionArgs(extra: string[] = []): string[] {
-  return [UPDRAFT_BIN, 'provision', '--host', th.address, '--user', 'root', '--key', th.keyFile, '--stack', stackFile, '--name', stackName, '--json', ...extra];
+  return [
+    UPDRAFT_BIN,
+    'provision',
+    '--host',
+    th.address,
+    '--user',
+    'root',
+    '--key',
+    th.keyFile,
+    '--stack',
+    stackFile,
+    '--name',
+    stackName,
+    '--json',
+    ...extra,
+  ];
 }
 
 async function provisionCli(extra: string[] = []): Promise<ProvisionResult> {
   const env = { ...process.env, UPDRAFT_HOME: home };
-  const r = await run('node', provisionArgs(extra), { env, maxBuffer: 64 << 20 }).catch((e: { stdout: string; stderr: string }) => e);
+  const r = await run('node', provisionArgs(extra), { env, maxBuffer: 64 << 20 }).catch(
+    (e: { stdout: string; stderr: string }) => e,
+  );
   try {
     return JSON.parse(r.stdout) as ProvisionResult;
   } catch {
@@ -47,14 +64,21 @@ async function provisionCli(extra: string[] = []): Promise<ProvisionResult> {
 }
 
 async function adminPassword(): Promise<string> {
-  const s = JSON.parse(await readFile(join(home, 'stacks', stackName, 'secrets.json'), 'utf8')) as { admin_password: string };
+  const s = JSON.parse(await readFile(join(home, 'stacks', stackName, 'secrets.json'), 'utf8')) as {
+    admin_password: string;
+  };
   return s.admin_password;
 }
 
 async function api(method: string, path: string, body?: unknown, auth = true): Promise<Response> {
   const headers: Record<string, string> = { 'content-type': 'application/json' };
-  if (auth) headers['authorization'] = 'Basic ' + Buffer.from(`admin:${await adminPassword()}`).toString('base64');
-  return fetch(`http://${th.address}:8080/api/v1${path}`, { method, headers, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
+  if (auth)
+    headers['authorization'] = 'Basic ' + Buffer.from(`admin:${await adminPassword()}`).toString('base64');
+  return fetch(`http://${th.address}:8080/api/v1${path}`, {
+    method,
+    headers,
+    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+  });
 }
 
 async function sh(command: string): Promise<string> {
@@ -65,8 +89,15 @@ beforeAll(async () => {
   home = await mkdtemp(join(tmpdir(), 'updraft-e2e-'));
   stackFile = join(home, 'stack.yaml');
   const fixture = await readFile(join(FIXTURES, 'e2e-stack.yaml'), 'utf8');
-  await writeFile(stackFile, fixture.replace('executor: LocalExecutor', `executor: ${EXECUTOR}`).replace('dags: ./dags', `dags: ${join(FIXTURES, 'dags')}`));
-  const { stdout } = await run('node', [join(REPO_ROOT, 'scripts/test-host.mjs'), 'create', '--json'], { maxBuffer: 8 << 20 });
+  await writeFile(
+    stackFile,
+    fixture
+      .replace('executor: CeleryExecutor', `executor: ${EXECUTOR}`)
+      .replace('dags: ./dags', `dags: ${join(FIXTURES, 'dags')}`),
+  );
+  const { stdout } = await run('node', [join(REPO_ROOT, 'scripts/test-host.mjs'), 'create', '--json'], {
+    maxBuffer: 8 << 20,
+  });
   th = JSON.parse(stdout) as TestHost;
 });
 
@@ -84,9 +115,25 @@ describe('updraft provision on a fresh Debian 12 host', () => {
     expect(result.os).toBe('debian12');
     expect(result.changed).toBeGreaterThan(10);
     expect(result.url).toBe(`http://${th.address}:8080`);
-    expect(result.steps.map((s) => s.id)).toEqual(['redis', 'database-server', 'database', 'node', 'orchestrator', 'config', 'services']);
-    host = await connectSsh({ address: th.address, port: 22, user: 'root', keyFile: th.keyFile, knownHostsFile: join(home, 'known_hosts') });
-    const health = (await (await fetch(`${result.url}/api/v1/health`)).json()) as { scheduler: { status: string } };
+    expect(result.steps.map((s) => s.id)).toEqual([
+      'redis',
+      'database-server',
+      'database',
+      'node',
+      'orchestrator',
+      'config',
+      'services',
+    ]);
+    host = await connectSsh({
+      address: th.address,
+      port: 22,
+      user: 'root',
+      keyFile: th.keyFile,
+      knownHostsFile: join(home, 'known_hosts'),
+    });
+    const health = (await (await fetch(`${result.url}/api/v1/health`)).json()) as {
+      scheduler: { status: string };
+    };
     expect(health.scheduler.status).toBe('healthy');
   });
 
@@ -104,10 +151,15 @@ describe('updraft provision on a fresh Debian 12 host', () => {
       state = ((await runRes.json()) as { state: string }).state;
     }
     expect(state).toBe('success');
-    const tis = (await (await api('GET', `/dags/provision_smoke/dagRuns/${encodeURIComponent(dag_run_id)}/taskInstances`)).json()) as {
+    const tis = (await (
+      await api('GET', `/dags/provision_smoke/dagRuns/${encodeURIComponent(dag_run_id)}/taskInstances`)
+    ).json()) as {
       task_instances: { task_id: string; state: string }[];
     };
-    expect(tis.task_instances.map((t) => `${t.task_id}:${t.state}`).sort()).toEqual(['hello:success', 'runs_as_airflow:success']);
+    expect(tis.task_instances.map((t) => `${t.task_id}:${t.state}`).sort()).toEqual([
+      'hello:success',
+      'runs_as_airflow:success',
+    ]);
   });
 
   it('leaves the host secured', async () => {
@@ -118,11 +170,15 @@ describe('updraft provision on a fresh Debian 12 host', () => {
     // MySQL: bound to loopback; the airflow user has privileges on airflow.* only.
     expect(await sh(`ss -Hltn 'sport = :3306' | awk '{print $4}'`)).toBe('127.0.0.1:3306');
     const grants = (await sh(`mysql -N -e "SHOW GRANTS FOR 'airflow'@'localhost'"`)).split('\n');
-    expect(grants.filter((g) => !/^GRANT USAGE ON \*\.\* TO/.test(g))).toEqual(["GRANT ALL PRIVILEGES ON `airflow`.* TO `airflow`@`localhost`"]);
+    expect(grants.filter((g) => !/^GRANT USAGE ON \*\.\* TO/.test(g))).toEqual([
+      'GRANT ALL PRIVILEGES ON `airflow`.* TO `airflow`@`localhost`',
+    ]);
     // airflow.cfg: 0600, owned by the service user.
     expect(await sh('stat -c "%a %U %G" /opt/airflow/airflow.cfg')).toBe('600 airflow airflow');
     // Units run as airflow, not root.
-    for (const unit of EXECUTOR === 'CeleryExecutor' ? ['updraft-scheduler', 'updraft-webserver', 'updraft-worker'] : ['updraft-scheduler', 'updraft-webserver']) {
+    for (const unit of EXECUTOR === 'CeleryExecutor'
+      ? ['updraft-scheduler', 'updraft-webserver', 'updraft-worker']
+      : ['updraft-scheduler', 'updraft-webserver']) {
       expect(await sh(`systemctl show -p User --value ${unit}`)).toBe('airflow');
       const pid = await sh(`systemctl show -p MainPID --value ${unit}`);
       expect(await sh(`ps -o user= -p ${pid}`)).toBe('airflow');
@@ -131,7 +187,9 @@ describe('updraft provision on a fresh Debian 12 host', () => {
     const dir = join(home, 'stacks', stackName);
     expect((await stat(dir)).mode & 0o777).toBe(0o700);
     expect((await stat(join(dir, 'secrets.json'))).mode & 0o777).toBe(0o600);
-    const secrets = Object.values(JSON.parse(await readFile(join(dir, 'secrets.json'), 'utf8')) as Record<string, string>);
+    const secrets = Object.values(
+      JSON.parse(await readFile(join(dir, 'secrets.json'), 'utf8')) as Record<string, string>,
+    );
     const { stdout: logs } = await run('sh', ['-c', `cat ${dir}/logs/*.log`], { maxBuffer: 64 << 20 });
     expect(logs.length).toBeGreaterThan(1000);
     for (const s of secrets) expect(logs.includes(s)).toBe(false);
@@ -144,8 +202,22 @@ describe('updraft provision on a fresh Debian 12 host', () => {
     expect(result.steps.every((s) => s.status === 'unchanged')).toBe(true);
   });
 
+  it('works the same through sudo for a non-root login', async () => {
+    const args = provisionArgs(['--check']).map((a) => (a === 'root' ? 'admin' : a));
+    const r = await run('node', args, {
+      env: { ...process.env, UPDRAFT_HOME: home },
+      maxBuffer: 64 << 20,
+    }).catch((e: { stdout: string }) => e);
+    const result = JSON.parse(r.stdout) as ProvisionResult;
+    expect(result.error).toBeUndefined();
+    expect(result.host).toBe(`admin@${th.address}`);
+    expect(result.changed).toBe(0);
+  });
+
   it('check mode on a drifted host shows the diff and changes nothing', async () => {
-    await sh(`sed -i 's/^protected-mode yes/protected-mode no/' /etc/redis/redis.conf && chmod 0644 /opt/airflow/airflow.cfg`);
+    await sh(
+      `sed -i 's/^protected-mode yes/protected-mode no/' /etc/redis/redis.conf && chmod 0644 /opt/airflow/airflow.cfg`,
+    );
     const before = await sh('md5sum /etc/redis/redis.conf; stat -c %a /opt/airflow/airflow.cfg');
     const result = await provisionCli(['--check']);
     expect(result.ok).toBe(true);
@@ -159,15 +231,24 @@ describe('updraft provision on a fresh Debian 12 host', () => {
     // The real run repairs both and restarts what reads them.
     const fixed = await provisionCli();
     expect(fixed.ok).toBe(true);
-    expect(fixed.steps.find((s) => s.id === 'redis')?.changes.map((c) => c.summary)).toEqual(['update content', 'restart (its configuration changed)']);
+    expect(fixed.steps.find((s) => s.id === 'redis')?.changes.map((c) => c.summary)).toEqual([
+      'update content',
+      'restart (its configuration changed)',
+    ]);
     expect(await sh('stat -c %a /opt/airflow/airflow.cfg')).toBe('600');
   });
 
   it('a run killed midway converges when run again', async () => {
     // Take away the runtime and the release so the run has work to do, then kill it mid-upload.
-    await sh('systemctl stop updraft-scheduler updraft-webserver; rm -rf /opt/updraft/node /opt/updraft/node-v* /opt/updraft/current');
+    await sh(
+      'systemctl stop updraft-scheduler updraft-webserver; rm -rf /opt/updraft/node /opt/updraft/node-v* /opt/updraft/current',
+    );
     const env = { ...process.env, UPDRAFT_HOME: home };
-    const child = spawn('node', provisionArgs().filter((a) => a !== '--json'), { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(
+      'node',
+      provisionArgs().filter((a) => a !== '--json'),
+      { env, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     let out = '';
     await new Promise<void>((resolve, reject) => {
       child.stdout.on('data', (d: Buffer) => {

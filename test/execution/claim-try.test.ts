@@ -1,7 +1,6 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openMetadataDb, type MetadataDb } from '../../src/db/index.js';
-import { claimTry, type ClaimTryInfo } from '../../src/task-runner/try-transactions.js';
+import { openMetadataDb, taskInstanceStore, type ClaimTryInfo, type MetadataDb } from '../../src/db/index.js';
 import { BATCH_VARIANTS } from '../support/databases.js';
 import { createExecEnv, DAG_ID, seedDagRun, seedTaskInstance, tiRow, type ExecEnv } from './helpers.js';
 
@@ -28,6 +27,9 @@ describe.each(BATCH_VARIANTS)(
     });
     /** The pool the claim ran on (the batch pool has one connection too). */
     const claimPool = () => (batches ? store.batches! : store.kysely);
+    /** The store's claim, with or without MySQL's statement batches. */
+    const claimTry: ReturnType<typeof taskInstanceStore>['claimTry'] = (key, claimInfo) =>
+      taskInstanceStore(batches ? store : { ...store, batches: null }).claimTry(key, claimInfo);
     afterAll(async () => {
       await store?.close();
       await e?.cleanup();
@@ -40,8 +42,6 @@ describe.each(BATCH_VARIANTS)(
       pid: 4242,
       executorClass: 'LocalExecutor',
       startDate: Date.now(),
-      dialect,
-      batches: batches ? store.batches : null,
       renderedFields: rendered,
     });
 
@@ -80,7 +80,7 @@ describe.each(BATCH_VARIANTS)(
     it('claims a queued try once: the job row, the running TI with that job and the rendered fields, no old XComs', async () => {
       const key = await newTry('echo_ok');
       const jobsBefore = await jobCount();
-      const jobId = await claimTry(store.kysely, key, info());
+      const jobId = await claimTry(key, info());
       expect(jobId).toEqual(expect.any(Number));
       const ti = await tiRow(e.db, key.runId, 'echo_ok');
       expect(ti).toMatchObject({ state: 'running', job_id: jobId, hostname: 'claim-host', pid: 4242 });
@@ -95,7 +95,7 @@ describe.each(BATCH_VARIANTS)(
       expect(await jobCount()).toBe(jobsBefore + 1);
 
       // Claimed already: a second runner gets nothing and writes nothing.
-      expect(await claimTry(store.kysely, key, info({ bashCommand: 'other' }))).toBeNull();
+      expect(await claimTry(key, info({ bashCommand: 'other' }))).toBeNull();
       expect(await jobCount()).toBe(jobsBefore + 1);
       expect((await tiRow(e.db, key.runId, 'echo_ok')).job_id).toBe(jobId);
     });
@@ -108,7 +108,7 @@ describe.each(BATCH_VARIANTS)(
         .where('run_id', '=', key.runId)
         .execute();
       const jobsBefore = await jobCount();
-      expect(await claimTry(store.kysely, key, info(null))).toBeNull();
+      expect(await claimTry(key, info(null))).toBeNull();
       expect(await jobCount()).toBe(jobsBefore);
       expect(await xcomCount(key.runId)).toBe(1);
       expect((await tiRow(e.db, key.runId, 'quick')).state).toBe('success');
@@ -120,7 +120,7 @@ describe.each(BATCH_VARIANTS)(
       // The XCom reset comes after the job row and the claim: make it fail.
       await sql`alter table xcom rename to xcom_away`.execute(e.db.kysely);
       try {
-        await expect(claimTry(store.kysely, key, info())).rejects.toThrow(/xcom/i);
+        await expect(claimTry(key, info())).rejects.toThrow(/xcom/i);
       } finally {
         await sql`alter table xcom_away rename to xcom`.execute(e.db.kysely);
       }
@@ -137,7 +137,7 @@ describe.each(BATCH_VARIANTS)(
       expect((await tiRow(e.db, key.runId, 'echo_ok')).priority_weight).toBe(77);
       for (let i = 0; i < 6; i++) {
         const next = await newTry('echo_ok');
-        const jobId = await claimTry(store.kysely, next, info());
+        const jobId = await claimTry(next, info());
         expect(jobId).toEqual(expect.any(Number));
         expect((await tiRow(e.db, next.runId, 'echo_ok')).job_id).toBe(jobId);
       }

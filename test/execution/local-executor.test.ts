@@ -8,7 +8,7 @@ import {
   type TaskInstanceKey,
 } from '../../src/executors/index.js';
 import type { LocalExecutor } from '../../src/executors/local-executor.js';
-import { isAlive } from '../../src/task-runner/process-tree.js';
+import { isAlive } from '../../src/worker/process-tree.js';
 import { taskLogPath } from '../../src/task-runner/task-log.js';
 import {
   createExecEnv,

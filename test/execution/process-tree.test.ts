@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { once } from 'node:events';
 import { describe, expect, it } from 'vitest';
-import { listDescendants } from '../../src/task-runner/process-tree.js';
+import { listDescendants } from '../../src/worker/process-tree.js';
 
 /**
  * The walk re-reads /proc children files through descriptors it keeps open (process-tree.ts):

@@ -7,7 +7,7 @@ import {
 } from '../../src/task-runner/run-task-instance.js';
 import { BashOperator, FunctionOperator } from '../../src/index.js';
 import { taskLogPath } from '../../src/task-runner/task-log.js';
-import { runContextColumns } from '../../src/dag-runs/run-info.js';
+import { runContextColumns } from '../../src/core/run-context.js';
 import { TEST_DIALECTS } from '../support/databases.js';
 import { setVariable } from '../../src/variables/index.js';
 import { addConnection } from '../../src/connections/index.js';

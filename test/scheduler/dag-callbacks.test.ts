@@ -58,10 +58,10 @@ describe.each(TEST_DIALECTS)('DAG-level callbacks on %s', (dialect) => {
   });
 
   it('runs onSuccessCallback / onFailureCallback once per finished run, with the run in the context', async () => {
-    const ok = await triggerDagRun(h.ctx, 'cb_ok', { conf: '{"who": "ops"}' });
-    const bad = await triggerDagRun(h.ctx, 'cb_bad');
-    const throws = await triggerDagRun(h.ctx, 'cb_throws');
-    const none = await triggerDagRun(h.ctx, 'cb_none');
+    const ok = await triggerDagRun(await h.ctx.db(), 'cb_ok', { conf: '{"who": "ops"}' });
+    const bad = await triggerDagRun(await h.ctx.db(), 'cb_bad');
+    const throws = await triggerDagRun(await h.ctx.db(), 'cb_throws');
+    const none = await triggerDagRun(await h.ctx.db(), 'cb_none');
     h.startScheduler();
     expect((await h.waitForRun('cb_ok', ok.run_id)).state).toBe('success');
     expect((await h.waitForRun('cb_bad', bad.run_id)).state).toBe('failed');
@@ -137,7 +137,7 @@ describe.each(TEST_DIALECTS)('DAG-level callbacks on %s', (dialect) => {
   }, 30_000);
   it('ends a run and records its callback request together, or neither', async () => {
     const db = (await h.ctx.db()).kysely;
-    const run = await triggerDagRun(h.ctx, 'cb_ok');
+    const run = await triggerDagRun(await h.ctx.db(), 'cb_ok');
     await db.updateTable('dag_run').set({ state: 'running' }).where('run_id', '=', run.run_id).execute();
     const dag = await getSerializedDag(db, 'cb_ok');
     const key = { dagId: 'cb_ok', runId: run.run_id };

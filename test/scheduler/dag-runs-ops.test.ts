@@ -53,15 +53,17 @@ export const dag = new DAG({ dagId: 'ops', schedule: '@daily', startDate: '2024-
 
   it('triggers with conf and validates params; bad input creates nothing', async () => {
     const before = await count('dag_run');
-    await expect(triggerDagRun(h.ctx, 'ops', { conf: '{not json' })).rejects.toBeInstanceOf(ValidationError);
-    await expect(triggerDagRun(h.ctx, 'ops', { conf: '[1,2]' })).rejects.toThrow(/JSON object/);
-    await expect(triggerDagRun(h.ctx, 'ops', { conf: { n: -5 } })).rejects.toThrow(/param 'n'/);
-    await expect(triggerDagRun(h.ctx, 'ops', { runId: 'scheduled__x' })).rejects.toBeInstanceOf(
+    await expect(triggerDagRun(await h.ctx.db(), 'ops', { conf: '{not json' })).rejects.toBeInstanceOf(
       ValidationError,
     );
-    await expect(triggerDagRun(h.ctx, 'nope')).rejects.toBeInstanceOf(NotFoundError);
+    await expect(triggerDagRun(await h.ctx.db(), 'ops', { conf: '[1,2]' })).rejects.toThrow(/JSON object/);
+    await expect(triggerDagRun(await h.ctx.db(), 'ops', { conf: { n: -5 } })).rejects.toThrow(/param 'n'/);
+    await expect(triggerDagRun(await h.ctx.db(), 'ops', { runId: 'scheduled__x' })).rejects.toBeInstanceOf(
+      ValidationError,
+    );
+    await expect(triggerDagRun(await h.ctx.db(), 'nope')).rejects.toBeInstanceOf(NotFoundError);
     expect(await count('dag_run')).toBe(before);
-    const run = await triggerDagRun(h.ctx, 'ops', {
+    const run = await triggerDagRun(await h.ctx.db(), 'ops', {
       conf: { n: 3 },
       runId: 'my_run',
       logicalDate: START + 5 * DAY + 3600_000,
@@ -71,10 +73,12 @@ export const dag = new DAG({ dagId: 'ops', schedule: '@daily', startDate: '2024-
     // A manual run of a daily DAG covers the previous complete day.
     expect([run.data_interval_start, run.data_interval_end]).toEqual([START + 4 * DAY, START + 5 * DAY]);
     expect(statesOf(await h.tis('ops', 'my_run'))).toEqual({ a: null, b: null, c: null });
-    await expect(triggerDagRun(h.ctx, 'ops', { runId: 'my_run' })).rejects.toBeInstanceOf(ConflictError);
-    await expect(triggerDagRun(h.ctx, 'ops', { logicalDate: START + 5 * DAY + 3600_000 })).rejects.toThrow(
-      /already has a run at logical date/,
+    await expect(triggerDagRun(await h.ctx.db(), 'ops', { runId: 'my_run' })).rejects.toBeInstanceOf(
+      ConflictError,
     );
+    await expect(
+      triggerDagRun(await h.ctx.db(), 'ops', { logicalDate: START + 5 * DAY + 3600_000 }),
+    ).rejects.toThrow(/already has a run at logical date/);
   });
 
   it('clears by regex with downstream, extends max_tries and re-queues the run', async () => {
@@ -104,13 +108,17 @@ export const dag = new DAG({ dagId: 'ops', schedule: '@daily', startDate: '2024-
       .set({ state: 'failed', end_date: Date.now() })
       .where('id', '=', run.id)
       .execute();
-    await expect(clearTaskInstances(h.ctx, 'ops', { taskRegex: '(' })).rejects.toBeInstanceOf(
+    await expect(clearTaskInstances(await h.ctx.db(), 'ops', { taskRegex: '(' })).rejects.toBeInstanceOf(
       ValidationError,
     );
-    const dry = await clearTaskInstances(h.ctx, 'ops', { taskRegex: '^a$', runId: 'to_clear', dryRun: true });
+    const dry = await clearTaskInstances(await h.ctx.db(), 'ops', {
+      taskRegex: '^a$',
+      runId: 'to_clear',
+      dryRun: true,
+    });
     expect(dry.map((t) => t.task_id)).toEqual(['a']);
     expect((await h.tis('ops', 'to_clear')).a!.state).toBe('failed');
-    const cleared = await clearTaskInstances(h.ctx, 'ops', {
+    const cleared = await clearTaskInstances(await h.ctx.db(), 'ops', {
       taskRegex: '^a$',
       downstream: true,
       onlyFailed: true,
@@ -138,7 +146,7 @@ export const dag = new DAG({ dagId: 'ops', schedule: '@daily', startDate: '2024-
       dataInterval: null,
       runId: 'to_mark',
     });
-    await setTaskInstanceState(h.ctx, {
+    await setTaskInstanceState(await h.ctx.db(), {
       dagId: 'ops',
       runId: 'to_mark',
       taskId: 'b',
@@ -147,9 +155,14 @@ export const dag = new DAG({ dagId: 'ops', schedule: '@daily', startDate: '2024-
     });
     expect(statesOf(await h.tis('ops', 'to_mark'))).toEqual({ a: 'success', b: 'success', c: null });
     await expect(
-      setTaskInstanceState(h.ctx, { dagId: 'ops', runId: 'to_mark', taskId: 'zz', state: 'success' }),
+      setTaskInstanceState(await h.ctx.db(), {
+        dagId: 'ops',
+        runId: 'to_mark',
+        taskId: 'zz',
+        state: 'success',
+      }),
     ).rejects.toBeInstanceOf(NotFoundError);
-    await setDagRunState(h.ctx, 'ops', 'to_mark', 'failed');
+    await setDagRunState(await h.ctx.db(), 'ops', 'to_mark', 'failed');
     expect(statesOf(await h.tis('ops', 'to_mark'))).toEqual({ a: 'success', b: 'success', c: 'skipped' });
     await h.ctx
       .db()
@@ -161,33 +174,37 @@ export const dag = new DAG({ dagId: 'ops', schedule: '@daily', startDate: '2024-
           .where('task_id', '=', 'b')
           .execute(),
       );
-    await setDagRunState(h.ctx, 'ops', 'to_mark', 'success');
+    await setDagRunState(await h.ctx.db(), 'ops', 'to_mark', 'success');
     // Failed and unfinished become success; skipped stays skipped (it counts as done).
     expect(statesOf(await h.tis('ops', 'to_mark'))).toEqual({ a: 'success', b: 'success', c: 'skipped' });
-    await expect(setDagRunState(h.ctx, 'ops', 'to_mark', 'running')).rejects.toBeInstanceOf(ValidationError);
+    await expect(setDagRunState(await h.ctx.db(), 'ops', 'to_mark', 'running')).rejects.toBeInstanceOf(
+      ValidationError,
+    );
   });
 
   it('backfills every interval in range, with dry run and reset', async () => {
     const from = START + 10 * DAY;
     const to = START + 13 * DAY;
-    const dry = await backfill(h.ctx, 'ops', { start: from, end: to, dryRun: true });
+    const dry = await backfill(await h.ctx.db(), 'ops', { start: from, end: to, dryRun: true });
     expect(dry.intervals.map((i) => i.logicalDate)).toEqual([0, 1, 2, 3].map((d) => from + d * DAY));
     expect(dry.created).toEqual([]);
-    const first = await backfill(h.ctx, 'ops', { start: from, end: to });
+    const first = await backfill(await h.ctx.db(), 'ops', { start: from, end: to });
     expect(first.created.map((r) => r.run_id)).toEqual(
       [0, 1, 2, 3].map(
         (d) => `backfill__${new Date(from + d * DAY).toISOString().replace('.000Z', '+00:00')}`,
       ),
     );
-    const again = await backfill(h.ctx, 'ops', { start: from, end: to });
+    const again = await backfill(await h.ctx.db(), 'ops', { start: from, end: to });
     expect([again.created.length, again.existing.length]).toEqual([0, 4]);
-    const reset = await backfill(h.ctx, 'ops', { start: from, end: from, resetDagRuns: true });
+    const reset = await backfill(await h.ctx.db(), 'ops', { start: from, end: from, resetDagRuns: true });
     expect(reset.created).toHaveLength(1);
-    await expect(backfill(h.ctx, 'ops', { start: to, end: from })).rejects.toBeInstanceOf(ValidationError);
+    await expect(backfill(await h.ctx.db(), 'ops', { start: to, end: from })).rejects.toBeInstanceOf(
+      ValidationError,
+    );
   });
 
   it('pauses, unpauses and deletes a DAG', async () => {
-    await setDagPaused(h.ctx, 'ops', true);
+    await setDagPaused(await h.ctx.db(), 'ops', true);
     expect(
       (
         await (
@@ -199,8 +216,8 @@ export const dag = new DAG({ dagId: 'ops', schedule: '@daily', startDate: '2024-
           .executeTakeFirstOrThrow()
       ).is_paused,
     ).toBe(1);
-    await setDagPaused(h.ctx, 'ops', false);
-    await expect(setDagPaused(h.ctx, 'missing', true)).rejects.toBeInstanceOf(NotFoundError);
+    await setDagPaused(await h.ctx.db(), 'ops', false);
+    await expect(setDagPaused(await h.ctx.db(), 'missing', true)).rejects.toBeInstanceOf(NotFoundError);
     const logsBefore = await count('log');
     await (
       await db()
@@ -217,7 +234,7 @@ export const dag = new DAG({ dagId: 'ops', schedule: '@daily', startDate: '2024-
         run_id: null,
       })
       .execute();
-    expect(await deleteDag(h.ctx, 'ops')).toBeGreaterThan(0);
+    expect(await deleteDag(await h.ctx.db(), 'ops')).toBeGreaterThan(0);
     expect(await count('dag_run')).toBe(0);
     // The audit trail outlives the DAG (Airflow's keep_records_in_log).
     expect(await count('log')).toBe(logsBefore + 1);

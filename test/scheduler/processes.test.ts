@@ -97,7 +97,7 @@ export const dag = new DAG({ dagId: 'crash_chain', schedule: null, startDate: '2
       ...h.env,
       AIRFLOW__SCHEDULER__SCHEDULER_ZOMBIE_TASK_THRESHOLD: '5',
     } as Record<string, string>;
-    const run = await triggerDagRun(h.ctx, 'crash_chain');
+    const run = await triggerDagRun(await h.ctx.db(), 'crash_chain');
     const first = startScheduler(env);
     const db = (await h.ctx.db()).kysely;
     // Let a few tasks finish, then kill the scheduler without any chance to clean up.
@@ -180,7 +180,7 @@ export const dag = new DAG({ dagId: 'multi', schedule: null, startDate: '2024-01
   it('shares the work with row locks: every task of every run runs exactly once', async () => {
     const env = { ...process.env, ...h.env } as Record<string, string>;
     const runs = [];
-    for (let i = 0; i < 3; i++) runs.push(await triggerDagRun(h.ctx, 'multi', { runId: `r${i}` }));
+    for (let i = 0; i < 3; i++) runs.push(await triggerDagRun(await h.ctx.db(), 'multi', { runId: `r${i}` }));
     const a = startScheduler(env);
     const b = startScheduler(env);
     try {

@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { MetadataDb } from '../../src/db/index.js';
+import { taskInstanceStore, type MetadataDb } from '../../src/db/index.js';
 import type { Executor, TaskWorkItem } from '../../src/executors/executor.js';
 import { silentLogger } from '../../src/log.js';
 import type { DagCache } from '../../src/scheduler/dag-cache.js';
@@ -69,13 +69,17 @@ describe.each(BATCH_VARIANTS)(
 
     it('looks past candidates held back by maxActiveTasks, and hands the try with max_tries and operator', async () => {
       const executor = recordingExecutor(4);
-      const queued = await queueScheduledTasks(t.db.kysely, executor, dagsWithMaxActive({ narrow: 1 }), {
-        now: 1_000,
-        jobId: null,
-        skipLocked: t.db.capabilities.skipLocked,
-        batches: batches ? t.db.batches : null,
-        log: silentLogger,
-      });
+      const queued = await queueScheduledTasks(
+        taskInstanceStore(batches ? t.db : { ...t.db, batches: null }),
+        executor,
+        dagsWithMaxActive({ narrow: 1 }),
+        {
+          now: 1_000,
+          jobId: null,
+          skipLocked: t.db.capabilities.skipLocked,
+          log: silentLogger,
+        },
+      );
       expect(queued).toBe(2);
       expect(executor.items.map((i) => `${i.key.dagId}.${i.key.taskId}`)).toEqual(['narrow.n00', 'other.o1']);
       expect(executor.items[0]).toMatchObject({
@@ -97,13 +101,17 @@ describe.each(BATCH_VARIANTS)(
 
     it('commits what it queued and holds no lock afterwards; with nothing to queue it changes nothing', async () => {
       const pick = (executor: Executor) =>
-        queueScheduledTasks(t.db.kysely, executor, dagsWithMaxActive({ narrow: 2 }), {
-          now: 2_000,
-          jobId: null,
-          skipLocked: t.db.capabilities.skipLocked,
-          batches: batches ? t.db.batches : null,
-          log: silentLogger,
-        });
+        queueScheduledTasks(
+          taskInstanceStore(batches ? t.db : { ...t.db, batches: null }),
+          executor,
+          dagsWithMaxActive({ narrow: 2 }),
+          {
+            now: 2_000,
+            jobId: null,
+            skipLocked: t.db.capabilities.skipLocked,
+            log: silentLogger,
+          },
+        );
       // narrow has one running slot left (n00 is queued): n01 goes, the rest wait.
       expect(await pick(recordingExecutor(4))).toBe(1);
       // Another connection can change the queued row at once: the pick's transaction is over.

@@ -68,7 +68,7 @@ describe.each(TEST_DIALECTS)('scheduler semantics on %s', (dialect) => {
       'sem_pools',
       'sem_mapping',
     ]) {
-      manual[dagId] = await triggerDagRun(h.ctx, dagId);
+      manual[dagId] = await triggerDagRun(await h.ctx.db(), dagId);
     }
     h.startScheduler();
   }, 120_000);

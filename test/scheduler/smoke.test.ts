@@ -32,7 +32,7 @@ export const dag = new DAG({ dagId: 'quick', schedule: null, startDate: '2024-01
   afterAll(async () => h?.close());
 
   it('runs a triggered chain to success in order', async () => {
-    const run = await triggerDagRun(h.ctx, 'chain', { conf: '{"x": 1}' });
+    const run = await triggerDagRun(await h.ctx.db(), 'chain', { conf: '{"x": 1}' });
     const done = await h.waitForRun('chain', run.run_id);
     const tis = await h.tis('chain', run.run_id);
     expect(statesOf(tis)).toEqual({ a: 'success', b: 'success', c: 'success' });
@@ -48,7 +48,7 @@ export const dag = new DAG({ dagId: 'quick', schedule: null, startDate: '2024-01
     const waits: number[] = [];
     for (let i = 0; i < 5; i++) {
       await new Promise((r) => setTimeout(r, 100 + Math.random() * 400));
-      const run = await triggerDagRun(h.ctx, 'quick');
+      const run = await triggerDagRun(await h.ctx.db(), 'quick');
       const done = await h.waitForRun('quick', run.run_id);
       expect(done.state).toBe('success');
       waits.push(Number(done.start_date) - Number(done.queued_at));

@@ -54,8 +54,8 @@ export const registerDagRuns: RegisterCommand = (program, cli) => {
         const when = opts.execDate ?? opts.logicalDate;
         const logicalDate = when ? parseDate(when, 'logical date') : undefined;
         const ctx = cli.context();
-        const run = await withDag(cli, () =>
-          triggerDagRun(ctx, dagId, { conf: opts.conf ?? null, runId: opts.runId, logicalDate }),
+        const run = await withDag(cli, async () =>
+          triggerDagRun(await ctx.db(), dagId, { conf: opts.conf ?? null, runId: opts.runId, logicalDate }),
         );
         console.log(
           `Created <DagRun ${dagId} @ ${iso(run.logical_date)}: ${run.run_id}, state:${run.state}, queued_at: ${iso(run.queued_at)}. externally triggered: True>`,
@@ -71,7 +71,7 @@ export const registerDagRuns: RegisterCommand = (program, cli) => {
       .command(`${name} <dag_id>`)
       .description(`${paused ? 'Pause' : 'Resume'} a DAG`)
       .action(async (dagId: string) => {
-        await withDag(cli, () => setDagPaused(cli.context(), dagId, paused));
+        await withDag(cli, async () => setDagPaused(await cli.context().db(), dagId, paused));
         console.log(`Dag: ${dagId}, paused: ${paused ? 'True' : 'False'}`);
       });
   }
@@ -229,8 +229,8 @@ export const registerDagRuns: RegisterCommand = (program, cli) => {
           console.log('Cancelled, nothing was changed.');
           return;
         }
-        const plan = await withDag(cli, () =>
-          backfill(ctx, dagId, {
+        const plan = await withDag(cli, async () =>
+          backfill(await ctx.db(), dagId, {
             start,
             end,
             dryRun: opts.dryRun,
@@ -265,7 +265,7 @@ export const registerDagRuns: RegisterCommand = (program, cli) => {
         console.log('Cancelled, nothing was deleted.');
         return;
       }
-      const n = await deleteDag(cli.context(), dagId);
+      const n = await deleteDag(await cli.context().db(), dagId);
       console.log(`Removed ${n} record(s) of DAG ${dagId}`);
     });
 };

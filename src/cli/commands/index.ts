@@ -16,6 +16,7 @@ import { registerDagRuns } from './dag-runs.js';
 import { registerTaskInstances } from './task-instances.js';
 import { registerJobs } from './jobs.js';
 import { registerStandalone } from './standalone.js';
+import { registerCelery } from './celery.js';
 import { registerProvision } from './provision.js';
 import { registerAwsStack } from './aws-stack.js';
 
@@ -38,6 +39,7 @@ export const commandModules: RegisterCommand[] = [
   registerTaskInstances,
   registerJobs,
   registerStandalone,
+  registerCelery,
   registerProvision,
   registerAwsStack,
 ];

@@ -88,7 +88,9 @@ export const registerTaskInstances: RegisterCommand = (program, cli) => {
           onlyFailed: opts.onlyFailed,
           onlyRunning: opts.onlyRunning,
         };
-        const preview = await withDag(cli, () => clearTaskInstances(ctx, dagId, { ...base, dryRun: true }));
+        const preview = await withDag(cli, async () =>
+          clearTaskInstances(await ctx.db(), dagId, { ...base, dryRun: true }),
+        );
         if (preview.length === 0) {
           console.log('No task instances to clear');
           return;
@@ -107,7 +109,7 @@ export const registerTaskInstances: RegisterCommand = (program, cli) => {
             return;
           }
         }
-        const cleared = await clearTaskInstances(ctx, dagId, base);
+        const cleared = await clearTaskInstances(await ctx.db(), dagId, base);
         console.log(`Cleared ${cleared.length} task instance(s)`);
       },
     );

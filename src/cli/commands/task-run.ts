@@ -224,7 +224,7 @@ export const registerTaskRun: RegisterCommand = (program, cli) => {
               ownsProcess: true,
               signal: abort.signal,
               echo: (line) => process.stdout.write(line),
-              services: { triggerDagRun: taskTriggerService(ctx) },
+              services: { triggerDagRun: taskTriggerService(await ctx.db()) },
             },
           );
           if (!result.ran) throw new ConflictError(result.reason);

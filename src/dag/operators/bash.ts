@@ -1,6 +1,7 @@
 import { BaseOperator, type BaseOperatorArgs } from '../base-operator.js';
 import { SkipTask, type TaskContext } from '../execution.js';
-import { startBash } from './bash-process.js';
+import { spawnBashDirectly, type BashStarter } from './bash-process.js';
+import { declareOperatorHints } from '../operator-hints.js';
 
 export interface BashOperatorArgs extends BaseOperatorArgs {
   bashCommand: string;
@@ -19,14 +20,6 @@ export interface BashOperatorArgs extends BaseOperatorArgs {
 /** Runs a command with bash. Exit 0 → success, 99 → skipped, anything else → failure. */
 export class BashOperator extends BaseOperator {
   static override templateFields = ['bashCommand', 'env', 'cwd'];
-  /** execute() reads the run and try ids, ts and the log; never the previous successful run. */
-  static override readonly readsPreviousSuccess = false;
-  /**
-   * execute() returns once bash has exited and its output has closed: anything still holding the
-   * output would have kept it open, and anything that let go of it was re-parented away from us
-   * when its parent exited (to init: the runner is no subreaper), so a walk would find nothing.
-   */
-  static override readonly leavesNoProcesses = true;
   bashCommand: string;
   env: Record<string, string> | undefined;
   cwd: string | undefined;
@@ -63,6 +56,7 @@ export class BashOperator extends BaseOperator {
       signal: context.signal,
       log: context.log,
       graceMs: this.opts.killGraceMs ?? 5000,
+      start: context.services.startBash,
     });
     const skipCodes = [this.opts.skipOnExitCode ?? 99].flat();
     if (code !== null && skipCodes.includes(code))
@@ -73,16 +67,27 @@ export class BashOperator extends BaseOperator {
   }
 }
 
+declareOperatorHints(BashOperator, {
+  // execute() reads the run and try ids, ts and the log; never the previous successful run.
+  readsPreviousSuccess: false,
+  // execute() returns once bash has exited and its output has closed: anything still holding the
+  // output would have kept it open, and anything that let go of it was re-parented away from us
+  // when its parent exited (to init: the runner is no subreaper), so a walk would find nothing.
+  leavesNoProcesses: true,
+});
+
 interface RunOptions {
   env: NodeJS.ProcessEnv;
   cwd: string | undefined;
   signal: AbortSignal;
   log: TaskContext['log'];
   graceMs: number;
+  /** How to start the command (the runner's TaskServices.startBash); default: a direct spawn. */
+  start?: BashStarter;
 }
 
 /**
- * Run `bash -c` in its own process group (through this process's bash launcher when it is free),
+ * Run `bash -c` in its own process group (through the runner's bash launcher when it gives one),
  * stream its output into the task log, and on abort kill the whole group (TERM, then KILL after
  * the grace period) so no grandchild survives.
  */
@@ -93,7 +98,7 @@ export function runBash(
   return new Promise((resolve, reject) => {
     if (o.signal.aborted)
       return reject(o.signal.reason instanceof Error ? o.signal.reason : new Error('aborted'));
-    const child = startBash(command, { env: o.env, cwd: o.cwd });
+    const child = (o.start ?? spawnBashDirectly)(command, { env: o.env, cwd: o.cwd });
     let lastLine: string | undefined;
     let pending = '';
     const onData = (chunk: Buffer) => {

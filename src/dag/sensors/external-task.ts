@@ -2,7 +2,7 @@ import { BaseSensorOperator, type BaseSensorArgs } from './base.js';
 import { BaseOperator, type BaseOperatorArgs } from '../base-operator.js';
 import { durationToMs, type Duration } from '../duration.js';
 import { FailTaskNow, SkipTask, type TaskContext } from '../execution.js';
-import type { TaskInstanceState } from '../../db/tables.js';
+import type { TaskInstanceState } from '../../core/states.js';
 
 export interface ExternalTaskSensorArgs extends BaseSensorArgs {
   externalDagId: string;

@@ -55,11 +55,21 @@ export function familyFromOsRelease(text: string): { family: OsFamily; prettyNam
 
 export async function gatherFacts(host: RemoteHost): Promise<HostFacts> {
   const osRelease = await host.readFile('/etc/os-release');
-  if (osRelease === null) throw new ValidationError(`${host.label}: /etc/os-release is missing; cannot tell the operating system.`);
+  if (osRelease === null)
+    throw new ValidationError(`${host.label}: /etc/os-release is missing; cannot tell the operating system.`);
   const { family, prettyName } = familyFromOsRelease(osRelease);
   const probe = await host.exec('uname -m; test -d /run/systemd/system && echo systemd || echo no-systemd');
   const [machine, init] = probe.stdout.trim().split('\n');
   const arch = machine === 'aarch64' ? 'arm64' : machine === 'x86_64' ? 'x64' : undefined;
-  if (!arch) throw new ValidationError(`${host.label}: unsupported CPU ${machine ?? '?'} (x86_64 and aarch64 are supported).`);
-  return { family, prettyName, packageManager: OS_FAMILIES[family].packageManager, arch, systemd: init === 'systemd' };
+  if (!arch)
+    throw new ValidationError(
+      `${host.label}: unsupported CPU ${machine ?? '?'} (x86_64 and aarch64 are supported).`,
+    );
+  return {
+    family,
+    prettyName,
+    packageManager: OS_FAMILIES[family].packageManager,
+    arch,
+    systemd: init === 'systemd',
+  };
 }

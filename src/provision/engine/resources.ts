@@ -47,7 +47,11 @@ export function missingFromProbe(manager: PackageManager, names: string[], outpu
     const installed = new Set(lines.filter((l) => /^\S+ ii/.test(l)).map((l) => l.split(' ')[0]));
     return names.filter((n) => !installed.has(n));
   }
-  return names.filter((n) => lines.some((l) => l.includes(`package ${n} is not installed`)) || !lines.some((l) => l.startsWith(`${n}-`)));
+  return names.filter(
+    (n) =>
+      lines.some((l) => l.includes(`package ${n} is not installed`)) ||
+      !lines.some((l) => l.startsWith(`${n}-`)),
+  );
 }
 
 export function installPackagesCommand(manager: PackageManager, names: string[]): string {
@@ -111,10 +115,18 @@ export function file(spec: FileSpec): Resource {
         const st = await ctx.host.exec(`stat -c '%a %U %G' ${sq(spec.path)}`, { quiet: true });
         const [mode, owner, group] = st.stdout.trim().split(' ');
         if (parseInt(mode ?? '0', 8) !== spec.mode) parts.push(`mode ${mode} -> ${octal(spec.mode)}`);
-        if (owner !== spec.owner || group !== spec.group) parts.push(`owner ${owner}:${group} -> ${spec.owner}:${spec.group}`);
+        if (owner !== spec.owner || group !== spec.group)
+          parts.push(`owner ${owner}:${group} -> ${spec.owner}:${spec.group}`);
       }
       if (current !== spec.content) {
-        diff = createTwoFilesPatch(spec.path, spec.path, ctx.mask(current ?? ''), ctx.mask(spec.content), current === null ? '(absent)' : 'current', 'desired');
+        diff = createTwoFilesPatch(
+          spec.path,
+          spec.path,
+          ctx.mask(current ?? ''),
+          ctx.mask(spec.content),
+          current === null ? '(absent)' : 'current',
+          'desired',
+        );
       }
       if (!parts.length) return null;
       return { resource: spec.path, summary: parts.join(', '), ...(diff ? { diff } : {}) };
@@ -142,14 +154,26 @@ export function directory(spec: DirectorySpec): Resource {
   return {
     id: `dir:${spec.path}`,
     async check(ctx) {
-      const st = await ctx.host.exec(`stat -c '%F %a %U %G' ${sq(spec.path)}`, { quiet: true, allowFailure: true });
-      if (st.code !== 0) return { resource: spec.path, summary: `create directory (${octal(spec.mode)} ${spec.owner}:${spec.group})` };
+      const st = await ctx.host.exec(`stat -c '%F %a %U %G' ${sq(spec.path)}`, {
+        quiet: true,
+        allowFailure: true,
+      });
+      if (st.code !== 0)
+        return {
+          resource: spec.path,
+          summary: `create directory (${octal(spec.mode)} ${spec.owner}:${spec.group})`,
+        };
       const [, mode, owner, group] = st.stdout.trim().replace('directory', 'directory').split(' ');
       if (parseInt(mode ?? '0', 8) === spec.mode && owner === spec.owner && group === spec.group) return null;
-      return { resource: spec.path, summary: `set ${octal(spec.mode)} ${spec.owner}:${spec.group} (was ${mode} ${owner}:${group})` };
+      return {
+        resource: spec.path,
+        summary: `set ${octal(spec.mode)} ${spec.owner}:${spec.group} (was ${mode} ${owner}:${group})`,
+      };
     },
     async apply(ctx) {
-      await ctx.host.exec(`install -d -m ${octal(spec.mode)} -o ${sq(spec.owner)} -g ${sq(spec.group)} ${sq(spec.path)}`);
+      await ctx.host.exec(
+        `install -d -m ${octal(spec.mode)} -o ${sq(spec.owner)} -g ${sq(spec.group)} ${sq(spec.path)}`,
+      );
     },
   };
 }
@@ -173,13 +197,20 @@ export function command(spec: CommandSpec): Resource {
   return {
     id: `command:${spec.id}`,
     async check(ctx) {
-      const r = await ctx.host.exec(spec.unless, { allowFailure: true, quiet: true, ...(spec.unlessInput ? { input: spec.unlessInput } : {}) });
+      const r = await ctx.host.exec(spec.unless, {
+        allowFailure: true,
+        quiet: true,
+        ...(spec.unlessInput ? { input: spec.unlessInput } : {}),
+      });
       return r.code === 0 ? null : { resource: spec.id, summary: spec.summary };
     },
     async apply(ctx) {
       const notify = spec.notify ?? [];
       if (notify.length) await ctx.host.exec(markPending(notify));
-      await ctx.host.exec(spec.run, { quiet: spec.input !== undefined, ...(spec.input !== undefined ? { input: spec.input } : {}) });
+      await ctx.host.exec(spec.run, {
+        quiet: spec.input !== undefined,
+        ...(spec.input !== undefined ? { input: spec.input } : {}),
+      });
     },
   };
 }
@@ -221,7 +252,13 @@ export function service(spec: ServiceSpec): Resource {
       const steps: string[] = [];
       if (spec.daemonReload) steps.push('systemctl daemon-reload');
       if (!state.enabled) steps.push(`systemctl enable ${sq(spec.name)}`);
-      steps.push(state.active && state.pending ? `systemctl restart ${sq(spec.name)}` : state.active ? 'true' : `systemctl restart ${sq(spec.name)}`);
+      steps.push(
+        state.active && state.pending
+          ? `systemctl restart ${sq(spec.name)}`
+          : state.active
+            ? 'true'
+            : `systemctl restart ${sq(spec.name)}`,
+      );
       steps.push(`rm -f ${sq(marker)}`);
       await ctx.host.exec(steps.join(' && '));
     },

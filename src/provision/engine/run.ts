@@ -1,22 +1,46 @@
 import { join } from 'node:path';
-import { errorMessage } from '../../errors.js';
+import { errorMessage, ValidationError } from '../../errors.js';
 import { buildPlan } from '../playbooks/index.js';
 import { connectSsh } from '../remote/ssh.js';
 import { localHost } from '../remote/local.js';
 import type { CommandLog, RemoteHost } from '../remote/types.js';
 import type { Stack } from '../stack/schema.js';
-import { generateSecrets, loadOrCreateSecrets, secretValues, stackDir, toolHome, type StackSecrets } from '../stack/secrets.js';
+import {
+  generateSecrets,
+  loadOrCreateSecrets,
+  secretValues,
+  stackDir,
+  toolHome,
+  type StackSecrets,
+} from '../stack/secrets.js';
 import { operatorArtifacts } from './artifacts.js';
 import type { RunContext } from './context.js';
 import type { Resource } from './resources.js';
 import { gatherFacts, type HostFacts } from './facts.js';
 import { masker, RunLog } from './run-log.js';
-import type { ChangeReport, ProgressReporter, ProvisionOptions, ProvisionResult, ProvisionTarget, StepReport } from './types.js';
+import type {
+  ChangeReport,
+  ProgressReporter,
+  ProvisionOptions,
+  ProvisionResult,
+  ProvisionTarget,
+  StepReport,
+} from './types.js';
 import { readFile } from 'node:fs/promises';
 
-const quietReporter: ProgressReporter = { runStarted() {}, stepStarted() {}, stepFinished() {}, warn() {}, runFinished() {} };
+const quietReporter: ProgressReporter = {
+  runStarted() {},
+  stepStarted() {},
+  stepFinished() {},
+  warn() {},
+  runFinished() {},
+};
 
-async function openTarget(target: ProvisionTarget, log: CommandLog, env: NodeJS.ProcessEnv): Promise<RemoteHost> {
+async function openTarget(
+  target: ProvisionTarget,
+  log: CommandLog,
+  env: NodeJS.ProcessEnv,
+): Promise<RemoteHost> {
   switch (target.kind) {
     case 'host':
       return target.host;
@@ -36,7 +60,11 @@ async function openTarget(target: ProvisionTarget, log: CommandLog, env: NodeJS.
 }
 
 /** Secrets for the run: the stored ones; in check mode a throwaway set when none are stored yet. */
-async function secretsFor(stack: Stack, check: boolean, env: NodeJS.ProcessEnv): Promise<{ secrets: StackSecrets; path: string; created: boolean }> {
+async function secretsFor(
+  stack: Stack,
+  check: boolean,
+  env: NodeJS.ProcessEnv,
+): Promise<{ secrets: StackSecrets; path: string; created: boolean }> {
   const path = join(stackDir(stack.name, env), 'secrets.json');
   if (check) {
     try {
@@ -57,14 +85,16 @@ export function osWarnings(facts: HostFacts, stack: Stack): string[] {
     );
   }
   if (stack.profile === 'legacy' && facts.family !== 'al2') {
-    w.push(`Profile legacy describes Amazon Linux 2 + MySQL 5.7; this host is ${facts.prettyName}, so its own packages are used.`);
+    w.push(
+      `Profile legacy describes Amazon Linux 2 + MySQL 5.7; this host is ${facts.prettyName}, so its own packages are used.`,
+    );
   }
   return w;
 }
 
-const PRECHECK_CONCURRENCY = 6;
+const PRECHECK_CONCURRENCY = 4;
 
-/** Start every resource's check with at most PRECHECK_CONCURRENCY in flight (sshd allows 10 sessions). */
+/** Start every resource's check with at most PRECHECK_CONCURRENCY in flight (sshd allows 10 sessions per connection, and SFTP holds one). */
 function precheckAll(resources: Resource[], ctx: RunContext): Map<Resource, Promise<ChangeReport | null>> {
   const results = new Map<Resource, Promise<ChangeReport | null>>();
   let running = 0;
@@ -86,7 +116,11 @@ function precheckAll(resources: Resource[], ctx: RunContext): Map<Resource, Prom
 }
 
 /** Converge one host to the stack; in check mode, report what would change and change nothing. */
-export async function provision(stack: Stack, target: ProvisionTarget, options: ProvisionOptions = {}): Promise<ProvisionResult> {
+export async function provision(
+  stack: Stack,
+  target: ProvisionTarget,
+  options: ProvisionOptions = {},
+): Promise<ProvisionResult> {
   const env = options.env ?? process.env;
   const check = options.check ?? false;
   const reporter = options.reporter ?? quietReporter;
@@ -109,6 +143,13 @@ export async function provision(stack: Stack, target: ProvisionTarget, options: 
       warnings.push(w);
       reporter.warn(w);
     }
+    if (facts.family === 'al2' && !check && !options.yes && options.confirm) {
+      if (!(await options.confirm('Provision this Amazon Linux 2 host with MySQL 5.7 anyway?'))) {
+        throw new ValidationError(
+          'Stopped before changing anything. Use a host with Amazon Linux 2023 (profile current), or pass --yes.',
+        );
+      }
+    }
     const plan = buildPlan({ facts, stack, secrets });
     const ctx: RunContext = {
       host,
@@ -117,13 +158,27 @@ export async function provision(stack: Stack, target: ProvisionTarget, options: 
       secrets,
       check,
       mask,
-      artifacts: options.artifacts ?? operatorArtifacts(join(toolHome(env), 'cache'), stack.node.version ?? process.versions.node, facts.arch),
+      artifacts:
+        options.artifacts ??
+        operatorArtifacts(
+          join(toolHome(env), 'cache'),
+          stack.node.version ?? process.versions.node,
+          facts.arch,
+        ),
     };
-    reporter.runStarted({ host: host.label, os: facts.prettyName, check, steps: plan.map((s) => ({ id: s.id, title: s.title })) });
+    reporter.runStarted({
+      host: host.label,
+      os: facts.prettyName,
+      check,
+      steps: plan.map((s) => ({ id: s.id, title: s.title })),
+    });
     // Every check is read-only, so all of them start at once (a few at a time over the one
     // connection). Their answers stand until something is applied; from then on each resource is
     // checked afresh, in order, because it may depend on what came before it.
-    const prechecks = precheckAll(plan.flatMap((s) => s.resources), ctx);
+    const prechecks = precheckAll(
+      plan.flatMap((s) => s.resources),
+      ctx,
+    );
     let applied = false;
     for (const step of plan) {
       reporter.stepStarted(step.id);
@@ -151,13 +206,23 @@ export async function provision(stack: Stack, target: ProvisionTarget, options: 
         steps.push(report);
         reporter.stepFinished(report);
       } catch (e) {
-        const report: StepReport = { id: step.id, title: step.title, status: 'failed', durationMs: Date.now() - t0, changes, error: mask(errorMessage(e)) };
+        const report: StepReport = {
+          id: step.id,
+          title: step.title,
+          status: 'failed',
+          durationMs: Date.now() - t0,
+          changes,
+          error: mask(errorMessage(e)),
+        };
         steps.push(report);
         reporter.stepFinished(report);
         throw e;
       }
     }
-    if (!check) url = stack.airflow.base_url ?? `http://${target.kind === 'ssh' ? target.address : 'localhost'}:${stack.airflow.web_port}`;
+    if (!check)
+      url =
+        stack.airflow.base_url ??
+        `http://${target.kind === 'ssh' ? target.address : 'localhost'}:${stack.airflow.web_port}`;
   } catch (e) {
     error = mask(errorMessage(e));
     log.note(`run failed: ${error}`);
@@ -182,6 +247,6 @@ export async function provision(stack: Stack, target: ProvisionTarget, options: 
   };
   log.note(`finished: ${result.ok ? 'ok' : 'failed'}, ${result.changed} change(s), ${result.durationMs} ms`);
   await log.close();
-  reporter.runFinished(result);
+  await reporter.runFinished(result);
   return result;
 }

@@ -29,18 +29,25 @@ export interface StepReport {
 
 /** Events a progress display follows; see engine/reporters.ts. */
 export interface ProgressReporter {
-  runStarted(info: { host: string; os: string; check: boolean; steps: { id: string; title: string }[] }): void;
+  runStarted(info: {
+    host: string;
+    os: string;
+    check: boolean;
+    steps: { id: string; title: string }[];
+  }): void;
   stepStarted(id: string): void;
   stepFinished(report: StepReport): void;
   warn(message: string): void;
-  runFinished(result: ProvisionResult): void;
+  runFinished(result: ProvisionResult): void | Promise<void>;
 }
 
 export interface ProvisionOptions {
   /** Plan only: print what would change and the diffs, change nothing. */
   check?: boolean;
-  /** Answer yes to questions (an Amazon Linux 2 host with the legacy profile). */
+  /** Answer yes to questions (going ahead on an Amazon Linux 2 host). */
   yes?: boolean;
+  /** Ask the operator; given only when someone can answer (a terminal). Without it the run goes ahead. */
+  confirm?: (question: string) => Promise<boolean>;
   reporter?: ProgressReporter;
   env?: NodeJS.ProcessEnv;
   /** Use these instead of building the release and fetching Node on this machine (tests, prebuilt CI artifacts). */

@@ -9,5 +9,12 @@ export type { Step, PlanInput, Playbook } from './types.js';
 
 /** The whole procedure, in order. */
 export function buildPlan(input: PlanInput): Step[] {
-  return [redisPlaybook, mysqlPlaybook, nodeRuntimePlaybook, orchestratorPlaybook, airflowConfigPlaybook, servicesPlaybook].flatMap((p) => p(input));
+  return [
+    redisPlaybook,
+    mysqlPlaybook,
+    nodeRuntimePlaybook,
+    orchestratorPlaybook,
+    airflowConfigPlaybook,
+    servicesPlaybook,
+  ].flatMap((p) => p(input));
 }

@@ -13,11 +13,36 @@ export interface DatabaseLayout {
 }
 
 export const DATABASE_LAYOUT: Record<OsFamily, DatabaseLayout> = {
-  al2: { server: 'MySQL 5.7 (community repo, el7)', service: 'mysqld', socket: '/var/lib/mysql/mysql.sock', conf: '/etc/my.cnf.d/updraft.cnf' },
-  al2023: { server: 'MySQL 8.4 LTS (community repo, el9)', service: 'mysqld', socket: '/var/lib/mysql/mysql.sock', conf: '/etc/my.cnf.d/updraft.cnf' },
-  debian12: { server: 'MariaDB (Debian)', service: 'mariadb', socket: '/run/mysqld/mysqld.sock', conf: '/etc/mysql/mariadb.conf.d/60-updraft.cnf' },
-  ubuntu2204: { server: 'MariaDB (Ubuntu)', service: 'mariadb', socket: '/run/mysqld/mysqld.sock', conf: '/etc/mysql/mariadb.conf.d/60-updraft.cnf' },
-  ubuntu2404: { server: 'MariaDB (Ubuntu)', service: 'mariadb', socket: '/run/mysqld/mysqld.sock', conf: '/etc/mysql/mariadb.conf.d/60-updraft.cnf' },
+  al2: {
+    server: 'MySQL 5.7 (community repo, el7)',
+    service: 'mysqld',
+    socket: '/var/lib/mysql/mysql.sock',
+    conf: '/etc/my.cnf.d/updraft.cnf',
+  },
+  al2023: {
+    server: 'MySQL 8.4 LTS (community repo, el9)',
+    service: 'mysqld',
+    socket: '/var/lib/mysql/mysql.sock',
+    conf: '/etc/my.cnf.d/updraft.cnf',
+  },
+  debian12: {
+    server: 'MariaDB (Debian)',
+    service: 'mariadb',
+    socket: '/run/mysqld/mysqld.sock',
+    conf: '/etc/mysql/mariadb.conf.d/60-updraft.cnf',
+  },
+  ubuntu2204: {
+    server: 'MariaDB (Ubuntu)',
+    service: 'mariadb',
+    socket: '/run/mysqld/mysqld.sock',
+    conf: '/etc/mysql/mariadb.conf.d/60-updraft.cnf',
+  },
+  ubuntu2404: {
+    server: 'MariaDB (Ubuntu)',
+    service: 'mariadb',
+    socket: '/run/mysqld/mysqld.sock',
+    conf: '/etc/mysql/mariadb.conf.d/60-updraft.cnf',
+  },
 };
 
 /** MySQL's package signing keys: 2022 (5.7.37+, 8.0.28+) and 2023 (newer packages). Imported before the repo. */
@@ -27,8 +52,16 @@ export const MYSQL_KEYS = [
 ];
 
 const MYSQL_REPOS = {
-  al2: { pkg: 'mysql57-community-release', url: 'https://dev.mysql.com/get/mysql57-community-release-el7-11.noarch.rpm', keys: MYSQL_KEYS },
-  al2023: { pkg: 'mysql84-community-release', url: 'https://dev.mysql.com/get/mysql84-community-release-el9-1.noarch.rpm', keys: MYSQL_KEYS.filter((k) => k.year === 2023) },
+  al2: {
+    pkg: 'mysql57-community-release',
+    url: 'https://dev.mysql.com/get/mysql57-community-release-el7-11.noarch.rpm',
+    keys: MYSQL_KEYS,
+  },
+  al2023: {
+    pkg: 'mysql84-community-release',
+    url: 'https://dev.mysql.com/get/mysql84-community-release-el9-1.noarch.rpm',
+    keys: MYSQL_KEYS.filter((k) => k.year === 2023),
+  },
 };
 
 /**
@@ -78,7 +111,14 @@ export const mysqlPlaybook: Playbook = ({ facts, stack, secrets }) => {
       }),
       packages({ manager: pm, names: [repo.pkg], installCommand: `${pm} install -y ${repo.url}` }),
       packages({ manager: pm, names: ['mysql-community-server'] }),
-      file({ path: l.conf, content: renderTemplate('mysql-server.cnf', {}), mode: 0o644, owner: 'root', group: 'root', notify: [l.service] }),
+      file({
+        path: l.conf,
+        content: renderTemplate('mysql-server.cnf', {}),
+        mode: 0o644,
+        owner: 'root',
+        group: 'root',
+        notify: [l.service],
+      }),
       service({ name: l.service }),
       command({
         id: 'mysql root password',
@@ -91,7 +131,14 @@ export const mysqlPlaybook: Playbook = ({ facts, stack, secrets }) => {
   } else {
     server.push(
       packages({ manager: pm, names: ['mariadb-server', 'mariadb-client'] }),
-      file({ path: l.conf, content: renderTemplate('mysql-server.cnf', {}), mode: 0o644, owner: 'root', group: 'root', notify: [l.service] }),
+      file({
+        path: l.conf,
+        content: renderTemplate('mysql-server.cnf', {}),
+        mode: 0o644,
+        owner: 'root',
+        group: 'root',
+        notify: [l.service],
+      }),
       service({ name: l.service }),
     );
   }

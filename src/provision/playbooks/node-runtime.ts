@@ -33,7 +33,10 @@ export const nodeRuntimePlaybook: Playbook = ({ facts, stack }) => {
     async (ctx) => {
       const r = await ctx.host.exec(probe, { allowFailure: true, quiet: true });
       if (r.code === 0) return null;
-      const source = facts.family === 'al2' ? `unofficial glibc-2.17 build fetched on the host` : `node-linux-${facts.arch} from the operator's machine`;
+      const source =
+        facts.family === 'al2'
+          ? `unofficial glibc-2.17 build fetched on the host`
+          : `node-linux-${facts.arch} from the operator's machine`;
       return { resource: dir, summary: `install Node.js v${version} (${source})` };
     },
     async (ctx) => {
@@ -44,7 +47,9 @@ export const nodeRuntimePlaybook: Playbook = ({ facts, stack }) => {
         const runtime = await ctx.artifacts.nodeRuntime();
         const staged = `${staging}/node-linux-${facts.arch}-${version}.tgz`;
         await ctx.host.upload(runtime.file, staged);
-        await ctx.host.exec(`mkdir -p ${UPDRAFT_ROOT} && mkdir -p /var/lib/updraft/pending-restart && touch ${ALL_UNITS.map((u) => `/var/lib/updraft/pending-restart/${u}`).join(' ')}`);
+        await ctx.host.exec(
+          `mkdir -p ${UPDRAFT_ROOT} && mkdir -p /var/lib/updraft/pending-restart && touch ${ALL_UNITS.map((u) => `/var/lib/updraft/pending-restart/${u}`).join(' ')}`,
+        );
         await ctx.host.exec(installNodeScript(staged, version));
       }
     },
@@ -53,7 +58,10 @@ export const nodeRuntimePlaybook: Playbook = ({ facts, stack }) => {
 };
 
 export function glibc217Script(version: string, arch: string, staged: string): string {
-  if (arch !== 'x64') throw new Error('the glibc-2.17 Node.js builds exist for x64 only; use the current profile (Amazon Linux 2023) on arm64');
+  if (arch !== 'x64')
+    throw new Error(
+      'the glibc-2.17 Node.js builds exist for x64 only; use the current profile (Amazon Linux 2023) on arm64',
+    );
   const base = `https://unofficial-builds.nodejs.org/download/release/v${version}`;
   const name = `node-v${version}-linux-x64-glibc-217.tar.xz`;
   const dir = `${UPDRAFT_ROOT}/node-v${version}`;
@@ -67,5 +75,7 @@ export function glibc217Script(version: string, arch: string, staged: string): s
     `rm -rf ${dir} && mv ${dir}.tmp ${dir}`,
     `ln -sfn node-v${version} ${NODE_LINK}.new && mv -T ${NODE_LINK}.new ${NODE_LINK}`,
     `rm -f ${sq(staged)}`,
-  ].join(' && ').replace('set -e && ', 'set -e; ');
+  ]
+    .join(' && ')
+    .replace('set -e && ', 'set -e; ');
 }

@@ -21,8 +21,9 @@ export function installReleaseScript(staged: string, id: string): string {
   return [
     `mkdir -p /var/lib/updraft/pending-restart && touch ${ALL_UNITS.map((u) => `/var/lib/updraft/pending-restart/${u}`).join(' ')}`,
     `mkdir -p ${RELEASES} && rm -rf ${dir}.tmp && mkdir ${dir}.tmp`,
-    `tar -xzf ${sq(staged)} -C ${dir}.tmp`,
-    `chown -R root:root ${dir}.tmp && rm -rf ${dir} && mv ${dir}.tmp ${dir}`,
+    // Extracted as root without the archive's owners: root-owned files the service user can only read.
+    `tar --no-same-owner -xzf ${sq(staged)} -C ${dir}.tmp`,
+    `rm -rf ${dir} && mv ${dir}.tmp ${dir}`,
     `ln -sfn ${dir} ${CURRENT}.new && mv -T ${CURRENT}.new ${CURRENT}`,
     `rm -f ${sq(staged)}`,
     // Keep the current release and the one before it.
@@ -50,7 +51,10 @@ export const orchestratorPlaybook: Playbook = ({ stack }) => {
         const r = await ctx.host.exec(`readlink ${CURRENT}`, { allowFailure: true, quiet: true });
         const current = r.stdout.trim();
         if (current === `${RELEASES}/${id}`) return null;
-        return { resource: CURRENT, summary: `install release ${id}${current ? ` (replaces ${current.split('/').pop()})` : ''}` };
+        return {
+          resource: CURRENT,
+          summary: `install release ${id}${current ? ` (replaces ${current.split('/').pop()})` : ''}`,
+        };
       },
       async (ctx) => {
         const { file: local, id } = await ctx.artifacts.orchestrator();
@@ -68,9 +72,17 @@ export const orchestratorPlaybook: Playbook = ({ stack }) => {
     }),
   ];
   if (stack.airflow.dags) {
-    for (const name of readdirSync(stack.airflow.dags).filter((n) => DAG_FILE.test(n)).sort()) {
+    for (const name of readdirSync(stack.airflow.dags)
+      .filter((n) => DAG_FILE.test(n))
+      .sort()) {
       resources.push(
-        file({ path: `${home}/dags/${name}`, content: readFileSync(join(stack.airflow.dags, name), 'utf8'), mode: 0o644, owner: user, group: user }),
+        file({
+          path: `${home}/dags/${name}`,
+          content: readFileSync(join(stack.airflow.dags, name), 'utf8'),
+          mode: 0o644,
+          owner: user,
+          group: user,
+        }),
       );
     }
   }
@@ -81,7 +93,8 @@ export const orchestratorPlaybook: Playbook = ({ stack }) => {
 export const airflowConfigPlaybook: Playbook = ({ facts, stack, secrets }) => {
   const { user, home, admin } = stack.airflow;
   const dbLayout = DATABASE_LAYOUT[facts.family];
-  const baseUrl = stack.airflow.base_url ?? `http://${stack.host.address ?? 'localhost'}:${stack.airflow.web_port}`;
+  const baseUrl =
+    stack.airflow.base_url ?? `http://${stack.host.address ?? 'localhost'}:${stack.airflow.web_port}`;
   const cfg = renderTemplate('airflow.cfg', {
     stack: stack.name,
     dags_folder: `${home}/dags`,
@@ -108,7 +121,14 @@ export const airflowConfigPlaybook: Playbook = ({ facts, stack, secrets }) => {
       group: 'root',
       notify: ALL_UNITS,
     }),
-    file({ path: `${home}/airflow.cfg`, content: cfg, mode: 0o600, owner: user, group: user, notify: ALL_UNITS }),
+    file({
+      path: `${home}/airflow.cfg`,
+      content: cfg,
+      mode: 0o600,
+      owner: user,
+      group: user,
+      notify: ALL_UNITS,
+    }),
     command({
       id: 'db migrate',
       summary: 'apply the metadata database migrations (updraft db migrate)',
@@ -119,7 +139,10 @@ export const airflowConfigPlaybook: Playbook = ({ facts, stack, secrets }) => {
       id: `admin user ${admin.username}`,
       summary: `create the Admin user ${admin.username}`,
       unless: `${asServiceUser(user, 'users list -o json')} | grep -qE ${sq(`"username": ?"${admin.username}"`)}`,
-      run: asServiceUser(user, `users create -r Admin -u ${sq(admin.username)} -e ${sq(admin.email)} -f ${sq(admin.firstname)} -l ${sq(admin.lastname)}`),
+      run: asServiceUser(
+        user,
+        `users create -r Admin -u ${sq(admin.username)} -e ${sq(admin.email)} -f ${sq(admin.firstname)} -l ${sq(admin.lastname)}`,
+      ),
       input: `${secrets.admin_password}\n${secrets.admin_password}\n`,
     }),
   ];

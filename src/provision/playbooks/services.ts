@@ -38,8 +38,16 @@ export const servicesPlaybook: Playbook = ({ facts, stack }) => {
       }),
     );
   }
-  for (const c of componentsFor(stack.airflow.executor)) resources.push(service({ name: COMPONENTS[c].unit, daemonReload: true }));
-  return [{ id: 'services', title: `systemd units: ${componentsFor(stack.airflow.executor).join(', ')}`, resources, verify: (ctx) => waitHealthy(ctx) }];
+  for (const c of componentsFor(stack.airflow.executor))
+    resources.push(service({ name: COMPONENTS[c].unit, daemonReload: true }));
+  return [
+    {
+      id: 'services',
+      title: `systemd units: ${componentsFor(stack.airflow.executor).join(', ')}`,
+      resources,
+      verify: (ctx) => waitHealthy(ctx),
+    },
+  ];
 };
 
 interface HealthBody {
@@ -58,7 +66,10 @@ export async function waitHealthy(ctx: RunContext, timeoutMs = 180_000): Promise
   const deadline = Date.now() + timeoutMs;
   let last = 'no answer';
   while (Date.now() < deadline) {
-    const r = await ctx.host.exec(healthProbe(ctx.stack.airflow.web_port), { allowFailure: true, quiet: true });
+    const r = await ctx.host.exec(healthProbe(ctx.stack.airflow.web_port), {
+      allowFailure: true,
+      quiet: true,
+    });
     if (r.code === 0) {
       try {
         const body = JSON.parse(r.stdout) as HealthBody;
@@ -74,5 +85,7 @@ export async function waitHealthy(ctx: RunContext, timeoutMs = 180_000): Promise
     }
     await new Promise((res) => setTimeout(res, 1000));
   }
-  throw new TimeoutError(`The node did not become healthy in ${timeoutMs / 1000} s; last /health: ${last}. See journalctl -u updraft-scheduler -u updraft-webserver on the host.`);
+  throw new TimeoutError(
+    `The node did not become healthy in ${timeoutMs / 1000} s; last /health: ${last}. See journalctl -u updraft-scheduler -u updraft-webserver on the host.`,
+  );
 }

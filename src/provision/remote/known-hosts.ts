@@ -30,7 +30,10 @@ export async function readKnownHosts(path: string): Promise<Map<string, string>>
   return map;
 }
 
-export type HostKeyVerdict = { kind: 'known' } | { kind: 'new'; fingerprint: string } | { kind: 'changed'; expected: string; got: string };
+export type HostKeyVerdict =
+  | { kind: 'known' }
+  | { kind: 'new'; fingerprint: string }
+  | { kind: 'changed'; expected: string; got: string };
 
 export function judgeHostKey(known: Map<string, string>, id: string, key: Buffer): HostKeyVerdict {
   const got = fingerprint(key);
@@ -45,7 +48,12 @@ export async function rememberHostKey(path: string, id: string, fp: string): Pro
   await appendFile(path, `${id} ${fp}\n`, { mode: 0o600 });
 }
 
-export function hostKeyChanged(id: string, expected: string, got: string, path: string): HostKeyMismatchError {
+export function hostKeyChanged(
+  id: string,
+  expected: string,
+  got: string,
+  path: string,
+): HostKeyMismatchError {
   return new HostKeyMismatchError(
     `The SSH host key of ${id} has changed: recorded ${expected}, offered ${got}. ` +
       `This may be a new instance at the same address, or someone in the middle. If you know the host was rebuilt, ` +

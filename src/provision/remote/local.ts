@@ -31,7 +31,13 @@ export function localHost(log: CommandLog = silentLog): RemoteHost {
         clearTimeout(timer);
         const exitCode = code ?? 255;
         if (exitCode !== 0 && !options.allowFailure) {
-          reject(new RemoteCommandError(`local: \`${command}\` exited ${exitCode}: ${stderr.trim().slice(-2000)}`, exitCode, stderr));
+          reject(
+            new RemoteCommandError(
+              `local: \`${command}\` exited ${exitCode}: ${stderr.trim().slice(-2000)}`,
+              exitCode,
+              stderr,
+            ),
+          );
         } else resolve({ code: exitCode, stdout, stderr });
       });
       child.stdin.end(options.input ?? '');
@@ -51,7 +57,12 @@ export function localHost(log: CommandLog = silentLog): RemoteHost {
     async readFile(remotePath) {
       const r = await exec(catIfExists(remotePath), { allowFailure: true, quiet: true });
       if (r.code === 3) return null;
-      if (r.code !== 0) throw new RemoteCommandError(`local: cannot read ${remotePath}: ${r.stderr.trim()}`, r.code, r.stderr);
+      if (r.code !== 0)
+        throw new RemoteCommandError(
+          `local: cannot read ${remotePath}: ${r.stderr.trim()}`,
+          r.code,
+          r.stderr,
+        );
       return r.stdout;
     },
     stagingDir() {

@@ -26,7 +26,7 @@ export interface RemoteHost {
   /** Run a shell command (sh -c) as root. */
   exec(command: string, options?: ExecOptions): Promise<ExecResult>;
   /**
-   * Copy a local file to a path writable by the login user (use stagingDir()); the engine moves it
+   * Copy a local file (mode 0600) to a path writable by the login user (use stagingDir()); the engine moves it
    * into place with `install` so a cut transfer never leaves a half-written file at the target.
    */
   upload(localPath: string, remotePath: string): Promise<void>;

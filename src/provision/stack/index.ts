@@ -17,6 +17,7 @@ export async function loadStackFile(path: string): Promise<Stack> {
   const stack = parseStack(text, path);
   const base = dirname(resolve(path));
   if (stack.airflow.dags) stack.airflow.dags = resolve(base, stack.airflow.dags);
-  if (stack.host.key) stack.host.key = resolve(base, stack.host.key.replace(/^~(?=\/)/, process.env['HOME'] ?? '~'));
+  if (stack.host.key)
+    stack.host.key = resolve(base, stack.host.key.replace(/^~(?=\/)/, process.env['HOME'] ?? '~'));
   return stack;
 }

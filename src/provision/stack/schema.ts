@@ -82,7 +82,13 @@ export function defaultStack(name = 'default'): Stack {
       base_url: null,
       load_examples: false,
       dags: null,
-      admin: { username: 'admin', email: 'admin@example.com', firstname: 'Admin', lastname: 'User', password: null },
+      admin: {
+        username: 'admin',
+        email: 'admin@example.com',
+        firstname: 'Admin',
+        lastname: 'User',
+        password: null,
+      },
     },
     redis: { port: 6379, private_address: null },
     database: { name: 'airflow', user: 'airflow' },
@@ -117,7 +123,13 @@ class Reader {
     }
   }
 
-  string(obj: Plain | undefined, key: string, path: string, form: string, pattern?: RegExp): string | undefined {
+  string(
+    obj: Plain | undefined,
+    key: string,
+    path: string,
+    form: string,
+    pattern?: RegExp,
+  ): string | undefined {
     const v = obj?.[key];
     if (v === undefined || v === null) return undefined;
     if (typeof v !== 'string' || v === '' || (pattern && !pattern.test(v))) {
@@ -147,7 +159,12 @@ class Reader {
     return v;
   }
 
-  oneOf<T extends string>(obj: Plain | undefined, key: string, path: string, choices: readonly T[]): T | undefined {
+  oneOf<T extends string>(
+    obj: Plain | undefined,
+    key: string,
+    path: string,
+    choices: readonly T[],
+  ): T | undefined {
     const v = obj?.[key];
     if (v === undefined || v === null) return undefined;
     if (typeof v !== 'string' || !(choices as readonly string[]).includes(v)) {
@@ -172,51 +189,123 @@ export function validateStack(doc: unknown, source = 'stack'): Stack {
   }
   const r = new Reader();
   const top = doc as Plain;
-  r.unknownKeys(top, '', ['name', 'profile', 'target', 'host', 'airflow', 'redis', 'database', 'node', 'aws']);
+  r.unknownKeys(top, '', [
+    'name',
+    'profile',
+    'target',
+    'host',
+    'airflow',
+    'redis',
+    'database',
+    'node',
+    'aws',
+  ]);
   const s = defaultStack();
-  s.name = r.string(top, 'name', 'name', 'lower-case letters, digits and dashes, at most 40 (e.g. prod-1)', NAME) ?? s.name;
+  s.name =
+    r.string(top, 'name', 'name', 'lower-case letters, digits and dashes, at most 40 (e.g. prod-1)', NAME) ??
+    s.name;
   s.profile = r.oneOf(top, 'profile', 'profile', PROFILE_CHOICES) ?? s.profile;
   s.target = r.oneOf(top, 'target', 'target', TARGET_CHOICES) ?? s.target;
 
   const host = r.section(top, 'host', 'host', ['address', 'port', 'user', 'key']);
   s.host.address = r.string(host, 'address', 'host.address', 'a host name or IP address', ADDRESS) ?? null;
   s.host.port = r.int(host, 'port', 'host.port', 1, 65535) ?? s.host.port;
-  s.host.user = r.string(host, 'user', 'host.user', 'a Unix user name such as ec2-user, admin, ubuntu or root', UNIX_USER) ?? s.host.user;
+  s.host.user =
+    r.string(
+      host,
+      'user',
+      'host.user',
+      'a Unix user name such as ec2-user, admin, ubuntu or root',
+      UNIX_USER,
+    ) ?? s.host.user;
   s.host.key = r.string(host, 'key', 'host.key', 'the path of a private key file') ?? null;
 
   const af = r.section(top, 'airflow', 'airflow', [
-    'home', 'user', 'executor', 'web_port', 'base_url', 'load_examples', 'dags', 'admin',
+    'home',
+    'user',
+    'executor',
+    'web_port',
+    'base_url',
+    'load_examples',
+    'dags',
+    'admin',
   ]);
   const a = s.airflow;
-  a.home = r.string(af, 'home', 'airflow.home', 'an absolute path outside /home, /root and /tmp (e.g. /opt/airflow)', /^\/(?!home\/|root\/|tmp\/)[A-Za-z0-9._/-]+$/) ?? a.home;
+  a.home =
+    r.string(
+      af,
+      'home',
+      'airflow.home',
+      'an absolute path outside /home, /root and /tmp (e.g. /opt/airflow)',
+      /^\/(?!home\/|root\/|tmp\/)[A-Za-z0-9._/-]+$/,
+    ) ?? a.home;
   a.user = r.string(af, 'user', 'airflow.user', 'a Unix user name (e.g. airflow)', UNIX_USER) ?? a.user;
-  if (a.user === 'root') r.errors.push('airflow.user: must not be root (the services run as a dedicated system user)');
+  if (a.user === 'root')
+    r.errors.push('airflow.user: must not be root (the services run as a dedicated system user)');
   a.executor = r.oneOf(af, 'executor', 'airflow.executor', EXECUTOR_CHOICES) ?? a.executor;
   a.web_port = r.int(af, 'web_port', 'airflow.web_port', 1, 65535) ?? a.web_port;
-  a.base_url = r.string(af, 'base_url', 'airflow.base_url', 'an http:// or https:// URL', /^https?:\/\/\S+$/) ?? null;
+  a.base_url =
+    r.string(af, 'base_url', 'airflow.base_url', 'an http:// or https:// URL', /^https?:\/\/\S+$/) ?? null;
   a.load_examples = r.bool(af, 'load_examples', 'airflow.load_examples') ?? a.load_examples;
   a.dags = r.string(af, 'dags', 'airflow.dags', 'the path of a folder of DAG files on this machine') ?? null;
-  const admin = r.section(af ?? {}, 'admin', 'airflow.admin', ['username', 'email', 'firstname', 'lastname', 'password']);
-  a.admin.username = r.string(admin, 'username', 'airflow.admin.username', 'a user name of letters, digits, . _ - @', /^[A-Za-z0-9._@-]{1,64}$/) ?? a.admin.username;
-  a.admin.email = r.string(admin, 'email', 'airflow.admin.email', 'an e-mail address', /^[^@\s]+@[^@\s]+$/) ?? a.admin.email;
-  a.admin.firstname = r.string(admin, 'firstname', 'airflow.admin.firstname', 'a non-empty string') ?? a.admin.firstname;
-  a.admin.lastname = r.string(admin, 'lastname', 'airflow.admin.lastname', 'a non-empty string') ?? a.admin.lastname;
-  a.admin.password = r.string(admin, 'password', 'airflow.admin.password', 'a string of at least 8 characters (or leave it out to have one generated)', /^.{8,}$/) ?? null;
+  const admin = r.section(af ?? {}, 'admin', 'airflow.admin', [
+    'username',
+    'email',
+    'firstname',
+    'lastname',
+    'password',
+  ]);
+  a.admin.username =
+    r.string(
+      admin,
+      'username',
+      'airflow.admin.username',
+      'a user name of letters, digits, . _ - @',
+      /^[A-Za-z0-9._@-]{1,64}$/,
+    ) ?? a.admin.username;
+  a.admin.email =
+    r.string(admin, 'email', 'airflow.admin.email', 'an e-mail address', /^[^@\s]+@[^@\s]+$/) ??
+    a.admin.email;
+  a.admin.firstname =
+    r.string(admin, 'firstname', 'airflow.admin.firstname', 'a non-empty string') ?? a.admin.firstname;
+  a.admin.lastname =
+    r.string(admin, 'lastname', 'airflow.admin.lastname', 'a non-empty string') ?? a.admin.lastname;
+  a.admin.password =
+    r.string(
+      admin,
+      'password',
+      'airflow.admin.password',
+      'a string of at least 8 characters (or leave it out to have one generated)',
+      /^.{8,}$/,
+    ) ?? null;
 
   const redis = r.section(top, 'redis', 'redis', ['port', 'private_address']);
   s.redis.port = r.int(redis, 'port', 'redis.port', 1, 65535) ?? s.redis.port;
-  s.redis.private_address = r.string(redis, 'private_address', 'redis.private_address', 'a private IPv4 address of the host (e.g. 10.0.1.5)', /^(10|172|192)\.\d{1,3}\.\d{1,3}\.\d{1,3}$/) ?? null;
+  s.redis.private_address =
+    r.string(
+      redis,
+      'private_address',
+      'redis.private_address',
+      'a private IPv4 address of the host (e.g. 10.0.1.5)',
+      /^(10|172|192)\.\d{1,3}\.\d{1,3}\.\d{1,3}$/,
+    ) ?? null;
 
   const db = r.section(top, 'database', 'database', ['name', 'user']);
-  s.database.name = r.string(db, 'name', 'database.name', 'letters, digits and _ (at most 32)', SQL_NAME) ?? s.database.name;
-  s.database.user = r.string(db, 'user', 'database.user', 'letters, digits and _ (at most 32)', SQL_NAME) ?? s.database.user;
+  s.database.name =
+    r.string(db, 'name', 'database.name', 'letters, digits and _ (at most 32)', SQL_NAME) ?? s.database.name;
+  s.database.user =
+    r.string(db, 'user', 'database.user', 'letters, digits and _ (at most 32)', SQL_NAME) ?? s.database.user;
 
   const node = r.section(top, 'node', 'node', ['version']);
-  s.node.version = r.string(node, 'version', 'node.version', 'a Node.js version such as 20.20.2', NODE_VERSION)?.replace(/^v/, '') ?? null;
+  s.node.version =
+    r
+      .string(node, 'version', 'node.version', 'a Node.js version such as 20.20.2', NODE_VERSION)
+      ?.replace(/^v/, '') ?? null;
 
   const aws = top['aws'];
   if (aws !== undefined && aws !== null) {
-    if (typeof aws !== 'object' || Array.isArray(aws)) r.errors.push('aws: must be a mapping (see docs/provisioning.md)');
+    if (typeof aws !== 'object' || Array.isArray(aws))
+      r.errors.push('aws: must be a mapping (see docs/provisioning.md)');
     else s.aws = aws as Record<string, unknown>;
   }
   if (r.errors.length) {
@@ -229,7 +318,9 @@ export function validateStack(doc: unknown, source = 'stack'): Stack {
 export function parseStack(text: string, source = 'stack'): Stack {
   const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length) {
-    throw new ValidationError(`${source} is not valid YAML:\n  - ${doc.errors.map((e) => e.message).join('\n  - ')}`);
+    throw new ValidationError(
+      `${source} is not valid YAML:\n  - ${doc.errors.map((e) => e.message).join('\n  - ')}`,
+    );
   }
   return validateStack(doc.toJS(), source);
 }
@@ -257,7 +348,9 @@ export function applyOverrides(stack: Stack, o: StackOverrides): Stack {
   if (o.key !== undefined) host['key'] = o.key;
   const result = validateStack(doc, 'command-line options');
   if (result.target === 'ssh' && !result.host.address) {
-    throw new ValidationError('host.address: required for an SSH target (give --host HOST or host.address in the stack file, or --target local)');
+    throw new ValidationError(
+      'host.address: required for an SSH target (give --host HOST or host.address in the stack file, or --target local)',
+    );
   }
   return result;
 }

@@ -12,19 +12,19 @@ import { getDagRun } from './runs.js';
  */
 export type OpsApp = Pick<AppContext, 'db'>;
 
-export const setPaused = (app: OpsApp, dagId: string, paused: boolean) =>
-  dagRuns.setDagPaused(app, dagId, paused);
+export const setPaused = async (app: OpsApp, dagId: string, paused: boolean) =>
+  dagRuns.setDagPaused(await app.db(), dagId, paused);
 
 export async function deleteDag(app: OpsApp, dagId: string): Promise<void> {
-  await dagRuns.deleteDag(app, dagId);
+  await dagRuns.deleteDag(await app.db(), dagId);
 }
 
-export function triggerDagRun(
+export async function triggerDagRun(
   app: OpsApp,
   dagId: string,
   request: { runId?: string; conf?: Record<string, unknown> | string | null; logicalDate?: number },
 ): Promise<DagRunRow> {
-  return dagRuns.triggerDagRun(app, dagId, request);
+  return dagRuns.triggerDagRun(await app.db(), dagId, request);
 }
 
 export async function deleteDagRun(db: Kysely<Database>, dagId: string, runId: string): Promise<void> {
@@ -43,7 +43,7 @@ export async function setDagRunState(
   runId: string,
   state: 'success' | 'failed' | 'queued',
 ): Promise<DagRunRow> {
-  await dagRuns.setDagRunState(app, dagId, runId, state);
+  await dagRuns.setDagRunState(await app.db(), dagId, runId, state);
   return getDagRun((await app.db()).kysely, dagId, runId);
 }
 
@@ -80,7 +80,7 @@ export async function clearTaskInstances(app: OpsApp, o: ClearRequest): Promise<
         end: o.future ? undefined : anchor.logical_date,
       };
   }
-  return dagRuns.clearTaskInstances(app, o.dagId, {
+  return dagRuns.clearTaskInstances(await app.db(), o.dagId, {
     ...selector,
     taskIds: o.taskIds,
     upstream: o.upstream,
@@ -101,7 +101,7 @@ export interface MarkRequest {
 }
 
 export async function setTaskInstanceState(app: OpsApp, o: MarkRequest): Promise<TaskInstanceRow[]> {
-  if (!o.dryRun) return dagRuns.setTaskInstanceState(app, o);
+  if (!o.dryRun) return dagRuns.setTaskInstanceState(await app.db(), o);
   // Dry run (the REST default): report the task instances the mark would change.
   const { kysely } = await app.db();
   const dag = await dagRuns.getSerializedDag(kysely, o.dagId);

@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { Database, MetadataDb } from '../../db/index.js';
 import { NotFoundError } from '../../errors.js';
-import { jsonObjectOrNull } from '../../json-object.js';
+import { jsonObjectOrNull } from '../../core/json-object.js';
 import type { Fernet } from '../../security/fernet.js';
 import * as connections from '../../connections/index.js';
 import * as pools from '../../pools/index.js';

@@ -1,5 +1,5 @@
 import type { TaskInstanceState } from '../db/tables.js';
-import type { TaskInstanceKey, TaskWorkItem } from './executor.js';
+import type { TaskInstanceKey, TaskWorkItem } from './work-item.js';
 
 /**
  * Messages between a local executor and its task processes (child_process IPC, JSON).

@@ -3,7 +3,7 @@ import { dirname, join } from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { isToParent, type ToChild, type ToParent } from './ipc-protocol.js';
-import type { TaskInstanceKey } from './executor.js';
+import type { TaskInstanceKey } from './work-item.js';
 
 /**
  * One forked task process as the executor sees it: its lifecycle (starting → idle → busy → gone)

@@ -1,27 +1,15 @@
 import type { Kysely } from 'kysely';
-import type { Database } from '../db/tables.js';
-import type { XComBackend, XComPullQuery } from '../dag/execution.js';
-import { transactionWithRetry } from '../db/transient-errors.js';
-import { queryTemplate } from '../db/query-template.js';
+import type { Database } from '../tables.js';
+import type { XComBackend, XComPullQuery } from '../../dag/execution.js';
+import { transactionWithRetry } from '../transient-errors.js';
+import { queryTemplate } from '../query-template.js';
+import { RETURN_VALUE_KEY } from '../../core/xcom-keys.js';
 
 /**
  * XCom over the metadata DB. One row per (dag, run, task, map index, key); a push replaces the
  * previous value (delete + insert, which works the same on all three dialects).
  * Values are JSON text; `undefined` is not JSON, so pushing it stores null.
  */
-export const RETURN_VALUE_KEY = 'return_value';
-
-/**
- * Written by branch and short-circuit tasks; read by the scheduler to skip what is not followed:
- * `{ "followed": ["task_a", …] }` — the direct downstream tasks to keep; every other direct
- * downstream task is skipped (branch). For a short-circuit with a falsy result `followed` is []
- * and `skipAllDownstream` is true: every task downstream (transitively) is skipped.
- */
-export const SKIPMIXIN_KEY = 'skipmixin_key';
-export interface SkipMixinValue {
-  followed: string[];
-  skipAllDownstream?: boolean;
-}
 
 export interface XComOwner {
   dagId: string;

@@ -1,5 +1,5 @@
 import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync } from 'node:fs';
-import { bashLauncherPids } from '../dag/operators/bash-process.js';
+import { bashLauncherPids } from './bash-launcher.js';
 
 /**
  * Killing a task means killing everything it started. A BashOperator's `bash` may start children

@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Socket } from 'node:net';
-import type { BashProcess, BashStartOptions } from './bash-process.js';
+import type { BashProcess, BashStartOptions } from '../dag/operators/bash-process.js';
 
 /**
  * A small resident `bash` that starts BashOperator commands for this process.

@@ -1,10 +1,10 @@
 import { CompiledQuery, sql, type Kysely } from 'kysely';
-import type { DialectName } from '../db/connection-url.js';
-import type { Database, TaskInstanceState, TaskInstanceUpdate } from '../db/tables.js';
-import { onBatchConnection, sendStatementBatch } from '../db/statement-batch.js';
-import { retryTransient, transactionWithRetry } from '../db/transient-errors.js';
-import { createTaskJob, endTaskJob, insertTaskJobStatement, type JobIdentity } from './job-heartbeat.js';
-import { queryTemplate, templatesByShape } from '../db/query-template.js';
+import type { MetadataDb } from '../open.js';
+import type { Database, TaskInstanceState, TaskInstanceUpdate } from '../tables.js';
+import { onBatchConnection, sendStatementBatch } from '../statement-batch.js';
+import { retryTransient, transactionWithRetry } from '../transient-errors.js';
+import { createTaskJob, endTaskJob, insertTaskJobStatement, type JobIdentity } from './job-queries.js';
+import { queryTemplate, templatesByShape } from '../query-template.js';
 import {
   claimTaskInstance,
   claimTaskInstanceStatement,
@@ -12,7 +12,7 @@ import {
   updatedColumns,
   type ClaimInfo,
   type TaskInstanceKeyLike,
-} from './ti-store.js';
+} from './ti-queries.js';
 import { clearXComs, clearXComsQuery, insertXCom, replaceXCom, XCOM_OWNER_VALUES } from './xcom-store.js';
 
 /**
@@ -27,10 +27,7 @@ class GuardMissed extends Error {}
 
 export interface ClaimTryInfo extends JobIdentity {
   startDate: number;
-  dialect: DialectName;
   renderedFields: Record<string, unknown> | null;
-  /** MetadataDb.batches: where the claim can go as one request (MySQL). */
-  batches?: Kysely<Database> | null;
 }
 
 /** What the claim writes on the TI, but for the job id. */
@@ -46,14 +43,16 @@ function claimFields(info: ClaimTryInfo): Omit<ClaimInfo, 'jobId'> {
 
 /** Start the try: the new job's id, or null (nothing written) when the TI is not ours to run. */
 export async function claimTry(
-  db: Kysely<Database>,
+  store: MetadataDb,
   key: TaskInstanceKeyLike,
   info: ClaimTryInfo,
 ): Promise<number | null> {
-  if (info.batches) return claimTryInOneBatch(db, info.batches, key, info);
+  const db = store.kysely;
+  // MetadataDb.batches (MySQL): the claim goes as one request.
+  if (store.batches) return claimTryInOneBatch(db, store.batches, key, info);
   try {
     return await transactionWithRetry(db, async (trx) => {
-      const jobId = await createTaskJob(trx, info, info.startDate, info.dialect);
+      const jobId = await createTaskJob(trx, info, info.startDate, store.dialect);
       const claimed = await claimTaskInstance(trx, key, { ...claimFields(info), jobId });
       if (!claimed) throw new GuardMissed();
       // A new try starts without the XComs of the last one (Airflow clears them too).
@@ -131,14 +130,15 @@ export interface XComWrite {
  * all or nothing. False (nothing written) when someone changed the TI while it ran.
  */
 export async function finishTry(
-  db: Kysely<Database>,
+  store: MetadataDb,
   key: TaskInstanceKeyLike,
   update: TaskInstanceUpdate & { state: TaskInstanceState },
-  options: { jobId: number; xcoms: readonly XComWrite[]; dialect?: DialectName },
+  options: { jobId: number; xcoms: readonly XComWrite[] },
 ): Promise<boolean> {
+  const db = store.kysely;
   // MySQL updates both rows in one statement (one round trip instead of four); when it matches
   // nothing, the transaction below finds out whether the TI moved on or its job row is missing.
-  if (options.dialect === 'mysql' && options.xcoms.length === 0) {
+  if (store.dialect === 'mysql' && options.xcoms.length === 0) {
     if (await finishTryInOneStatement(db, key, update, options.jobId)) return true;
   }
   try {

@@ -1,6 +1,7 @@
 import { sql, type CompiledQuery, type Expression, type Kysely } from 'kysely';
-import { queryTemplate, templatesByShape } from '../db/query-template.js';
-import type { Database, TaskInstanceRow, TaskInstanceState, TaskInstanceUpdate } from '../db/tables.js';
+import { queryTemplate, templatesByShape } from '../query-template.js';
+import type { Database, TaskInstanceRow, TaskInstanceState, TaskInstanceUpdate } from '../tables.js';
+import type { TaskInstanceKey } from '../../core/task-key.js';
 
 /**
  * The task runner's reads and writes of task_instance, job and task_reschedule. Every state change
@@ -8,13 +9,8 @@ import type { Database, TaskInstanceRow, TaskInstanceState, TaskInstanceUpdate }
  * never runs twice at once and a runner never overwrites a state someone else set while it ran
  * (a clear or a mark from the UI).
  */
-export interface TaskInstanceKeyLike {
-  dagId: string;
-  runId: string;
-  taskId: string;
-  mapIndex: number;
-  tryNumber: number;
-}
+/** A try's key (core/task-key.ts); the name the store's callers have used. */
+export type TaskInstanceKeyLike = TaskInstanceKey;
 
 type Db = Kysely<Database>;
 

@@ -1,22 +1,35 @@
-import type { DagRunInfo } from '../dag/execution.js';
-import type { DagRunRow } from '../db/tables.js';
-import { jsonObjectOrNull } from '../json-object.js';
+import { jsonObjectOrNull } from './json-object.js';
+import type { DagRunType } from './states.js';
 
 /**
  * The columns of a run that a try's context is made from. None of them changes after the run is
  * created, so the scheduler can hand them to the try with the task (see QueuedTiInfo).
  */
-export type RunContextColumns = Pick<
-  DagRunRow,
-  | 'dag_id'
-  | 'run_id'
-  | 'run_type'
-  | 'conf'
-  | 'logical_date'
-  | 'data_interval_start'
-  | 'data_interval_end'
-  | 'external_trigger'
->;
+export interface RunContextColumns {
+  dag_id: string;
+  run_id: string;
+  run_type: DagRunType;
+  /** JSON text. */
+  conf: string | null;
+  /** Milliseconds since the epoch, as stored. */
+  logical_date: number;
+  data_interval_start: number | null;
+  data_interval_end: number | null;
+  /** 0/1, as stored. */
+  external_trigger: number;
+}
+
+/** A run as task code sees it (`dag_run` in the template context, a DAG callback's context). */
+export interface DagRunInfo {
+  dagId: string;
+  runId: string;
+  runType: DagRunType;
+  conf: Record<string, unknown>;
+  logicalDate: Date;
+  dataIntervalStart: Date;
+  dataIntervalEnd: Date;
+  externalTrigger: boolean;
+}
 
 export function runContextColumns(run: RunContextColumns): RunContextColumns {
   return {

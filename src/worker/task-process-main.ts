@@ -10,10 +10,10 @@ import { createContext } from '../context.js';
 import { errorMessage } from '../errors.js';
 import { authoringDefaultsFromConfig, setAuthoringDefaults } from '../dag/defaults.js';
 import { runTaskInstance, runnerHostname } from '../task-runner/run-task-instance.js';
-import { listTaskProcesses } from '../task-runner/process-tree.js';
+import { listTaskProcesses } from './process-tree.js';
 import { isToChild, type RunMessage, type ToParent } from './ipc-protocol.js';
 import { taskTriggerService } from '../dag-runs/trigger-service.js';
-import { warmBashLauncher } from '../dag/operators/bash-process.js';
+import { warmBashLauncher } from './bash-starter.js';
 
 const send = (message: ToParent): void => {
   if (process.connected) process.send?.(message);
@@ -57,7 +57,7 @@ async function main(): Promise<void> {
           executorClass: process.env.UPDRAFT_EXECUTOR_CLASS ?? null,
           ownsProcess: true,
           signal: controller.signal,
-          services: { triggerDagRun: taskTriggerService(ctx) },
+          services: { triggerDagRun: taskTriggerService(db) },
           reuseDagModule: ctx.config.values.core.task_runner_cache_dag_files,
         },
       );
