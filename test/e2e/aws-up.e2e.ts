@@ -18,6 +18,7 @@ import { TmuxSession } from '../support/tmux.js';
  */
 const run = promisify(execFile);
 const STACK = `aws-e2e-${process.pid}`;
+const EXECUTOR = process.env['UPDRAFT_E2E_EXECUTOR'] ?? 'CeleryExecutor';
 
 interface TestHost {
   name: string;
@@ -123,9 +124,11 @@ describe('updraft setup → up → a healthy node (moto for EC2, the nspawn host
     const written = await readFile(stackFile, 'utf8');
     expect(written).toContain(`host: ${th.address}`);
     expect(written).toContain('load_examples: true');
-    // The one edit to the answers: the engine's LocalExecutor, as its own end-to-end test uses,
-    // so this test does not also depend on the Celery worker under a loaded CI machine.
-    await writeFile(stackFile, written.replace('airflow:\n', 'airflow:\n  executor: LocalExecutor\n'));
+    // The stack file is used as the wizard wrote it (the engine's default CeleryExecutor, with its
+    // worker unit); UPDRAFT_E2E_EXECUTOR=LocalExecutor runs the lighter variant, as the engine's own e2e.
+    if (EXECUTOR !== 'CeleryExecutor') {
+      await writeFile(stackFile, written.replace('airflow:\n', `airflow:\n  executor: ${EXECUTOR}\n`));
+    }
 
     const up = await runUpdraft(['up', '--stack', stackFile, '--yes', '--json'], {
       env,
