@@ -143,24 +143,26 @@ async function createDialect(
   }
   const pg = await import('pg');
   const types = pg.default.types;
-  return new PostgresDialect({
-    pool: new pg.default.Pool({
-      host: target.host,
-      port: target.port,
-      user: target.user,
-      password: target.password,
-      database: target.database,
-      max: poolSize,
-      connectionTimeoutMillis: 10_000,
-      // int8 (BIGINT, COUNT(*)) as numbers rather than strings: every value we store fits in 2^53.
-      types: {
-        getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
-          oid === types.builtins.INT8 || oid === types.builtins.NUMERIC
-            ? (v: string) => Number(v)
-            : types.getTypeParser(oid, format)) as typeof types.getTypeParser,
-      },
-    }),
+  const pool = new pg.default.Pool({
+    host: target.host,
+    port: target.port,
+    user: target.user,
+    password: target.password,
+    database: target.database,
+    max: poolSize,
+    connectionTimeoutMillis: 10_000,
+    // int8 (BIGINT, COUNT(*)) as numbers rather than strings: every value we store fits in 2^53.
+    types: {
+      getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+        oid === types.builtins.INT8 || oid === types.builtins.NUMERIC
+          ? (v: string) => Number(v)
+          : types.getTypeParser(oid, format)) as typeof types.getTypeParser,
+    },
   });
+  // An idle pooled connection whose server went away (a database restart) is reported here; with
+  // no listener Node would end the whole process. The pool drops it and the next query reconnects.
+  pool.on('error', () => undefined);
+  return new PostgresDialect({ pool });
 }
 
 async function probeVersion(kysely: Kysely<Database>, dialect: DialectName): Promise<string> {

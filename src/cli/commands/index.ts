@@ -14,6 +14,9 @@ import { registerScheduler } from './scheduler.js';
 import { registerTaskReports } from './tasks/reports.js';
 import { registerJobs } from './jobs.js';
 import { registerStandalone } from './standalone.js';
+import { registerCelery } from './celery.js';
+import { registerProvision } from './provision.js';
+import { registerAwsStack } from './aws-stack.js';
 
 /** Every command group (one module or folder each, named after it), in the order `updraft --help` lists them. */
 export const commandModules: RegisterCommand[] = [
@@ -32,4 +35,7 @@ export const commandModules: RegisterCommand[] = [
   registerTaskReports,
   registerJobs,
   registerStandalone,
+  registerCelery,
+  registerProvision,
+  registerAwsStack,
 ];

@@ -6,7 +6,7 @@ import { uiGuard } from '../auth/guard.js';
 import { problemFor } from '../http-errors.js';
 import { recordAudit } from '../data/audit.js';
 import { getSerializedDag } from '../data/dags.js';
-import { readTaskLog } from '../data/logs.js';
+import { readTryLog } from '../data/logs.js';
 import * as ops from '../data/operations.js';
 import { getTaskInstance } from '../data/runs.js';
 import type { WebContext } from '../web-context.js';
@@ -50,10 +50,11 @@ export function registerUi(server: FastifyInstance, web: WebContext): void {
     if (!q.dag_id || !q.run_id || !q.task_id || !Number.isInteger(tryNumber) || tryNumber < 1)
       throw new ValidationError('dag_id, run_id, task_id and try_number are required.');
     const ti = await getTaskInstance(web.db, q.dag_id, q.run_id, q.task_id, mapIndex);
-    const chunk = await readTaskLog(
-      web.app.config.values.logging.base_log_folder,
+    const chunk = await readTryLog(
+      web.app.config.values,
       { dagId: q.dag_id, runId: q.run_id, taskId: q.task_id, mapIndex, tryNumber },
       Number(q.token ?? 0) || 0,
+      ti.hostname,
     );
     const live =
       tryNumber === ti.try_number &&
