@@ -17,6 +17,8 @@ import { registerTaskInstances } from './task-instances.js';
 import { registerJobs } from './jobs.js';
 import { registerStandalone } from './standalone.js';
 import { registerProvision } from './provision.js';
+import { registerHealth } from './health.js';
+import { registerRepair } from './repair.js';
 
 /** Every command group, in the order `updraft --help` lists them. */
 export const commandModules: RegisterCommand[] = [
@@ -38,4 +40,6 @@ export const commandModules: RegisterCommand[] = [
   registerJobs,
   registerStandalone,
   registerProvision,
+  registerHealth,
+  registerRepair,
 ];

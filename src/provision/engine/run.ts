@@ -15,7 +15,8 @@ import { readFile } from 'node:fs/promises';
 
 const quietReporter: ProgressReporter = { runStarted() {}, stepStarted() {}, stepFinished() {}, warn() {}, runFinished() {} };
 
-async function openTarget(target: ProvisionTarget, log: CommandLog, env: NodeJS.ProcessEnv): Promise<RemoteHost> {
+/** Open the run's host (an SSH connection, this machine, or a host the caller opened). */
+export async function openTarget(target: ProvisionTarget, log: CommandLog, env: NodeJS.ProcessEnv): Promise<RemoteHost> {
   switch (target.kind) {
     case 'host':
       return target.host;
@@ -85,7 +86,7 @@ export async function provision(stack: Stack, target: ProvisionTarget, options: 
       warnings.push(w);
       reporter.warn(w);
     }
-    const plan = buildPlan({ facts, stack, secrets });
+    const plan = buildPlan({ facts, stack, secrets }).filter((step) => !options.only || options.only.includes(step.id));
     const ctx: RunContext = {
       host,
       facts,

@@ -54,6 +54,13 @@ export function localHost(log: CommandLog = silentLog): RemoteHost {
       if (r.code !== 0) throw new RemoteCommandError(`local: cannot read ${remotePath}: ${r.stderr.trim()}`, r.code, r.stderr);
       return r.stdout;
     },
+    async reach(target) {
+      // This machine: connect directly, nothing to tunnel.
+      return {
+        endpoint: 'port' in target ? { kind: 'tcp', host: '127.0.0.1', port: target.port } : { kind: 'socket', path: target.socketPath },
+        close: async () => {},
+      };
+    },
     stagingDir() {
       staging ??= (async () => {
         const dir = join(homedir(), '.updraft-staging');
