@@ -23,6 +23,8 @@ const MIGRATIONS = {
   '0005_ti_active_count_index': m0005,
 } as const;
 
+/** Every migration this build knows, oldest first (the provisioning toolkit's health check compares a node's table with it). */
+export const MIGRATION_NAMES: readonly string[] = Object.keys(MIGRATIONS).sort();
 export const MIGRATION_TABLE = 'updraft_migration';
 export const MIGRATION_LOCK_TABLE = 'updraft_migration_lock';
 

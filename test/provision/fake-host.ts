@@ -74,6 +74,9 @@ export function bareHost(osRelease: string): RemoteHost & { log: Recorded[]; app
     async stagingDir() {
       return '/home/ops/.updraft-staging';
     },
+    async reach() {
+      throw new Error('the recording host has no services to reach');
+    },
     async close() {},
   };
 }

@@ -17,6 +17,8 @@ import { registerStandalone } from './standalone.js';
 import { registerCelery } from './celery.js';
 import { registerProvision } from './provision.js';
 import { registerAwsStack } from './aws-stack.js';
+import { registerHealth } from './health.js';
+import { registerRepair } from './repair.js';
 
 /** Every command group (one module or folder each, named after it), in the order `updraft --help` lists them. */
 export const commandModules: RegisterCommand[] = [
@@ -38,4 +40,6 @@ export const commandModules: RegisterCommand[] = [
   registerCelery,
   registerProvision,
   registerAwsStack,
+  registerHealth,
+  registerRepair,
 ];

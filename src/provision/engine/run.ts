@@ -36,7 +36,8 @@ const quietReporter: ProgressReporter = {
   runFinished() {},
 };
 
-async function openTarget(
+/** Open the run's host (an SSH connection, this machine, or a host the caller opened). */
+export async function openTarget(
   target: ProvisionTarget,
   log: CommandLog,
   env: NodeJS.ProcessEnv,
@@ -150,7 +151,9 @@ export async function provision(
         );
       }
     }
-    const plan = buildPlan({ facts, stack, secrets });
+    const plan = buildPlan({ facts, stack, secrets }).filter(
+      (step) => !options.only || options.only.includes(step.id),
+    );
     const ctx: RunContext = {
       host,
       facts,

@@ -50,6 +50,8 @@ export interface ProvisionOptions {
   confirm?: (question: string) => Promise<boolean>;
   reporter?: ProgressReporter;
   env?: NodeJS.ProcessEnv;
+  /** Run only these playbook steps (by id), in plan order; `repair` re-applies the steps behind failed checks. */
+  only?: string[];
   /** Use these instead of building the release and fetching Node on this machine (tests, prebuilt CI artifacts). */
   artifacts?: OperatorArtifacts;
 }

@@ -5,7 +5,7 @@ import { renderTemplate } from '../engine/templates.js';
 import { sq } from '../remote/shell.js';
 import { DATABASE_LAYOUT } from './mysql.js';
 import { CLI_WRAPPER, COMPONENTS, CURRENT, ENV_FILE, NODE_BIN, RELEASES } from './layout.js';
-import type { Playbook } from './types.js';
+import type { PlanInput, Playbook } from './types.js';
 
 const ALL_UNITS = Object.values(COMPONENTS).map((c) => c.unit);
 const DAG_FILE = /\.(ts|mts|js|mjs)$/;
@@ -89,13 +89,13 @@ export const orchestratorPlaybook: Playbook = ({ stack }) => {
   return [{ id: 'orchestrator', title: `Updraft under ${home} as ${user}`, resources }];
 };
 
-/** airflow.cfg, the services' environment, the schema and the admin user. */
-export const airflowConfigPlaybook: Playbook = ({ facts, stack, secrets }) => {
-  const { user, home, admin } = stack.airflow;
+/** The node's airflow.cfg as the stack and its secrets make it (health compares the host's copy with it). */
+export function renderAirflowCfg({ facts, stack, secrets }: PlanInput): string {
+  const { home } = stack.airflow;
   const dbLayout = DATABASE_LAYOUT[facts.family];
   const baseUrl =
     stack.airflow.base_url ?? `http://${stack.host.address ?? 'localhost'}:${stack.airflow.web_port}`;
-  const cfg = renderTemplate('airflow.cfg', {
+  return renderTemplate('airflow.cfg', {
     stack: stack.name,
     dags_folder: `${home}/dags`,
     executor: stack.airflow.executor,
@@ -112,6 +112,12 @@ export const airflowConfigPlaybook: Playbook = ({ facts, stack, secrets }) => {
     redis_password: secrets.redis_password,
     redis_port: stack.redis.port,
   });
+}
+
+/** airflow.cfg, the services' environment, the schema and the admin user. */
+export const airflowConfigPlaybook: Playbook = ({ facts, stack, secrets }) => {
+  const { user, home, admin } = stack.airflow;
+  const cfg = renderAirflowCfg({ facts, stack, secrets });
   const resources: Resource[] = [
     file({
       path: ENV_FILE,

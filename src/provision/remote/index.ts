@@ -1,4 +1,4 @@
-export type { RemoteHost, ExecOptions, ExecResult, CommandLog } from './types.js';
+export type { RemoteHost, ExecOptions, ExecResult, CommandLog, Endpoint, Reach } from './types.js';
 export { silentLog } from './types.js';
 export { connectSsh, type SshTarget } from './ssh.js';
 export { localHost } from './local.js';

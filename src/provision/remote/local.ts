@@ -65,6 +65,13 @@ export function localHost(log: CommandLog = silentLog): RemoteHost {
         );
       return r.stdout;
     },
+    async reach(target) {
+      // This machine: connect directly, nothing to tunnel.
+      return {
+        endpoint: 'port' in target ? { kind: 'tcp', host: '127.0.0.1', port: target.port } : { kind: 'socket', path: target.socketPath },
+        close: async () => {},
+      };
+    },
     stagingDir() {
       staging ??= (async () => {
         const dir = join(homedir(), '.updraft-staging');

@@ -1,11 +1,19 @@
 import { readFile } from 'node:fs/promises';
 import { createReadStream } from 'node:fs';
-import { Readable } from 'node:stream';
+import { createServer, type Socket } from 'node:net';
+import { Readable, type Duplex } from 'node:stream';
 import { Client, type ConnectConfig } from 'ssh2';
 import { RemoteCommandError, RemoteError, HostKeyMismatchError } from '../../errors.js';
 import { hostId, hostKeyChanged, judgeHostKey, readKnownHosts, rememberHostKey } from './known-hosts.js';
 import { catIfExists, privileged, sq } from './shell.js';
-import { silentLog, type CommandLog, type ExecOptions, type ExecResult, type RemoteHost } from './types.js';
+import {
+  silentLog,
+  type CommandLog,
+  type ExecOptions,
+  type ExecResult,
+  type Reach,
+  type RemoteHost,
+} from './types.js';
 
 export interface SshTarget {
   address: string;
@@ -225,6 +233,43 @@ class SshHost implements RemoteHost {
       {},
     ).then((r) => r.stdout.trim());
     return this.staging;
+  }
+
+  /**
+   * A loopback listener on this machine whose every connection becomes one SSH channel to the
+   * host's port (direct-tcpip) or Unix socket (OpenSSH's direct-streamlocal), over the one
+   * connection the host already has.
+   */
+  async reach(target: { port: number } | { socketPath: string }): Promise<Reach> {
+    const open = (cb: (err: Error | undefined, stream: Duplex) => void): void => {
+      if ('port' in target) this.client.forwardOut('127.0.0.1', 0, '127.0.0.1', target.port, cb);
+      else this.client.openssh_forwardOutStreamLocal(target.socketPath, cb);
+    };
+    const sockets = new Set<Socket>();
+    const server = createServer((socket) => {
+      sockets.add(socket);
+      socket.once('close', () => sockets.delete(socket));
+      open((err, stream) => {
+        if (err) return socket.destroy(err);
+        socket.pipe(stream).pipe(socket);
+        stream.once('close', () => socket.destroy());
+        socket.once('close', () => stream.destroy());
+      });
+    });
+    await new Promise<void>((resolve, reject) =>
+      server.once('error', reject).listen(0, '127.0.0.1', () => resolve()),
+    );
+    const address = server.address();
+    if (address === null || typeof address === 'string')
+      throw new RemoteError(`${this.label}: cannot open a local tunnel listener`);
+    return {
+      endpoint: { kind: 'tcp', host: '127.0.0.1', port: address.port },
+      close: () =>
+        new Promise<void>((resolve) => {
+          for (const s of sockets) s.destroy();
+          server.close(() => resolve());
+        }),
+    };
   }
 
   async close(): Promise<void> {

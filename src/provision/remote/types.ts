@@ -20,6 +20,15 @@ export interface ExecResult {
   stderr: string;
 }
 
+/** A service on the host as a client on this machine reaches it (see RemoteHost.reach). */
+export type Endpoint = { kind: 'tcp'; host: string; port: number } | { kind: 'socket'; path: string };
+
+/** A way in to a service on the host; close() ends the tunnel (a no-op for the local machine). */
+export interface Reach {
+  endpoint: Endpoint;
+  close(): Promise<void>;
+}
+
 export interface RemoteHost {
   /** How progress lines name this host (user@address:port, or "local"). */
   readonly label: string;
@@ -36,6 +45,12 @@ export interface RemoteHost {
   readFile(remotePath: string): Promise<string | null>;
   /** A private folder (0700, owned by the login user) for uploads; created once per connection. */
   stagingDir(): Promise<string>;
+  /**
+   * Reach a service listening on the host's loopback port or Unix socket from this machine, so
+   * health checks talk to Redis and MySQL with their own client libraries (over an SSH tunnel for
+   * an SSH host) instead of parsing command-line output.
+   */
+  reach(target: { port: number } | { socketPath: string }): Promise<Reach>;
   close(): Promise<void>;
 }
 
