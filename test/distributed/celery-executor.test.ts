@@ -58,7 +58,7 @@ export const dag = new DAG({ dagId: 'celery_shapes', schedule: null, startDate: 
             .where('state', '=', 'running')
             .execute()
         ).length === 1,
-      30_000,
+      180_000,
       'the worker job row',
     );
     h.startScheduler();
@@ -74,7 +74,7 @@ export const dag = new DAG({ dagId: 'celery_shapes', schedule: null, startDate: 
       expect(ti.executor_class ?? 'CeleryExecutor').toBe('CeleryExecutor');
       expect(ti.try_number).toBe(1);
     }
-  }, 90_000);
+  }, 300_000);
 
   it('jobs check --job-type WorkerJob sees the worker, per host too', async () => {
     const ok = await runUpdraft(

@@ -179,5 +179,5 @@ export const dag = new DAG({ dagId: 'two_hosts', schedule: null, startDate: '202
     expect(chunk.exists).toBe(true);
     // The command ran inside the namespace: the namespace's veth is there.
     expect(chunk.content).toContain('running on 1 veth');
-  }, 150_000);
+  }, 400_000);
 });
