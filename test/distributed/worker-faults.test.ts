@@ -135,6 +135,18 @@ export const quick = new DAG({ dagId: 'quick_once', schedule: null, startDate: '
       30_000,
       'the try to be queued',
     );
+    // The scheduler marks the try queued, then adds its job: wait until the job is in Redis.
+    const { Redis } = await import('ioredis');
+    const redis = new Redis('redis://127.0.0.1:6379/0');
+    try {
+      await waitFor(
+        async () => (await redis.keys(`${prefix}:default:${'?'.repeat(40)}`)).length === 1,
+        60_000,
+        'the job in Redis',
+      );
+    } finally {
+      redis.disconnect();
+    }
     // Redis loses everything under our prefix (as a restart without persistence or a flush would).
     await dropPrefix(prefix);
     launch('host-c');
