@@ -1,6 +1,4 @@
-import type { MetadataDb } from '../db/index.js';
-import type { Logger } from '../log.js';
-import { ProcessPool, type TaskProcessPool } from '../worker/process-pool.js';
+import { ProcessPool, type ProcessPoolOptions, type TaskProcessPool } from '../worker/process-pool.js';
 import type { Executor, ExecutorEvent, TaskInstanceKey, TaskWorkItem } from './executor.js';
 
 /**
@@ -9,19 +7,13 @@ import type { Executor, ExecutorEvent, TaskInstanceKey, TaskWorkItem } from './e
  * holds the isolation rules). The executor itself only does what the scheduler needs: it counts
  * slots and keeps the pool's events until the scheduler drains them.
  */
-export interface LocalExecutorOptions {
+export interface LocalExecutorOptions extends Omit<
+  ProcessPoolOptions,
+  'size' | 'executorClass' | 'name' | 'onEvent'
+> {
   name: 'LocalExecutor' | 'SequentialExecutor';
+  /** core.parallelism: tries at once (the pool's size). */
   parallelism: number;
-  warmProcesses: number;
-  maxOldSpaceSizeMb: number;
-  maxTasksPerProcess: number;
-  baseLogFolder: string;
-  /** killed_task_cleanup_time: SIGTERM → SIGKILL grace when terminating a task. */
-  killGraceMs: number;
-  /** Environment of the task processes (the configuration they load). */
-  env: NodeJS.ProcessEnv;
-  db: () => Promise<MetadataDb>;
-  log: Logger;
 }
 
 export { keyString } from '../worker/work-item.js';
@@ -37,17 +29,9 @@ export class LocalExecutor implements Executor {
   constructor(private readonly options: LocalExecutorOptions) {
     this.name = options.name;
     this.pool = new ProcessPool({
+      ...options,
       size: options.parallelism,
-      warmProcesses: options.warmProcesses,
-      maxOldSpaceSizeMb: options.maxOldSpaceSizeMb,
-      maxTasksPerProcess: options.maxTasksPerProcess,
-      baseLogFolder: options.baseLogFolder,
-      killGraceMs: options.killGraceMs,
-      env: options.env,
       executorClass: options.name,
-      name: options.name,
-      db: options.db,
-      log: options.log,
       onEvent: (event) => this.emit(event),
     });
   }

@@ -16,8 +16,8 @@ import {
   releaseRestarting,
   resetOrphanedQueued,
   timeOutRuns,
-  type HealthOptions,
-} from './health.js';
+  type RepairOptions,
+} from './repair-sweep.js';
 import { endJob, heartbeatJob, startSchedulerJob, type JobInfo } from './job.js';
 import { queueScheduledTasks } from './queue-tasks.js';
 import { mayChange, RunTiCache, scheduleRun } from './schedule-run.js';
@@ -42,7 +42,7 @@ export interface SchedulerStats {
   tasksQueued: number;
   zombies: number;
   /** Milliseconds spent per loop phase (for benchmarks and tuning). */
-  phaseMs: Record<'create' | 'events' | 'evaluate' | 'queue' | 'health' | 'idle', number>;
+  phaseMs: Record<'create' | 'events' | 'evaluate' | 'queue' | 'repair' | 'idle', number>;
 }
 
 const RUN_CREATION_INTERVAL_MS = 1000;
@@ -62,7 +62,7 @@ export class Scheduler {
     runsCreated: 0,
     tasksQueued: 0,
     zombies: 0,
-    phaseMs: { create: 0, events: 0, evaluate: 0, queue: 0, health: 0, idle: 0 },
+    phaseMs: { create: 0, events: 0, evaluate: 0, queue: 0, repair: 0, idle: 0 },
   };
   private stopping = false;
   private wake: (() => void) | null = null;
@@ -141,7 +141,7 @@ export class Scheduler {
     const taskStore = taskInstanceStore(metadata);
     const heartbeatMs = v.scheduler.scheduler_heartbeat_sec * 1000;
     const idleMs = Math.max(10, v.scheduler.scheduler_idle_sleep_time * 1000);
-    const health: Omit<HealthOptions, 'now'> = {
+    const repair: Omit<RepairOptions, 'now'> = {
       jobId: job.id,
       hostname: job.hostname || osHostname(),
       zombieThresholdMs: v.scheduler.scheduler_zombie_task_threshold * 1000,
@@ -150,11 +150,11 @@ export class Scheduler {
       schedulerHealthMs: v.scheduler.scheduler_health_check_threshold * 1000,
       log: this.log,
     };
-    const healthIntervalMs = Math.max(500, Math.min(10_000, health.runnerHeartbeatMs));
+    const repairIntervalMs = Math.max(500, Math.min(10_000, repair.runnerHeartbeatMs));
     let lastHeartbeat = Date.now();
     let lastCreate = 0;
     let lastSweep = 0;
-    let lastHealth = 0;
+    let lastRepair = 0;
     let wakeAt: number | null = null;
     let lastQueuedCheck = 0;
     let startQueuedSoon = true;
@@ -165,7 +165,7 @@ export class Scheduler {
     const runContexts = new Map<string, RunContextColumns>();
 
     // Adopt or reset what a crashed scheduler left behind before doing anything else.
-    await resetOrphanedQueued(db, executor, { ...health, now: Date.now() });
+    await resetOrphanedQueued(db, executor, { ...repair, now: Date.now() });
 
     while (!this.stopping && (numRuns < 0 || this.stats.loops < numRuns)) {
       this.stats.loops++;
@@ -303,16 +303,16 @@ export class Scheduler {
         work += queued;
         lap('queue');
 
-        if (now - lastHealth >= healthIntervalMs) {
-          lastHealth = now;
-          const h = { ...health, now };
+        if (now - lastRepair >= repairIntervalMs) {
+          lastRepair = now;
+          const h = { ...repair, now };
           const zombies = await handleZombies(db, dags, h);
           this.stats.zombies += zombies;
           work += zombies;
           work += await resetOrphanedQueued(db, executor, h);
           work += await releaseRestarting(db, h);
           work += await timeOutRuns(db, dags, h);
-          lap('health');
+          lap('repair');
         }
       } catch (error) {
         // A DB hiccup must not kill the scheduler: log, back off a little, carry on.
@@ -326,7 +326,7 @@ export class Scheduler {
             lastSweep + FULL_SWEEP_INTERVAL_MS,
             lastCreate + RUN_CREATION_INTERVAL_MS,
             lastHeartbeat + heartbeatMs,
-            lastHealth + healthIntervalMs,
+            lastRepair + repairIntervalMs,
             wakeAt ?? Infinity,
           ) - Date.now();
         const t = performance.now();

@@ -25,7 +25,7 @@ import {
   templateScope,
   TriggerDagRunOperator,
 } from '../../src/index.js';
-import { MemoryXCom, testContext } from './support.js';
+import { MemoryXCom, testContext } from '../support/dag-context.js';
 import { createServer, type Server } from 'node:http';
 
 let dir: string;

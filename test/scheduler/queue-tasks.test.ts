@@ -5,7 +5,7 @@ import type { Executor, TaskWorkItem } from '../../src/executors/executor.js';
 import { silentLogger } from '../../src/log.js';
 import type { DagCache } from '../../src/scheduler/dag-cache.js';
 import { queueScheduledTasks } from '../../src/scheduler/queue-tasks.js';
-import { seedTaskInstance } from '../execution/helpers.js';
+import { seedTaskInstance } from '../support/exec-env.js';
 import { BATCH_VARIANTS, openTestDb, type OpenTestDb } from '../support/databases.js';
 
 /** An executor that only records what it is given, with a fixed number of free slots. */

@@ -16,8 +16,8 @@ import {
 } from '../../connections/index.js';
 import { outputOption, jsonOption, type OutputOpts, type RegisterCommand } from '../command-kit.js';
 import { printRows } from '../output.js';
-import { readJsonObject, writeJsonFile } from './json-file.js';
-import { migratedStore } from './store.js';
+import { readJsonObject, writeJsonFile } from '../json-file.js';
+import { migratedStore } from '../metadata-store.js';
 
 const COLUMNS = [
   'conn_id',

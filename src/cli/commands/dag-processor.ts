@@ -1,7 +1,7 @@
 import { DagProcessor } from '../../dag-processing/processor.js';
 import { UsageError } from '../../errors.js';
 import type { RegisterCommand } from '../command-kit.js';
-import { migratedDb } from './dags.js';
+import { migratedDb } from '../metadata-store.js';
 
 export const registerDagProcessor: RegisterCommand = (program, cli) => {
   program

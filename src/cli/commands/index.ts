@@ -6,19 +6,16 @@ import { registerVariables } from './variables.js';
 import { registerConnections } from './connections.js';
 import { registerPools } from './pools.js';
 import { registerRotateFernetKey } from './rotate-fernet-key.js';
-import { registerDags } from './dags.js';
-import { registerTasks } from './tasks.js';
-import { registerTaskRun } from './task-run.js';
+import { registerDags } from './dags/index.js';
+import { registerTasks } from './tasks/index.js';
 import { registerDagProcessor } from './dag-processor.js';
 import { registerWebserver } from './webserver.js';
 import { registerScheduler } from './scheduler.js';
-import { registerDagRuns } from './dag-runs.js';
-import { registerTaskInstances } from './task-instances.js';
 import { registerJobs } from './jobs.js';
 import { registerStandalone } from './standalone.js';
 import { registerCelery } from './celery.js';
 
-/** Every command group, in the order `updraft --help` lists them. */
+/** Every command group (one module or folder each, named after it), in the order `updraft --help` lists them. */
 export const commandModules: RegisterCommand[] = [
   registerDb,
   registerConfig,
@@ -29,12 +26,9 @@ export const commandModules: RegisterCommand[] = [
   registerRotateFernetKey,
   registerDags,
   registerTasks,
-  registerTaskRun,
   registerDagProcessor,
   registerWebserver,
   registerScheduler,
-  registerDagRuns,
-  registerTaskInstances,
   registerJobs,
   registerStandalone,
   registerCelery,

@@ -1,6 +1,6 @@
 import { rotateFernetKey } from '../../security/rotate-fernet-key.js';
 import type { RegisterCommand } from '../command-kit.js';
-import { migratedStore } from './store.js';
+import { migratedStore } from '../metadata-store.js';
 
 export const registerRotateFernetKey: RegisterCommand = (program, cli) => {
   program

@@ -12,8 +12,8 @@ import {
 } from '../../users/index.js';
 import { outputOption, jsonOption, type OutputOpts, type RegisterCommand } from '../command-kit.js';
 import { printRows } from '../output.js';
-import { readPassword } from './read-password.js';
-import { migratedStore } from './store.js';
+import { readPassword } from '../read-password.js';
+import { migratedStore } from '../metadata-store.js';
 
 type RefOpts = { username?: string; email?: string };
 

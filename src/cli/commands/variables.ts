@@ -10,8 +10,8 @@ import {
 } from '../../variables/index.js';
 import { outputOption, jsonOption, type OutputOpts, type RegisterCommand } from '../command-kit.js';
 import { printRows } from '../output.js';
-import { readJsonObject, writeJsonFile } from './json-file.js';
-import { migratedStore } from './store.js';
+import { readJsonObject, writeJsonFile } from '../json-file.js';
+import { migratedStore } from '../metadata-store.js';
 
 export const registerVariables: RegisterCommand = (program, cli) => {
   const variables = program.command('variables').description('Manage variables');

@@ -1,0 +1,21 @@
+import { Option } from 'commander';
+import { loadSerializedDag } from '../../../dag-processing/read.js';
+import { renderTree } from '../../../dag-processing/render-graph.js';
+import type { RegisterCommand } from '../../command-kit.js';
+import { parseDagsForCli, tasksCommand } from '../../dag-access.js';
+import { migratedDb } from '../../metadata-store.js';
+
+export const registerTaskInspection: RegisterCommand = (program, cli) => {
+  const tasks = tasksCommand(program);
+  tasks
+    .command('list <dag_id>')
+    .description("List a DAG's tasks (in dependency order), or show them as a tree")
+    .option('-t, --tree', 'show the tasks as a tree of dependencies')
+    .addOption(new Option('--no-parse', 'do not parse DAG files first'))
+    .action(async (dagId: string, opts: { tree?: boolean; parse: boolean }) => {
+      if (opts.parse) await parseDagsForCli(cli);
+      const dag = await loadSerializedDag(await migratedDb(cli), dagId);
+      const text = opts.tree ? renderTree(dag) : dag.tasks.map((t) => t.taskId).join('\n');
+      if (text) process.stdout.write(text + '\n');
+    });
+};
