@@ -11,7 +11,7 @@ import {
   startWorker,
   waitFor,
   type WorkerProcess,
-} from './support.js';
+} from './celery-support.js';
 
 /**
  * Faults injected for real against CeleryExecutor on the shared Redis: a worker host killed with

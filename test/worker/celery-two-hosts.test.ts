@@ -17,7 +17,7 @@ import {
   waitFor,
   type PrivateDatabase,
   type PrivateRedis,
-} from './support.js';
+} from './celery-support.js';
 
 /**
  * Two hosts on one machine: the worker runs in a network namespace of its own, joined to this

@@ -7,7 +7,7 @@ import { brokerFromConfig, connectChecked } from '../../src/broker/connection.js
 import { loadConfig } from '../../src/config/index.js';
 import { ConfigError, RemoteError } from '../../src/errors.js';
 import { makeAirflowHome, runUpdraft, type AirflowHome } from '../support/cli.js';
-import { freePort, privateRedis, type PrivateRedis } from './support.js';
+import { freePort, privateRedis, type PrivateRedis } from '../worker/celery-support.js';
 
 describe('[celery] broker_url', () => {
   it('reads host, port, db, user and password as Airflow users write them', () => {
