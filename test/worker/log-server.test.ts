@@ -10,7 +10,7 @@ import { readTryLog } from '../../src/web/data/logs.js';
 import { readRemoteTaskLog } from '../../src/worker/log-client.js';
 import { startLogServer } from '../../src/worker/log-server.js';
 import { checkLogToken, createLogToken, LOG_TOKEN_LIFETIME_MS } from '../../src/worker/log-token.js';
-import { freePort } from './support.js';
+import { freePort } from './celery-support.js';
 
 /**
  * The worker log server (a real HTTP server on a free loopback port) and its token: the webserver's

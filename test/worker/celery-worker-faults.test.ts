@@ -11,7 +11,7 @@ import {
   startWorker,
   waitFor,
   type WorkerProcess,
-} from './support.js';
+} from './celery-support.js';
 
 /**
  * Faults injected for real against CeleryExecutor on the shared Redis: a worker host killed with
@@ -53,7 +53,7 @@ describe('CeleryExecutor faults', () => {
             .where('state', '=', 'running')
             .execute()
         ).length > 0,
-      60_000,
+      180_000,
       `worker ${host} to start`,
     );
   beforeAll(async () => {
@@ -110,7 +110,7 @@ export const quick = new DAG({ dagId: 'quick_once', schedule: null, startDate: '
     const killed = killHost(a.child.pid!);
     expect(killed.length).toBeGreaterThanOrEqual(2); // the worker and its task process at least
     launch('host-b');
-    const done = await h.waitForRun('slow_once', run.run_id, 90_000);
+    const done = await h.waitForRun('slow_once', run.run_id, 180_000);
     expect(done.state).toBe('success');
     const ti = (await h.tis('slow_once', run.run_id)).slow!;
     expect(ti.try_number).toBe(2);
@@ -123,7 +123,7 @@ export const quick = new DAG({ dagId: 'quick_once', schedule: null, startDate: '
       .where('job_type', '=', 'LocalTaskJob')
       .execute();
     expect(jobs.filter((j) => j.hostname === 'host-a').map((j) => j.state)).toEqual(['failed']);
-  }, 150_000);
+  }, 400_000);
 
   it('queued tries whose jobs vanished from Redis are re-sent after task_queued_timeout and run once', async () => {
     const trace = join(h.home, 'trace.quick');
@@ -135,15 +135,28 @@ export const quick = new DAG({ dagId: 'quick_once', schedule: null, startDate: '
       30_000,
       'the try to be queued',
     );
+    // The scheduler marks the try queued, then adds its job: wait until the job is in Redis.
+    const { Redis } = await import('ioredis');
+    const redis = new Redis('redis://127.0.0.1:6379/0');
+    try {
+      await waitFor(
+        async () => (await redis.keys(`${prefix}:default:${'?'.repeat(40)}`)).length === 1,
+        60_000,
+        'the job in Redis',
+      );
+    } finally {
+      redis.disconnect();
+    }
     // Redis loses everything under our prefix (as a restart without persistence or a flush would).
     await dropPrefix(prefix);
     launch('host-c');
-    const done = await h.waitForRun('quick_once', run.run_id, 90_000);
+    const done = await h.waitForRun('quick_once', run.run_id, 240_000);
     expect(done.state).toBe('success');
     const ti = (await h.tis('quick_once', run.run_id)).quick!;
-    expect(ti.try_number).toBe(2);
+    // Re-sent at least once (a slow worker start can make it more); ran exactly once, as the last try.
+    expect(ti.try_number).toBeGreaterThanOrEqual(2);
     expect(ti.hostname).toBe('host-c');
-    expect(await lines(trace)).toEqual(['ran-2']);
+    expect(await lines(trace)).toEqual([`ran-${ti.try_number}`]);
     void db;
-  }, 120_000);
+  }, 300_000);
 });

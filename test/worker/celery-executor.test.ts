@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { triggerDagRun } from '../../src/dag-runs/index.js';
 import { runUpdraft } from '../support/cli.js';
 import { createHarness, type Harness } from '../scheduler/support/harness.js';
-import { celeryEnv, dropPrefix, freshPrefix, startWorker, waitFor, type WorkerProcess } from './support.js';
+import { celeryEnv, dropPrefix, freshPrefix, startWorker, waitFor, type WorkerProcess } from './celery-support.js';
 
 /**
  * CeleryExecutor end to end on the real Redis (127.0.0.1:6379, a key prefix of its own): a real
@@ -58,7 +58,7 @@ export const dag = new DAG({ dagId: 'celery_shapes', schedule: null, startDate: 
             .where('state', '=', 'running')
             .execute()
         ).length === 1,
-      30_000,
+      180_000,
       'the worker job row',
     );
     h.startScheduler();
@@ -74,7 +74,7 @@ export const dag = new DAG({ dagId: 'celery_shapes', schedule: null, startDate: 
       expect(ti.executor_class ?? 'CeleryExecutor').toBe('CeleryExecutor');
       expect(ti.try_number).toBe(1);
     }
-  }, 90_000);
+  }, 300_000);
 
   it('jobs check --job-type WorkerJob sees the worker, per host too', async () => {
     const ok = await runUpdraft(

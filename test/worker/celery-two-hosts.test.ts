@@ -17,7 +17,7 @@ import {
   waitFor,
   type PrivateDatabase,
   type PrivateRedis,
-} from './support.js';
+} from './celery-support.js';
 
 /**
  * Two hosts on one machine: the worker runs in a network namespace of its own, joined to this
@@ -179,5 +179,5 @@ export const dag = new DAG({ dagId: 'two_hosts', schedule: null, startDate: '202
     expect(chunk.exists).toBe(true);
     // The command ran inside the namespace: the namespace's veth is there.
     expect(chunk.content).toContain('running on 1 veth');
-  }, 150_000);
+  }, 400_000);
 });

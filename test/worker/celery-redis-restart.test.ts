@@ -12,7 +12,7 @@ import {
   waitFor,
   type PrivateRedis,
   type WorkerProcess,
-} from './support.js';
+} from './celery-support.js';
 
 /**
  * Redis restarted in the middle of a run (a private redis-server with append-only persistence, on

@@ -16,7 +16,7 @@ import {
   waitFor,
   type PrivateDatabase,
   type WorkerProcess,
-} from './support.js';
+} from './celery-support.js';
 
 /**
  * The metadata DB killed and restarted in the middle of a run (private MariaDB and PostgreSQL

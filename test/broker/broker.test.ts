@@ -7,7 +7,7 @@ import { brokerFromConfig, connectChecked } from '../../src/broker/connection.js
 import { loadConfig } from '../../src/config/index.js';
 import { ConfigError, RemoteError } from '../../src/errors.js';
 import { makeAirflowHome, runUpdraft, type AirflowHome } from '../support/cli.js';
-import { freePort, privateRedis, type PrivateRedis } from './support.js';
+import { freePort, privateRedis, type PrivateRedis } from '../worker/celery-support.js';
 
 describe('[celery] broker_url', () => {
   it('reads host, port, db, user and password as Airflow users write them', () => {
@@ -149,12 +149,12 @@ describe('broker failures at start (a private redis-server with a password)', ()
       ['celery', 'worker', '-s'],
       ['scheduler', '-n', '1'],
     ]) {
-      const r = await runUpdraft(args, { env, timeoutMs: 60_000 });
+      const r = await runUpdraft(args, { env, timeoutMs: 150_000 });
       expect(r.code).toBe(13);
       expect(r.stderr).toContain(`redis://:***@127.0.0.1:${redis.port}/0`);
       expect(r.stdout + r.stderr).not.toContain('wrong-pass');
     }
-  }, 120_000);
+  }, 320_000);
 
   it('an unreachable Redis ends `celery worker` with code 13 after a few attempts, naming the URL', async () => {
     const port = await freePort();
@@ -164,10 +164,10 @@ describe('broker failures at start (a private redis-server with a password)', ()
         AIRFLOW__CELERY__BROKER_URL: `redis://:secret@127.0.0.1:${port}/0`,
         AIRFLOW__CELERY__OPERATION_TIMEOUT: '0.5',
       },
-      timeoutMs: 60_000,
+      timeoutMs: 150_000,
     });
     expect(r.code).toBe(13);
     expect(r.stderr).toContain(`Cannot reach the Redis broker at redis://:***@127.0.0.1:${port}/0`);
     expect(r.stdout + r.stderr).not.toContain('secret');
-  }, 60_000);
+  }, 160_000);
 });
