@@ -72,7 +72,7 @@ function schedulerDelta(before) {
 async function runFan() {
   const stats0 = structuredClone(scheduler.stats);
   const t0 = Date.now();
-  const run = await triggerDagRun(ctx, 'bench_fan');
+  const run = await triggerDagRun(await ctx.db(), 'bench_fan');
   const wall = (await endOfRun(db, 'bench_fan', run.run_id)) - t0;
   const tis = await db
     .selectFrom('task_instance')

@@ -36,7 +36,7 @@ const fileloc = join(installation.home, 'dags', 'bench_fan.ts');
 Object.assign(process.env, env);
 setAuthoringDefaults(authoringDefaultsFromConfig(ctx.config.values));
 try {
-  const run = await triggerDagRun(ctx, 'bench_fan');
+  const run = await triggerDagRun(await ctx.db(), 'bench_fan');
   // What the scheduler does when it queues a try.
   await store.kysely
     .updateTable('task_instance')

@@ -101,15 +101,16 @@ export function benchEnv(home, url) {
 /**
  * A fresh installation in BENCH_HOME_DIR (default: the OS temp folder): its home with `dags`
  * (file name → source), a fresh metadata database, migrated and with the DAG files parsed.
+ * `extraEnv` overrides the installation's configuration (the CeleryExecutor cases).
  * `close()` closes it and drops its database; `removeHome()` deletes its files (see bench.mjs on
  * when to do that).
  */
-export async function createBenchInstallation(dialect, dags, prefix = 'updraft-bench-') {
+export async function createBenchInstallation(dialect, dags, prefix = 'updraft-bench-', extraEnv = {}) {
   const home = mkdtempSync(join(process.env.BENCH_HOME_DIR || tmpdir(), prefix));
   mkdirSync(join(home, 'dags'));
   for (const [file, source] of Object.entries(dags)) writeFileSync(join(home, 'dags', file), source);
   const database = await createBenchDatabase(dialect, home);
-  const env = benchEnv(home, database.url);
+  const env = { ...benchEnv(home, database.url), ...extraEnv };
   const ctx = createContext({ env, log: silentLogger });
   const store = await ctx.db();
   await migrateToLatest(store);

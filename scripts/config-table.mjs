@@ -1,22 +1,16 @@
 #!/usr/bin/env node
-// Prints the configuration keys as a Markdown table, from the schema itself (README "Configuration").
-// Usage: npm run build && node scripts/config-table.mjs
-import { configSchema } from '../dist/config/schema.js';
+// Writes docs/configuration.md from the configuration schema itself, so the reference cannot drift
+// from what the loader accepts. test/config/configuration-doc.test.ts fails when it is stale.
+// Usage: npm run build && node scripts/config-table.mjs            (rewrites the file)
+//        node scripts/config-table.mjs --stdout                     (prints it)
+import { writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { renderConfigurationDoc } from './config-doc.mjs';
 
-const show = (spec) => {
-  const d =
-    typeof spec.default === 'function' ? spec.default({ AIRFLOW_HOME: '{AIRFLOW_HOME}' }) : spec.default;
-  if (spec.sensitive && (spec.doc.includes('generated') || d === '')) return d === '' ? '' : '(generated)';
-  if (typeof d === 'boolean') return d ? 'True' : 'False';
-  return Array.isArray(d) ? d.join(',') : String(d);
-};
-console.log('| section | key | default | meaning |');
-console.log('| --- | --- | --- | --- |');
-for (const [section, keys] of Object.entries(configSchema)) {
-  for (const [key, spec] of Object.entries(keys)) {
-    const def = show(spec);
-    console.log(
-      `| ${section} | ${key} | ${def === '' ? '' : '`' + def.replaceAll('|', '\\|') + '`'} | ${spec.doc.replaceAll('|', '\\|')} |`,
-    );
-  }
+const text = await renderConfigurationDoc();
+if (process.argv.includes('--stdout')) process.stdout.write(text);
+else {
+  const target = fileURLToPath(new URL('../docs/configuration.md', import.meta.url));
+  writeFileSync(target, text);
+  console.log(`wrote ${target}`);
 }

@@ -89,6 +89,20 @@ export class RemoteError extends UpdraftError {
   readonly kind = 'remote';
 }
 
+/** An SSH host presented a key other than the one recorded on first use: a hard stop. */
+export class HostKeyMismatchError extends RemoteError {}
+
+/** A command on a provisioned host exited non-zero. */
+export class RemoteCommandError extends RemoteError {
+  constructor(
+    message: string,
+    readonly exitCode: number,
+    readonly stderr: string,
+  ) {
+    super(message);
+  }
+}
+
 export function isUpdraftError(error: unknown): error is UpdraftError {
   return error instanceof UpdraftError;
 }

@@ -11,3 +11,4 @@ export {
   DagImportError,
 } from './errors.js';
 export * from './dag/index.js';
+export * from './providers/amazon/index.js';

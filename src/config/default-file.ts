@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { UPDRAFT_CONFIG_MARK } from './load.js';
 import { formatValue } from './parse-value.js';
 import { configSchema, type KeySpec } from './schema.js';
 
@@ -16,7 +17,7 @@ export function generateSecretKey(): string {
 /** Render a commented airflow.cfg with every key at its default and fresh secrets. */
 export function renderDefaultConfig(home: string): string {
   const lines = [
-    '# Updraft configuration, in the shape of Apache Airflow’s airflow.cfg.',
+    `${UPDRAFT_CONFIG_MARK}, in the shape of Apache Airflow’s airflow.cfg.`,
     '# Every key can be overridden by the environment variable AIRFLOW__{SECTION}__{KEY}.',
     '# Precedence: AIRFLOW__S__K, AIRFLOW__S__K_CMD, this file, built-in default.',
     '',

@@ -34,14 +34,23 @@ export interface LoadOptions {
 
 type RawFile = Record<string, Record<string, string>>;
 
-function readFileLayer(path: string): RawFile {
-  if (!existsSync(path)) return {};
+/** The first line of every airflow.cfg Updraft writes (see default-file.ts). */
+export const UPDRAFT_CONFIG_MARK = '# Updraft configuration';
+
+function readFileLayer(path: string): { layer: RawFile; writtenByUpdraft: boolean } {
+  if (!existsSync(path)) return { layer: {}, writtenByUpdraft: true };
   let parsed: Record<string, unknown>;
+  let text: string;
   try {
-    parsed = ini.parse(readFileSync(path, 'utf8'));
+    text = readFileSync(path, 'utf8');
+    parsed = ini.parse(text);
   } catch (error) {
     throw new ConfigError(`Cannot read ${path}: ${(error as Error).message}`);
   }
+  return { layer: sectionsOf(parsed), writtenByUpdraft: text.startsWith(UPDRAFT_CONFIG_MARK) };
+}
+
+function sectionsOf(parsed: Record<string, unknown>): RawFile {
   const out: RawFile = {};
   for (const [section, body] of Object.entries(parsed)) {
     if (body === null || typeof body !== 'object') continue;
@@ -93,7 +102,7 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
   const env = options.env ?? process.env;
   const home = airflowHome(env);
   const file = options.file ?? configFilePath(env);
-  const fileLayer = readFileLayer(file);
+  const { layer: fileLayer, writtenByUpdraft } = readFileLayer(file);
   const placeholders = { AIRFLOW_HOME: home };
   const warnings: string[] = [];
   const resolved: ResolvedValue[] = [];
@@ -121,12 +130,24 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
     }
   }
 
+  const unknownKeys: string[] = [];
   for (const [section, keys] of Object.entries(fileLayer)) {
     for (const key of Object.keys(keys)) {
       const base = key.endsWith('_cmd') ? key.slice(0, -4) : key;
-      if (!specFor(section, base))
-        warnings.push(`${file}: [${section}] ${key} is not a key Updraft knows; ignored.`);
+      if (!specFor(section, base)) unknownKeys.push(`[${section}] ${key}`);
     }
+  }
+  if (!writtenByUpdraft && unknownKeys.length > 0) {
+    // Most likely a real Airflow install's airflow.cfg (the default AIRFLOW_HOME is Airflow's too):
+    // one warning, not one per key of Airflow's few hundred.
+    warnings.push(
+      `${file} was not written by Updraft and holds ${unknownKeys.length} key(s) Updraft does not know ` +
+        `(${unknownKeys.slice(0, 3).join(', ')}${unknownKeys.length > 3 ? ', …' : ''}); it may be another program's ` +
+        "(Apache Airflow's?). Updraft reads only the keys it knows from it; set AIRFLOW_HOME to a folder of " +
+        "Updraft's own to keep the two apart.",
+    );
+  } else {
+    for (const k of unknownKeys) warnings.push(`${file}: ${k} is not a key Updraft knows; ignored.`);
   }
 
   applyDeprecations(values, resolved, warnings);

@@ -233,6 +233,26 @@ export const configSchema = {
       sensitive: true,
     }),
     worker_concurrency: int(16, 'Tasks one worker runs at once.', { min: 1 }),
+    ssl_active: bool(false, 'Connect to the broker over TLS (as a rediss:// broker_url does).'),
+    ssl_key: str('', 'Client key file (PEM) for a TLS broker connection.'),
+    ssl_cert: str('', 'Client certificate file (PEM) for a TLS broker connection.'),
+    ssl_cacert: str('', 'CA certificate file (PEM) that signed the broker’s certificate (blank: the system’s).'),
+    operation_timeout: float(
+      1,
+      'Seconds a broker connection attempt may take; a worker or scheduler that cannot reach Redis at start gives up after a few attempts.',
+      { min: 0.1 },
+    ),
+    worker_grace_period: float(
+      60,
+      'Seconds a stopping worker lets its running tries finish before it ends them (they are then retried).',
+      { min: 0 },
+    ),
+  },
+  celery_broker_transport_options: {
+    global_keyprefix: str(
+      'updraft',
+      'Prefix of every broker key in Redis, so several installations can share one Redis.',
+    ),
   },
   operators: {
     default_owner: str('airflow', 'Owner of tasks that set none.'),

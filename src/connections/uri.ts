@@ -13,6 +13,8 @@ export interface ConnectionFields {
   extra?: string | null;
 }
 
+const NO_HOST = 'updraft-no-host.invalid';
+
 /**
  * Airflow's connection URI: `conn-type://login:password@host:port/schema?extra_key=value`. The
  * scheme's dashes become underscores in conn_type (`google-cloud-platform` → google_cloud_platform)
@@ -24,10 +26,15 @@ export function parseConnectionUri(connId: string, uri: string): ConnectionField
   const match = /^([A-Za-z][A-Za-z0-9+.-]*):\/\//.exec(uri.trim());
   if (!match) throw new ValidationError(`Invalid connection URI for '${connId}': expected ${form}.`);
   const scheme = match[1]!.toLowerCase();
+  let rest = uri.trim().slice(match[0].length);
+  // Credentials without a host (Airflow's aws://KEY:SECRET@/?region_name=…) are valid here but
+  // not to URL; parse them with a placeholder host that is dropped again below.
+  const noHost = /^[^/?#]*@(?=[/?#]|$)/.test(rest);
+  if (noHost) rest = rest.replace(/@(?=[/?#]|$)/, `@${NO_HOST}`);
   let url: URL;
   try {
     // A fixed placeholder scheme makes URL treat every conn type alike (no special-scheme rules).
-    url = new URL(`updraft-conn://${uri.trim().slice(match[0].length)}`);
+    url = new URL(`updraft-conn://${rest}`);
   } catch {
     throw new ValidationError(`Invalid connection URI for '${connId}': expected ${form}.`);
   }
@@ -44,7 +51,7 @@ export function parseConnectionUri(connId: string, uri: string): ConnectionField
   return {
     connId,
     connType,
-    host: dec(url.hostname),
+    host: noHost ? null : dec(url.hostname),
     login: dec(url.username),
     password: dec(url.password),
     port: url.port ? Number(url.port) : null,

@@ -1,7 +1,7 @@
 /** Operations on DAG runs and task instances, shared by the CLI, the webserver and the scheduler. */
 export { createDagRun, insertTaskInstances, type CreateDagRunInput } from './create-dag-run.js';
 export { triggerDagRun, parseConf, type TriggerOptions } from './trigger.js';
-export { setDagPaused } from './pause.js';
+export { pausedRunNotice, setDagPaused } from './pause.js';
 export { clearTaskInstances, type ClearOptions } from './clear.js';
 export {
   setTaskInstanceState,

@@ -12,6 +12,7 @@ import { currentFrame } from './build-context.js';
 import type { TaskContext } from './execution.js';
 import type { DAG } from './dag.js';
 import type { TaskGroup } from './task-group.js';
+import { findXComArgs, XComArg } from './xcom-arg.js';
 
 export type TaskCallback = (context: TaskContext, error?: unknown) => unknown;
 
@@ -212,6 +213,22 @@ export abstract class BaseOperator implements DependencyNode {
   /** The operator class name shown in the UI. */
   get operatorName(): string {
     return this.constructor.name;
+  }
+
+  /** Airflow's `task.output`: this task's return value, for another task's argument or field. */
+  get output(): XComArg {
+    return new XComArg(this);
+  }
+
+  /**
+   * An XComArg in a templated field (Airflow's bash_command=make()) makes this task depend on the
+   * task that produces it; the value is pulled when the fields are rendered.
+   */
+  linkTemplatedXComArgs(): void {
+    const self = this as unknown as Record<string, unknown>;
+    for (const field of this.templateFields)
+      for (const arg of findXComArgs(self[field]))
+        if (arg.operator !== this && !this.upstreamTasks.has(arg.operator)) linkTasks(arg.operator, this);
   }
 
   /** Field names rendered before execute (from the class's static templateFields). */

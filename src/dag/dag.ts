@@ -236,6 +236,7 @@ export class DAG {
    * there is no cycle. Errors name the tasks involved.
    */
   validate(): void {
+    for (const task of this.tasks) task.linkTemplatedXComArgs();
     for (const task of this.tasks) {
       for (const rel of [...task.upstreamTasks, ...task.downstreamTasks]) {
         if (this.taskMap.get(rel.taskId) !== rel) {

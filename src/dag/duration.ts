@@ -1,8 +1,9 @@
 import { ValidationError } from '../errors.js';
 
 /**
- * A length of time as DAG authors write it: a number of milliseconds, or an object such as
- * `{ hours: 1, minutes: 30 }` (Python's timedelta in TypeScript shape).
+ * A length of time as DAG authors write it: a number of seconds, as Airflow reads a bare number
+ * (retry_delay=300, poke_interval=5), or an object such as `{ hours: 1, minutes: 30 }` (Python's
+ * timedelta in TypeScript shape; `{ milliseconds: 200 }` for less than a second).
  */
 export type Duration =
   | number
@@ -14,6 +15,9 @@ export type Duration =
       seconds?: number;
       milliseconds?: number;
     };
+
+const ACCEPTED_FORMS =
+  'a number of seconds (as in Airflow) or an object like { minutes: 5 } / { milliseconds: 200 }';
 
 const UNIT_MS = {
   weeks: 7 * 24 * 3600_000,
@@ -27,11 +31,11 @@ const UNIT_MS = {
 export function durationToMs(value: Duration, what = 'duration'): number {
   if (typeof value === 'number') {
     if (!Number.isFinite(value) || value < 0)
-      throw new ValidationError(`${what} must be a non-negative number of milliseconds, got ${value}`);
-    return value;
+      throw new ValidationError(`${what} must be ${ACCEPTED_FORMS}; got ${value}`);
+    return value * UNIT_MS.seconds;
   }
-  if (value === null || typeof value !== 'object')
-    throw new ValidationError(`${what} must be a number of milliseconds or an object like { hours: 1 }`);
+  if (value === null || typeof value !== 'object' || Array.isArray(value))
+    throw new ValidationError(`${what} must be ${ACCEPTED_FORMS}; got ${JSON.stringify(value)}`);
   let total = 0;
   for (const [unit, amount] of Object.entries(value)) {
     if (!(unit in UNIT_MS))

@@ -8,7 +8,7 @@
  */
 import { ValidationError } from '../errors.js';
 import { TemplateLookup, type TaskContext } from './execution.js';
-import { isPlainObject, isXComArg } from './xcom-arg.js';
+import { findXComArgs, isPlainObject, isXComArg, resolveXComArgs } from './xcom-arg.js';
 
 // ---------- lexer ----------
 type Tok =
@@ -627,6 +627,9 @@ export async function renderTemplates(
     if (value === undefined || typeof value === 'function') continue;
     try {
       target[field] = await renderValue(value, scope);
+      // XComArgs are pulled, not rendered: the value another task returned is used as it is.
+      if (findXComArgs(target[field]).length > 0)
+        target[field] = await resolveXComArgs(target[field], context);
     } catch (error) {
       throw new ValidationError(`Error rendering template field '${field}': ${(error as Error).message}`);
     }

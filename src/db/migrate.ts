@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Migrator, sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
 import { DatabaseError } from '../errors.js';
+import { assertOwnSchema } from './foreign-schema.js';
 import { columnKit } from './migrations/column-types.js';
 import * as m0001 from './migrations/0001_initial.js';
 import * as m0002 from './migrations/0002_ti_queue_order_index.js';
@@ -24,6 +25,8 @@ const MIGRATIONS = {
   '0006_sign_in_limits_and_sessions': m0006,
 } as const;
 
+/** Every migration this build knows, oldest first (the provisioning toolkit's health check compares a node's table with it). */
+export const MIGRATION_NAMES: readonly string[] = Object.keys(MIGRATIONS).sort();
 export const MIGRATION_TABLE = 'updraft_migration';
 export const MIGRATION_LOCK_TABLE = 'updraft_migration_lock';
 
@@ -53,6 +56,7 @@ export interface MigrationStatus {
 
 /** Bring the schema up to date; a no-op when it already is. Returns the migrations applied now. */
 export async function migrateToLatest(db: MetadataDb): Promise<string[]> {
+  await assertOwnSchema(db, [MIGRATION_TABLE, MIGRATION_LOCK_TABLE]);
   if (db.dialect !== 'sqlite') return runMigrations(db);
   // better-sqlite3 waits for a lock synchronously, blocking the event loop: two connections of the
   // same process migrating at once would stall each other. Serialize them here; other processes are
@@ -121,6 +125,7 @@ export async function migrationStatus(db: MetadataDb): Promise<MigrationStatus> 
 
 /** Drop every table (ours and the migrator's). `db reset` calls this, then migrates again. */
 export async function dropAll(db: MetadataDb): Promise<void> {
+  await assertOwnSchema(db, [MIGRATION_TABLE, MIGRATION_LOCK_TABLE]);
   // Tables created after 0001 first (indexes and columns added later go with their tables); then
   // 0001's own. Each is dropped only if there, so a half-migrated database resets as well.
   await db.kysely.schema.dropTable('callback_request').ifExists().execute();
@@ -134,6 +139,7 @@ export async function dropAll(db: MetadataDb): Promise<void> {
 export async function assertMigrated(db: MetadataDb): Promise<void> {
   const { applied, pending } = await migrationStatus(db);
   if (applied.length === 0) {
+    await assertOwnSchema(db, [MIGRATION_TABLE, MIGRATION_LOCK_TABLE]);
     throw new DatabaseError(
       'The metadata database is not initialized. Run `updraft db migrate` (or `db init`) first.',
     );

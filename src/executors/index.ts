@@ -1,10 +1,12 @@
 import type { AppContext } from '../context.js';
-import { ConfigError } from '../errors.js';
+import { brokerFromConfig } from '../broker/connection.js';
+import { CeleryExecutor } from './celery-executor.js';
 import type { Executor } from './executor.js';
 import { LocalExecutor } from './local-executor.js';
 
 export type { Executor, ExecutorEvent, TaskInstanceKey, TaskWorkItem } from './executor.js';
 export { LocalExecutor, keyString } from './local-executor.js';
+export { CeleryExecutor } from './celery-executor.js';
 
 export interface CreateExecutorOptions {
   /** Environment of the task processes (default: this process's). */
@@ -22,11 +24,14 @@ export function createExecutor(ctx: AppContext, options: CreateExecutorOptions =
   const c = ctx.config.values;
   const name = c.core.executor;
   if (name === 'CeleryExecutor' || name === 'RedisExecutor') {
-    throw new ConfigError(
-      `[core] executor = ${name} is not available yet in this version; use LocalExecutor or SequentialExecutor.`,
-      'core',
-      'executor',
-    );
+    return new CeleryExecutor({
+      broker: brokerFromConfig(ctx.config.values),
+      parallelism: options.parallelism ?? c.core.parallelism,
+      dagsFolder: c.core.dags_folder,
+      resultBackend: c.celery.result_backend,
+      db: () => ctx.db(),
+      log: ctx.log.child('executor'),
+    });
   }
   const env: NodeJS.ProcessEnv = {
     ...(options.env ?? process.env),

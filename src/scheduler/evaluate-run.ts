@@ -190,7 +190,8 @@ export function evaluateRun(input: RunEvaluationInput): RunEvaluation {
         continue;
       }
       if (task.dependsOnPast) {
-        const past = input.pastStates.get(task.taskId) ?? 'absent';
+        // Not `?? 'absent'`: a previous instance that has not run yet (state null) must block too.
+        const past = input.pastStates.has(task.taskId) ? input.pastStates.get(task.taskId) : 'absent';
         if (past !== 'absent' && past !== 'success' && past !== 'skipped') {
           blockedByPast = true;
           continue;

@@ -1,5 +1,5 @@
 import { hostname as osHostname } from 'node:os';
-import type { Kysely } from 'kysely';
+import type { ExpressionBuilder, Kysely } from 'kysely';
 import type { AppContext } from '../context.js';
 import { DagProcessor } from '../dag-processing/processor.js';
 import { taskInstanceStore, type MetadataDb } from '../db/index.js';
@@ -377,13 +377,15 @@ export class Scheduler {
     now: number,
     dirty: Set<string>,
   ): Promise<number> {
-    const queued = await db
+    const all = await db
       .selectFrom('dag_run')
-      .select(['id', 'dag_id', 'run_id', 'start_date'])
+      .select(['id', 'dag_id', 'run_id', 'start_date', pausedFlag])
       .where('state', '=', 'queued')
       .orderBy('logical_date')
       .execute();
-    for (const r of queued) this.queuedSeenUpTo = Math.max(this.queuedSeenUpTo, r.id);
+    for (const r of all) this.queuedSeenUpTo = Math.max(this.queuedSeenUpTo, r.id);
+    // A paused DAG's runs wait, queued, until it is unpaused (as in Airflow).
+    const queued = all.filter((r) => !r.paused);
     if (queued.length === 0) return 0;
     const running = await db
       .selectFrom('dag_run')
@@ -416,7 +418,12 @@ export class Scheduler {
   }
 
   private async runningRuns(db: Kysely<Database>, only: Set<string> | null): Promise<DagRunRow[]> {
-    let q = db.selectFrom('dag_run').selectAll().where('state', '=', 'running');
+    // A paused DAG's running runs are not decided: their unstarted tasks wait (as in Airflow).
+    let q = db
+      .selectFrom('dag_run')
+      .selectAll()
+      .where('state', '=', 'running')
+      .where(({ not, exists, selectFrom }) => not(exists(pausedDag(selectFrom))));
     if (only) {
       const dagIds = [...new Set([...only].map((k) => k.split('\u0000')[0]!))];
       q = q.where('dag_id', 'in', dagIds);
@@ -452,6 +459,16 @@ export class Scheduler {
       );
   }
 }
+
+/** The paused `dag` row of the dag_run in the outer query (none when the DAG is not paused). */
+function pausedDag(selectFrom: ExpressionBuilder<Database, 'dag_run'>['selectFrom']) {
+  return selectFrom('dag')
+    .select('dag.dag_id')
+    .whereRef('dag.dag_id', '=', 'dag_run.dag_id')
+    .where('dag.is_paused', '=', 1);
+}
+const pausedFlag = (eb: ExpressionBuilder<Database, 'dag_run'>) =>
+  eb.exists(pausedDag(eb.selectFrom)).as('paused');
 
 function runKey(dagId: string, runId: string): string {
   return `${dagId}\u0000${runId}`;

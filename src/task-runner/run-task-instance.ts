@@ -68,6 +68,12 @@ export interface RunnerDeps {
   services?: Partial<Pick<TaskServices, 'triggerDagRun'>>;
   /** Keep the DAG file's evaluation between tries in this process (see load-task.ts). */
   reuseDagModule?: boolean;
+  /**
+   * Called as the operator's execute starts, with its executionTimeout: a task process tells its
+   * parent, which enforces the timeout from outside (code that blocks the event loop stops no timer
+   * inside the process).
+   */
+  onExecuteStart?: (executionTimeoutMs: number | null) => void;
 }
 
 export type RunResult =
@@ -320,6 +326,7 @@ async function executeAndRecord(
     'onExecuteCallback',
     rs.log,
   );
+  deps.onExecuteStart?.(operator.executionTimeoutMs);
   const { outcome, tainted, leftNoProcesses } = await executeOperator({
     operator,
     context,
@@ -446,7 +453,8 @@ function resultXComs(declared: BaseOperator, value: unknown, log: TaskLogger): O
   const writes: Omit<XComWrite, 'replaces'>[] = [];
   if (value !== undefined) writes.push({ key: RETURN_VALUE_KEY, value });
   if (flags.isBranch) {
-    const followed = value === undefined || value === null ? [] : [value].flat().map(String);
+    const returned = value === undefined || value === null ? [] : [value].flat().map(String);
+    const followed = expandTaskGroupRoots(declared, returned, log);
     const downstream = new Set(declared.downstreamTaskIds);
     const unknown = followed.filter((id) => !downstream.has(id));
     if (unknown.length > 0) {
@@ -463,6 +471,21 @@ function resultXComs(declared: BaseOperator, value: unknown, log: TaskLogger): O
     writes.push({ key: SKIPMIXIN_KEY, value: record });
   }
   return writes;
+}
+
+/**
+ * A branch may return a task group's id: it follows the group's root tasks (Airflow's
+ * _expand_task_group_roots); the rest of the group is reached from them.
+ */
+function expandTaskGroupRoots(declared: BaseOperator, ids: readonly string[], log: TaskLogger): string[] {
+  const dag = declared.dag;
+  return ids.flatMap((id) => {
+    const group = dag && !dag.hasTask(id) ? dag.taskGroups.get(id) : undefined;
+    if (!group) return [id];
+    const roots = group.dependencyRoots().map((t) => t.taskId);
+    log.info(`Expanding task group ${id} into ${roots.join(', ')}`);
+    return roots;
+  });
 }
 
 /** failed or up_for_retry (with next_retry_at), with the job row closed; null when the TI is no longer ours. */

@@ -1,6 +1,6 @@
 import cookie from '@fastify/cookie';
 import formbody from '@fastify/formbody';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { AppContext } from '../context.js';
 import { NotFoundError } from '../errors.js';
 import { parseApiAuthBackends } from './auth/api-backends.js';
@@ -9,9 +9,11 @@ import { SignInLimiter } from './auth/rate-limit.js';
 import { SessionCodec } from './auth/session.js';
 import { SessionStore } from './auth/session-store.js';
 import { CredentialCache, PrincipalCache } from './auth/users.js';
-import { sendError } from './http-errors.js';
+import { sendError, type Problem } from './http-errors.js';
 import { apiEndpoints, registerApi } from './api/routes.js';
 import { openApiDocument } from './api/openapi.js';
+import { registerApiReference } from './ui/api-reference.js';
+import { renderErrorPage } from './ui/error-page.js';
 import { registerUi } from './ui/routes.js';
 import { healthReport } from './data/health.js';
 import { ServedSecrets } from './data/served-secrets.js';
@@ -58,9 +60,13 @@ export async function buildWebApp(app: AppContext): Promise<FastifyInstance> {
   server.decorateRequest('session', null as never);
   server.decorateRequest('principal', null);
   const log = app.log.child('webserver');
-  server.setErrorHandler((error, request, reply) => sendError(error, request, reply, log));
+  const htmlPage = (request: FastifyRequest, problem: Problem) => renderErrorPage(web, request, problem);
+  server.setErrorHandler((error, request, reply) => sendError(error, request, reply, { log, htmlPage }));
   server.setNotFoundHandler((request, reply) =>
-    sendError(new NotFoundError(`Nothing at ${request.method} ${request.url}.`), request, reply, log),
+    sendError(new NotFoundError(`Nothing at ${request.method} ${request.url}.`), request, reply, {
+      log,
+      htmlPage,
+    }),
   );
   server.addHook('onRequest', async (request, reply) => {
     reply.header('X-Content-Type-Options', 'nosniff');
@@ -81,6 +87,7 @@ export async function buildWebApp(app: AppContext): Promise<FastifyInstance> {
   const endpoints = apiEndpoints(web);
   const document = openApiDocument(endpoints);
   server.get('/api/v1/openapi.json', async () => document);
+  await registerApiReference(server, document);
   registerApi(server, web, endpoints);
   registerUi(server, web);
   return server;

@@ -64,12 +64,21 @@ function isFastifyClientError(error: unknown): error is FastifyError {
   return typeof code === 'number' && code >= 400 && code < 500;
 }
 
-export function sendError(
+/** Draws the HTML error page for browsers (the UI's layout); without one, a minimal page. */
+export type HtmlErrorPage = (request: FastifyRequest, problem: Problem) => Promise<string>;
+
+export interface SendErrorOptions {
+  /** Where 500s (with their stack) and 503s are logged. */
+  log?: Logger;
+  htmlPage?: HtmlErrorPage;
+}
+
+export async function sendError(
   error: unknown,
   request: FastifyRequest,
   reply: FastifyReply,
-  log?: Logger,
-): FastifyReply {
+  { log, htmlPage }: SendErrorOptions = {},
+): Promise<FastifyReply> {
   const problem = problemFor(error);
   // The answer hides what went wrong; the log must not.
   if (problem.status === 500)
@@ -89,9 +98,11 @@ export function sendError(
       .status(problem.status)
       .type('text/html; charset=utf-8')
       .send(
-        `<!doctype html><meta charset="utf-8"><title>${problem.status} ${problem.title}</title>` +
-          `<link rel="stylesheet" href="/static/app.css"><main class="error-page"><h1>${problem.status} ${problem.title}</h1>` +
-          `<p>${escapeText(problem.detail)}</p><p><a href="/home">Back to DAGs</a></p></main>`,
+        htmlPage
+          ? await htmlPage(request, problem)
+          : `<!doctype html><meta charset="utf-8"><title>${problem.status} ${problem.title}</title>` +
+              `<link rel="stylesheet" href="/static/app.css"><main class="error-page"><h1>${problem.status} ${problem.title}</h1>` +
+              `<p>${escapeText(problem.detail)}</p><p><a href="/home">Back to DAGs</a></p></main>`,
       );
   }
   return reply.status(problem.status).type('application/problem+json').send(problem);

@@ -29,6 +29,11 @@ export type ToParent =
       /** The process may take another task (see task-process-main.ts for the rules). */
       reusable: boolean;
     }
+  /**
+   * The try's execute started and has an executionTimeout: the parent kills the process tree if
+   * it is still running shortly after (sent only for tasks with a timeout).
+   */
+  | { type: 'executing'; key: TaskInstanceKey; executionTimeoutMs: number }
   | { type: 'fatal'; message: string };
 
 export function isToParent(value: unknown): value is ToParent {

@@ -4,7 +4,7 @@ import { ConfigError, ConflictError, errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 import { recordLostTry } from '../task-runner/external-failure.js';
 import type { ToParent } from './ipc-protocol.js';
-import { killProcessTree } from './process-tree.js';
+import { killProcessTree, signalProcessTree } from './process-tree.js';
 import { TaskProcess } from './task-process.js';
 import {
   keyString,
@@ -13,6 +13,13 @@ import {
   type TaskWorkItem,
   type WorkerEvent,
 } from './work-item.js';
+
+/**
+ * How long after a try's executionTimeout its process tree is killed from outside. The runner's own
+ * timer fires at the timeout and normally ends the try well within this (stopping the operator,
+ * recording the failure), which keeps the process for the next try.
+ */
+const TIMEOUT_MARGIN_MS = 2000;
 
 /**
  * A pool of WARM task processes that run tries (TaskWorkItems): each process has already started
@@ -309,6 +316,15 @@ export class ProcessPool implements TaskProcessPool {
         this.dispatch();
         return;
       }
+      case 'executing':
+        if (
+          proc.state === 'busy' &&
+          !proc.reportedDone &&
+          proc.task &&
+          keyString(proc.task) === keyString(message.key)
+        )
+          this.armTimeout(proc, message.key, message.executionTimeoutMs);
+        return;
       case 'fatal':
         this.lastFatal = message.message;
         this.options.log.error(`Task process ${proc.pid} failed: ${message.message}`);
@@ -332,7 +348,7 @@ export class ProcessPool implements TaskProcessPool {
     if (key && !proc.reportedDone) {
       // The process died while running a try: record the lost try, then report it.
       const why = proc.timedOut
-        ? `Timeout: the task ran longer than its executionTimeout and did not stop; its process (pid ${proc.pid}) was killed`
+        ? `Timeout: the task ran longer than its executionTimeout${proc.timeoutMs !== null ? ` of ${proc.timeoutMs / 1000} s` : ''} and did not stop; its process tree (pid ${proc.pid}) was killed`
         : signal
           ? `The task process (pid ${proc.pid}) was killed by ${signal}${signal === 'SIGABRT' || signal === 'SIGKILL' ? ' (out of memory or killed)' : ''}`
           : `The task process (pid ${proc.pid}) exited with code ${String(code)} before the task finished${code === 134 ? ' (JavaScript heap out of memory)' : ''}`;
@@ -357,6 +373,28 @@ export class ProcessPool implements TaskProcessPool {
       proc.timedOut = true;
       void killProcessTree(proc.pid, 1000);
     }, after);
+    proc.watchdog.unref();
+  }
+
+  /**
+   * executionTimeout enforced from outside the try's event loop: the runner's own timer fails the
+   * try and stops the operator when it can; when the try is still running TIMEOUT_MARGIN_MS later
+   * (its code blocks the event loop, or ignores the abort), its whole process tree is killed and
+   * the try recorded as timed out (failed, or up for retry).
+   */
+  private armTimeout(proc: TaskProcess, key: TaskInstanceKey, executionTimeoutMs: number): void {
+    this.clearWatchdog(proc);
+    proc.watchdog = setTimeout(() => {
+      if (proc.state !== 'busy' || proc.reportedDone) return;
+      this.options.log.warn(
+        `${key.dagId}.${key.taskId} (${key.runId}): still running ${executionTimeoutMs / 1000} s after its execute started (executionTimeout); killing its process tree`,
+      );
+      proc.timedOut = true;
+      proc.timeoutMs = executionTimeoutMs;
+      // No SIGTERM first: its grace was the margin, and a process blocked until its child dies
+      // would take the SIGTERM as an ordinary end and record the child's failure, not the timeout.
+      signalProcessTree(proc.pid, 'SIGKILL');
+    }, executionTimeoutMs + TIMEOUT_MARGIN_MS);
     proc.watchdog.unref();
   }
 

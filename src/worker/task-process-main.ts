@@ -68,6 +68,10 @@ async function main(): Promise<void> {
           signal: controller.signal,
           services: { triggerDagRun: taskTriggerService(db) },
           reuseDagModule: ctx.config.values.core.task_runner_cache_dag_files,
+          onExecuteStart: (executionTimeoutMs) => {
+            if (executionTimeoutMs !== null && executionTimeoutMs > 0)
+              send({ type: 'executing', key: message.key, executionTimeoutMs });
+          },
         },
       );
       tasksRun += 1;

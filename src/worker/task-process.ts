@@ -54,6 +54,8 @@ export class TaskProcess {
   hostname = '';
   /** The watchdog killed it. */
   timedOut = false;
+  /** The executionTimeout it was killed for, when the try's execute had started. */
+  timeoutMs: number | null = null;
   /** Set when the executor asked it to stop its task. */
   terminating = false;
   /** The runner reported the try's end; a later exit is not a crash. */

@@ -73,9 +73,27 @@ describe('updraft CLI on the default SQLite database', () => {
     expect([ok.code, ok.stdout.trim()]).toEqual([0, 'User "admin" created with role "Admin"']);
     expect(ok.stdout + ok.stderr).not.toContain('S3cure!pass');
 
+    // As in Airflow: an existing username is reported, exit 0 (start-up scripts under set -e).
     const dup = await run([...create, '-f', 'Ada', '-l', 'Admin']);
-    expect(dup.code).toBe(6);
-    expect(dup.stderr).toMatch(/username 'admin' already exists/);
+    expect([dup.code, dup.stdout.trim()]).toEqual([0, 'admin already exist in the db']);
+    const sameEmail = await run([
+      'users',
+      'create',
+      '-r',
+      'User',
+      '-u',
+      'other',
+      '-p',
+      'S3cure!pass',
+      '-e',
+      'a@example.com',
+      '-f',
+      'O',
+      '-l',
+      'T',
+    ]);
+    expect(sameEmail.code).toBe(6);
+    expect(sameEmail.stderr).toMatch(/email 'a@example.com' already exists/);
 
     const role = await run([
       'users',
@@ -371,7 +389,8 @@ describe.each(['mysql', 'postgres'] as const)('updraft CLI on %s', (dialect) => 
       'P',
     ];
     expect((await runUpdraft(args, { env: h.env })).code).toBe(0);
-    expect((await runUpdraft(args, { env: h.env })).code).toBe(6);
+    const again = await runUpdraft(args, { env: h.env });
+    expect([again.code, again.stdout.trim()]).toEqual([0, 'ops already exist in the db']);
     const list = JSON.parse((await runUpdraft(['users', 'list', '-o', 'json'], { env: h.env })).stdout);
     expect(list).toEqual([
       { id: 1, username: 'ops', email: 'ops@x.io', first_name: 'O', last_name: 'P', roles: ['Op'] },

@@ -16,6 +16,7 @@ const EXAMPLE_DAGS = [
   'example_nested_branch_dag',
   'example_passing_params_via_test_command',
   'example_python_operator',
+  'example_s3_glue_emr_redshift',
   'example_sensors',
   'example_short_circuit_operator',
   'example_skip_dag',
@@ -123,7 +124,7 @@ describe('dags / tasks / dag-processor commands', () => {
 
     const re = await run('dags', 'reserialize');
     expect(re.code).toBe(0);
-    expect(re.stdout).toMatch(/Reserialized 20 DAGs from 21 files \(0 changed, 1 import errors\)/);
+    expect(re.stdout).toMatch(/Reserialized 21 DAGs from 22 files \(0 changed, 1 import errors\)/);
 
     const proc = await run('dag-processor', '-n', '1');
     expect(proc.code).toBe(0);

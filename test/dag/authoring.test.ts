@@ -291,7 +291,7 @@ describe('DAG arguments and serialization', () => {
     const d = dagFn({ dagId: 'rt', schedule: { minutes: 15 }, tags: ['x'] }, () => {
       new TaskGroup('g', () => {
         new EmptyOperator({ taskId: 'a' }).then(
-          new FunctionSensor({ taskId: 's', poke: () => true, mode: 'reschedule', pokeInterval: 5000 }),
+          new FunctionSensor({ taskId: 's', poke: () => true, mode: 'reschedule', pokeInterval: 5 }),
         );
       });
     });
@@ -353,7 +353,7 @@ describe('TaskFlow and mapping', () => {
     const d = dagFn({ dagId: 'flags' }, () => {
       task.branch({ taskId: 'pick' }, () => 'x')();
       task.shortCircuit({ taskId: 'gate' }, () => false)();
-      task.sensor({ pokeInterval: 1000, mode: 'reschedule', taskId: 'wait' }, () => true)();
+      task.sensor({ pokeInterval: 1, mode: 'reschedule', taskId: 'wait' }, () => true)();
     });
     const s = d.serialize();
     const by = (id: string) => s.tasks.find((t) => t.taskId === id)!;

@@ -239,7 +239,7 @@ describe('sensors', () => {
     let n = 0;
     const s = new FunctionSensor({
       taskId: 's',
-      pokeInterval: 20,
+      pokeInterval: { milliseconds: 20 },
       poke: () => (++n >= 3 ? { done: true, xcom: n } : false),
     });
     await expect(s.execute(testContext().context)).resolves.toBe(3);
@@ -249,7 +249,7 @@ describe('sensors', () => {
     const s = new FunctionSensor({
       taskId: 's',
       mode: 'reschedule',
-      pokeInterval: 60_000,
+      pokeInterval: 60,
       poke: () => false,
     });
     const err = await s.execute(testContext().context).catch((e: unknown) => e);
@@ -257,23 +257,28 @@ describe('sensors', () => {
   });
 
   it('timeout fails without retry, or skips with softFail; backoff grows the interval', async () => {
-    const hard = new FunctionSensor({ taskId: 'h', pokeInterval: 10, timeout: 50, poke: () => false });
+    const hard = new FunctionSensor({
+      taskId: 'h',
+      pokeInterval: { milliseconds: 10 },
+      timeout: { milliseconds: 50 },
+      poke: () => false,
+    });
     expect(isFailNow(await hard.execute(testContext().context).catch((e: unknown) => e))).toBe(true);
     const soft = new FunctionSensor({
       taskId: 's',
-      pokeInterval: 10,
-      timeout: 50,
+      pokeInterval: { milliseconds: 10 },
+      timeout: { milliseconds: 50 },
       softFail: true,
       poke: () => false,
     });
     expect(isSkip(await soft.execute(testContext().context).catch((e: unknown) => e))).toBe(true);
     // Reschedule mode measures the timeout from the first poke of the whole sequence.
-    const resched = new FunctionSensor({ taskId: 'r', mode: 'reschedule', timeout: 1000, poke: () => false });
+    const resched = new FunctionSensor({ taskId: 'r', mode: 'reschedule', timeout: 1, poke: () => false });
     const old = testContext({ sensorFirstPokeAt: new Date(Date.now() - 5000) }).context;
     expect(isFailNow(await resched.execute(old).catch((e: unknown) => e))).toBe(true);
     const backoff = new FunctionSensor({
       taskId: 'b',
-      pokeInterval: 1000,
+      pokeInterval: 1,
       exponentialBackoff: true,
       poke: () => false,
     });

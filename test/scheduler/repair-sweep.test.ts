@@ -28,7 +28,7 @@ describe.each(TEST_DIALECTS)('scheduler repairs on %s', (dialect) => {
       'repairs.ts',
       `import { DAG, BashOperator } from 'updraft';
 export const dag = new DAG({ dagId: 'repairs', schedule: null, startDate: '2024-01-01', dagrunTimeout: { seconds: 30 } }).build(() => {
-  new BashOperator({ taskId: 'retrying', bashCommand: 'true', retries: 1, retryDelay: 1000 });
+  new BashOperator({ taskId: 'retrying', bashCommand: 'true', retries: 1, retryDelay: 1 });
   new BashOperator({ taskId: 'final', bashCommand: 'true' });
   new BashOperator({ taskId: 'orphan', bashCommand: 'true' });
   new BashOperator({ taskId: 'stuck', bashCommand: 'true' });

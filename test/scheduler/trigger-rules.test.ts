@@ -274,6 +274,13 @@ describe('evaluating a run', () => {
       run(tasks, { a: null }, { pastStates: new Map([['a', 'absent']]) }).changes.map((c) => c.kind),
     ).toEqual(['schedule']);
   });
+  it('dependsOnPast waits while the previous instance has not run yet (state null)', () => {
+    const tasks = [task('a', [], { dependsOnPast: true })];
+    const blocked = run(tasks, { a: null }, { pastStates: new Map([['a', null]]) });
+    expect(blocked.changes).toEqual([]);
+    expect(blocked.runState).toBe('running');
+    expect(blocked.deadlocked).toBe(false);
+  });
   it('a leaf failed fails the run; a failed non-leaf with an all_done leaf that succeeded does not', () => {
     expect(
       run([task('a'), task('b', ['a'], { triggerRule: 'all_done' })], { a: 'failed', b: 'success' }).runState,

@@ -206,6 +206,13 @@ describe('pages', () => {
     expect(JSON.parse(run.conf!)).toEqual({ who: 'ui', count: 2, extra: true });
     const bad = await s.postForm('/dags/etl_daily/trigger', { 'param:count': '0', conf: '{}' });
     expect(bad.statusCode).toBe(400);
+    // The form comes back with the message beside the field and the value kept; no run is created.
+    expect(bad.body).toMatch(
+      /data-param="count"[\s\S]*value="0"[\s\S]*class="field-error"[^>]*>Must be &gt;= 1\./,
+    );
+    expect(
+      await f.store.kysely.selectFrom('dag_run').select('run_id').where('dag_id', '=', 'etl_daily').execute(),
+    ).toHaveLength(1);
     expect((await s.postForm('/dags/etl_daily/trigger', { conf: '{not json' })).statusCode).toBe(400);
 
     await setTaskStates(f.store, dag, run.run_id, { extract: 'success', 'section.transform': 'running' });
@@ -222,7 +229,8 @@ describe('pages', () => {
       await s.get(`/dags/etl_daily/grid?run_id=${encodeURIComponent(run.run_id)}&task_id=section.transform`)
     ).body;
     expect(grid).toContain('data-state="running"');
-    expect(grid).toContain('▾ section');
+    expect(grid).toContain('group-toggle');
+    expect(grid).toContain('data-group="section"');
     expect(grid).toContain('data-log-url=');
     const feed = await s.api(
       'GET',
@@ -233,5 +241,28 @@ describe('pages', () => {
     for (const url of ['/dagrun/list', '/taskinstance/list', '/job/list', '/log/list'])
       expect((await s.get(url)).statusCode, url).toBe(200);
     expect((await s.get('/log/list')).body).toContain('trigger');
+  });
+});
+
+describe('trigger form errors', () => {
+  it('a quick trigger of a DAG whose param has no default comes back as the form, the message beside that field', async () => {
+    await insertDag(f.store, {
+      ...fixtureDag('needs_region'),
+      params: { region: { schema: { type: 'string', enum: ['eu', 'us'] } } },
+    });
+    const s = new InjectSession(f.app);
+    await s.signIn('admin');
+    const res = await s.postForm('/dags/needs_region/trigger', { conf: '{}' });
+    expect(res.statusCode).toBe(400);
+    expect(res.body).toMatch(
+      /data-param="region"[\s\S]*<select[\s\S]*class="field-error"[^>]*>[^<]*required/,
+    );
+    expect(res.body).toContain('<nav>');
+    const runs = await f.store.kysely
+      .selectFrom('dag_run')
+      .select('run_id')
+      .where('dag_id', '=', 'needs_region')
+      .execute();
+    expect(runs).toEqual([]);
   });
 });

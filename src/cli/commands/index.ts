@@ -11,8 +11,14 @@ import { registerTasks } from './tasks/index.js';
 import { registerDagProcessor } from './dag-processor.js';
 import { registerWebserver } from './webserver.js';
 import { registerScheduler } from './scheduler.js';
+import { registerTaskReports } from './tasks/reports.js';
 import { registerJobs } from './jobs.js';
 import { registerStandalone } from './standalone.js';
+import { registerCelery } from './celery.js';
+import { registerProvision } from './provision.js';
+import { registerAwsStack } from './aws-stack.js';
+import { registerHealth } from './health.js';
+import { registerRepair } from './repair.js';
 
 /** Every command group (one module or folder each, named after it), in the order `updraft --help` lists them. */
 export const commandModules: RegisterCommand[] = [
@@ -28,6 +34,12 @@ export const commandModules: RegisterCommand[] = [
   registerDagProcessor,
   registerWebserver,
   registerScheduler,
+  registerTaskReports,
   registerJobs,
   registerStandalone,
+  registerCelery,
+  registerProvision,
+  registerAwsStack,
+  registerHealth,
+  registerRepair,
 ];

@@ -5,6 +5,7 @@ import {
   addRole,
   createUser,
   deleteUser,
+  findUser,
   listUsers,
   removeRole,
   ROLE_NAMES,
@@ -53,9 +54,16 @@ export const registerUsers: RegisterCommand = (program, cli) => {
         password?: string;
         useRandomPassword?: boolean;
       }) => {
+        const store = await migratedStore(cli);
+        // As in Airflow: an existing username is reported and is not an error (start-up scripts
+        // under `set -e` create their admin on every boot). Nothing about the user is changed.
+        if (await findUser(store, { username: opts.username })) {
+          console.log(`${opts.username} already exist in the db`);
+          return;
+        }
         // Without -p or --use-random-password, ask (as Airflow does); a pipe may supply it.
         const password = opts.password ?? (opts.useRandomPassword ? randomPassword() : await readPassword());
-        const user = await createUser(await migratedStore(cli), {
+        const user = await createUser(store, {
           username: opts.username,
           email: opts.email,
           firstName: opts.firstname,

@@ -1,10 +1,12 @@
 import { BaseOperator, type BaseOperatorArgs } from '../base-operator.js';
 import { SkipTask, type TaskContext } from '../execution.js';
+import { isXComArg, type XComArg } from '../xcom-arg.js';
 import { spawnBashDirectly, type BashStarter } from './bash-process.js';
 import { declareOperatorHints } from '../operator-hints.js';
 
 export interface BashOperatorArgs extends BaseOperatorArgs {
-  bashCommand: string;
+  /** The command, or another task's output (`make()`, `t.output`: Airflow's bash_command=make()). */
+  bashCommand: string | XComArg;
   /** Replaces the environment unless appendEnv is true. */
   env?: Record<string, string>;
   appendEnv?: boolean;
@@ -20,15 +22,18 @@ export interface BashOperatorArgs extends BaseOperatorArgs {
 /** Runs a command with bash. Exit 0 → success, 99 → skipped, anything else → failure. */
 export class BashOperator extends BaseOperator {
   static override templateFields = ['bashCommand', 'env', 'cwd'];
-  bashCommand: string;
+  bashCommand: string | XComArg;
   env: Record<string, string> | undefined;
   cwd: string | undefined;
   private readonly opts: BashOperatorArgs;
 
   constructor(args: BashOperatorArgs) {
     super(args);
-    if (typeof args.bashCommand !== 'string' || args.bashCommand.trim() === '') {
-      throw new Error(`Task '${this.taskId}': bashCommand must be a non-empty string`);
+    if (
+      !isXComArg(args.bashCommand) &&
+      (typeof args.bashCommand !== 'string' || args.bashCommand.trim() === '')
+    ) {
+      throw new Error(`Task '${this.taskId}': bashCommand must be a non-empty string or a task's output`);
     }
     this.bashCommand = args.bashCommand;
     this.env = args.env;
@@ -38,6 +43,10 @@ export class BashOperator extends BaseOperator {
   }
 
   override async execute(context: TaskContext): Promise<string | undefined> {
+    // An XComArg was resolved with the templates; what it pulled must be a command.
+    const command = this.bashCommand;
+    if (typeof command !== 'string' || command.trim() === '')
+      throw new Error(`bashCommand must be a non-empty string; it is ${JSON.stringify(command)}`);
     const baseEnv = this.env === undefined || this.opts.appendEnv ? { ...process.env } : {};
     const env: NodeJS.ProcessEnv = {
       ...baseEnv,
@@ -49,8 +58,8 @@ export class BashOperator extends BaseOperator {
       AIRFLOW_CTX_TRY_NUMBER: String(context.ti.tryNumber),
     };
     if (!env.PATH) env.PATH = process.env.PATH ?? '/usr/bin:/bin';
-    context.log.info(`Running command: ${this.bashCommand}`);
-    const { code, lastLine } = await runBash(this.bashCommand, {
+    context.log.info(`Running command: ${command}`);
+    const { code, lastLine } = await runBash(command, {
       env,
       cwd: this.cwd,
       signal: context.signal,

@@ -53,7 +53,7 @@ export class TriggerDagRunOperator extends BaseOperator {
     if (this.opts.waitForCompletion) {
       const allowed = this.opts.allowedStates ?? ['success'];
       const failed = this.opts.failedStates ?? ['failed'];
-      const interval = durationToMs(this.opts.pokeInterval ?? 60_000, 'pokeInterval');
+      const interval = durationToMs(this.opts.pokeInterval ?? 60, 'pokeInterval');
       for (;;) {
         await abortableSleep(interval, context.signal);
         const state = await context.services.getDagRunState(this.triggerDagId, runId);

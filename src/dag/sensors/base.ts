@@ -41,7 +41,7 @@ export abstract class BaseSensorOperator extends BaseOperator {
     this.mode = args.mode ?? 'poke';
     if (this.mode !== 'poke' && this.mode !== 'reschedule')
       throw new ValidationError(`Sensor '${this.taskId}': mode must be 'poke' or 'reschedule'`);
-    this.pokeIntervalMs = durationToMs(args.pokeInterval ?? 60_000, 'pokeInterval');
+    this.pokeIntervalMs = durationToMs(args.pokeInterval ?? 60, 'pokeInterval');
     this.timeoutMs = durationToMs(args.timeout ?? { days: 7 }, 'timeout');
     this.softFail = args.softFail ?? false;
     this.exponentialBackoff = args.exponentialBackoff ?? false;

@@ -81,6 +81,17 @@ function candidatesBuilder(db: Kysely<Database>, limit: number, lock: boolean) {
       'operator',
     ])
     .where('state', '=', 'scheduled')
+    // A paused DAG's scheduled tasks wait until it is unpaused (as in Airflow).
+    .where(({ not, exists, selectFrom }) =>
+      not(
+        exists(
+          selectFrom('dag')
+            .select('dag.dag_id')
+            .whereRef('dag.dag_id', '=', 'task_instance.dag_id')
+            .where('dag.is_paused', '=', 1),
+        ),
+      ),
+    )
     .orderBy('priority_weight', 'desc')
     .orderBy('updated_at')
     .limit(limit);

@@ -12,7 +12,7 @@ import {
 
 /** Done a second after the try started; its value goes to XCom like Airflow's PokeReturnValue. */
 const waitForASecond = task.sensor(
-  { pokeInterval: 1000, timeout: 30_000, mode: 'poke' },
+  { pokeInterval: 1, timeout: 30, mode: 'poke' },
   function wait_for_a_second() {
     const { ti } = getCurrentContext();
     return { done: Date.now() - ti.startDate.getTime() > 1000, xcom: 'waited' };
@@ -29,27 +29,27 @@ export const dag = new DAG({
   const t0 = new TimeDeltaSensor({
     taskId: 'wait_for_time_delta',
     delta: { seconds: 1 },
-    pokeInterval: 1000,
+    pokeInterval: 1,
   });
   const t1 = new DateTimeSensor({
     taskId: 'wait_for_datetime',
     targetTime: '{{ data_interval_end }}',
-    pokeInterval: 1000,
+    pokeInterval: 1,
     mode: 'reschedule',
   });
   const t2 = new FileSensor({
     taskId: 'wait_for_file',
     filepath: '/tmp/updraft_example_sensor_{{ ds_nodash }}',
-    pokeInterval: 1000,
-    timeout: 3000,
+    pokeInterval: 1,
+    timeout: 3,
     softFail: true,
   });
-  const t3 = new FunctionSensor({ taskId: 'success_sensor', poke: () => true, pokeInterval: 1000 });
+  const t3 = new FunctionSensor({ taskId: 'success_sensor', poke: () => true, pokeInterval: 1 });
   const t4 = new FunctionSensor({
     taskId: 'failure_timeout_sensor',
     poke: () => false,
-    pokeInterval: 1000,
-    timeout: 3000,
+    pokeInterval: 1,
+    timeout: 3,
     softFail: true,
   });
   const t5 = waitForASecond();

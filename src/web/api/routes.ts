@@ -8,7 +8,7 @@ import type { Action } from '../auth/roles.js';
 import { recordAudit } from '../data/audit.js';
 import { getDag, getSerializedDag, listImportErrors, tagsOf } from '../data/dags.js';
 import { healthReport } from '../data/health.js';
-import { readTaskLog } from '../data/logs.js';
+import { readTryLog } from '../data/logs.js';
 import * as ops from '../data/operations.js';
 import * as res from '../data/resources.js';
 import { getDagRun, getTaskInstance, listDagRuns, listTaskInstances, listXcoms } from '../data/runs.js';
@@ -334,10 +334,11 @@ export function apiEndpoints(web: WebContext): Endpoint[] {
           throw new NotFoundError(`Task instance has no try ${tryNumber} (latest is ${ti.try_number}).`);
         const token = q(r).token;
         const offset = typeof token === 'string' && token ? optionalInt(token, 'token')! : 0;
-        const chunk = await readTaskLog(
-          web.app.config.values.logging.base_log_folder,
+        const chunk = await readTryLog(
+          web.app.config.values,
           { dagId: dag_id!, runId: dag_run_id!, taskId: task_id!, mapIndex, tryNumber },
           offset,
+          ti.hostname,
         );
         const content = (await web.secrets.masker()).redact(chunk.content);
         if ((r.headers.accept ?? '').startsWith('text/plain'))

@@ -1,8 +1,12 @@
+import { readFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 import { sql, type Kysely } from 'kysely';
 import { containsText } from './like.js';
 import type { Database, DagRow } from '../../db/tables.js';
 import { NotFoundError } from '../../errors.js';
 import { getDagRow } from '../../dag-runs/index.js';
+import type { SerializedDag } from '../../dag/serialized.js';
+import { nextRunAfter } from '../../scheduler/next-dagrun.js';
 
 /**
  * Reads behind the DAG list and DAG pages. Every aggregate is one GROUP BY over the page's DAG ids,
@@ -10,12 +14,18 @@ import { getDagRow } from '../../dag-runs/index.js';
  */
 export type DagListTab = 'all' | 'active' | 'paused';
 
+/** Columns the DAG list sorts by. */
+export const DAG_SORT_KEYS = ['dag_id', 'owners', 'last_run', 'next_run'] as const;
+export type DagSortKey = (typeof DAG_SORT_KEYS)[number];
+
 export interface DagListQuery {
   tab: DagListTab;
   search?: string;
   tags?: string[];
   limit: number;
   offset: number;
+  sort?: DagSortKey;
+  order?: 'asc' | 'desc';
 }
 
 export interface DagListEntry {
@@ -24,6 +34,11 @@ export interface DagListEntry {
   runCounts: Record<string, number>;
   lastRun: { runId: string; state: string; logicalDate: number; startDate: number | null } | null;
   recentTaskCounts: Record<string, number>;
+  /**
+   * When the schedule would next run: the scheduler's dag.next_dagrun, or for a paused DAG (which
+   * the scheduler does not look at) what the timetable says, marked `ifUnpaused`.
+   */
+  nextRun: { logicalDate: number; ifUnpaused: boolean } | null;
 }
 
 export interface DagListPage {
@@ -53,12 +68,25 @@ export async function listDags(db: Kysely<Database>, q: DagListQuery): Promise<D
   let pageQuery = filtered(db, q).selectAll('dag');
   if (q.tab === 'active') pageQuery = pageQuery.where('dag.is_paused', '=', 0);
   if (q.tab === 'paused') pageQuery = pageQuery.where('dag.is_paused', '=', 1);
+  const order = q.order === 'desc' ? 'desc' : 'asc';
+  // Empty values last either way, then by id so pages are stable.
+  const lastRun = sql`(select max(r.logical_date) from dag_run r where r.dag_id = dag.dag_id)`;
+  if (q.sort === 'owners') pageQuery = pageQuery.orderBy('dag.owners', order);
+  if (q.sort === 'next_run')
+    pageQuery = pageQuery
+      .orderBy(sql`case when dag.next_dagrun is null then 1 else 0 end`)
+      .orderBy('dag.next_dagrun', order);
+  if (q.sort === 'last_run')
+    pageQuery = pageQuery
+      .orderBy(sql`case when ${lastRun} is null then 1 else 0 end`)
+      .orderBy(sql`${lastRun} ${sql.raw(order)}`);
+  pageQuery = pageQuery.orderBy('dag.dag_id', q.sort === 'dag_id' || !q.sort ? order : 'asc');
   const [countRows, dags] = await Promise.all([
     filtered(db, q)
       .select(['dag.is_paused', (eb) => eb.fn.countAll<number>().as('n')])
       .groupBy('dag.is_paused')
       .execute(),
-    pageQuery.orderBy('dag.dag_id').limit(q.limit).offset(q.offset).execute(),
+    pageQuery.limit(q.limit).offset(q.offset).execute(),
   ]);
   const paused = Number(countRows.find((r) => Number(r.is_paused) === 1)?.n ?? 0);
   const active = Number(countRows.find((r) => Number(r.is_paused) === 0)?.n ?? 0);
@@ -119,8 +147,13 @@ export async function decorate(db: Kysely<Database>, dags: DagRow[]): Promise<Da
     tiRows.filter((r) => latestByDag.get(r.dag_id)?.run_id === r.run_id),
     (r) => r.dag_id,
   );
+  const pausedNext = await pausedNextRuns(
+    db,
+    dags.filter((d) => d.next_dagrun == null && d.is_paused && d.schedule_interval != null),
+  );
   return dags.map((dag) => {
     const last = latestByDag.get(dag.dag_id);
+    const computed = pausedNext.get(dag.dag_id);
     return {
       dag,
       tags: (tagsByDag.get(dag.dag_id) ?? []).map((t) => t.name),
@@ -138,8 +171,61 @@ export async function decorate(db: Kysely<Database>, dags: DagRow[]): Promise<Da
       recentTaskCounts: Object.fromEntries(
         (tiCountsByDag.get(dag.dag_id) ?? []).map((r) => [r.state ?? 'none', Number(r.n)]),
       ),
+      nextRun:
+        dag.next_dagrun != null
+          ? { logicalDate: Number(dag.next_dagrun), ifUnpaused: !!dag.is_paused }
+          : computed != null
+            ? { logicalDate: computed, ifUnpaused: true }
+            : null,
     };
   });
+}
+
+/**
+ * The next logical date of paused scheduled DAGs, from their timetables and newest automated
+ * runs (two queries for the page, whatever its size).
+ */
+async function pausedNextRuns(db: Kysely<Database>, dags: DagRow[]): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  if (!dags.length) return out;
+  const ids = dags.map((d) => d.dag_id);
+  const [serialized, lastRuns] = await Promise.all([
+    db.selectFrom('serialized_dag').select(['dag_id', 'data']).where('dag_id', 'in', ids).execute(),
+    db
+      .selectFrom('dag_run')
+      .select(['dag_id', 'data_interval_start', 'data_interval_end', 'logical_date'])
+      .where('id', 'in', (eb) =>
+        eb
+          .selectFrom('dag_run')
+          .select((e) => e.fn.max('id').as('newest'))
+          .where('dag_id', 'in', ids)
+          .where('run_type', 'in', ['scheduled', 'backfill'])
+          .groupBy('dag_id'),
+      )
+      .execute(),
+  ]);
+  const lastByDag = new Map(lastRuns.map((r) => [r.dag_id, r]));
+  const now = Date.now();
+  for (const row of serialized) {
+    try {
+      const dag = JSON.parse(row.data) as SerializedDag;
+      const last = lastByDag.get(row.dag_id);
+      const info = nextRunAfter(
+        dag,
+        last
+          ? {
+              start: Number(last.data_interval_start ?? last.logical_date),
+              end: Number(last.data_interval_end ?? last.logical_date),
+            }
+          : null,
+        now,
+      );
+      if (info) out.set(row.dag_id, info.logicalDate);
+    } catch {
+      // A DAG whose timetable cannot be read shows no next run; its page says why.
+    }
+  }
+  return out;
 }
 
 /** The DAG row and its serialized form, read through the shared loaders (cached per dag_hash). */
@@ -166,7 +252,30 @@ export async function getDagSource(
     .where('fileloc', '=', dag.fileloc)
     .executeTakeFirst();
   if (!code) throw new NotFoundError(`No source stored for ${dag.fileloc}.`);
-  return { fileloc: dag.fileloc, source: code.source_code };
+  return (await authoredSource(dag.fileloc)) ?? { fileloc: dag.fileloc, source: code.source_code };
+}
+
+/**
+ * The TypeScript a compiled DAG file was built from (the bundled examples run from dist/*.js):
+ * found through the file's source map, from its embedded sources or the file it names. Null when
+ * the file is not compiled output or its source cannot be found.
+ */
+async function authoredSource(fileloc: string): Promise<{ fileloc: string; source: string } | null> {
+  if (!fileloc.endsWith('.js')) return null;
+  try {
+    const mapPath = `${fileloc}.map`;
+    const map = JSON.parse(await readFile(mapPath, 'utf8')) as {
+      sources?: string[];
+      sourcesContent?: string[];
+    };
+    const original = map.sources?.[0];
+    if (!original) return null;
+    const path = resolve(dirname(mapPath), original);
+    const embedded = map.sourcesContent?.[0];
+    return { fileloc: path, source: embedded ?? (await readFile(path, 'utf8')) };
+  } catch {
+    return null;
+  }
 }
 
 export async function allTags(db: Kysely<Database>): Promise<string[]> {

@@ -1,5 +1,8 @@
 import { open } from 'node:fs/promises';
+import type { UpdraftConfig } from '../../config/schema.js';
+import { runnerHostname } from '../../task-runner/run-task-instance.js';
 import { taskLogPath } from '../../task-runner/task-log.js';
+import { readRemoteTaskLog } from '../../worker/log-client.js';
 
 /**
  * Task log reading. Logs are read from `offset` so the UI can follow a running task by asking
@@ -19,7 +22,34 @@ export async function readTaskLog(
   key: { dagId: string; runId: string; taskId: string; mapIndex: number; tryNumber: number },
   offset = 0,
 ): Promise<LogChunk> {
-  const path = taskLogPath(baseLogFolder, key);
+  return readLogFile(taskLogPath(baseLogFolder, key), offset);
+}
+
+/**
+ * The log of a try wherever it ran: this host's log folder first; a try that ran on another host
+ * (its TI's hostname, as a Celery worker records it) is read through that worker's log server.
+ */
+export async function readTryLog(
+  config: UpdraftConfig,
+  key: { dagId: string; runId: string; taskId: string; mapIndex: number; tryNumber: number },
+  offset: number,
+  tiHostname: string | null,
+): Promise<LogChunk> {
+  const local = await readTaskLog(config.logging.base_log_folder, key, offset);
+  if (local.exists || !tiHostname || tiHostname === runnerHostname(config)) return local;
+  return readRemoteTaskLog(
+    {
+      hostname: tiHostname,
+      port: config.logging.worker_log_server_port,
+      secretKey: config.webserver.secret_key,
+    },
+    key,
+    offset,
+  );
+}
+
+/** A chunk of the log file at `path` from `offset` (what the worker log server serves too). */
+export async function readLogFile(path: string, offset = 0): Promise<LogChunk> {
   let handle;
   try {
     handle = await open(path, 'r');

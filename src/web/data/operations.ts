@@ -15,6 +15,9 @@ export type OpsApp = Pick<AppContext, 'db'>;
 export const setPaused = async (app: OpsApp, dagId: string, paused: boolean) =>
   dagRuns.setDagPaused(await app.db(), dagId, paused);
 
+export const pausedRunNotice = async (app: OpsApp, dagId: string) =>
+  dagRuns.pausedRunNotice(await app.db(), dagId);
+
 export async function deleteDag(app: OpsApp, dagId: string): Promise<void> {
   await dagRuns.deleteDag(await app.db(), dagId);
 }

@@ -151,3 +151,41 @@ export async function listXcoms(
   if (taskId) q = q.where('task_id', '=', taskId);
   return q.orderBy('task_id').orderBy('map_index').orderBy('key').limit(limit).offset(offset).execute();
 }
+
+/** One task instance's XComs (a mapped instance sees only its own map index). */
+export async function listTaskInstanceXcoms(
+  db: Kysely<Database>,
+  dagId: string,
+  runId: string,
+  taskId: string,
+  mapIndex: number,
+) {
+  return db
+    .selectFrom('xcom')
+    .selectAll()
+    .where('dag_id', '=', dagId)
+    .where('run_id', '=', runId)
+    .where('task_id', '=', taskId)
+    .where('map_index', '=', mapIndex)
+    .orderBy('key')
+    .limit(100)
+    .execute();
+}
+
+/** The expanded instances of a mapped task in one run (map index 0, 1, …). */
+export async function listMappedInstances(
+  db: Kysely<Database>,
+  dagId: string,
+  runId: string,
+  taskId: string,
+): Promise<TaskInstanceRow[]> {
+  return db
+    .selectFrom('task_instance')
+    .selectAll()
+    .where('dag_id', '=', dagId)
+    .where('run_id', '=', runId)
+    .where('task_id', '=', taskId)
+    .where('map_index', '>=', 0)
+    .orderBy('map_index')
+    .execute();
+}

@@ -63,7 +63,7 @@ function browseList(
   };
 }
 
-const dagLink = (dagId: string, extra: Record<string, string> = {}) =>
+const dagLink = (dagId: string, extra: Record<string, string | undefined> = {}) =>
   `/dags/${encodeURIComponent(dagId)}/grid${qs(extra)}`;
 
 /** Browse (runs, task instances, jobs, audit log) and Admin (users, variables, connections, pools, config). */
@@ -118,7 +118,12 @@ export function registerBrowseAndAdmin(server: FastifyInstance, web: WebContext)
             <td>${stateBadge(t.state)}</td>
             <td><a href="${dagLink(t.dag_id)}">${t.dag_id}</a></td>
             <td>
-              <a href="${dagLink(t.dag_id, { run_id: t.run_id, task_id: t.task_id })}"
+              <a
+                href="${dagLink(t.dag_id, {
+                  run_id: t.run_id,
+                  task_id: t.task_id,
+                  map_index: t.map_index >= 0 ? String(t.map_index) : undefined,
+                })}"
                 >${t.task_id}${t.map_index >= 0 ? ` [${t.map_index}]` : ''}</a
               >
             </td>
@@ -476,7 +481,14 @@ export function registerBrowseAndAdmin(server: FastifyInstance, web: WebContext)
                         value="${u.id}"
                       />${roleSelect('role', effectiveRole(u.roles))}<button>Set role</button>
                     </form>
-                    <span class="muted">${u.roles.join(', ')}</span>
+                    ${
+                      u.roles.length > 1
+                        ? html`<span class="muted"
+                            >also
+                            ${u.roles.filter((role) => role !== effectiveRole(u.roles)).join(', ')}</span
+                          >`
+                        : ''
+                    }
                   </td>
                   <td>${u.active ? 'yes' : 'no'}</td>
                   <td>${fmtTime(u.lastLogin)}</td>

@@ -18,6 +18,9 @@ export const STATE_COLORS: Record<string, string> = {
   none: '#ffffff',
 };
 
+/** The tab icon: a small upward wind stroke in the accent colour. */
+export const FAVICON_SVG = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32"><rect width="32" height="32" rx="7" fill="#017cee"/><path d="M7 22c5 0 7-3 9-7s4-7 9-7" fill="none" stroke="#fff" stroke-width="3" stroke-linecap="round"/><path d="M19 8h6v6" fill="none" stroke="#fff" stroke-width="3" stroke-linecap="round" stroke-linejoin="round"/></svg>`;
+
 const stateCss = Object.entries(STATE_COLORS)
   .map(([state, color]) => `.state-${state}{background:${color}}`)
   .join('\n');
@@ -63,6 +66,10 @@ form.inline{display:inline}
 .switch{appearance:none;width:34px;height:18px;border-radius:9px;background:#bcccdc;position:relative;cursor:pointer;vertical-align:middle;border:none}
 .switch::after{content:"";position:absolute;top:2px;left:2px;width:14px;height:14px;border-radius:50%;background:#fff;transition:left .15s}
 .switch:checked{background:#017cee}.switch:checked::after{left:18px}
+.switch:disabled{opacity:.4;cursor:not-allowed;filter:grayscale(1)}
+.paused-next{font-style:italic}
+td.links a{margin-right:6px;font-size:13px}
+th a.sort{color:inherit}
 .pagination{display:flex;gap:6px;margin:10px 0;align-items:center}
 .grid-wrap{overflow:auto;background:#fff;border:1px solid var(--line);padding:8px}
 table.grid{border-collapse:separate;border-spacing:3px}
@@ -70,7 +77,16 @@ table.grid th.task{text-align:left;font-weight:normal;white-space:nowrap;padding
 table.grid th.task.group{font-weight:600}
 table.grid td{padding:0}
 table.grid .cell{display:block;width:16px;height:16px;border-radius:3px;border:1px solid rgba(0,0,0,.15)}
-table.grid .runbar{display:block;width:16px;height:40px;border-radius:3px;margin:0 auto}
+table.grid .runbar{display:block;width:16px;min-height:4px;border-radius:3px;margin:0 auto}
+table.grid tr.run-bars td{vertical-align:bottom;height:64px}
+table.grid tr.run-dates td{vertical-align:bottom;height:74px;position:relative}
+table.grid .runlabel{display:block;writing-mode:vertical-rl;transform:rotate(180deg);font-size:11px;color:var(--muted);white-space:nowrap;margin:0 auto}
+table.grid .group-cell{border-radius:8px;opacity:.85}
+table.grid tr.collapsed-child{display:none}
+button.group-toggle{font-weight:600;color:var(--fg)}button.group-toggle .caret{display:inline-block;width:12px;transition:transform .1s}
+button.group-toggle[aria-expanded=false] .caret{transform:rotate(-90deg)}
+.durbar{display:block;height:10px;border-radius:2px;min-width:2px}
+table.durations td{padding:3px 8px;font-size:13px}
 table.grid .sel{outline:2px solid #102a43;outline-offset:1px}
 .legend{display:flex;gap:10px;flex-wrap:wrap;font-size:12px;margin:8px 0}
 .legend span i{display:inline-block;width:12px;height:12px;border-radius:2px;border:1px solid rgba(0,0,0,.2);vertical-align:-2px;margin-right:3px}
@@ -84,9 +100,24 @@ dl.details dt{color:var(--muted)}dl.details dd{margin:0;word-break:break-word}
 .login{max-width:360px;margin:80px auto;background:#fff;border:1px solid var(--line);padding:24px;border-radius:6px}
 .login label{display:block;margin:10px 0 4px}.login input{width:100%}
 .error-page{max-width:640px;margin:60px auto}
-svg.graph text{font-size:12px;font-family:inherit}
-svg.graph .node rect{stroke:#627d98;stroke-width:1;rx:4}
+.graph-viewport{background:#fff;border:1px solid var(--line);overflow:hidden;cursor:grab;touch-action:none;height:420px}
+.graph-viewport.dragging{cursor:grabbing}
+svg.graph{width:100%;height:100%;display:block;user-select:none}
+svg.graph text{font-size:12px;font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif}
+svg.graph text.sub{font-size:10px;fill:#627d98}
+svg.graph .node rect{rx:4}
+svg.graph .node:hover rect:first-child{stroke:#102a43;stroke-width:2}
+svg.graph .collapsed-group rect:first-child{stroke-dasharray:4 3}
+svg.graph .group>rect{fill:rgba(1,124,238,.04);stroke:#9fb3c8;stroke-dasharray:5 3;rx:6}
+svg.graph .group-label text{font-size:11px;font-weight:600;fill:#334e68}
 svg.graph .edge{stroke:#9fb3c8;stroke-width:1.4;fill:none;marker-end:url(#arrow)}
+.graph-zoom button{min-width:34px}
+.field-error{color:var(--danger);font-size:13px;margin-top:3px}
+[aria-invalid=true]{border-color:var(--danger)!important;outline:1px solid var(--danger)}
+textarea.json-editor{tab-size:2;min-height:60px}
+.json-status{font-size:12px;margin-top:2px}.json-status.bad{color:var(--danger)}
+dl.details.params dd{margin-bottom:8px}
+#trigger-form details{margin:12px 0}#trigger-form summary{cursor:pointer;font-weight:600}
 .flash{padding:8px 12px;background:#e3f9e5;border:1px solid #91d3a0;border-radius:4px;margin-bottom:12px}
 ${stateCss}
 `;
@@ -114,6 +145,7 @@ export const APP_JS = `
         const fresh = doc.querySelector('[data-live-optional="' + el.dataset.liveOptional + '"]');
         el.innerHTML = fresh ? fresh.innerHTML : '';
       });
+      document.dispatchEvent(new Event('updraft:refreshed'));
     } catch (e) { /* next poll */ }
   }
   setInterval(refreshLive, Number(document.body.dataset.refreshMs || 3000));
@@ -125,6 +157,109 @@ export const APP_JS = `
   document.addEventListener('submit', function(ev){
     const msg = ev.target.dataset.confirm;
     if (msg && !confirm(msg)) ev.preventDefault();
+  });
+
+  // Task groups in the grid (and graph) collapse; the choice survives live refreshes and reloads.
+  const groupKey = 'updraft-collapsed:' + location.pathname.split('/').slice(0, 3).join('/');
+  function collapsedGroups(){
+    try { return new Set(JSON.parse(sessionStorage.getItem(groupKey) || '[]')); } catch (e) { return new Set(); }
+  }
+  function applyCollapsed(){
+    const collapsed = collapsedGroups();
+    document.querySelectorAll('table.grid tr[data-ancestors]').forEach(function(tr){
+      const hidden = (tr.dataset.ancestors || '').split(' ').some(function(g){ return g && collapsed.has(g); });
+      tr.classList.toggle('collapsed-child', hidden);
+    });
+    document.querySelectorAll('button.group-toggle').forEach(function(b){
+      b.setAttribute('aria-expanded', collapsed.has(b.dataset.group) ? 'false' : 'true');
+    });
+    document.dispatchEvent(new CustomEvent('updraft:groups', {detail: collapsed}));
+  }
+  document.addEventListener('click', function(ev){
+    const button = ev.target.closest && ev.target.closest('button.group-toggle');
+    if (!button) return;
+    const collapsed = collapsedGroups();
+    if (collapsed.has(button.dataset.group)) collapsed.delete(button.dataset.group);
+    else collapsed.add(button.dataset.group);
+    sessionStorage.setItem(groupKey, JSON.stringify([...collapsed]));
+    applyCollapsed();
+  });
+  document.addEventListener('updraft:refreshed', applyCollapsed);
+  applyCollapsed();
+
+  document.addEventListener('change', function(ev){
+    if (ev.target.matches('select[data-autosubmit-select]')) ev.target.form.submit();
+  });
+
+  // Graph: fit to the viewport, drag to pan, wheel or buttons to zoom; kept across live refreshes.
+  const viewport = document.querySelector('.graph-viewport');
+  if (viewport) {
+    let view = null;
+    let drag = null;
+    let moved = false;
+    const graph = function(){ return viewport.querySelector('svg.graph'); };
+    const size = function(){ const g = graph(); return {w: Number(g.dataset.width) || 1, h: Number(g.dataset.height) || 1}; };
+    function fit(){
+      const f = size();
+      const vw = viewport.clientWidth;
+      viewport.style.height = Math.round(Math.min(window.innerHeight * 0.75, Math.max(240, f.h * Math.min(1, vw / f.w) + 8))) + 'px';
+      const vh = viewport.clientHeight;
+      const scale = Math.min(1, vw / f.w, vh / f.h);
+      const w = vw / scale, h = vh / scale;
+      view = {x: (f.w - w) / 2, y: 0, w: w, h: h};
+      apply();
+    }
+    function apply(){
+      const g = graph();
+      if (g && view) g.setAttribute('viewBox', [view.x, view.y, view.w, view.h].map(function(n){ return n.toFixed(1); }).join(' '));
+    }
+    function zoom(factor, px, py){
+      const vw = viewport.clientWidth, vh = viewport.clientHeight;
+      const fx = px === undefined ? 0.5 : px / vw, fy = py === undefined ? 0.5 : py / vh;
+      const cx = view.x + fx * view.w, cy = view.y + fy * view.h;
+      view.w *= factor; view.h *= factor;
+      view.x = cx - fx * view.w; view.y = cy - fy * view.h;
+      apply();
+    }
+    viewport.addEventListener('wheel', function(ev){
+      ev.preventDefault();
+      const r = viewport.getBoundingClientRect();
+      zoom(ev.deltaY > 0 ? 1.15 : 1 / 1.15, ev.clientX - r.left, ev.clientY - r.top);
+    }, {passive: false});
+    viewport.addEventListener('pointerdown', function(ev){ drag = {x: ev.clientX, y: ev.clientY}; moved = false; });
+    window.addEventListener('pointermove', function(ev){
+      if (!drag) return;
+      const dx = ev.clientX - drag.x, dy = ev.clientY - drag.y;
+      if (!moved && Math.abs(dx) + Math.abs(dy) < 4) return;
+      moved = true;
+      viewport.classList.add('dragging');
+      view.x -= dx * view.w / viewport.clientWidth; view.y -= dy * view.h / viewport.clientHeight;
+      drag = {x: ev.clientX, y: ev.clientY};
+      apply();
+    });
+    window.addEventListener('pointerup', function(){ drag = null; viewport.classList.remove('dragging'); });
+    viewport.addEventListener('click', function(ev){ if (moved) { ev.preventDefault(); moved = false; } }, true);
+    document.addEventListener('click', function(ev){
+      const b = ev.target.closest && ev.target.closest('button[data-graph]');
+      if (!b) return;
+      if (b.dataset.graph === 'fit') fit(); else zoom(b.dataset.graph === 'in' ? 1 / 1.3 : 1.3);
+    });
+    document.addEventListener('updraft:refreshed', apply);
+    window.addEventListener('resize', fit);
+    fit();
+  }
+
+  // JSON editors: say at once whether the text parses.
+  document.querySelectorAll('textarea.json-editor').forEach(function(area){
+    const status = document.createElement('div');
+    status.className = 'json-status muted';
+    area.insertAdjacentElement('afterend', status);
+    function check(){
+      if (!area.value.trim()) { status.textContent = ''; status.classList.remove('bad'); return; }
+      try { JSON.parse(area.value); status.textContent = 'Valid JSON'; status.classList.remove('bad'); }
+      catch (e) { status.textContent = 'Invalid JSON: ' + e.message; status.classList.add('bad'); }
+    }
+    area.addEventListener('input', check);
   });
 
   const log = document.querySelector('pre.log[data-log-url]');

@@ -1,10 +1,17 @@
 import type { FastifyRequest } from 'fastify';
 import { can } from '../auth/roles.js';
-import { allTags, listDags, type DagListEntry, type DagListTab } from '../data/dags.js';
+import {
+  allTags,
+  DAG_SORT_KEYS,
+  listDags,
+  type DagListEntry,
+  type DagListTab,
+  type DagSortKey,
+} from '../data/dags.js';
 import type { WebContext } from '../web-context.js';
 import { fmtTime, html, qs, type SafeHtml } from './html.js';
 import { queryParam, type PageResult } from './kit.js';
-import { csrfField } from './layout.js';
+import { csrfField, toggleTitle } from './layout.js';
 
 const PAGE_SIZE = 25;
 const RUN_STATES = ['queued', 'running', 'success', 'failed'];
@@ -51,14 +58,18 @@ function row(request: FastifyRequest, e: DagListEntry, canOperate: boolean, back
   const enc = encodeURIComponent(id);
   return html`<tr data-dag-id="${id}">
     <td>
-      <form method="post" action="/dags/${enc}/pause">
+      <form
+        method="post"
+        action="/dags/${enc}/pause"
+        title="${toggleTitle(!!d.is_paused, canOperate, request.principal!.role)}"
+      >
         ${csrfField(request)}<input type="hidden" name="next" value="${back}" />
         <input type="hidden" name="is_paused" value="${d.is_paused ? 'false' : 'true'}" />
         <input
           class="switch"
           type="checkbox"
           aria-label="Pause/unpause ${id}"
-          title="${d.is_paused ? 'Paused: click to unpause' : 'Active: click to pause'}"
+          title="${toggleTitle(!!d.is_paused, canOperate, request.principal!.role)}"
           data-autosubmit
           ${d.is_paused ? '' : 'checked'}
           ${canOperate ? '' : 'disabled'}
@@ -66,21 +77,38 @@ function row(request: FastifyRequest, e: DagListEntry, canOperate: boolean, back
       </form>
     </td>
     <td>
-      <a href="/dags/${enc}/grid"><b>${id}</b></a
+      <a href="/dags/${enc}/grid" class="dag-link"><b>${id}</b></a
       ><br />${e.tags.map((t) => html`<a class="tag" href="/home${qs({ tags: t })}">${t}</a>`)}
     </td>
     <td>${d.owners}</td>
     <td>${stateCounts(e.runCounts, RUN_STATES, (s) => `/dagrun/list${qs({ dag_id: id, state: s })}`)}</td>
-    <td>
-      <code>${d.schedule_interval ?? 'None'}</code
-      >${d.timetable_description ? html`<br /><span class="muted">${d.timetable_description}</span>` : ''}
-    </td>
+    <td>${scheduleCell(d.schedule_interval, d.timetable_description)}</td>
     <td>
       ${e.lastRun ? html`<a href="/dags/${enc}/grid${qs({ run_id: e.lastRun.runId })}">${fmtTime(e.lastRun.logicalDate)}</a>` : ''}
     </td>
-    <td>${fmtTime(d.next_dagrun)}</td>
+    <td class="next-run">
+      ${
+        e.nextRun
+          ? e.nextRun.ifUnpaused
+            ? html`<span
+                class="muted paused-next"
+                title="Paused: the scheduler starts this run only once the DAG is unpaused"
+                >${fmtTime(e.nextRun.logicalDate)}</span
+              >`
+            : fmtTime(e.nextRun.logicalDate)
+          : ''
+      }
+    </td>
     <td>
       ${stateCounts(e.recentTaskCounts, TASK_STATES, (s) => `/taskinstance/list${qs({ dag_id: id, state: s })}`)}
+    </td>
+    <td class="links" style="white-space:nowrap">
+      ${(['grid', 'graph', 'code', 'details'] as const).map(
+        (tab) =>
+          html`<a href="/dags/${enc}/${tab}" aria-label="${tab} of ${id}"
+            >${tab[0]!.toUpperCase() + tab.slice(1)}</a
+          >`,
+      )}
     </td>
     <td style="white-space:nowrap">
       ${
@@ -108,6 +136,14 @@ function row(request: FastifyRequest, e: DagListEntry, canOperate: boolean, back
   </tr>`;
 }
 
+/** The schedule, with the timetable's description only where it says something the schedule does not. */
+function scheduleCell(schedule: string | null, description: string | null): SafeHtml {
+  const text = schedule ?? 'None';
+  const adds = description && !description.toLowerCase().includes(text.toLowerCase()) && description !== text;
+  return html`<code title="${description ?? ''}">${text}</code
+    >${adds ? html`<br /><span class="muted">${description}</span>` : ''}`;
+}
+
 export async function dagListPage(web: WebContext, request: FastifyRequest): Promise<PageResult> {
   const tabParam = queryParam(request, 'status');
   const tab: DagListTab = tabParam === 'active' || tabParam === 'paused' ? tabParam : 'all';
@@ -120,16 +156,54 @@ export async function dagListPage(web: WebContext, request: FastifyRequest): Pro
     .map(String)
     .filter(Boolean);
   const pageNumber = Math.max(1, Number(queryParam(request, 'page') ?? 1) || 1);
+  const sortParam = queryParam(request, 'sort');
+  const sort = (DAG_SORT_KEYS as readonly string[]).includes(sortParam ?? '')
+    ? (sortParam as DagSortKey)
+    : undefined;
+  const order = queryParam(request, 'order') === 'desc' ? 'desc' : 'asc';
   const [list, tagChoices] = await Promise.all([
-    listDags(web.db, { tab, search, tags, limit: PAGE_SIZE, offset: (pageNumber - 1) * PAGE_SIZE }),
+    listDags(web.db, {
+      tab,
+      search,
+      tags,
+      limit: PAGE_SIZE,
+      offset: (pageNumber - 1) * PAGE_SIZE,
+      sort,
+      order,
+    }),
     allTags(web.db),
   ]);
   const canOperate = can(request.principal!.role, 'operate_dags');
-  const link = (o: { status?: string; page?: number }) =>
-    `/home${qs({ status: o.status ?? (tab === 'all' ? undefined : tab), search, tags: tags[0], page: o.page })}`;
+  const link = (o: { status?: string; page?: number; sort?: DagSortKey; order?: string }) =>
+    `/home${qs({
+      status: o.status ?? (tab === 'all' ? undefined : tab),
+      search,
+      tags: tags[0],
+      sort: o.sort ?? sort,
+      order: o.order ?? (sort ? order : undefined),
+      page: o.page,
+    })}`;
+  // A column header sorts by it; clicking the sorted column again reverses the order.
+  const sortHeader = (label: string, key: DagSortKey) => {
+    const active = (sort ?? 'dag_id') === key;
+    const next = active && order === 'asc' ? 'desc' : 'asc';
+    return html`<th aria-sort="${active ? (order === 'asc' ? 'ascending' : 'descending') : 'none'}">
+      <a class="sort" href="${link({ sort: key, order: next })}" data-sort="${key}"
+        >${label}${active ? (order === 'asc' ? ' ▲' : ' ▼') : ''}</a
+      >
+    </th>`;
+  };
   const back = request.url;
   const pages = Math.max(1, Math.ceil(list.totalEntries / PAGE_SIZE));
   const body = html`<h1>DAGs</h1>
+    ${
+      canOperate
+        ? ''
+        : html`<div class="banner info" id="read-only-note">
+            You have read-only access (${request.principal!.role}): pausing, triggering and deleting DAGs need
+            the Op or Admin role. Ask an administrator if you need them.
+          </div>`
+    }
     <div class="tabs">
       <a href="${link({ status: 'all' })}" class="${tab === 'all' ? 'active' : ''}"
         >All <span class="count" data-count="all">${list.counts.all}</span></a
@@ -160,13 +234,12 @@ export async function dagListPage(web: WebContext, request: FastifyRequest): Pro
       <thead>
         <tr>
           <th></th>
-          <th>DAG</th>
-          <th>Owner</th>
+          ${sortHeader('DAG', 'dag_id')} ${sortHeader('Owner', 'owners')}
           <th>Runs</th>
           <th>Schedule</th>
-          <th>Last Run</th>
-          <th>Next Run</th>
+          ${sortHeader('Last Run', 'last_run')} ${sortHeader('Next Run', 'next_run')}
           <th>Recent Tasks</th>
+          <th>Links</th>
           <th>Actions</th>
         </tr>
       </thead>
@@ -175,7 +248,7 @@ export async function dagListPage(web: WebContext, request: FastifyRequest): Pro
           list.entries.length
             ? list.entries.map((e) => row(request, e, canOperate, back))
             : html`<tr>
-                <td colspan="9" class="muted">No DAGs found.</td>
+                <td colspan="10" class="muted">No DAGs found.</td>
               </tr>`
         }
       </tbody>

@@ -1,15 +1,17 @@
 import type { FastifyRequest } from 'fastify';
-import type { DagRow, TaskInstanceRow } from '../../db/tables.js';
-import type { SerializedDag, SerializedTask } from '../../dag/serialized.js';
+import type { DagRow } from '../../db/tables.js';
+import type { SerializedDag } from '../../dag/serialized.js';
 import { can } from '../auth/roles.js';
 import { getDag, getDagSource, getDagTags, getSerializedDag } from '../data/dags.js';
-import { getDagRun, getTaskInstance, gridData, listDagRuns, listXcoms } from '../data/runs.js';
+import { listDagRuns } from '../data/runs.js';
 import type { WebContext } from '../web-context.js';
-import { STATE_COLORS } from './assets.js';
 import { graphSvg } from './graph-svg.js';
+import { gridTab, legend } from './grid-tab.js';
 import { fmtDuration, fmtTime, html, qs, type SafeHtml } from './html.js';
 import { queryParam, type PageResult } from './kit.js';
-import { csrfField, stateBadge } from './layout.js';
+import { csrfField, stateBadge, toggleTitle } from './layout.js';
+import { summaryOfStates } from './task-order.js';
+import { triggerForm, type TriggerFormState } from './trigger-form.js';
 
 export type DagTab = 'grid' | 'graph' | 'details' | 'code' | 'runs' | 'trigger';
 
@@ -32,6 +34,7 @@ function header(request: FastifyRequest, dag: DagRow, tags: string[], tab: DagTa
             class="switch"
             type="checkbox"
             aria-label="Pause/unpause DAG"
+            title="${toggleTitle(!!dag.is_paused, canOperate, request.principal!.role)}"
             data-autosubmit
             ${dag.is_paused ? '' : 'checked'}
             ${canOperate ? '' : 'disabled'}
@@ -41,7 +44,7 @@ function header(request: FastifyRequest, dag: DagRow, tags: string[], tab: DagTa
       </h1>
       <div>
         ${
-          canOperate
+          canOperate && tab !== 'trigger'
             ? html`<form class="inline" method="post" action="/dags/${enc}/trigger">
                   ${csrfField(request)}<input type="hidden" name="conf" value="{}" /><button class="primary">
                     ▶ Trigger
@@ -61,311 +64,8 @@ function header(request: FastifyRequest, dag: DagRow, tags: string[], tab: DagTa
     </div>`;
 }
 
-function legend(): SafeHtml {
-  return html`<div class="legend">
-    ${Object.entries(STATE_COLORS).map(([s, c]) => html`<span><i style="background:${c}"></i>${s}</span>`)}
-  </div>`;
-}
-
-/** Task rows in display order, with a header row before the first task of each task group. */
-function taskRows(
-  dag: SerializedDag,
-): (
-  { kind: 'group'; groupId: string; depth: number } | { kind: 'task'; task: SerializedTask; depth: number }
-)[] {
-  const rows: (
-    { kind: 'group'; groupId: string; depth: number } | { kind: 'task'; task: SerializedTask; depth: number }
-  )[] = [];
-  const opened = new Set<string>();
-  for (const task of dag.tasks) {
-    const parts = task.groupId ? task.groupId.split('.') : [];
-    for (let i = 0; i < parts.length; i++) {
-      const gid = parts.slice(0, i + 1).join('.');
-      if (!opened.has(gid)) {
-        opened.add(gid);
-        rows.push({ kind: 'group', groupId: gid, depth: i });
-      }
-    }
-    rows.push({ kind: 'task', task, depth: parts.length });
-  }
-  return rows;
-}
-
-async function gridTab(web: WebContext, request: FastifyRequest, dag: SerializedDag): Promise<SafeHtml> {
-  const enc = encodeURIComponent(dag.dagId);
-  const { runs, tis } = await gridData(
-    web.db,
-    dag.dagId,
-    Number(queryParam(request, 'num_runs') ?? 25) || 25,
-  );
-  const selRun = queryParam(request, 'run_id');
-  const selTask = queryParam(request, 'task_id');
-  const byKey = new Map<string, typeof tis>();
-  for (const ti of tis) {
-    const key = `${ti.run_id}\0${ti.task_id}`;
-    (byKey.get(key) ?? byKey.set(key, []).get(key)!).push(ti);
-  }
-  const cellState = (runId: string, taskId: string): string | null => {
-    const list = byKey.get(`${runId}\0${taskId}`);
-    if (!list?.length) return null;
-    if (list.length === 1) return list[0]!.state;
-    // Mapped task: the "worst" state of its instances.
-    for (const s of [
-      'failed',
-      'upstream_failed',
-      'running',
-      'up_for_retry',
-      'queued',
-      'scheduled',
-      'success',
-      'skipped',
-    ])
-      if (list.some((t) => t.state === s)) return s;
-    return list[0]!.state;
-  };
-  const rows = taskRows(dag);
-  const grid = html`<div class="grid-wrap">
-      <table class="grid" aria-label="Grid">
-        <thead>
-          <tr>
-            <th></th>
-            ${runs.map(
-              (r) =>
-                html`<td>
-                  <a href="/dags/${enc}/grid${qs({ run_id: r.run_id })}" title="${r.run_id}: ${r.state}"
-                    ><span
-                      class="runbar state-${r.state} ${selRun === r.run_id && !selTask ? 'sel' : ''}"
-                      data-run-id="${r.run_id}"
-                      data-state="${r.state}"
-                    ></span
-                  ></a>
-                </td>`,
-            )}
-          </tr>
-        </thead>
-        <tbody>
-          ${rows.map((row) =>
-            row.kind === 'group'
-              ? html`<tr>
-                  <th class="task group" style="padding-left:${row.depth * 14}px">
-                    ▾ ${row.groupId.split('.').pop()}
-                  </th>
-                  ${runs.map(() => html`<td></td>`)}
-                </tr>`
-              : html`<tr>
-                  <th class="task" style="padding-left:${row.depth * 14}px" title="${row.task.operator}">
-                    ${row.task.taskId.split('.').pop()}
-                  </th>
-                  ${runs.map((r) => {
-                    const state = cellState(r.run_id, row.task.taskId);
-                    return html`<td>
-                      <a
-                        href="/dags/${enc}/grid${qs({ run_id: r.run_id, task_id: row.task.taskId })}"
-                        title="${row.task.taskId} · ${r.run_id} · ${state ?? 'no status'}"
-                        ><span
-                          class="cell state-${state ?? 'none'} ${selRun === r.run_id && selTask === row.task.taskId ? 'sel' : ''}"
-                          data-task-id="${row.task.taskId}"
-                          data-run-id="${r.run_id}"
-                          data-state="${state ?? 'none'}"
-                        ></span
-                      ></a>
-                    </td>`;
-                  })}
-                </tr>`,
-          )}
-        </tbody>
-      </table>
-      ${runs.length ? '' : html`<p class="muted">No runs yet. Trigger the DAG to create one.</p>`}
-    </div>
-    ${legend()}`;
-  let panel: SafeHtml | string = '';
-  if (selRun && selTask) panel = await taskInstancePanel(web, request, dag, selRun, selTask);
-  else if (selRun) panel = await runPanel(web, request, dag, selRun);
-  return html`<div data-live="grid">${grid}</div>
-    ${panel}`;
-}
-
-async function runPanel(
-  web: WebContext,
-  request: FastifyRequest,
-  dag: SerializedDag,
-  runId: string,
-): Promise<SafeHtml> {
-  const run = await getDagRun(web.db, dag.dagId, runId);
-  const enc = encodeURIComponent(dag.dagId);
-  const canOperate = can(request.principal!.role, 'operate_dags');
-  return html`<div class="panel">
-    <h2>Run ${run.run_id}</h2>
-    <div data-live="run-panel">
-      <dl class="details">
-        <dt>State</dt>
-        <dd>${stateBadge(run.state)}</dd>
-        <dt>Run type</dt>
-        <dd>${run.run_type}</dd>
-        <dt>Logical date</dt>
-        <dd>${fmtTime(run.logical_date)}</dd>
-        <dt>Started</dt>
-        <dd>${fmtTime(run.start_date)}</dd>
-        <dt>Ended</dt>
-        <dd>${fmtTime(run.end_date)}</dd>
-        <dt>Conf</dt>
-        <dd><code>${run.conf ?? '{}'}</code></dd>
-      </dl>
-    </div>
-    ${
-      canOperate
-        ? html`<div class="toolbar" style="margin-top:10px">
-            ${(['success', 'failed'] as const).map((s) => html`<form class="inline" method="post" action="/dags/${enc}/runs/state">${csrfField(request)}<input type="hidden" name="run_id" value="${run.run_id}" /><input type="hidden" name="state" value="${s}" /><button>Mark run ${s}</button></form>`)}
-            <form
-              class="inline"
-              method="post"
-              action="/dags/${enc}/clear"
-              data-confirm="Clear every task of this run?"
-            >
-              ${csrfField(request)}<input type="hidden" name="run_id" value="${run.run_id}" /><button>
-                Clear run
-              </button>
-            </form>
-          </div>`
-        : ''
-    }
-  </div>`;
-}
-
-async function taskInstancePanel(
-  web: WebContext,
-  request: FastifyRequest,
-  dag: SerializedDag,
-  runId: string,
-  taskId: string,
-): Promise<SafeHtml> {
-  const enc = encodeURIComponent(dag.dagId);
-  const task = dag.tasks.find((t) => t.taskId === taskId);
-  let ti: TaskInstanceRow | null = null;
-  try {
-    ti = await getTaskInstance(
-      web.db,
-      dag.dagId,
-      runId,
-      taskId,
-      Number(queryParam(request, 'map_index') ?? -1),
-    );
-  } catch {
-    ti = null;
-  }
-  const masker = await web.secrets.masker();
-  const xcoms = (ti ? await listXcoms(web.db, dag.dagId, runId, taskId) : []).map((x) => ({
-    ...x,
-    value: masker.redactJsonText(x.value),
-  }));
-  const tries = ti ? Math.max(ti.try_number, 1) : 0;
-  const shownTry = Math.min(Number(queryParam(request, 'try_number') ?? tries) || tries, tries);
-  const canOperate = can(request.principal!.role, 'operate_dags');
-  const rendered = masker.redactValue(
-    ti?.rendered_fields
-      ? (JSON.parse(ti.rendered_fields) as Record<string, unknown>)
-      : (task?.templateValues ?? {}),
-  );
-  const base = `/dags/${enc}/grid${qs({ run_id: runId, task_id: taskId })}`;
-  const logUrl = `/ui/log${qs({ dag_id: dag.dagId, run_id: runId, task_id: taskId, map_index: ti?.map_index ?? -1, try_number: shownTry })}`;
-  return html`<div class="panel" id="ti-panel">
-    <h2>Task ${taskId} <span class="muted">· run ${runId}</span></h2>
-    <div class="split">
-      <div>
-        <div data-live="ti-details">
-          <dl class="details">
-            <dt>Status</dt>
-            <dd>${stateBadge(ti?.state ?? null)}</dd>
-            <dt>Operator</dt>
-            <dd>${task?.operator ?? ti?.operator ?? ''}</dd>
-            <dt>Try number</dt>
-            <dd>${ti?.try_number ?? 0} of ${ti ? ti.max_tries + 1 : (task?.retries ?? 0) + 1}</dd>
-            <dt>Started</dt>
-            <dd>${fmtTime(ti?.start_date)}</dd>
-            <dt>Ended</dt>
-            <dd>${fmtTime(ti?.end_date)}</dd>
-            <dt>Duration</dt>
-            <dd>${fmtDuration(ti?.duration)}</dd>
-            <dt>Host</dt>
-            <dd>${ti?.hostname ?? ''}</dd>
-            <dt>Pool</dt>
-            <dd>${ti?.pool ?? task?.pool ?? ''}</dd>
-            <dt>Trigger rule</dt>
-            <dd>${task?.triggerRule ?? ''}</dd>
-          </dl>
-        </div>
-        ${
-          canOperate && ti
-            ? html`<h2>Actions</h2>
-                <form method="post" action="/dags/${enc}/clear" class="toolbar">
-                  ${csrfField(request)} <input type="hidden" name="run_id" value="${runId}" /><input
-                    type="hidden"
-                    name="task_id"
-                    value="${taskId}"
-                  />
-                  <label><input type="checkbox" name="upstream" /> Upstream</label
-                  ><label><input type="checkbox" name="downstream" checked /> Downstream</label>
-                  <label><input type="checkbox" name="past" /> Past</label
-                  ><label><input type="checkbox" name="future" /> Future</label>
-                  <label><input type="checkbox" name="only_failed" /> Only failed</label>
-                  <button type="submit">Clear</button>
-                </form>
-                <div class="toolbar">
-                  ${(['success', 'failed'] as const).map((s) => html`<form class="inline" method="post" action="/dags/${enc}/mark">${csrfField(request)}<input type="hidden" name="run_id" value="${runId}" /><input type="hidden" name="task_id" value="${taskId}" /><input type="hidden" name="state" value="${s}" /><button>Mark ${s}</button></form>`)}
-                </div>`
-            : ''
-        }
-        <h2>XCom</h2>
-        ${
-          xcoms.length
-            ? html`<table class="list">
-                <tr>
-                  <th>Key</th>
-                  <th>Value</th>
-                </tr>
-                ${xcoms.map(
-                  (x) =>
-                    html`<tr>
-                      <td>${x.key}</td>
-                      <td><code>${x.value}</code></td>
-                    </tr>`,
-                )}
-              </table>`
-            : html`<p class="muted">No XCom entries.</p>`
-        }
-        <h2>Rendered template fields</h2>
-        ${
-          Object.keys(rendered).length
-            ? html`<dl class="details">
-                ${Object.entries(rendered).map(
-                  ([k, v]) =>
-                    html`<dt>${k}</dt>
-                      <dd>
-                        <pre class="code" style="margin:0">
-${typeof v === 'string' ? v : JSON.stringify(v, null, 2)}</pre>
-                      </dd>`,
-                )}
-              </dl>`
-            : html`<p class="muted">No templated fields.</p>`
-        }
-      </div>
-      <div>
-        <h2>Log</h2>
-        ${
-          tries
-            ? html`<div class="tabs">
-                  ${Array.from({ length: tries }, (_, i) => i + 1).map((n) => html`<a class="${n === shownTry ? 'active' : ''}" href="${base}${qs({ try_number: n }).replace('?', '&')}">Attempt ${n}</a>`)}
-                </div>
-                <pre class="log" data-log-url="${logUrl}" aria-label="Task log"></pre>`
-            : html`<p class="muted">The task has not run yet.</p>`
-        }
-      </div>
-    </div>
-  </div>`;
-}
-
 async function graphTab(web: WebContext, request: FastifyRequest, dag: SerializedDag): Promise<SafeHtml> {
-  const runs = await listDagRuns(web.db, { dagId: dag.dagId, limit: 1, offset: 0 });
+  const runs = await listDagRuns(web.db, { dagId: dag.dagId, limit: 25, offset: 0 });
   const runId = queryParam(request, 'run_id') ?? runs.rows[0]?.run_id;
   const states = new Map<string, string | null>();
   if (runId) {
@@ -375,12 +75,46 @@ async function graphTab(web: WebContext, request: FastifyRequest, dag: Serialize
       .where('dag_id', '=', dag.dagId)
       .where('run_id', '=', runId)
       .execute();
-    for (const t of tis) states.set(t.task_id, t.state);
+    const byTask = new Map<string, (string | null)[]>();
+    for (const t of tis) (byTask.get(t.task_id) ?? byTask.set(t.task_id, []).get(t.task_id)!).push(t.state);
+    for (const [taskId, list] of byTask) states.set(taskId, summaryOfStates(list));
   }
   const enc = encodeURIComponent(dag.dagId);
-  return html`<p class="muted">${runId ? html`States of run <b>${runId}</b>.` : 'No runs yet.'}</p>
-    <div class="grid-wrap" data-live="graph">
-      ${graphSvg(dag, states, (taskId) => `/dags/${enc}/grid${qs({ run_id: runId, task_id: taskId })}`)}
+  const collapsed = new Set((queryParam(request, 'collapsed') ?? '').split(',').filter(Boolean));
+  const allGroups = [...new Set(dag.tasks.flatMap((t) => (t.groupId ? [t.groupId.split('.')[0]!] : [])))];
+  const graphLink = (groups: Set<string>) =>
+    `/dags/${enc}/graph${qs({ run_id: queryParam(request, 'run_id'), collapsed: [...groups].join(',') })}`;
+  return html`<form class="toolbar" method="get" action="/dags/${enc}/graph" id="graph-toolbar">
+      <label
+        >Run
+        <select name="run_id" data-autosubmit-select aria-label="Run whose states colour the graph">
+          ${runs.rows.map((r) => html`<option value="${r.run_id}" ${r.run_id === runId ? 'selected' : ''}>${fmtTime(r.logical_date)} · ${r.run_id} · ${r.state}</option>`)}
+        </select></label
+      >
+      ${collapsed.size ? html`<input type="hidden" name="collapsed" value="${[...collapsed].join(',')}" />` : ''}
+      <noscript><button type="submit">Show</button></noscript>
+      <span class="graph-zoom">
+        <button type="button" data-graph="fit" title="Fit the whole DAG">Fit</button>
+        <button type="button" data-graph="in" title="Zoom in">+</button>
+        <button type="button" data-graph="out" title="Zoom out">−</button>
+      </span>
+      ${
+        allGroups.length
+          ? html`<a href="${graphLink(new Set())}" id="expand-all">Expand all groups</a>
+              <a href="${graphLink(new Set(allGroups))}" id="collapse-all">Collapse all groups</a>`
+          : ''
+      }
+      <span class="muted"
+        >${runId ? '' : 'No runs yet.'} Drag to pan, wheel to zoom, click a task to open it.</span
+      >
+    </form>
+    <div class="graph-viewport" data-live="graph">
+      ${graphSvg(dag, {
+        states,
+        collapsed,
+        taskLink: (taskId) => `/dags/${enc}/grid${qs({ run_id: runId, task_id: taskId })}`,
+        collapseLink: graphLink,
+      })}
     </div>
     ${legend()}`;
 }
@@ -454,54 +188,12 @@ async function runsTab(web: WebContext, dag: SerializedDag): Promise<SafeHtml> {
   </table>`;
 }
 
-function triggerTab(request: FastifyRequest, dag: SerializedDag): SafeHtml {
-  const enc = encodeURIComponent(dag.dagId);
-  const params = Object.entries(dag.params);
-  return html`<form method="post" action="/dags/${enc}/trigger" class="panel" id="trigger-form">
-    ${csrfField(request)}
-    <h2>Trigger DAG ${dag.dagId}</h2>
-    ${
-      params.length
-        ? html`<h3>Params</h3>
-            <dl class="details">
-              ${params.map(([name, spec]) => {
-                const type =
-                  (spec.schema?.type as string | undefined) ??
-                  (typeof spec.default === 'string' ? 'string' : undefined);
-                const value =
-                  spec.default === undefined
-                    ? ''
-                    : type === 'string'
-                      ? String(spec.default)
-                      : JSON.stringify(spec.default);
-                return html`<dt><label for="param-${name}">${name}</label></dt>
-                  <dd>
-                    <input
-                      type="text"
-                      id="param-${name}"
-                      name="param:${name}"
-                      value="${value}"
-                      style="width:100%"
-                    />
-                    <div class="muted">
-                      ${spec.description ?? ''}${type ? ` (${type}${type === 'string' ? '' : ', JSON'})` : ''}
-                    </div>
-                  </dd>`;
-              })}
-            </dl>`
-        : ''
-    }
-    <h3>Configuration JSON</h3>
-    <p class="muted">Keys here are added to (and override) the params above.</p>
-    <textarea name="conf" rows="8" aria-label="Configuration JSON">{}</textarea>
-    <p>
-      <label>Run id (optional) <input type="text" name="run_id" placeholder="manual__…" /></label>
-    </p>
-    <button class="primary" type="submit">Trigger</button> <a href="/dags/${enc}/grid">Cancel</a>
-  </form>`;
-}
-
-export async function dagPage(web: WebContext, request: FastifyRequest, tab: DagTab): Promise<PageResult> {
+export async function dagPage(
+  web: WebContext,
+  request: FastifyRequest,
+  tab: DagTab,
+  triggerState: TriggerFormState | null = null,
+): Promise<PageResult> {
   const dagId = (request.params as { dag_id: string }).dag_id;
   const row = await getDag(web.db, dagId);
   const [tags, dag] = await Promise.all([getDagTags(web.db, dagId), getSerializedDag(web.db, dagId)]);
@@ -518,15 +210,20 @@ export async function dagPage(web: WebContext, request: FastifyRequest, tab: Dag
       break;
     case 'code': {
       const { fileloc, source } = await getDagSource(web.db, dagId);
-      content = html`<p class="muted">${fileloc}</p>
-        <pre class="code">${source}</pre>`;
+      content = html`<p class="muted" id="dag-fileloc">${fileloc}</p>
+        <pre
+          class="code"
+          id="dag-source"
+          data-language="${fileloc.endsWith('.ts') ? 'typescript' : 'javascript'}"
+        >
+${source}</pre>`;
       break;
     }
     case 'runs':
       content = await runsTab(web, dag);
       break;
     case 'trigger':
-      content = triggerTab(request, dag);
+      content = triggerForm(request, dag, triggerState);
       break;
   }
   return { title: `${dagId} - ${tab}`, body: html`${header(request, row, tags, tab)}${content}` };

@@ -38,12 +38,18 @@ export function act(
   action: Action,
   handler: (request: FastifyRequest, reply: FastifyReply) => Promise<{ redirect: string; flash?: string }>,
 ): void {
-  server.post(url, { preHandler: uiGuard(action) }, async (request, reply) => {
-    const { redirect, flash } = await handler(request, reply);
-    if (flash)
-      reply.setCookie(FLASH_COOKIE, flash, { path: '/', httpOnly: true, sameSite: 'lax', maxAge: 60 });
-    return reply.redirect(safeRedirect(redirect), 303);
-  });
+  server.post(url, { preHandler: uiGuard(action) }, async (request, reply) =>
+    redirectAfterAction(reply, await handler(request, reply)),
+  );
+}
+
+/** Post/redirect/get with an optional message shown once on the next page. */
+export function redirectAfterAction(
+  reply: FastifyReply,
+  { redirect, flash }: { redirect: string; flash?: string },
+): FastifyReply {
+  if (flash) reply.setCookie(FLASH_COOKIE, flash, { path: '/', httpOnly: true, sameSite: 'lax', maxAge: 60 });
+  return reply.redirect(safeRedirect(redirect), 303);
 }
 
 /**

@@ -2,6 +2,7 @@ import type { FastifyRequest } from 'fastify';
 import { can } from '../auth/roles.js';
 import { schedulerIsHealthy } from '../data/health.js';
 import { healthThresholds, UPDRAFT_VERSION, type WebContext } from '../web-context.js';
+import { API_REFERENCE_PATH } from './api-reference.js';
 import { fmtTime, html, raw, type SafeHtml } from './html.js';
 
 export interface PageOptions {
@@ -72,7 +73,7 @@ export async function renderPage(web: WebContext, request: FastifyRequest, o: Pa
                 </details>`
               : ''
           }
-          <a href="/api/v1/openapi.json">API</a>
+          <a href="${API_REFERENCE_PATH}/" title="REST API reference (Swagger UI)">API</a>
         </nav>
         <div class="user">
           <span>${principal.username} (${role})</span>
@@ -96,6 +97,7 @@ export async function renderPage(web: WebContext, request: FastifyRequest, o: Pa
         <meta name="csrf-token" content="${request.session.csrf}" />
         <title>${o.title} - ${web.app.config.values.webserver.instance_name}</title>
         <link rel="stylesheet" href="/static/app.css" />
+        <link rel="icon" href="/static/favicon.svg" type="image/svg+xml" />
       </head>
       <body data-refresh-ms="3000">
         <header class="top">
@@ -122,4 +124,11 @@ export function stateBadge(state: string | null | undefined): SafeHtml {
     style="min-width:auto;padding:0 8px;border-color:rgba(0,0,0,.2);color:${['running', 'success', 'failed', 'queued', 'deferred'].includes(s) && s !== 'running' ? '#fff' : '#222'}"
     >${s}</span
   >`;
+}
+
+/** What the pause toggle says on hover, including why it cannot be used. */
+export function toggleTitle(paused: boolean, canOperate: boolean, role: string): string {
+  const state = paused ? 'Paused' : 'Active';
+  if (!canOperate) return `${state}. Your role (${role}) cannot pause or unpause DAGs; an Op or Admin can.`;
+  return paused ? 'Paused: click to unpause' : 'Active: click to pause';
 }

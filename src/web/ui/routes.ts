@@ -4,18 +4,20 @@ import { checkCsrf, endSession, startSession } from '../auth/guard.js';
 import { checkSignIn } from '../auth/sign-in.js';
 import { AuthenticationError, TooManyRequestsError } from '../../errors.js';
 import { uiGuard } from '../auth/guard.js';
+import { problemFor } from '../http-errors.js';
 import { recordAudit } from '../data/audit.js';
 import { getSerializedDag } from '../data/dags.js';
-import { readTaskLog } from '../data/logs.js';
+import { readTryLog } from '../data/logs.js';
 import * as ops from '../data/operations.js';
 import { getTaskInstance } from '../data/runs.js';
 import type { WebContext } from '../web-context.js';
-import { APP_CSS, APP_JS } from './assets.js';
+import { APP_CSS, APP_JS, FAVICON_SVG } from './assets.js';
 import { registerBrowseAndAdmin } from './admin-pages.js';
 import { dagListPage } from './dag-list-page.js';
 import { dagPage, type DagTab } from './dag-page.js';
 import { html, qs } from './html.js';
-import { act, formField, isChecked, page, queryParam, safeRedirect } from './kit.js';
+import { act, formField, isChecked, page, queryParam, redirectAfterAction, safeRedirect } from './kit.js';
+import { readTriggerForm, type TriggerFormState } from './trigger-form.js';
 import { renderPage } from './layout.js';
 
 /** Every UI route: sign-in, DAG pages, their actions, the log feed, browse and admin pages. */
@@ -26,6 +28,10 @@ export function registerUi(server: FastifyInstance, web: WebContext): void {
   server.get('/static/app.js', async (_r, reply) =>
     reply.type('text/javascript; charset=utf-8').header('Cache-Control', 'public, max-age=300').send(APP_JS),
   );
+  server.get('/static/favicon.svg', async (_r, reply) =>
+    reply.type('image/svg+xml').header('Cache-Control', 'public, max-age=86400').send(FAVICON_SVG),
+  );
+  server.get('/favicon.ico', async (_r, reply) => reply.redirect('/static/favicon.svg', 301));
   server.get('/', async (_r, reply) => reply.redirect('/home'));
   registerSignIn(server, web);
 
@@ -45,10 +51,11 @@ export function registerUi(server: FastifyInstance, web: WebContext): void {
     if (!q.dag_id || !q.run_id || !q.task_id || !Number.isInteger(tryNumber) || tryNumber < 1)
       throw new ValidationError('dag_id, run_id, task_id and try_number are required.');
     const ti = await getTaskInstance(web.db, q.dag_id, q.run_id, q.task_id, mapIndex);
-    const chunk = await readTaskLog(
-      web.app.config.values.logging.base_log_folder,
+    const chunk = await readTryLog(
+      web.app.config.values,
       { dagId: q.dag_id, runId: q.run_id, taskId: q.task_id, mapIndex, tryNumber },
       Number(q.token ?? 0) || 0,
+      ti.hostname,
     );
     const live =
       tryNumber === ti.try_number &&
@@ -116,46 +123,6 @@ function registerSignIn(server: FastifyInstance, web: WebContext): void {
   });
 }
 
-/** Parse the trigger form: param fields (JSON where the param is not a string), then the conf JSON on top. */
-async function confFromForm(
-  web: WebContext,
-  request: FastifyRequest,
-  dagId: string,
-): Promise<Record<string, unknown>> {
-  const body = (request.body ?? {}) as Record<string, unknown>;
-  const conf: Record<string, unknown> = {};
-  const paramNames = Object.keys(body).filter((k) => k.startsWith('param:'));
-  if (paramNames.length) {
-    const dag = await getSerializedDag(web.db, dagId);
-    for (const key of paramNames) {
-      const name = key.slice('param:'.length);
-      const text = String(body[key] ?? '');
-      const spec = dag.params[name];
-      const isString =
-        spec?.schema?.type === 'string' ||
-        (spec?.schema?.type === undefined && typeof spec?.default === 'string');
-      if (isString) conf[name] = text;
-      else if (text.trim() !== '') {
-        try {
-          conf[name] = JSON.parse(text);
-        } catch {
-          conf[name] = text;
-        }
-      }
-    }
-  }
-  const text = formField(request, 'conf')?.trim() || '{}';
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch (error) {
-    throw new ValidationError(`Configuration JSON is not valid: ${(error as Error).message}`);
-  }
-  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed))
-    throw new ValidationError('Configuration JSON must be an object.');
-  return { ...conf, ...(parsed as Record<string, unknown>) };
-}
-
 function registerDagActions(server: FastifyInstance, web: WebContext): void {
   const db = web.db;
   const dagIdOf = (r: FastifyRequest) => (r.params as { dag_id: string }).dag_id;
@@ -171,15 +138,40 @@ function registerDagActions(server: FastifyInstance, web: WebContext): void {
     return { redirect: formField(r, 'next') ?? grid(dagId) };
   });
 
-  act(server, '/dags/:dag_id/trigger', 'operate_dags', async (r) => {
+  // Not `act`: a form with a bad value is shown again (400) with the message beside the field.
+  server.post('/dags/:dag_id/trigger', { preHandler: uiGuard('operate_dags') }, async (r, reply) => {
     const dagId = dagIdOf(r);
-    const conf = await confFromForm(web, r, dagId);
-    const run = await ops.triggerDagRun(web.app, dagId, {
-      conf,
-      runId: formField(r, 'run_id')?.trim() || undefined,
-    });
-    await recordAudit(db, { event: 'trigger', owner: owner(r), dagId, runId: run.run_id, extra: run.conf });
-    return { redirect: grid(dagId, { run_id: run.run_id }), flash: `Triggered ${dagId}, run ${run.run_id}.` };
+    const dag = await getSerializedDag(db, dagId);
+    const read = readTriggerForm(dag, (r.body ?? {}) as Record<string, unknown>);
+    let state: TriggerFormState;
+    if ('state' in read) state = read.state;
+    else {
+      try {
+        const run = await ops.triggerDagRun(web.app, dagId, { conf: read.conf, runId: read.runId });
+        await recordAudit(db, {
+          event: 'trigger',
+          owner: owner(r),
+          dagId,
+          runId: run.run_id,
+          extra: run.conf,
+        });
+        const notice = await ops.pausedRunNotice(web.app, dagId);
+        return redirectAfterAction(reply, {
+          redirect: grid(dagId, { run_id: run.run_id }),
+          flash: `Triggered ${dagId}, run ${run.run_id}.${notice ? ` ${notice}` : ''}`,
+        });
+      } catch (error) {
+        const status = problemFor(error).status;
+        if (status !== 400 && status !== 409) throw error;
+        state = { values: read.values, errors: { _form: problemFor(error).detail } };
+      }
+    }
+    const result = await dagPage(web, r, 'trigger', state);
+    return reply
+      .status(400)
+      .type('text/html; charset=utf-8')
+      .header('Cache-Control', 'no-store')
+      .send(await renderPage(web, r, result));
   });
 
   act(server, '/dags/:dag_id/delete', 'operate_dags', async (r) => {

@@ -67,10 +67,10 @@ export const dag = new DAG({ dagId: 'sem_branching', schedule: null, startDate: 
 export const dag = new DAG({ dagId: 'sem_retries', schedule: null, startDate: '2024-01-01' }).build(() => {
   // Fails on its first two tries, succeeds on the third; records the time of each try.
   new BashOperator({
-    taskId: 'flaky', retries: 3, retryDelay: 400, retryExponentialBackoff: true,
+    taskId: 'flaky', retries: 3, retryDelay: { milliseconds: 400 }, retryExponentialBackoff: true,
     bashCommand: 'date +%s%3N >> ${work}/flaky_tries; test $(wc -l < ${work}/flaky_tries) -ge 3',
   });
-  new BashOperator({ taskId: 'always_fails', retries: 1, retryDelay: 100, bashCommand: 'exit 1' });
+  new BashOperator({ taskId: 'always_fails', retries: 1, retryDelay: { milliseconds: 100 }, bashCommand: 'exit 1' });
   new BashOperator({ taskId: 'too_slow', executionTimeout: { seconds: 1 }, bashCommand: 'sleep 30' });
 });
 `,
@@ -82,10 +82,10 @@ function pokes(name: string): number {
   return readFileSync(f, 'utf8').length;
 }
 export const dag = new DAG({ dagId: 'sem_sensors', schedule: null, startDate: '2024-01-01' }).build(() => {
-  const poke = new FunctionSensor({ taskId: 'poke_mode', mode: 'poke', pokeInterval: 100, timeout: { seconds: 20 }, poke: () => pokes('poke_mode') >= 3 });
-  const resched = new FunctionSensor({ taskId: 'reschedule_mode', mode: 'reschedule', pokeInterval: 200, timeout: { seconds: 20 }, poke: () => pokes('reschedule_mode') >= 3 });
-  const never = new FunctionSensor({ taskId: 'times_out', mode: 'reschedule', pokeInterval: 200, timeout: 700, poke: () => false });
-  const soft = new FunctionSensor({ taskId: 'soft_fails', mode: 'poke', pokeInterval: 100, timeout: 300, softFail: true, poke: () => existsSync('/nonexistent-updraft') });
+  const poke = new FunctionSensor({ taskId: 'poke_mode', mode: 'poke', pokeInterval: { milliseconds: 100 }, timeout: { seconds: 20 }, poke: () => pokes('poke_mode') >= 3 });
+  const resched = new FunctionSensor({ taskId: 'reschedule_mode', mode: 'reschedule', pokeInterval: { milliseconds: 200 }, timeout: { seconds: 20 }, poke: () => pokes('reschedule_mode') >= 3 });
+  const never = new FunctionSensor({ taskId: 'times_out', mode: 'reschedule', pokeInterval: { milliseconds: 200 }, timeout: { milliseconds: 700 }, poke: () => false });
+  const soft = new FunctionSensor({ taskId: 'soft_fails', mode: 'poke', pokeInterval: { milliseconds: 100 }, timeout: { milliseconds: 300 }, softFail: true, poke: () => existsSync('/nonexistent-updraft') });
   const done = new EmptyOperator({ taskId: 'done' });
   poke.then(done);
   resched.then(done);

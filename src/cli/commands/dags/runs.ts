@@ -8,16 +8,49 @@ import {
   getDagRow,
   getSerializedDag,
   parseDate,
+  pausedRunNotice,
   setDagPaused,
   triggerDagRun,
 } from '../../../dag-runs/index.js';
+import type { DagRunRow } from '../../../db/tables.js';
 import { NotFoundError, ValidationError } from '../../../errors.js';
 import { outputOption, jsonOption, type OutputOpts, type RegisterCommand } from '../../command-kit.js';
-import { printRows } from '../../output.js';
+import { OUTPUT_FORMATS, printRows, type OutputFormat } from '../../output.js';
 import { confirm } from '../../confirm.js';
 import { dagsCommand, withDag } from '../../dag-access.js';
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+
+/** The columns Airflow's `dags trigger -o` prints for the created run. */
+const DAG_RUN_RECORD_COLUMNS = [
+  'conf',
+  'dag_id',
+  'dag_run_id',
+  'data_interval_start',
+  'data_interval_end',
+  'end_date',
+  'external_trigger',
+  'logical_date',
+  'run_type',
+  'start_date',
+  'state',
+];
+
+function dagRunRecord(run: DagRunRow): Record<string, unknown> {
+  return {
+    conf: run.conf ? (JSON.parse(run.conf) as unknown) : {},
+    dag_id: run.dag_id,
+    dag_run_id: run.run_id,
+    data_interval_start: iso(run.data_interval_start),
+    data_interval_end: iso(run.data_interval_end),
+    end_date: iso(run.end_date),
+    external_trigger: run.external_trigger === 1,
+    logical_date: iso(run.logical_date),
+    run_type: run.run_type,
+    start_date: iso(run.start_date),
+    state: run.state,
+  };
+}
 
 export const registerDagRuns: RegisterCommand = (program, cli) => {
   const dags: Command = dagsCommand(program);
@@ -29,20 +62,45 @@ export const registerDagRuns: RegisterCommand = (program, cli) => {
     .option('-r, --run-id <run_id>', 'run id (default manual__<logical date>)')
     .option('-e, --exec-date <date>', 'logical date (default now)')
     .addOption(new Option('-l, --logical-date <date>', 'same as --exec-date').hideHelp())
+    .option(
+      '--no-replace-microseconds',
+      'keep the sub-second part of the default logical date (dropped by default, as in Airflow)',
+    )
+    .addOption(new Option('-o, --output <format>', 'print the run as a record').choices(OUTPUT_FORMATS))
     .action(
       async (
         dagId: string,
-        opts: { conf?: string; runId?: string; execDate?: string; logicalDate?: string },
+        opts: {
+          conf?: string;
+          runId?: string;
+          execDate?: string;
+          logicalDate?: string;
+          replaceMicroseconds: boolean;
+          output?: OutputFormat;
+        },
       ) => {
         const when = opts.execDate ?? opts.logicalDate;
-        const logicalDate = when ? parseDate(when, 'logical date') : undefined;
+        // Without -e the logical date is now, whole seconds (Airflow's replace_microseconds), so the
+        // run id, {{ ts }} and {{ logical_date }} all show the same instant.
+        const logicalDate = when
+          ? parseDate(when, 'logical date')
+          : opts.replaceMicroseconds
+            ? Math.floor(Date.now() / 1000) * 1000
+            : undefined;
         const ctx = cli.context();
         const run = await withDag(cli, async () =>
           triggerDagRun(await ctx.db(), dagId, { conf: opts.conf ?? null, runId: opts.runId, logicalDate }),
         );
+        const notice = await pausedRunNotice(await ctx.db(), dagId);
+        if (opts.output) {
+          printRows([dagRunRecord(run)], DAG_RUN_RECORD_COLUMNS, opts.output);
+          if (notice) process.stderr.write(`[INFO] ${notice}\n`);
+          return;
+        }
         console.log(
           `Created <DagRun ${dagId} @ ${iso(run.logical_date)}: ${run.run_id}, state:${run.state}, queued_at: ${iso(run.queued_at)}. externally triggered: True>`,
         );
+        if (notice) console.log(`[INFO] ${notice}`);
       },
     );
 
@@ -157,7 +215,11 @@ export const registerDagRuns: RegisterCommand = (program, cli) => {
       const ctx = cli.context();
       const logicalDate = when ? parseDate(when, 'logical date') : undefined;
       const { run, tis } = await withDag(cli, () =>
-        testDag(ctx, dagId, { logicalDate, conf: opts.conf ?? null, echo: (line) => console.log(line) }),
+        testDag(ctx, dagId, {
+          logicalDate,
+          conf: opts.conf ?? null,
+          echo: (line) => process.stdout.write(line),
+        }),
       );
       printRows(
         tis.map((t) => ({
@@ -236,6 +298,8 @@ export const registerDagRuns: RegisterCommand = (program, cli) => {
         console.log(
           `${plan.created.length} backfill run(s) created; the scheduler runs them (up to the DAG's maxActiveRuns at a time).`,
         );
+        const notice = await pausedRunNotice(await ctx.db(), dagId);
+        if (notice) console.log(`[INFO] ${notice}`);
       },
     );
 

@@ -1,0 +1,49 @@
+import { isAbsolute, join, relative } from 'node:path';
+import type { Kysely } from 'kysely';
+import type { Database } from '../db/tables.js';
+import { combineHashes, decodeDependencies, fileHash } from '../dag-processing/source-hash.js';
+
+/**
+ * DAG files on a worker come from its own dags_folder, as in Airflow. The scheduler sends the path
+ * it parsed and its own dags_folder; a path below that folder is found at the same place below the
+ * worker's. Before a try runs, the worker's copy must hash to what the DAG processor recorded
+ * (dag_code.source_hash, covering the local modules it imports): a missing or different file fails
+ * the try with a message naming the host and the file, so stale code never runs silently.
+ */
+export function localFileloc(fileloc: string, schedulerDagsFolder: string, workerDagsFolder: string): string {
+  const rel = relative(schedulerDagsFolder, fileloc);
+  if (rel === '' || rel.startsWith('..') || isAbsolute(rel)) return fileloc;
+  return join(workerDagsFolder, rel);
+}
+
+/** null when the worker's copy is the file the scheduler parsed; otherwise why not. */
+export async function checkDagFile(
+  db: Kysely<Database>,
+  options: { fileloc: string; schedulerDagsFolder: string; workerDagsFolder: string; hostname: string },
+): Promise<string | null> {
+  const local = localFileloc(options.fileloc, options.schedulerDagsFolder, options.workerDagsFolder);
+  const own = await fileHash(local);
+  if (!own) {
+    return `DAG file ${local} is missing on worker ${options.hostname} (the scheduler parsed ${options.fileloc}); every host needs the same dags_folder contents`;
+  }
+  const parsed = await db
+    .selectFrom('dag_code')
+    .select(['source_hash', 'dependencies'])
+    .where('fileloc', '=', options.fileloc)
+    .executeTakeFirst();
+  // Not recorded (a DAG run by `dags test`, or its file was removed from the DB since): nothing to compare.
+  if (!parsed) return null;
+  const dependencies = decodeDependencies(parsed.dependencies);
+  const hashed: { file: string; hash: string }[] = [];
+  for (const dep of dependencies) {
+    const localDep = localFileloc(dep, options.schedulerDagsFolder, options.workerDagsFolder);
+    const h = await fileHash(localDep);
+    if (!h)
+      return `Module ${localDep} imported by DAG file ${local} is missing on worker ${options.hostname}`;
+    // Combined under the scheduler's path names, as the DAG processor recorded them.
+    hashed.push({ file: dep, hash: h.hash });
+  }
+  const hash = combineHashes(own.hash, hashed);
+  if (hash === parsed.source_hash) return null;
+  return `DAG file ${local} on worker ${options.hostname} differs from the one the scheduler parsed (${options.fileloc}; sha256 ${hash.slice(0, 12)} here, ${parsed.source_hash.slice(0, 12)} parsed); deploy the same DAG files to every host`;
+}
