@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import type { RegisterCommand } from '../command-kit.js';
-import { addTargetOptions } from './node-target.js';
+import { addTargetOptions, type NodeTargetFlags } from './node-target.js';
 
 interface HealthFlags {
   json?: boolean;
@@ -19,7 +19,7 @@ export const registerHealth: RegisterCommand = (program: Command, cli) => {
   )
     .option('--json', 'print the report as JSON (for scripts)')
     .option('--watch [seconds]', 'check again every N seconds (default 10) until interrupted')
-    .action(async (flags: HealthFlags & import('../../provision/stack/resolve.js').TargetFlags) => {
+    .action(async (flags: HealthFlags & NodeTargetFlags) => {
       const { resolveStack, targetOf } = await import('../../provision/stack/resolve.js');
       const { runHealth } = await import('../../provision/health/run.js');
       const { renderReport } = await import('../../provision/health/render.js');

@@ -1,5 +1,16 @@
 import { Option, type Command } from 'commander';
 
+/** What addTargetOptions parses (the provisioning toolkit's stack resolver takes this shape). */
+export interface NodeTargetFlags {
+  stack?: string;
+  name?: string;
+  host?: string;
+  port?: string;
+  user?: string;
+  key?: string;
+  target?: string;
+}
+
 /** The options naming a node, shared by `health` and `repair` (same meaning as for `provision`). */
 export function addTargetOptions(command: Command): Command {
   return command

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { UsageError } from '../../errors.js';
 import type { RegisterCommand } from '../command-kit.js';
-import { addTargetOptions } from './node-target.js';
+import { addTargetOptions, type NodeTargetFlags } from './node-target.js';
 
 interface RepairFlags {
   check?: boolean;
@@ -23,7 +23,7 @@ export const registerRepair: RegisterCommand = (program: Command, cli) => {
     .option('--check', 'show the repair plan, change nothing')
     .option('--yes', 'apply without asking')
     .option('--json', 'print before, plan and after as JSON')
-    .action(async (flags: RepairFlags & import('../../provision/stack/resolve.js').TargetFlags) => {
+    .action(async (flags: RepairFlags & NodeTargetFlags) => {
       const { resolveStack, targetOf } = await import('../../provision/stack/resolve.js');
       const { runHealth } = await import('../../provision/health/run.js');
       const { planRepair, applyRepair } = await import('../../provision/health/repair.js');
