@@ -329,16 +329,14 @@ describe('createExecutor', () => {
     rmSync(home, { recursive: true, force: true });
   }, 60_000);
 
-  it('refuses the distributed executor with a clear configuration error', async () => {
-    const ctx = createContext({
-      env: {
-        ...process.env,
-        AIRFLOW_HOME: '/nonexistent-updraft',
-        AIRFLOW__CORE__EXECUTOR: 'CeleryExecutor',
-      },
-      writeDefaultConfig: false,
-    });
-    expect(() => createExecutor(ctx)).toThrow(/CeleryExecutor is not available yet/);
+  it('gives CeleryExecutor (and its alias RedisExecutor) the distributed executor, connecting only when started', () => {
+    for (const name of ['CeleryExecutor', 'RedisExecutor']) {
+      const ctx = createContext({
+        env: { ...process.env, AIRFLOW_HOME: '/nonexistent-updraft', AIRFLOW__CORE__EXECUTOR: name },
+        writeDefaultConfig: false,
+      });
+      expect(createExecutor(ctx).name).toBe('CeleryExecutor');
+    }
   });
 });
 
