@@ -16,6 +16,8 @@ export interface MotoServer {
   readonly endpoint: string;
   readonly port: number;
   readonly pid: number;
+  /** Environment for a child process (a CLI) that should talk to this server with dummy credentials. */
+  env(region?: string): Record<string, string>;
   stop(): Promise<void>;
 }
 
@@ -121,6 +123,15 @@ export async function startMoto(options: StartMotoOptions = {}): Promise<MotoSer
     endpoint,
     port,
     pid,
+    env(region = 'us-east-1') {
+      return {
+        AWS_ENDPOINT_URL: endpoint,
+        AWS_ACCESS_KEY_ID: 'testing',
+        AWS_SECRET_ACCESS_KEY: 'testing',
+        AWS_REGION: region,
+        AWS_EC2_METADATA_DISABLED: 'true',
+      };
+    },
     async stop() {
       signal('SIGTERM');
       const timer = setTimeout(() => signal('SIGKILL'), 5000);
