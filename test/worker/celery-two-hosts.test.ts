@@ -161,7 +161,8 @@ export const dag = new DAG({ dagId: 'two_hosts', schedule: null, startDate: '202
   it('runs the DAG on the namespaced worker over the veth link, and its logs are read from here', async () => {
     await waitFor(
       () => workerOut.includes('listening on'),
-      60_000,
+      // A worker's first start forks its warm processes; on a loaded 2-core machine that took over a minute.
+      180_000,
       `the worker in ${NS} to start: ${workerOut}`,
     );
     h.startScheduler();
