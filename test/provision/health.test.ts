@@ -90,8 +90,11 @@ describe('repair plan', () => {
     );
     expect(plan.steps).toEqual(['redis', 'database', 'config', 'services']);
     expect(plan.fixes.map((f) => f.fix)).toEqual(['redis-config', 'database-grants', 'config', 'units']);
-    expect(plan.before.map((a) => a.command)).toEqual(["systemctl reset-failed 'updraft-scheduler' || true"]);
-    expect(plan.after.map((a) => a.command)).toEqual(["systemctl restart 'redis-server'"]);
+    expect(plan.before.map((a) => a.command)).toEqual([
+      "systemctl restart 'redis-server'",
+      "systemctl reset-failed 'updraft-scheduler' || true",
+    ]);
+    expect(plan.after).toEqual([]);
     expect(plan.manual).toEqual([
       { check: 'host.clock', finding: 'skewed', next: expect.stringContaining('time synchronisation') },
     ]);

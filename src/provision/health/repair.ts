@@ -49,16 +49,18 @@ function planFix(fix: FixId, checks: CheckResult[], facts: HostFacts): FixPlan {
     case 'redis-service':
       return { steps: ['redis'], before: [], after: [] };
     case 'redis-config':
-      // A password set with CONFIG SET lives only in memory: a restart brings back the file's (the stack's).
+      // A password set with CONFIG SET lives only in memory: a restart brings back the file's (the
+      // stack's). It goes first, so the services step restarts the units against a broker that
+      // takes the stack's password.
       return {
         steps: ['redis'],
-        before: [],
-        after: [
+        before: [
           {
             summary: `restart ${redis} so it runs with the stack's configuration`,
             command: `systemctl restart ${sq(redis)}`,
           },
         ],
+        after: [],
       };
     case 'database-service':
       return { steps: ['database-server'], before: [], after: [] };
