@@ -26,7 +26,7 @@ import {
 } from '../../src/providers/amazon/index.js';
 import type { ConnectionInfo } from '../../src/dag/execution.js';
 import type { BaseOperator } from '../../src/dag/base-operator.js';
-import { testContext } from '../dag/support.js';
+import { testContext } from '../support/dag-context.js';
 
 // The failure states moto's server cannot produce (a FAILED Glue run or crawl, a FAILED EMR step
 // with failure details, a cluster TERMINATED_WITH_ERRORS, a FAILED Redshift statement, the Data

@@ -19,7 +19,7 @@ import { isReschedule, type ConnectionInfo } from '../../src/dag/execution.js';
 import { renderTemplates } from '../../src/dag/templates.js';
 import type { BaseOperator } from '../../src/dag/base-operator.js';
 import { startMoto, type MotoServer } from '../support/moto.js';
-import { MemoryXCom, testContext } from '../dag/support.js';
+import { MemoryXCom, testContext } from '../support/dag-context.js';
 
 // Every operator against moto's server (a real AWS API emulator over HTTP), through an
 // aws_default connection that points at it. The launcher adds the two completions moto lacks

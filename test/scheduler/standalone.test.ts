@@ -61,6 +61,10 @@ describe('standalone', () => {
         });
       }
       expect(trig.code, trig.stderr).toBe(0);
+      // Examples start paused, and (as in Airflow) a paused DAG's runs wait until it is unpaused.
+      expect(trig.stdout).toContain('is paused');
+      const unpause = await runUpdraft(['dags', 'unpause', 'example_bash_operator'], { env: env2 });
+      expect(unpause.code, unpause.stderr).toBe(0);
       let state = '';
       while (Date.now() < deadline + 30_000 && !['success', 'failed'].includes(state)) {
         state = (
