@@ -236,7 +236,10 @@ export const configSchema = {
     ssl_active: bool(false, 'Connect to the broker over TLS (as a rediss:// broker_url does).'),
     ssl_key: str('', 'Client key file (PEM) for a TLS broker connection.'),
     ssl_cert: str('', 'Client certificate file (PEM) for a TLS broker connection.'),
-    ssl_cacert: str('', 'CA certificate file (PEM) that signed the broker’s certificate (blank: the system’s).'),
+    ssl_cacert: str(
+      '',
+      'CA certificate file (PEM) that signed the broker’s certificate (blank: the system’s).',
+    ),
     operation_timeout: float(
       1,
       'Seconds a broker connection attempt may take; a worker or scheduler that cannot reach Redis at start gives up after a few attempts.',

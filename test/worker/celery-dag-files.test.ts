@@ -4,7 +4,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { triggerDagRun } from '../../src/dag-runs/index.js';
 import { taskLogPath } from '../../src/task-runner/task-log.js';
 import { createHarness, type Harness } from '../scheduler/support/harness.js';
-import { celeryEnv, dropPrefix, freshPrefix, startWorker, waitFor, type WorkerProcess } from './celery-support.js';
+import {
+  celeryEnv,
+  dropPrefix,
+  freshPrefix,
+  startWorker,
+  waitFor,
+  type WorkerProcess,
+} from './celery-support.js';
 
 /**
  * A worker reads DAG files from its own dags_folder. Missing or different from what the scheduler

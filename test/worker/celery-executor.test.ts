@@ -2,7 +2,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { triggerDagRun } from '../../src/dag-runs/index.js';
 import { runUpdraft } from '../support/cli.js';
 import { createHarness, type Harness } from '../scheduler/support/harness.js';
-import { celeryEnv, dropPrefix, freshPrefix, startWorker, waitFor, type WorkerProcess } from './celery-support.js';
+import {
+  celeryEnv,
+  dropPrefix,
+  freshPrefix,
+  startWorker,
+  waitFor,
+  type WorkerProcess,
+} from './celery-support.js';
 
 /**
  * CeleryExecutor end to end on the real Redis (127.0.0.1:6379, a key prefix of its own): a real

@@ -7,7 +7,11 @@ export const registerJobs: RegisterCommand = (program, cli) => {
   jobs
     .command('check')
     .description('Check that jobs of a type are alive (exit code 0 when enough are)')
-    .option('--job-type <type>', 'SchedulerJob, LocalTaskJob, WorkerJob, DagProcessorJob, TriggererJob', 'SchedulerJob')
+    .option(
+      '--job-type <type>',
+      'SchedulerJob, LocalTaskJob, WorkerJob, DagProcessorJob, TriggererJob',
+      'SchedulerJob',
+    )
     .option('--hostname <host>', 'only jobs on this host')
     .option('--local', 'only jobs on this host (the machine’s host name)')
     .option('--limit <n>', 'how many of the most recent jobs to check', (v) => Number(v), 1)

@@ -68,7 +68,10 @@ export function localHost(log: CommandLog = silentLog): RemoteHost {
     async reach(target) {
       // This machine: connect directly, nothing to tunnel.
       return {
-        endpoint: 'port' in target ? { kind: 'tcp', host: '127.0.0.1', port: target.port } : { kind: 'socket', path: target.socketPath },
+        endpoint:
+          'port' in target
+            ? { kind: 'tcp', host: '127.0.0.1', port: target.port }
+            : { kind: 'socket', path: target.socketPath },
         close: async () => {},
       };
     },
