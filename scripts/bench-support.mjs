@@ -91,6 +91,8 @@ export function benchEnv(home, url) {
     AIRFLOW__DATABASE__SQL_ALCHEMY_CONN: url,
     AIRFLOW__DATABASE__SQL_ALCHEMY_POOL_SIZE: '10',
     AIRFLOW__CORE__LOAD_EXAMPLES: 'False',
+    // As in Airflow, a paused DAG's triggered runs wait: the benchmark DAGs start unpaused.
+    AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION: 'False',
     AIRFLOW__CORE__EXECUTOR: 'LocalExecutor',
     AIRFLOW__CORE__PARALLELISM: String(CONCURRENCY),
     AIRFLOW__CORE__TASK_RUNNER_WARM_PROCESSES: String(CONCURRENCY),
