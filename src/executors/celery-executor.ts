@@ -16,6 +16,7 @@ import type { MetadataDb } from '../db/index.js';
 import type { TaskInstanceState } from '../db/tables.js';
 import { ConflictError, errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
+import { ExecutorEventQueue } from './event-queue.js';
 import type { Executor, ExecutorEvent, TaskInstanceKey, TaskWorkItem } from './executor.js';
 
 /**
@@ -58,9 +59,7 @@ export class CeleryExecutor implements Executor {
   private connection: Redis | null = null;
   private readonly queues = new Map<string, { queue: Queue; events: QueueEvents; eventsConnection: Redis }>();
   private readonly inFlight = new Map<string, InFlight>();
-  private readonly events: ExecutorEvent[] = [];
-  private wakeUp: (() => void) | null = null;
-  private finishedPending = false;
+  private readonly events = new ExecutorEventQueue();
   private started = false;
   private stopping = false;
   private reconcileTimer: NodeJS.Timeout | null = null;
@@ -119,24 +118,11 @@ export class CeleryExecutor implements Executor {
   }
 
   drainEvents(): ExecutorEvent[] {
-    this.finishedPending = false;
-    return this.events.splice(0, this.events.length);
+    return this.events.drain();
   }
 
   waitForEvent(maxWaitMs: number): Promise<boolean> {
-    if (this.finishedPending) return Promise.resolve(true);
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => done(false), maxWaitMs);
-      const previous = this.wakeUp;
-      function done(event: boolean) {
-        clearTimeout(timer);
-        resolve(event);
-      }
-      this.wakeUp = () => {
-        previous?.();
-        done(true);
-      };
-    });
+    return this.events.waitForFinished(maxWaitMs);
   }
 
   /**
@@ -240,10 +226,6 @@ export class CeleryExecutor implements Executor {
     if (!entry) return;
     this.inFlight.delete(jobId);
     this.events.push({ type: 'finished', key: entry.key, ...outcome });
-    this.finishedPending = true;
-    const wake = this.wakeUp;
-    this.wakeUp = null;
-    wake?.();
   }
 
   /**

@@ -1,4 +1,5 @@
 import { ProcessPool, type ProcessPoolOptions, type TaskProcessPool } from '../worker/process-pool.js';
+import { ExecutorEventQueue } from './event-queue.js';
 import type { Executor, ExecutorEvent, TaskInstanceKey, TaskWorkItem } from './executor.js';
 
 /**
@@ -21,10 +22,7 @@ export { keyString } from '../worker/work-item.js';
 export class LocalExecutor implements Executor {
   readonly name: string;
   private readonly pool: TaskProcessPool;
-  private readonly events: ExecutorEvent[] = [];
-  private wakeUp: (() => void) | null = null;
-  /** A finished event waits in `events` (the ones worth waking the scheduler for). */
-  private finishedPending = false;
+  private readonly events = new ExecutorEventQueue();
 
   constructor(private readonly options: LocalExecutorOptions) {
     this.name = options.name;
@@ -32,7 +30,7 @@ export class LocalExecutor implements Executor {
       ...options,
       size: options.parallelism,
       executorClass: options.name,
-      onEvent: (event) => this.emit(event),
+      onEvent: (event) => this.events.push(event),
     });
   }
 
@@ -55,24 +53,11 @@ export class LocalExecutor implements Executor {
   }
 
   drainEvents(): ExecutorEvent[] {
-    this.finishedPending = false;
-    return this.events.splice(0, this.events.length);
+    return this.events.drain();
   }
 
   waitForEvent(maxWaitMs: number): Promise<boolean> {
-    if (this.finishedPending) return Promise.resolve(true);
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => done(false), maxWaitMs);
-      const previous = this.wakeUp;
-      function done(event: boolean) {
-        clearTimeout(timer);
-        resolve(event);
-      }
-      this.wakeUp = () => {
-        previous?.();
-        done(true);
-      };
-    });
+    return this.events.waitForFinished(maxWaitMs);
   }
 
   terminate(key: TaskInstanceKey): Promise<void> {
@@ -81,18 +66,5 @@ export class LocalExecutor implements Executor {
 
   stop(graceMs: number): Promise<void> {
     return this.pool.stop(graceMs);
-  }
-
-  /**
-   * Only an ended try can make new work ready, so only `finished` wakes the scheduler: a wake-up
-   * for every start as well would double its loops while the fan-out runs.
-   */
-  private emit(event: ExecutorEvent): void {
-    this.events.push(event);
-    if (event.type !== 'finished') return;
-    this.finishedPending = true;
-    const wake = this.wakeUp;
-    this.wakeUp = null;
-    wake?.();
   }
 }
