@@ -3,6 +3,17 @@ import { file, packages, service, type Resource } from '../engine/resources.js';
 import type { OsFamily } from '../engine/facts.js';
 import type { Playbook } from './types.js';
 
+/** Debian's and Ubuntu's redis-server package lays Redis out the same way. */
+const APT_REDIS = {
+  pkg: 'redis-server',
+  service: 'redis-server',
+  conf: '/etc/redis/redis.conf',
+  user: 'redis',
+  dir: '/var/lib/redis',
+  logfile: '/var/log/redis/redis-server.log',
+  pidfile: '/run/redis/redis-server.pid',
+};
+
 /** Where each family's Redis lives: package, service, config file, owner, paths. */
 export const REDIS_LAYOUT: Record<
   OsFamily,
@@ -37,33 +48,9 @@ export const REDIS_LAYOUT: Record<
     logfile: '/var/log/redis6/redis6.log',
     pidfile: '/var/run/redis6/redis6.pid',
   },
-  debian12: {
-    pkg: 'redis-server',
-    service: 'redis-server',
-    conf: '/etc/redis/redis.conf',
-    user: 'redis',
-    dir: '/var/lib/redis',
-    logfile: '/var/log/redis/redis-server.log',
-    pidfile: '/run/redis/redis-server.pid',
-  },
-  ubuntu2204: {
-    pkg: 'redis-server',
-    service: 'redis-server',
-    conf: '/etc/redis/redis.conf',
-    user: 'redis',
-    dir: '/var/lib/redis',
-    logfile: '/var/log/redis/redis-server.log',
-    pidfile: '/run/redis/redis-server.pid',
-  },
-  ubuntu2404: {
-    pkg: 'redis-server',
-    service: 'redis-server',
-    conf: '/etc/redis/redis.conf',
-    user: 'redis',
-    dir: '/var/lib/redis',
-    logfile: '/var/log/redis/redis-server.log',
-    pidfile: '/run/redis/redis-server.pid',
-  },
+  debian12: APT_REDIS,
+  ubuntu2204: APT_REDIS,
+  ubuntu2404: APT_REDIS,
 };
 
 /** Redis from the distribution, bound to loopback, password required, protected mode, on at boot. */
