@@ -126,9 +126,18 @@ export async function migrationStatus(db: MetadataDb): Promise<MigrationStatus> 
 /** Drop every table (ours and the migrator's). `db reset` calls this, then migrates again. */
 export async function dropAll(db: MetadataDb): Promise<void> {
   await assertOwnSchema(db, [MIGRATION_TABLE, MIGRATION_LOCK_TABLE]);
-  // Tables created after 0001 first (indexes and columns added later go with their tables); then
-  // 0001's own. Each is dropped only if there, so a half-migrated database resets as well.
-  await db.kysely.schema.dropTable('callback_request').ifExists().execute();
+  // Tables created after 0001 first, newest migration first (indexes and columns added later go
+  // with their tables); then 0001's own. Each is dropped only if there, so a half-migrated database
+  // resets as well. A migration that creates tables lists them in `createdTables`, so a new one
+  // cannot be left behind here.
+  const later = MIGRATION_NAMES.slice(1).reverse();
+  for (const name of later) {
+    const mod = MIGRATIONS[name as keyof typeof MIGRATIONS];
+    const tables: readonly string[] = 'createdTables' in mod ? mod.createdTables : [];
+    for (const table of tables) {
+      await db.kysely.schema.dropTable(table).ifExists().execute();
+    }
+  }
   await m0001.down(db.kysely as never);
   for (const t of [MIGRATION_TABLE, MIGRATION_LOCK_TABLE]) {
     await db.kysely.schema.dropTable(t).ifExists().execute();

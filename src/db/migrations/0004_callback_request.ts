@@ -6,6 +6,9 @@ import type { ColumnKit } from './column-types.js';
  * for when a run ends. The scheduler never imports user code; the DAG processor, which does (in
  * its parse workers), runs them (as Airflow's DAG processor runs its callback requests).
  */
+/** Tables this migration creates, dropped by `db reset`. */
+export const createdTables = ['callback_request'] as const;
+
 export async function up(db: Kysely<unknown>, k: ColumnKit): Promise<void> {
   await k
     .finish(

@@ -10,6 +10,9 @@ import type { ColumnKit } from './column-types.js';
  * too). The cookie names the row; signing out deletes it, and a password change, role change or
  * deactivation deletes every row of that user, so an old cookie stops working at once.
  */
+/** Tables this migration creates, dropped by `db reset` (session first: it references ab_user). */
+export const createdTables = ['session', 'login_attempt'] as const;
+
 export async function up(db: Kysely<unknown>, k: ColumnKit): Promise<void> {
   await k
     .finish(
