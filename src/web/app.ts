@@ -9,7 +9,8 @@ import { SignInLimiter } from './auth/rate-limit.js';
 import { SessionCodec } from './auth/session.js';
 import { SessionStore } from './auth/session-store.js';
 import { CredentialCache, PrincipalCache } from './auth/users.js';
-import { sendError, type Problem } from './http-errors.js';
+import { sendClientError, sendError, type Problem } from './http-errors.js';
+import { MAX_PARAM_LENGTH, boundJsonDepth, formatSchemaErrors } from './request-limits.js';
 import { apiEndpoints, registerApi } from './api/routes.js';
 import { openApiDocument } from './api/openapi.js';
 import { registerApiReference } from './ui/api-reference.js';
@@ -48,18 +49,25 @@ export async function buildWebApp(app: AppContext): Promise<FastifyInstance> {
     secrets: new ServedSecrets(app, metadata),
   };
 
-  // Unknown body fields are rejected, not silently dropped, and types are not coerced: bad input is a 400.
+  const log = app.log.child('webserver');
+  // Unknown body fields are rejected, not silently dropped, and types are not coerced: bad input is
+  // a 400 naming every offending field (allErrors; the schemas have no patterns to make it costly).
+  // The router's and Node's own refusals (414, 400 bad URL, 431) answer problem+json like the rest.
   const server = Fastify({
     logger: false,
     trustProxy: false,
     bodyLimit: 1024 * 1024,
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: true } },
+    schemaErrorFormatter: formatSchemaErrors,
+    frameworkErrors: (error, request, reply) => sendError(error, request, reply, { log }),
+    clientErrorHandler: sendClientError,
   });
+  boundJsonDepth(server);
   await server.register(cookie);
   await server.register(formbody);
   server.decorateRequest('session', null as never);
   server.decorateRequest('principal', null);
-  const log = app.log.child('webserver');
   const htmlPage = (request: FastifyRequest, problem: Problem) => renderErrorPage(web, request, problem);
   server.setErrorHandler((error, request, reply) => sendError(error, request, reply, { log, htmlPage }));
   server.setNotFoundHandler((request, reply) =>

@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { errorMessage, isUpdraftError, type ErrorKind } from '../errors.js';
 import { isConnectionLost } from '../db/outage-retry.js';
@@ -24,10 +25,13 @@ const TITLE_BY_STATUS: Record<number, string> = {
   401: 'Unauthorized',
   403: 'Forbidden',
   404: 'Not Found',
+  408: 'Request Timeout',
   409: 'Conflict',
   413: 'Payload Too Large',
+  414: 'URI Too Long',
   415: 'Unsupported Media Type',
   429: 'Too Many Requests',
+  431: 'Request Header Fields Too Large',
   500: 'Internal Server Error',
   503: 'Service Unavailable',
   504: 'Gateway Timeout',
@@ -51,13 +55,20 @@ export function problemFor(error: unknown): Problem {
     status = 503;
     detail = 'The metadata database is unreachable. Try again shortly.';
   } else if (isFastifyClientError(error)) {
-    // Fastify's own schema/body-parser errors (bad JSON, too large) carry a 4xx statusCode.
+    // Fastify's own schema/body-parser/router errors (bad JSON, too large, a path segment too
+    // long, a malformed URL) carry a 4xx statusCode.
     status = error.statusCode!;
-    detail = error.message;
+    detail = FRAMEWORK_DETAIL[error.code] ?? error.message;
   }
   const title = TITLE_BY_STATUS[status] ?? 'Error';
   return { type: `about:blank#${status}`, title, status, detail };
 }
+
+/** Clearer words than fastify's for errors whose message echoes the whole URL back. */
+const FRAMEWORK_DETAIL: Record<string, string> = {
+  FST_ERR_MAX_PARAM_LENGTH: 'A segment of the URL path is too long.',
+  FST_ERR_BAD_URL: 'The URL is not validly percent-encoded.',
+};
 
 function isFastifyClientError(error: unknown): error is FastifyError {
   const code = (error as FastifyError | undefined)?.statusCode;
@@ -115,4 +126,27 @@ function wantsHtml(request: FastifyRequest): boolean {
 
 function escapeText(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+/**
+ * Node's HTTP parser refuses some requests before fastify sees them (headers over 16 KB, which
+ * includes a very long URL: 431; a malformed request: 400; too slow: 408). There is no request
+ * or reply then, only the socket: the answer is written raw, as problem+json like every other.
+ */
+export function sendClientError(error: Error & { code?: string }, socket: Socket): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  const [status, detail] =
+    error.code === 'HPE_HEADER_OVERFLOW'
+      ? [431, 'The request line and headers are larger than the server accepts (16 KB).']
+      : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? [408, 'The request was not received in time.']
+        : [400, 'The request is not valid HTTP.'];
+  const title = TITLE_BY_STATUS[status] ?? 'Error';
+  const body = JSON.stringify({ type: `about:blank#${status}`, title, status, detail } satisfies Problem);
+  if (socket.writable)
+    socket.write(
+      `HTTP/1.1 ${status} ${title}\r\nContent-Type: application/problem+json\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  socket.destroy(error);
 }

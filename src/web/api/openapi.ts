@@ -1,5 +1,6 @@
 import { UPDRAFT_VERSION } from '../web-context.js';
 import { PERMISSIONS } from '../auth/roles.js';
+import { openApiQueryParameters } from './query.js';
 import type { Endpoint } from './routes.js';
 
 /**
@@ -10,12 +11,16 @@ export function openApiDocument(endpoints: Endpoint[]) {
   const paths: Record<string, Record<string, unknown>> = {};
   for (const e of endpoints) {
     const path = e.path.replace(/:(\w+)/g, '{$1}');
-    const parameters = [...e.path.matchAll(/:(\w+)/g)].map((m) => ({
-      name: m[1],
-      in: 'path',
-      required: true,
-      schema: { type: 'string' },
-    }));
+    const parameters = [
+      ...[...e.path.matchAll(/:(\w+)/g)].map((m) => ({
+        name: m[1],
+        in: 'path',
+        required: true,
+        schema: { type: 'string' },
+      })),
+      // Only these: any other query parameter is a 400.
+      ...openApiQueryParameters(e.query ?? {}),
+    ];
     const operation: Record<string, unknown> = {
       summary: e.summary,
       tags: [e.tag],

@@ -1,39 +1,31 @@
 import { parseDate } from '../../dag-runs/run-id.js';
 import { ValidationError } from '../../errors.js';
 import type { WebContext } from '../web-context.js';
+import { MAX_QUERY_INT, type OrderBy, type ParsedQuery } from './query.js';
 
-/** limit/offset query parameters, validated and capped by [api] maximum_page_limit. */
-export function paging(web: WebContext, query: Record<string, unknown>): { limit: number; offset: number } {
+/**
+ * limit/offset of a query already checked by parseQuery (query.ts), with the configured default
+ * and capped by [api] maximum_page_limit as Airflow caps it.
+ */
+export function paging(web: WebContext, query: ParsedQuery): { limit: number; offset: number } {
   const { maximum_page_limit, fallback_page_limit } = web.app.config.values.api;
-  const limit = optionalInt(query.limit, 'limit') ?? fallback_page_limit;
-  const offset = optionalInt(query.offset, 'offset') ?? 0;
-  if (limit < 1) throw new ValidationError('limit must be at least 1.');
-  if (offset < 0) throw new ValidationError('offset must not be negative.');
+  const limit = (query.limit as number | undefined) ?? fallback_page_limit;
+  const offset = (query.offset as number | undefined) ?? 0;
   return { limit: Math.min(limit, maximum_page_limit), offset };
 }
 
-export function optionalInt(value: unknown, name: string): number | undefined {
-  if (value === undefined || value === '') return undefined;
-  const n = typeof value === 'number' ? value : Number(value);
-  if (!Number.isInteger(n)) throw new ValidationError(`${name} must be an integer, got "${String(value)}".`);
+export function orderOf(query: ParsedQuery): OrderBy | undefined {
+  return query.order_by as OrderBy | undefined;
+}
+
+/** A whole number in a path segment (/importErrors/:id, /logs/:task_try_number). */
+export function pathInt(value: string | undefined, name: string, min: number): number {
+  if (value === undefined || !/^-?\d+$/.test(value))
+    throw new ValidationError(`${name} must be a whole number, got '${String(value)}'.`);
+  const n = Number(value);
+  if (n < min || n > MAX_QUERY_INT)
+    throw new ValidationError(`${name} must be between ${min} and ${MAX_QUERY_INT}, got ${value}.`);
   return n;
-}
-
-export function optionalBool(value: unknown, name: string): boolean | undefined {
-  if (value === undefined || value === '') return undefined;
-  if (value === true || value === 'true') return true;
-  if (value === false || value === 'false') return false;
-  throw new ValidationError(`${name} must be true or false, got "${String(value)}".`);
-}
-
-/** A query parameter given once or repeated (?tags=a&tags=b), or comma-separated. */
-export function listParam(value: unknown): string[] | undefined {
-  if (value === undefined) return undefined;
-  const values = Array.isArray(value) ? value : [value];
-  return values
-    .flatMap((v) => String(v).split(','))
-    .map((s) => s.trim())
-    .filter(Boolean);
 }
 
 export function optionalInstant(value: unknown, name: string): number | undefined {

@@ -11,7 +11,15 @@ import { healthReport } from '../data/health.js';
 import { readTryLog } from '../data/logs.js';
 import * as ops from '../data/operations.js';
 import * as res from '../data/resources.js';
-import { getDagRun, getTaskInstance, listDagRuns, listTaskInstances, listXcoms } from '../data/runs.js';
+import { sortRows } from '../data/order.js';
+import {
+  getDagRun,
+  getTaskInstance,
+  listDagRuns,
+  listTaskInstances,
+  listXcoms,
+  type RunRange,
+} from '../data/runs.js';
 import { UPDRAFT_VERSION, healthThresholds, type WebContext } from '../web-context.js';
 import { configSections } from '../data/config-view.js';
 import {
@@ -24,7 +32,8 @@ import {
   userJson,
   xcomJson,
 } from './serialize.js';
-import { listParam, optionalBool, optionalInstant, optionalInt, paging } from './paging.js';
+import { optionalInstant, orderOf, paging, pathInt } from './paging.js';
+import { MAX_QUERY_INT, PAGING, parseQuery, type ParsedQuery, type QuerySpec } from './query.js';
 
 /** One REST endpoint: the route, the permission it needs, and what the OpenAPI document says. */
 export interface Endpoint {
@@ -34,18 +43,85 @@ export interface Endpoint {
   summary: string;
   tag: string;
   body?: Record<string, unknown>;
+  /** Every query parameter the endpoint knows; any other is a 400. None when absent. */
+  query?: QuerySpec;
   handler: (request: FastifyRequest, reply: FastifyReply) => Promise<unknown>;
 }
 
 type Params = Record<string, string>;
-type Query = Record<string, unknown>;
+type Query = ParsedQuery;
 const p = (r: FastifyRequest) => r.params as Params;
+/** The query as parseQuery left it (registerApi runs it before every handler). */
 const q = (r: FastifyRequest) => (r.query ?? {}) as Query;
 const b = (r: FastifyRequest) => (r.body ?? {}) as Record<string, unknown>;
 const who = (r: FastifyRequest) => r.principal?.username ?? 'anonymous';
 
 const STRING = { type: 'string' } as const;
 const BOOL = { type: 'boolean' } as const;
+
+const DAG_RUN_STATES = ['queued', 'running', 'success', 'failed'] as const;
+const TASK_INSTANCE_STATES = [
+  'none',
+  'scheduled',
+  'queued',
+  'running',
+  'success',
+  'failed',
+  'up_for_retry',
+  'up_for_reschedule',
+  'upstream_failed',
+  'skipped',
+  'removed',
+  'restarting',
+  'deferred',
+] as const;
+const DATE_RANGE = (name: string): QuerySpec => ({
+  [`${name}_gte`]: { kind: 'date', description: `${name} at or after (ISO 8601)` },
+  [`${name}_lte`]: { kind: 'date', description: `${name} at or before (ISO 8601)` },
+});
+/** API order_by names of dag_run columns (execution_date is Airflow's older name of logical_date). */
+const DAG_RUN_ORDER = {
+  id: 'id',
+  dag_id: 'dag_id',
+  run_id: 'run_id',
+  state: 'state',
+  run_type: 'run_type',
+  execution_date: 'logical_date',
+  logical_date: 'logical_date',
+  start_date: 'start_date',
+  end_date: 'end_date',
+  updated_at: 'updated_at',
+} as const;
+const DAG_ORDER = ['dag_id', 'owners', 'is_paused', 'fileloc', 'last_parsed_time', 'next_dagrun'] as const;
+const EVENT_LOG_ORDER = ['id', 'dttm', 'when', 'dag_id', 'task_id', 'run_id', 'event', 'owner'] as const;
+const IMPORT_ERROR_ORDER = ['id', 'timestamp', 'filename'] as const;
+/** The dag-run date filters given, as column ranges. */
+function runRanges(query: Query): RunRange[] {
+  const columns = [
+    ['execution_date', 'logical_date'],
+    ['start_date', 'start_date'],
+    ['end_date', 'end_date'],
+    ['updated_at', 'updated_at'],
+  ] as const;
+  const ranges: RunRange[] = [];
+  for (const [param, column] of columns) {
+    const from = query[`${param}_gte`];
+    const to = query[`${param}_lte`];
+    if (typeof from === 'number') ranges.push({ column, op: '>=', value: from });
+    if (typeof to === 'number') ranges.push({ column, op: '<=', value: to });
+  }
+  return ranges;
+}
+
+const MAP_INDEX = {
+  kind: 'int',
+  min: -1,
+  max: MAX_QUERY_INT,
+  description: '-1 for an unmapped task',
+} as const;
+const order = (fields: readonly string[]): QuerySpec => ({
+  order_by: { kind: 'order_by', fields, description: 'Field to sort by; prefix with - for descending' },
+});
 
 export function apiEndpoints(web: WebContext): Endpoint[] {
   const db = web.db;
@@ -58,20 +134,28 @@ export function apiEndpoints(web: WebContext): Endpoint[] {
 
   const dagFilter = async (query: Query) => {
     const { limit, offset } = paging(web, query);
-    const paused = optionalBool(query.paused, 'paused');
-    const onlyActive = optionalBool(query.only_active, 'only_active') ?? true;
+    const paused = query.paused as boolean | undefined;
+    const onlyActive = (query.only_active as boolean | undefined) ?? true;
     let base = db.selectFrom('dag');
     if (onlyActive) base = base.where('is_active', '=', 1);
     if (paused !== undefined) base = base.where('is_paused', '=', paused ? 1 : 0);
-    const tags = listParam(query.tags);
+    const tags = query.tags as string[] | undefined;
     if (tags?.length)
       base = base.where('dag_id', 'in', (eb) =>
         eb.selectFrom('dag_tag').select('dag_tag.dag_id').where('name', 'in', tags),
       );
     const pattern = query.dag_id_pattern;
     if (typeof pattern === 'string' && pattern) base = base.where(containsText(sql.ref('dag_id'), pattern));
+    const sort = orderOf(query) ?? { field: 'dag_id', desc: false };
+    const dir = sort.desc ? 'desc' : 'asc';
     const [rows, total] = await Promise.all([
-      base.selectAll().orderBy('dag_id').limit(limit).offset(offset).execute(),
+      base
+        .selectAll()
+        .orderBy(sort.field as (typeof DAG_ORDER)[number], dir)
+        .orderBy('dag_id', dir)
+        .limit(limit)
+        .offset(offset)
+        .execute(),
       base.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirst(),
     ]);
     const tagMap = await tagsOf(
@@ -113,7 +197,15 @@ export function apiEndpoints(web: WebContext): Endpoint[] {
       path: '/dags',
       action: 'read',
       tag: 'DAG',
-      summary: 'List DAGs (limit, offset, tags, paused, only_active, dag_id_pattern)',
+      summary: 'List DAGs (limit, offset, tags, paused, only_active, dag_id_pattern, order_by)',
+      query: {
+        ...PAGING,
+        tags: { kind: 'list', description: 'Only DAGs with any of these tags' },
+        paused: { kind: 'bool' },
+        only_active: { kind: 'bool', description: 'Only DAGs whose file still defines them (default true)' },
+        dag_id_pattern: { kind: 'string', description: 'Substring of the DAG id' },
+        ...order(DAG_ORDER),
+      },
       handler: async (r) => dagFilter(q(r)),
     },
     {
@@ -135,15 +227,13 @@ export function apiEndpoints(web: WebContext): Endpoint[] {
       summary: 'Pause or unpause a DAG',
       body: {
         type: 'object',
+        additionalProperties: false,
         required: ['is_paused'],
         properties: { is_paused: BOOL },
-        additionalProperties: true,
       },
+      query: { update_mask: { kind: 'list', values: ['is_paused'], description: 'Fields to update' } },
       handler: async (r) => {
         const dagId = p(r).dag_id!;
-        const mask = listParam(q(r).update_mask);
-        if (mask && mask.some((m) => m !== 'is_paused'))
-          throw new ValidationError('Only is_paused can be updated.');
         const paused = b(r).is_paused as boolean;
         await ops.setPaused(web.app, dagId, paused);
         await audit(r, paused ? 'paused' : 'unpaused', { dagId });
@@ -198,13 +288,29 @@ export function apiEndpoints(web: WebContext): Endpoint[] {
       action: 'read',
       tag: 'DAGRun',
       summary: 'List runs of a DAG ("~" for all DAGs)',
+      query: {
+        ...PAGING,
+        state: { kind: 'list', values: DAG_RUN_STATES },
+        ...DATE_RANGE('execution_date'),
+        ...DATE_RANGE('start_date'),
+        ...DATE_RANGE('end_date'),
+        ...DATE_RANGE('updated_at'),
+        ...order(Object.keys(DAG_RUN_ORDER)),
+      },
       handler: async (r) => {
         const dagId = p(r).dag_id!;
         if (dagId !== '~') await getDag(db, dagId);
+        const query = q(r);
+        const sort = orderOf(query);
         const { rows, total } = await listDagRuns(db, {
           dagId: dagId === '~' ? undefined : dagId,
-          states: listParam(q(r).state),
-          ...paging(web, q(r)),
+          states: query.state as string[] | undefined,
+          ranges: runRanges(query),
+          sort: sort && {
+            column: DAG_RUN_ORDER[sort.field as keyof typeof DAG_RUN_ORDER],
+            desc: sort.desc,
+          },
+          ...paging(web, query),
         });
         return { dag_runs: rows.map(dagRunJson), total_entries: total };
       },
@@ -217,6 +323,7 @@ export function apiEndpoints(web: WebContext): Endpoint[] {
       summary: 'Trigger a DAG run with conf',
       body: {
         type: 'object',
+        additionalProperties: false,
         properties: {
           dag_run_id: { type: ['string', 'null'] },
           logical_date: { type: ['string', 'null'] },
@@ -224,7 +331,6 @@ export function apiEndpoints(web: WebContext): Endpoint[] {
           conf: { type: 'object' },
           note: { type: ['string', 'null'] },
         },
-        additionalProperties: false,
       },
       handler: async (r) => {
         const body = b(r);
@@ -254,6 +360,7 @@ export function apiEndpoints(web: WebContext): Endpoint[] {
       summary: 'Set a run success, failed or queued',
       body: {
         type: 'object',
+        additionalProperties: false,
         required: ['state'],
         properties: { state: { enum: ['success', 'failed', 'queued'] } },
       },
@@ -285,13 +392,14 @@ export function apiEndpoints(web: WebContext): Endpoint[] {
       action: 'read',
       tag: 'TaskInstance',
       summary: 'Task instances of a run',
+      query: { ...PAGING, state: { kind: 'list', values: TASK_INSTANCE_STATES } },
       handler: async (r) => {
         const { dag_id, dag_run_id } = p(r) as { dag_id: string; dag_run_id: string };
         if (dag_id !== '~' && dag_run_id !== '~') await getDagRun(db, dag_id, dag_run_id);
         const { rows, total } = await listTaskInstances(db, {
           dagId: dag_id === '~' ? undefined : dag_id,
           runId: dag_run_id === '~' ? undefined : dag_run_id,
-          states: listParam(q(r).state),
+          states: q(r).state as string[] | undefined,
           ...paging(web, q(r)),
         });
         const masker = await web.secrets.masker();
@@ -304,6 +412,7 @@ export function apiEndpoints(web: WebContext): Endpoint[] {
       action: 'read',
       tag: 'TaskInstance',
       summary: 'One task instance',
+      query: { map_index: MAP_INDEX },
       handler: async (r) => {
         const { dag_id, dag_run_id, task_id } = p(r) as Record<string, string>;
         return taskInstanceJson(
@@ -312,7 +421,7 @@ export function apiEndpoints(web: WebContext): Endpoint[] {
             dag_id!,
             dag_run_id!,
             task_id!,
-            optionalInt(q(r).map_index, 'map_index') ?? -1,
+            (q(r).map_index as number | undefined) ?? -1,
           ),
           await web.secrets.masker(),
         );
@@ -324,16 +433,23 @@ export function apiEndpoints(web: WebContext): Endpoint[] {
       action: 'read',
       tag: 'TaskInstance',
       summary: 'Log of one try (JSON {content, continuation_token}, or text/plain when asked)',
+      query: {
+        map_index: MAP_INDEX,
+        token: {
+          kind: 'int',
+          min: 0,
+          max: Number.MAX_SAFE_INTEGER,
+          description: 'continuation_token of the previous answer',
+        },
+      },
       handler: async (r, reply) => {
         const { dag_id, dag_run_id, task_id, task_try_number } = p(r) as Record<string, string>;
-        const tryNumber = optionalInt(task_try_number, 'task_try_number')!;
-        if (tryNumber < 1) throw new ValidationError('task_try_number starts at 1.');
-        const mapIndex = optionalInt(q(r).map_index, 'map_index') ?? -1;
+        const tryNumber = pathInt(task_try_number, 'task_try_number', 1);
+        const mapIndex = (q(r).map_index as number | undefined) ?? -1;
         const ti = await getTaskInstance(db, dag_id!, dag_run_id!, task_id!, mapIndex);
         if (tryNumber > Math.max(ti.try_number, 1))
           throw new NotFoundError(`Task instance has no try ${tryNumber} (latest is ${ti.try_number}).`);
-        const token = q(r).token;
-        const offset = typeof token === 'string' && token ? optionalInt(token, 'token')! : 0;
+        const offset = (q(r).token as number | undefined) ?? 0;
         const chunk = await readTryLog(
           web.app.config.values,
           { dagId: dag_id!, runId: dag_run_id!, taskId: task_id!, mapIndex, tryNumber },
@@ -352,6 +468,7 @@ export function apiEndpoints(web: WebContext): Endpoint[] {
       action: 'read',
       tag: 'XCom',
       summary: 'XCom entries of a task instance',
+      query: PAGING,
       handler: async (r) => {
         const { dag_id, dag_run_id, task_id } = p(r) as Record<string, string>;
         const { limit, offset } = paging(web, q(r));
@@ -447,6 +564,7 @@ export function apiEndpoints(web: WebContext): Endpoint[] {
       summary: 'Mark task instances success or failed',
       body: {
         type: 'object',
+        additionalProperties: false,
         required: ['task_id', 'dag_run_id', 'new_state'],
         properties: {
           task_id: STRING,
@@ -495,9 +613,10 @@ export function apiEndpoints(web: WebContext): Endpoint[] {
       action: 'manage_resources',
       tag: 'Variable',
       summary: 'List variables (sensitive values masked)',
+      query: { ...PAGING, ...order(['key']) },
       handler: async (r) => {
         const { limit, offset } = paging(web, q(r));
-        const { rows, total } = await res.listVariables(web.store, fernet, limit, offset);
+        const { rows, total } = await res.listVariables(web.store, fernet, limit, offset, orderOf(q(r)));
         return { variables: rows, total_entries: total };
       },
     },
@@ -517,6 +636,7 @@ export function apiEndpoints(web: WebContext): Endpoint[] {
       summary: 'Create or replace a variable',
       body: {
         type: 'object',
+        additionalProperties: false,
         required: ['key', 'value'],
         properties: { key: STRING, value: STRING, description: { type: ['string', 'null'] } },
       },
@@ -541,6 +661,7 @@ export function apiEndpoints(web: WebContext): Endpoint[] {
       summary: 'Update a variable',
       body: {
         type: 'object',
+        additionalProperties: false,
         required: ['value'],
         properties: { key: STRING, value: STRING, description: { type: ['string', 'null'] } },
       },
@@ -580,9 +701,10 @@ export function apiEndpoints(web: WebContext): Endpoint[] {
       action: 'manage_resources',
       tag: 'Connection',
       summary: 'List connections (passwords masked)',
+      query: { ...PAGING, ...order(['connection_id', 'conn_type', 'host']) },
       handler: async (r) => {
         const { limit, offset } = paging(web, q(r));
-        const { rows, total } = await res.listConnections(web.store, fernet, limit, offset);
+        const { rows, total } = await res.listConnections(web.store, fernet, limit, offset, orderOf(q(r)));
         return { connections: rows, total_entries: total };
       },
     },
@@ -602,6 +724,7 @@ export function apiEndpoints(web: WebContext): Endpoint[] {
       summary: 'Create a connection',
       body: {
         type: 'object',
+        additionalProperties: false,
         required: ['connection_id', 'conn_type'],
         properties: {
           connection_id: STRING,
@@ -641,9 +764,10 @@ export function apiEndpoints(web: WebContext): Endpoint[] {
       action: 'manage_resources',
       tag: 'Pool',
       summary: 'List pools with slot usage',
+      query: { ...PAGING, ...order(['name', 'slots']) },
       handler: async (r) => {
         const { limit, offset } = paging(web, q(r));
-        const { rows, total } = await res.listPools(web.store, limit, offset);
+        const { rows, total } = await res.listPools(web.store, limit, offset, orderOf(q(r)));
         return { pools: rows, total_entries: total };
       },
     },
@@ -663,6 +787,7 @@ export function apiEndpoints(web: WebContext): Endpoint[] {
       summary: 'Create a pool',
       body: {
         type: 'object',
+        additionalProperties: false,
         required: ['name', 'slots'],
         properties: { name: STRING, slots: { type: 'integer' }, description: { type: ['string', 'null'] } },
       },
@@ -686,6 +811,7 @@ export function apiEndpoints(web: WebContext): Endpoint[] {
       summary: 'Change a pool’s slots or description',
       body: {
         type: 'object',
+        additionalProperties: false,
         properties: { name: STRING, slots: { type: 'integer' }, description: { type: ['string', 'null'] } },
       },
       handler: async (r) => {
@@ -721,9 +847,19 @@ export function apiEndpoints(web: WebContext): Endpoint[] {
       action: 'read',
       tag: 'ImportError',
       summary: 'DAG files that failed to import',
+      query: { ...PAGING, ...order(IMPORT_ERROR_ORDER) },
       handler: async (r) => {
         const { limit, offset } = paging(web, q(r));
-        const { rows, total } = await listImportErrors(db, limit, offset);
+        const sort = orderOf(q(r));
+        const { rows, total } = await listImportErrors(
+          db,
+          limit,
+          offset,
+          sort && {
+            column: sort.field as (typeof IMPORT_ERROR_ORDER)[number],
+            desc: sort.desc,
+          },
+        );
         return { import_errors: rows.map(importErrorJson), total_entries: total };
       },
     },
@@ -734,7 +870,7 @@ export function apiEndpoints(web: WebContext): Endpoint[] {
       tag: 'ImportError',
       summary: 'One import error',
       handler: async (r) => {
-        const id = optionalInt(p(r).import_error_id, 'import_error_id')!;
+        const id = pathInt(p(r).import_error_id, 'import_error_id', 1);
         const row = await db.selectFrom('import_error').selectAll().where('id', '=', id).executeTakeFirst();
         if (!row) throw new NotFoundError(`Import error ${id} not found.`);
         return importErrorJson(row);
@@ -746,14 +882,36 @@ export function apiEndpoints(web: WebContext): Endpoint[] {
       action: 'read',
       tag: 'EventLog',
       summary: 'Audit log of user actions',
+      query: {
+        ...PAGING,
+        dag_id: { kind: 'string' },
+        task_id: { kind: 'string' },
+        run_id: { kind: 'string' },
+        event: { kind: 'string' },
+        owner: { kind: 'string' },
+        before: { kind: 'date', description: 'Entries before this time (ISO 8601)' },
+        after: { kind: 'date', description: 'Entries after this time (ISO 8601)' },
+        ...order(EVENT_LOG_ORDER),
+      },
       handler: async (r) => {
-        const { limit, offset } = paging(web, q(r));
-        let base = db.selectFrom('log');
         const query = q(r);
-        if (typeof query.dag_id === 'string') base = base.where('dag_id', '=', query.dag_id);
-        if (typeof query.event === 'string') base = base.where('event', '=', query.event);
+        const { limit, offset } = paging(web, query);
+        let base = db.selectFrom('log');
+        for (const column of ['dag_id', 'task_id', 'run_id', 'event', 'owner'] as const) {
+          const value = query[column];
+          if (typeof value === 'string') base = base.where(column, '=', value);
+        }
+        if (typeof query.before === 'number') base = base.where('dttm', '<', query.before);
+        if (typeof query.after === 'number') base = base.where('dttm', '>', query.after);
+        const sort = orderOf(query) ?? { field: 'id', desc: true };
+        // "when" is Airflow's name of the entry's time.
+        const column = (sort.field === 'when' ? 'dttm' : sort.field) as Exclude<
+          (typeof EVENT_LOG_ORDER)[number],
+          'when'
+        >;
+        const dir = sort.desc ? 'desc' : 'asc';
         const [rows, total] = await Promise.all([
-          base.selectAll().orderBy('id', 'desc').limit(limit).offset(offset).execute(),
+          base.selectAll().orderBy(column, dir).orderBy('id', dir).limit(limit).offset(offset).execute(),
           base.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirst(),
         ]);
         return { event_logs: rows.map(eventLogJson), total_entries: Number(total?.n ?? 0) };
@@ -765,10 +923,11 @@ export function apiEndpoints(web: WebContext): Endpoint[] {
       action: 'manage_users',
       tag: 'User',
       summary: 'List users with their roles (Admin)',
+      query: { ...PAGING, ...order(['username', 'email', 'first_name', 'last_name']) },
       handler: async (r) => {
         const { limit, offset } = paging(web, q(r));
-        const all = await users.listUsers(web.store);
-        return { users: all.slice(offset, offset + limit).map(userJson), total_entries: all.length };
+        const all = sortRows((await users.listUsers(web.store)).map(userJson), orderOf(q(r)));
+        return { users: all.slice(offset, offset + limit), total_entries: all.length };
       },
     },
     {
@@ -811,10 +970,15 @@ export function apiEndpoints(web: WebContext): Endpoint[] {
 export function registerApi(app: FastifyInstance, web: WebContext, endpoints: Endpoint[]): void {
   for (const e of endpoints) {
     const url = `/api/v1${e.path}`;
+    const query = e.query ?? {};
     app.route({
       method: e.method,
       url,
       schema: e.body ? { body: e.body } : undefined,
+      // Before the body's schema is checked, as fastify checks a querystring schema.
+      preValidation: async (request) => {
+        request.query = parseQuery(query, request.query);
+      },
       preHandler: e.action === 'none' ? undefined : apiGuard(web.guard, e.action),
       handler: e.handler,
     });

@@ -283,11 +283,18 @@ export async function allTags(db: Kysely<Database>): Promise<string[]> {
   return rows.map((r) => r.name);
 }
 
-export async function listImportErrors(db: Kysely<Database>, limit = 100, offset = 0) {
+export async function listImportErrors(
+  db: Kysely<Database>,
+  limit = 100,
+  offset = 0,
+  sort: { column: 'id' | 'timestamp' | 'filename'; desc: boolean } = { column: 'timestamp', desc: true },
+) {
+  const dir = sort.desc ? 'desc' : 'asc';
   const rows = await db
     .selectFrom('import_error')
     .selectAll()
-    .orderBy('timestamp', 'desc')
+    .orderBy(sort.column, dir)
+    .orderBy('id', dir)
     .limit(limit)
     .offset(offset)
     .execute();

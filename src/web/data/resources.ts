@@ -6,6 +6,7 @@ import type { Fernet } from '../../security/fernet.js';
 import * as connections from '../../connections/index.js';
 import * as pools from '../../pools/index.js';
 import * as variables from '../../variables/index.js';
+import { sortRows, type RowOrder } from './order.js';
 
 /**
  * Variables, connections and pools as the web layer shows them, on top of their services
@@ -40,9 +41,15 @@ function variableView(v: variables.VariableInfo): VariableView {
   return { key: v.key, value: isSensitiveKey(v.key) ? MASK : v.value, description: v.description };
 }
 
-export async function listVariables(store: MetadataDb, fernet: Fernet, limit = 100, offset = 0) {
-  const all = await variables.listVariables(store, fernet);
-  return { rows: all.slice(offset, offset + limit).map(variableView), total: all.length };
+export async function listVariables(
+  store: MetadataDb,
+  fernet: Fernet,
+  limit = 100,
+  offset = 0,
+  order?: RowOrder,
+) {
+  const all = sortRows((await variables.listVariables(store, fernet)).map(variableView), order);
+  return { rows: all.slice(offset, offset + limit), total: all.length };
 }
 
 export async function getVariable(store: MetadataDb, fernet: Fernet, key: string): Promise<VariableView> {
@@ -92,9 +99,15 @@ function connectionView(c: connections.ConnectionInfo): ConnectionView {
   };
 }
 
-export async function listConnections(store: MetadataDb, fernet: Fernet, limit = 100, offset = 0) {
-  const all = await connections.listConnections(store, fernet);
-  return { rows: all.slice(offset, offset + limit).map(connectionView), total: all.length };
+export async function listConnections(
+  store: MetadataDb,
+  fernet: Fernet,
+  limit = 100,
+  offset = 0,
+  order?: RowOrder,
+) {
+  const all = sortRows((await connections.listConnections(store, fernet)).map(connectionView), order);
+  return { rows: all.slice(offset, offset + limit), total: all.length };
 }
 
 export async function getConnection(
@@ -184,8 +197,10 @@ export async function listPools(
   store: MetadataDb,
   limit = 100,
   offset = 0,
+  order?: RowOrder,
 ): Promise<{ rows: PoolView[]; total: number }> {
-  const all = await pools.listPools(store);
+  // name and slots, the fields a pool list sorts by, are the same in PoolInfo and PoolView.
+  const all = sortRows(await pools.listPools(store), order);
   return { rows: await withUsage(store.kysely, all.slice(offset, offset + limit)), total: all.length };
 }
 

@@ -10,6 +10,27 @@ export interface RunListQuery {
   offset: number;
   /** Newest first unless asked otherwise. */
   order?: 'asc' | 'desc';
+  /** A column to sort by instead (then by id in the same direction, so pages are stable). */
+  sort?: { column: DagRunSortColumn; desc: boolean };
+  /** Date filters, all of which must hold. */
+  ranges?: RunRange[];
+}
+
+export type DagRunSortColumn =
+  | 'id'
+  | 'dag_id'
+  | 'run_id'
+  | 'state'
+  | 'run_type'
+  | 'logical_date'
+  | 'start_date'
+  | 'end_date'
+  | 'updated_at';
+
+export interface RunRange {
+  column: 'logical_date' | 'start_date' | 'end_date' | 'updated_at';
+  op: '>=' | '<=';
+  value: number;
 }
 
 export async function listDagRuns(
@@ -19,11 +40,13 @@ export async function listDagRuns(
   let base = db.selectFrom('dag_run');
   if (q.dagId) base = base.where('dag_id', '=', q.dagId);
   if (q.states?.length) base = base.where('state', 'in', q.states as DagRunState[]);
+  for (const range of q.ranges ?? []) base = base.where(range.column, range.op, range.value);
+  const dir = q.sort ? (q.sort.desc ? 'desc' : 'asc') : (q.order ?? 'desc');
   const [rows, total] = await Promise.all([
     base
       .selectAll()
-      .orderBy('logical_date', q.order ?? 'desc')
-      .orderBy('id', q.order ?? 'desc')
+      .orderBy(q.sort?.column ?? 'logical_date', dir)
+      .orderBy('id', dir)
       .limit(q.limit)
       .offset(q.offset)
       .execute(),
