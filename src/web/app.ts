@@ -13,6 +13,7 @@ import { sendClientError, sendError, type Problem } from './http-errors.js';
 import { MAX_PARAM_LENGTH, boundJsonDepth, formatSchemaErrors } from './request-limits.js';
 import { apiEndpoints, registerApi } from './api/routes.js';
 import { openApiDocument } from './api/openapi.js';
+import { parseQuery } from './api/query.js';
 import { registerApiReference } from './ui/api-reference.js';
 import { renderErrorPage } from './ui/error-page.js';
 import { registerUi } from './ui/routes.js';
@@ -94,7 +95,12 @@ export async function buildWebApp(app: AppContext): Promise<FastifyInstance> {
 
   const endpoints = apiEndpoints(web);
   const document = openApiDocument(endpoints);
-  server.get('/api/v1/openapi.json', async () => document);
+  server.get(
+    '/api/v1/openapi.json',
+    // Like every /api/v1 endpoint: a query parameter it does not know is a 400.
+    { preValidation: async (request) => void parseQuery({}, request.query) },
+    async () => document,
+  );
   await registerApiReference(server, document);
   registerApi(server, web, endpoints);
   registerUi(server, web);
