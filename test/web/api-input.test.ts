@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { basic, fixtureDag, insertDag, startWebFixture, type WebFixture } from './web-fixture.js';
 
@@ -313,6 +314,26 @@ describe("the server's and the router's own refusals are problem+json", () => {
   it('431 for headers (or a URL) over 16 KB', async () => {
     await expectProblem(await send('GET', '/api/v1/dags', { headers: { 'x-big': 'x'.repeat(20_000) } }), 431);
     await expectProblem(await send('GET', `/api/v1/dags?dag_id_pattern=${'x'.repeat(20_000)}`), 431);
+  });
+
+  it('400 for a request that is not valid HTTP', async () => {
+    const answer = await new Promise<string>((resolve, reject) => {
+      const socket = connect(Number(new URL(base).port), '127.0.0.1', () =>
+        socket.write('GET /api/v1/dags HTTP/1.1\r\nHost: x\r\nContent-Length: nope\r\n\r\n'),
+      );
+      let text = '';
+      socket.on('data', (chunk) => (text += chunk.toString()));
+      socket.on('close', () => resolve(text));
+      socket.on('error', reject);
+    });
+    expect(answer).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/);
+    expect(answer).toContain('Content-Type: application/problem+json');
+    expect(JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4))).toEqual({
+      type: 'about:blank#400',
+      title: 'Bad Request',
+      status: 400,
+      detail: 'The request is not valid HTTP.',
+    });
   });
 
   it('400 for a URL that is not validly percent-encoded; 404 for an unknown route', async () => {
