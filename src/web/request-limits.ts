@@ -68,8 +68,8 @@ interface SchemaError {
 }
 
 /**
- * fastify's schemaErrorFormatter: one ValidationError naming every offending field ("body must
- * NOT have additional properties" names none). Unknown fields are listed together.
+ * fastify's schemaErrorFormatter: a ValidationError naming the offending field ("body must NOT
+ * have additional properties", fastify's own words, names none).
  */
 export function formatSchemaErrors(errors: SchemaError[], dataVar: string): Error {
   const unknown: string[] = [];

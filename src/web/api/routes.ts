@@ -32,6 +32,7 @@ import {
   userJson,
   xcomJson,
 } from './serialize.js';
+import { refuseUnknownFields } from './body.js';
 import { optionalInstant, orderOf, paging, pathInt } from './paging.js';
 import { MAX_QUERY_INT, PAGING, parseQuery, type ParsedQuery, type QuerySpec } from './query.js';
 
@@ -978,6 +979,7 @@ export function registerApi(app: FastifyInstance, web: WebContext, endpoints: En
       // Before the body's schema is checked, as fastify checks a querystring schema.
       preValidation: async (request) => {
         request.query = parseQuery(query, request.query);
+        if (e.body) refuseUnknownFields(e.body, request.body);
       },
       preHandler: e.action === 'none' ? undefined : apiGuard(web.guard, e.action),
       handler: e.handler,
