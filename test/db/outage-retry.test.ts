@@ -55,7 +55,10 @@ function relay(port: number, target: number): { start(): Promise<void>; stop(): 
 }
 
 const TARGETS = {
-  postgres: { port: POSTGRES_SERVER.port, url: (p: number) => `postgresql://postgres@127.0.0.1:${p}/postgres` },
+  postgres: {
+    port: POSTGRES_SERVER.port,
+    url: (p: number) => `postgresql://postgres@127.0.0.1:${p}/postgres`,
+  },
   mysql: { port: MYSQL_SERVER.port, url: (p: number) => `mysql://root@127.0.0.1:${p}/mysql` },
 } as const;
 

@@ -282,10 +282,18 @@ export const dag = new DAG({ dagId: 'held', schedule: null, startDate: '2024-01-
     try {
       // Its job row still looks healthy (it beat within the threshold), but its pid on this host
       // is gone: the next scheduler adopts its queued tries as it starts.
-      await waitFor(async () => (await queuedBy(firstJob)) === 0, 40_000, 'the orphaned tries to be re-queued');
+      await waitFor(
+        async () => (await queuedBy(firstJob)) === 0,
+        40_000,
+        'the orphaned tries to be re-queued',
+      );
       const tookMs = Date.now() - killedAt;
       expect(tookMs).toBeLessThan(20_000);
-      const dead = await db.selectFrom('job').select('state').where('id', '=', firstJob).executeTakeFirstOrThrow();
+      const dead = await db
+        .selectFrom('job')
+        .select('state')
+        .where('id', '=', firstJob)
+        .executeTakeFirstOrThrow();
       expect(dead.state).toBe('failed');
       await rm(hold);
       expect((await h.waitForRun('held', run.run_id, 90_000)).state).toBe('success');
