@@ -40,6 +40,9 @@ async function main(): Promise<void> {
   // queued tries idle long after the server is back.
   const db = await retryThroughOutage(() => ctx.db(), {
     budgetMs: ctx.config.values.database.outage_retry_seconds * 1000,
+    onRetry: (error, attempt) => {
+      if (attempt === 1) send({ type: 'waiting', message: errorMessage(error) });
+    },
   });
   // Load what every DAG file needs now, off the critical path of the first task.
   await import('../dag-processing/import-dag-file.js');
