@@ -43,11 +43,18 @@ export function createContext(options: ContextOptions = {}): AppContext {
     fernet,
     log,
     db() {
-      opened ??= openMetadataDb(config.values.database.sql_alchemy_conn, {
+      if (opened) return opened;
+      const opening = openMetadataDb(config.values.database.sql_alchemy_conn, {
         poolSize: config.values.database.sql_alchemy_pool_size,
         baseDir: config.home,
+        maxRetries: config.values.database.max_db_retries,
       });
-      return opened;
+      // A failed open is not kept: the next call tries again (a server that was away may be back).
+      opening.catch(() => {
+        if (opened === opening) opened = undefined;
+      });
+      opened = opening;
+      return opening;
     },
     async close() {
       if (opened) await (await opened.catch(() => undefined))?.close();

@@ -142,10 +142,14 @@ export const configSchema = {
       { sensitive: true },
     ),
     sql_alchemy_pool_size: int(5, 'Connections kept open per process (MySQL and PostgreSQL).', { min: 1 }),
-    max_db_retries: int(3, 'Times a connection failure is retried before a command gives up.', { min: 0 }),
+    max_db_retries: int(
+      3,
+      'Times opening a database connection is retried (0.5 s, 1 s, 2 s … apart) while the server is unreachable, before the operation that needed it fails (as Airflow retries DB operational errors). Every process and command; what a task must record retries for outage_retry_seconds instead.',
+      { min: 0 },
+    ),
     outage_retry_seconds: int(
       120,
-      'Seconds a task keeps retrying the writes that record its start and outcome (claim, finish, heartbeat, job end) while the database is unreachable, so a try that finished during an outage keeps its result.',
+      'Seconds a task keeps retrying its start-up (a task process opening the database, reading and claiming its try) and the writes that record its outcome (finish, heartbeat, job end) while the database is unreachable, so a try that starts or finishes during an outage is neither lost nor failed by it.',
       { min: 0 },
     ),
   },

@@ -44,13 +44,21 @@ export interface OpenOptions {
   poolSize?: number;
   /** Folder against which a relative sqlite path resolves (AIRFLOW_HOME). */
   baseDir?: string;
+  /**
+   * [database] max_db_retries: times a new connection is tried again while the server is
+   * unreachable (see retrying-dialect.ts). 0 (the default here): the first failure is reported.
+   */
+  maxRetries?: number;
 }
 
 export async function openMetadataDb(url: string, options: OpenOptions = {}): Promise<MetadataDb> {
   const target = parseConnectionUrl(url, options.baseDir);
   const dialect = await createDialect(target, options.poolSize ?? 5, false);
-  // Deadlocks and lock timeouts on single statements are retried under every caller.
-  const kysely = new Kysely<Database>({ dialect: withTransientRetry(dialect) });
+  // Deadlocks and lock timeouts on single statements, and connections refused while the server is
+  // away, are retried under every caller.
+  const kysely = new Kysely<Database>({
+    dialect: withTransientRetry(dialect, { maxConnectRetries: options.maxRetries ?? 0 }),
+  });
   let serverVersion: string;
   try {
     serverVersion = await probeVersion(kysely, target.dialect);

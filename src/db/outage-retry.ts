@@ -29,9 +29,10 @@ const NETWORK_CODES = new Set([
 const MYSQL_ERRNOS = new Set([2002, 2003, 2006, 2013, 1053, 1927]);
 // PostgreSQL: class 08 (connection exception), admin_shutdown, crash_shutdown, cannot_connect_now.
 const PG_CODES = /^(08...|57P01|57P02|57P03)$/;
-// node-postgres reports a dropped connection with a plain Error and no code.
+// node-postgres reports a dropped connection with a plain Error and no code; so does mysql2 for a
+// statement given to a connection that had already died (nothing was sent).
 const PG_MESSAGES =
-  /Connection terminated|connection error and is not queryable|Client has already been connected|timeout exceeded when trying to connect|Connection lost/i;
+  /Connection terminated|connection error and is not queryable|Client has already been connected|timeout exceeded when trying to connect|Connection lost|Can't add new command when connection is in closed state|Can't write in closed state/i;
 
 /** Whether the error says the server could not be reached or the connection died (not a bad statement). */
 export function isConnectionLost(error: unknown): boolean {
@@ -57,6 +58,25 @@ export interface OutageRetryOptions {
   maxDelayMs?: number;
   /** Told about each failed attempt (to log it). */
   onRetry?: (error: unknown, attempt: number) => void;
+}
+
+/**
+ * Open a connection, trying again up to `retries` times while the server is unreachable
+ * ([database] max_db_retries, as Airflow's retries on DB operational errors): waits of 0.5 s,
+ * 1 s, 2 s … (at most 5 s), so the default 3 rides out about 3.5 s (a server restart, a failover's
+ * switch, a network blip) before the caller sees the error.
+ */
+export async function retryConnect<T>(connect: () => Promise<T>, retries: number): Promise<T> {
+  let delay = 500;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await connect();
+    } catch (error) {
+      if (attempt >= retries || !isConnectionLost(error)) throw error;
+      await sleep(delay);
+      delay = Math.min(delay * 2, 5_000);
+    }
+  }
 }
 
 /** Run `work` again while it fails because the database is unreachable, for at most budgetMs. */

@@ -7,19 +7,32 @@ import type {
   TransactionSettings,
 } from 'kysely';
 import { retryTransient } from './transient-errors.js';
+import { retryConnect } from './outage-retry.js';
+
+export interface RetryingDialectOptions {
+  /**
+   * [database] max_db_retries: how many times opening a connection is tried again while the server
+   * is unreachable (refused, reset, timed out) before the error reaches the caller.
+   */
+  maxConnectRetries?: number;
+}
 
 /**
  * Wraps a Kysely dialect so that a statement run on its own (autocommit) is retried when the server
  * reports a deadlock or lock timeout. Inside a transaction a single statement cannot be retried (the
  * server has rolled the whole transaction back), so those are left to `transactionWithRetry`.
- * This sits under every query, so no caller has to remember it.
+ * Opening a connection is retried too while the server is unreachable: nothing was sent yet, so
+ * this is safe for every statement, and a server restart or a short network blip does not fail
+ * the query that happened to need a new connection. This sits under every query, so no caller has
+ * to remember it.
  */
-export function withTransientRetry(inner: Dialect): Dialect {
+export function withTransientRetry(inner: Dialect, options: RetryingDialectOptions = {}): Dialect {
+  const retries = options.maxConnectRetries ?? 0;
   return {
     createAdapter: () => inner.createAdapter(),
     createQueryCompiler: () => inner.createQueryCompiler(),
     createIntrospector: (db) => inner.createIntrospector(db),
-    createDriver: () => new RetryingDriver(inner.createDriver()),
+    createDriver: () => new RetryingDriver(inner.createDriver(), retries),
   };
 }
 
@@ -38,7 +51,10 @@ class RetryingConnection implements DatabaseConnection {
 }
 
 class RetryingDriver implements Driver {
-  constructor(private readonly inner: Driver) {
+  constructor(
+    private readonly inner: Driver,
+    private readonly connectRetries: number,
+  ) {
     // Savepoints exist only where the inner driver has them.
     if (inner.savepoint) this.savepoint = (c, name, compile) => inner.savepoint!(unwrap(c), name, compile);
     if (inner.rollbackToSavepoint) {
@@ -56,7 +72,11 @@ class RetryingDriver implements Driver {
     return this.inner.init();
   }
   async acquireConnection(): Promise<DatabaseConnection> {
-    return new RetryingConnection(await this.inner.acquireConnection());
+    const connection =
+      this.connectRetries > 0
+        ? await retryConnect(() => this.inner.acquireConnection(), this.connectRetries)
+        : await this.inner.acquireConnection();
+    return new RetryingConnection(connection);
   }
   async beginTransaction(connection: DatabaseConnection, settings: TransactionSettings): Promise<void> {
     await this.inner.beginTransaction(unwrap(connection), settings);

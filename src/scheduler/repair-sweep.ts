@@ -88,14 +88,20 @@ export async function resetOrphanedQueued(
   executor: Executor,
   o: RepairOptions,
 ): Promise<number> {
-  const live = await db
+  const recent = await db
     .selectFrom('job')
-    .select('id')
+    .select(['id', 'hostname', 'pid'])
     .where('job_type', '=', SCHEDULER_JOB_TYPE)
     .where('state', '=', 'running')
     .where('latest_heartbeat', '>=', o.now - o.schedulerHealthMs)
     .execute();
-  const liveIds = new Set(live.map((j) => j.id));
+  // A scheduler on this host whose process is gone (kill -9, OOM) is dead now, whatever its last
+  // heartbeat says: its queued tries are re-queued at once rather than after the health threshold.
+  // The same rule on every database (startSchedulerJob applies it where only one scheduler may run).
+  const deadHere = recent.filter(
+    (j) => j.id !== o.jobId && j.hostname === o.hostname && j.pid !== null && !pidAlive(j.pid),
+  );
+  const liveIds = new Set(recent.filter((j) => !deadHere.includes(j)).map((j) => j.id));
   liveIds.add(o.jobId);
   await db
     .updateTable('job')
@@ -104,6 +110,20 @@ export async function resetOrphanedQueued(
     .where('state', '=', 'running')
     .where('latest_heartbeat', '<', o.now - o.schedulerHealthMs)
     .execute();
+  if (deadHere.length > 0) {
+    await db
+      .updateTable('job')
+      .set({ state: 'failed', end_date: o.now })
+      .where(
+        'id',
+        'in',
+        deadHere.map((j) => j.id),
+      )
+      .where('state', '=', 'running')
+      .execute();
+    for (const j of deadHere)
+      o.log.warn(`Scheduler job ${j.id} (pid ${j.pid ?? '?'} on this host) is gone; adopting what it queued`);
+  }
   const queued = await db.selectFrom('task_instance').selectAll().where('state', '=', 'queued').execute();
   let reset = 0;
   for (const ti of queued) {

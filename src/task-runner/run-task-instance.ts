@@ -110,11 +110,13 @@ function unixName(): string {
 export async function runTaskInstance(request: TaskRunRequest, deps: RunnerDeps): Promise<RunResult> {
   const db = deps.db.kysely;
   const key = request;
+  // Start-up reads, like the claim and the outcome writes, ride out a database outage.
+  const outageRetryMs = deps.config.database.outage_retry_seconds * 1000;
   let ti: QueuedTiInfo;
   if (request.queued) {
     ti = request.queued;
   } else {
-    const row = await readTaskInstance(db, key);
+    const row = await retryThroughOutage(() => readTaskInstance(db, key), { budgetMs: outageRetryMs });
     if (!row) return { ran: false, reason: `Task instance ${describe(request)} does not exist` };
     if (row.try_number !== request.tryNumber || !(row.state === 'queued' || row.state === 'scheduled')) {
       return {
@@ -147,7 +149,6 @@ export async function runTaskInstance(request: TaskRunRequest, deps: RunnerDeps)
   );
   // Import, context and templates come before the claim, so that the claim, the job row, the
   // rendered fields and the XCom reset are one short write transaction.
-  const outageRetryMs = deps.config.database.outage_retry_seconds * 1000;
   const prepare = async () => {
     const attempt = await prepareTry(request, deps, {
       log,

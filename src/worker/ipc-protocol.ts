@@ -34,6 +34,8 @@ export type ToParent =
    * it is still running shortly after (sent only for tasks with a timeout).
    */
   | { type: 'executing'; key: TaskInstanceKey; executionTimeoutMs: number }
+  /** Still starting: the metadata database is unreachable and the process waits for it. */
+  | { type: 'waiting'; message: string }
   | { type: 'fatal'; message: string };
 
 export function isToParent(value: unknown): value is ToParent {

@@ -104,6 +104,10 @@ export class ProcessPool implements TaskProcessPool {
   /** Task processes that died before saying ready, in a row; forks back off while > 0. */
   private bootFailures = 0;
   private lastFatal: string | null = null;
+  /** start() is waiting for its first warm process. */
+  private inStart = false;
+  /** A process said, during start(), that the metadata database is unreachable. */
+  private unreachableAtStart = false;
   private forkAllowedAt = 0;
   private topUpTimer: NodeJS.Timeout | null = null;
 
@@ -132,8 +136,16 @@ export class ProcessPool implements TaskProcessPool {
     // Wait for the first warm process so the first try does not pay for the fork; a process that
     // cannot start at all (unreachable DB, broken install) is a configuration problem to report now.
     if (this.options.warmProcesses > 0) {
-      await this.waitUntil(() => this.idle().length > 0 || this.stopping || this.bootFailures > 0, 60_000);
-      if (this.idle().length === 0 && this.bootFailures > 0) {
+      this.inStart = true;
+      try {
+        await this.waitUntil(
+          () => this.idle().length > 0 || this.stopping || this.bootFailures > 0 || this.unreachableAtStart,
+          60_000,
+        );
+      } finally {
+        this.inStart = false;
+      }
+      if (this.idle().length === 0 && (this.bootFailures > 0 || this.unreachableAtStart)) {
         await this.stop(0);
         throw new ConfigError(
           `${this.options.name}: task processes cannot start: ${this.lastFatal ?? 'they exit during start-up'}`,
@@ -324,6 +336,15 @@ export class ProcessPool implements TaskProcessPool {
           keyString(proc.task) === keyString(message.key)
         )
           this.armTimeout(proc, message.key, message.executionTimeoutMs);
+        return;
+      case 'waiting':
+        // While the executor starts, an unreachable database is a configuration problem to report
+        // (start() fails with it); later it is an outage, which the process rides out.
+        if (this.inStart) {
+          this.lastFatal = message.message;
+          this.unreachableAtStart = true;
+        }
+        this.options.log.warn(`Task process ${proc.pid} waits for the metadata database: ${message.message}`);
         return;
       case 'fatal':
         this.lastFatal = message.message;

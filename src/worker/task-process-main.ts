@@ -8,6 +8,7 @@
 import { getHeapStatistics } from 'node:v8';
 import { createContext } from '../context.js';
 import { errorMessage } from '../errors.js';
+import { retryThroughOutage } from '../db/outage-retry.js';
 import { authoringDefaultsFromConfig, setAuthoringDefaults } from '../dag/defaults.js';
 import { runTaskInstance, runnerHostname } from '../task-runner/run-task-instance.js';
 import { listTaskProcesses } from './process-tree.js';
@@ -34,7 +35,15 @@ async function main(): Promise<void> {
   }, 1_000).unref();
   const ctx = createContext({ env: process.env, writeDefaultConfig: false, onWarning: () => undefined });
   setAuthoringDefaults(authoringDefaultsFromConfig(ctx.config.values));
-  const db = await ctx.db();
+  // A process started while the database is away (a restart, a failover) waits for it, within
+  // outage_retry_seconds, rather than dying: the pool would back off its next start and leave the
+  // queued tries idle long after the server is back.
+  const db = await retryThroughOutage(() => ctx.db(), {
+    budgetMs: ctx.config.values.database.outage_retry_seconds * 1000,
+    onRetry: (error, attempt) => {
+      if (attempt === 1) send({ type: 'waiting', message: errorMessage(error) });
+    },
+  });
   // Load what every DAG file needs now, off the critical path of the first task.
   await import('../dag-processing/import-dag-file.js');
   // BashOperator commands start through a resident bash (see bash-launcher.ts); have it ready.

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { triggerDagRun } from '../../src/dag-runs/index.js';
@@ -208,4 +208,104 @@ export const dag = new DAG({ dagId: 'multi', schedule: null, startDate: '2024-01
       .execute();
     expect(queuedBy.length).toBe(2);
   }, 120_000);
+});
+
+describe.each(['postgres', 'mysql'] as const)('a scheduler killed with kill -9 on %s', (dialect) => {
+  let h: Harness;
+  let hold: string;
+  const TASKS = 4;
+  // Far above what the re-queue may take, so waiting for the health threshold cannot pass.
+  const HEALTH_THRESHOLD_S = 60;
+  beforeAll(async () => {
+    h = await createHarness(dialect, {
+      AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_THRESHOLD: String(HEALTH_THRESHOLD_S),
+      AIRFLOW__LOGGING__LOGGING_LEVEL: 'INFO',
+    });
+    hold = join(h.home, 'hold');
+    // In a task process (never while the DAG processor parses it) the import waits while the hold
+    // file exists: the tries stay queued, claimed by nobody, until the test lets them go.
+    await h.writeDag(
+      'held.ts',
+      `import { existsSync } from 'node:fs';
+import { DAG, BashOperator } from 'updraft';
+if (process.env.UPDRAFT_EXECUTOR_CLASS) {
+  const until = Date.now() + 150_000;
+  const cell = new Int32Array(new SharedArrayBuffer(4));
+  while (existsSync('${hold}') && Date.now() < until) Atomics.wait(cell, 0, 0, 100);
+}
+export const dag = new DAG({ dagId: 'held', schedule: null, startDate: '2024-01-01' }).build(() => {
+  for (let i = 0; i < ${TASKS}; i++)
+    new BashOperator({ taskId: 't' + i, bashCommand: 'echo t' + i + ' >> ${h.home}/trace' });
+});
+`,
+    );
+    await h.parse();
+  }, 60_000);
+  afterAll(async () => h?.close(), 60_000);
+
+  it('the next scheduler on this host re-queues what it queued at once, not after the health threshold', async () => {
+    const env = { ...process.env, ...h.env } as Record<string, string>;
+    const db = (await h.ctx.db()).kysely;
+    await writeFile(hold, '');
+    const run = await triggerDagRun(await h.ctx.db(), 'held');
+    const first = startScheduler(env);
+    const queuedBy = async (jobId: number) =>
+      (
+        await db
+          .selectFrom('task_instance')
+          .select('task_id')
+          .where('run_id', '=', run.run_id)
+          .where('state', '=', 'queued')
+          .where('queued_by_job_id', '=', jobId)
+          .execute()
+      ).length;
+    let firstJob = 0;
+    await waitFor(
+      async () => {
+        const job = await db
+          .selectFrom('job')
+          .select('id')
+          .where('job_type', '=', 'SchedulerJob')
+          .where('pid', '=', first.child.pid!)
+          .executeTakeFirst();
+        firstJob = job?.id ?? 0;
+        return firstJob > 0 && (await queuedBy(firstJob)) === TASKS;
+      },
+      60_000,
+      'the first scheduler to queue every task',
+    );
+    first.child.kill('SIGKILL');
+    await new Promise((r) => first.child.once('exit', r));
+    const killedAt = Date.now();
+
+    const second = startScheduler(env);
+    try {
+      // Its job row still looks healthy (it beat within the threshold), but its pid on this host
+      // is gone: the next scheduler adopts its queued tries as it starts.
+      await waitFor(
+        async () => (await queuedBy(firstJob)) === 0,
+        40_000,
+        'the orphaned tries to be re-queued',
+      );
+      const tookMs = Date.now() - killedAt;
+      expect(tookMs).toBeLessThan(20_000);
+      const dead = await db
+        .selectFrom('job')
+        .select('state')
+        .where('id', '=', firstJob)
+        .executeTakeFirstOrThrow();
+      expect(dead.state).toBe('failed');
+      await rm(hold);
+      expect((await h.waitForRun('held', run.run_id, 90_000)).state).toBe('success');
+      expect(second.output()).toContain(`Scheduler job ${firstJob} `);
+    } finally {
+      await rm(hold, { force: true });
+      second.child.kill('SIGTERM');
+      await new Promise((r) => second.child.once('exit', r));
+    }
+    // Every task ran once: the killed scheduler's processes, let go after the re-queue, found
+    // their try taken back and did not run it.
+    const trace = (await readFile(join(h.home, 'trace'), 'utf8')).trim().split('\n').sort();
+    expect(trace).toEqual(Array.from({ length: TASKS }, (_, i) => `t${i}`));
+  }, 180_000);
 });
