@@ -31,12 +31,22 @@ export function outputOption(): Option {
   return new Option('-o, --output <format>', 'output format').choices(OUTPUT_FORMATS).default('table');
 }
 
+/**
+ * `-o/--output` for a command whose usual output is Airflow's message (`dags trigger`, `tasks
+ * state`…): without the option it prints that message, as Airflow does; with it, the record.
+ */
+export function recordOutputOption(what: string): Option {
+  return new Option('-o, --output <format>', `print ${what} in this format`).choices(OUTPUT_FORMATS);
+}
+
 /** `--json`: the scripting shorthand for `-o json` that every listing command also takes. */
 export function jsonOption(): Option {
   return new Option('--json', 'shorthand for --output json').implies({ output: 'json' });
 }
 
 export type OutputOpts = { output: OutputFormat };
+/** The options of a command that takes recordOutputOption(). */
+export type RecordOutputOpts = { output?: OutputFormat };
 
 /** A command module adds its subcommands to the program. */
 export type RegisterCommand = (program: Command, cli: CliEnv) => void;
