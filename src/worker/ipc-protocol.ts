@@ -13,6 +13,8 @@ export interface RunMessage {
   key: TaskInstanceKey;
   fileloc: string;
   queuedTi?: TaskWorkItem['queuedTi'];
+  /** Send the try's log lines to the parent as they are written (`dags test` prints them). */
+  echo?: boolean;
 }
 export type ToChild = RunMessage | { type: 'terminate'; reason: string } | { type: 'shutdown' };
 
@@ -34,6 +36,8 @@ export type ToParent =
    * it is still running shortly after (sent only for tasks with a timeout).
    */
   | { type: 'executing'; key: TaskInstanceKey; executionTimeoutMs: number }
+  /** Log lines of the running try (only when its run message asked for echo). */
+  | { type: 'log'; key: TaskInstanceKey; text: string }
   | { type: 'fatal'; message: string };
 
 export function isToParent(value: unknown): value is ToParent {
