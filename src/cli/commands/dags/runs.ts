@@ -233,7 +233,9 @@ export const registerDagRuns: RegisterCommand = (program, cli) => {
 
   dags
     .command('test <dag_id> [logical_date]')
-    .description('Run one DAG run in this process, without scheduler or executor, and print its task states')
+    .description(
+      'Run one DAG run without scheduler or executor (tries run in a task process, as under an executor), and print its task states',
+    )
     .option('-c, --conf <json>', 'JSON conf for the run')
     .addOption(outputOption())
     .addOption(jsonOption())
