@@ -1,5 +1,5 @@
 import { Option, type Command } from 'commander';
-import { createContext, type AppContext } from '../context.js';
+import type { AppContext, createContext } from '../context.js';
 import { OUTPUT_FORMATS, type OutputFormat } from './output.js';
 
 /**
@@ -13,12 +13,18 @@ export interface CliEnv {
   env: NodeJS.ProcessEnv;
 }
 
-export function createCliEnv(env: NodeJS.ProcessEnv): CliEnv {
+/**
+ * makeContext is createContext, passed in by main() so that commands which never use the context
+ * (the provisioning toolkit's) start without loading the orchestrator and its database layer.
+ */
+export function createCliEnv(env: NodeJS.ProcessEnv, makeContext?: typeof createContext): CliEnv {
   let ctx: AppContext | undefined;
   return {
     env,
     context() {
-      ctx ??= createContext({ env, onWarning: (m) => process.stderr.write(`WARNING: ${m}\n`) });
+      if (!makeContext)
+        throw new Error('internal: this command was registered without the orchestrator context');
+      ctx ??= makeContext({ env, onWarning: (m) => process.stderr.write(`WARNING: ${m}\n`) });
       return ctx;
     },
     async dispose() {

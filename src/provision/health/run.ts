@@ -11,7 +11,7 @@ import type { Stack } from '../stack/schema.js';
 import { secretValues, stackDir, type StackSecrets } from '../stack/secrets.js';
 import { configChecks } from './checks/config.js';
 import { hostChecks } from './checks/host.js';
-import { mysqlChecks } from './checks/mysql.js';
+import { databaseSession, mysqlChecks } from './checks/mysql.js';
 import { redisChecks } from './checks/redis.js';
 import { serviceChecks } from './checks/services.js';
 import { overall, type Check, type CheckResult, type HealthContext, type HealthReport } from './types.js';
@@ -94,9 +94,22 @@ export async function runHealth(
       checks: [check],
     };
   }
+  const connectMs = Date.now() - started;
+  let database: ReturnType<typeof databaseSession> | undefined;
   try {
+    const factsStarted = Date.now();
     const facts = await gatherFacts(host);
-    const checks = await checkHost({ host, facts, stack, secrets, mask });
+    const factsMs = Date.now() - factsStarted;
+    database = databaseSession({ host, facts, stack, secrets });
+    const checks = await checkHost({
+      host,
+      facts,
+      stack,
+      secrets,
+      mask,
+      database: database.get,
+      timings: { connectMs, factsMs },
+    });
     return {
       stack: stack.name,
       host: host.label,
@@ -107,6 +120,7 @@ export async function runHealth(
       checks,
     };
   } finally {
+    await database?.close().catch(() => {});
     if (!options.host) await host.close().catch(() => {});
   }
 }
