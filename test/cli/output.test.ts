@@ -66,7 +66,18 @@ export const dag = new DAG({ dagId: 'out', schedule: '@daily', startDate: '2024-
   }, 60_000);
 
   it('dags backfill', async () => {
-    const dry = await json('dags', 'backfill', 'out', '-s', '2024-02-01', '-e', '2024-02-02', '--dry-run', '-o', 'json');
+    const dry = await json(
+      'dags',
+      'backfill',
+      'out',
+      '-s',
+      '2024-02-01',
+      '-e',
+      '2024-02-02',
+      '--dry-run',
+      '-o',
+      'json',
+    );
     expect(dry.map((r) => r['outcome'])).toEqual(['would_create', 'would_create']);
     const made = await json('dags', 'backfill', 'out', '-s', '2024-02-01', '-e', '2024-02-02', '-o', 'json');
     expect(made.map((r) => r['outcome'])).toEqual(['created', 'created']);
