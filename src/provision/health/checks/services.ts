@@ -32,7 +32,7 @@ async function nodeHealth(ctx: HealthContext): Promise<NodeHealth | string> {
     }
   } catch (e) {
     const cause = (e as { cause?: unknown }).cause;
-    return errorMessage(cause ?? e);
+    return `no answer from port ${ctx.stack.airflow.web_port} on the host: ${errorMessage(cause ?? e)}`;
   } finally {
     await reach.close();
   }
