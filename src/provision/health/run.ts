@@ -124,3 +124,26 @@ export async function runHealth(
     if (!options.host) await host.close().catch(() => {});
   }
 }
+
+/** How long the checks after a repair wait for restarted services to come up. */
+const SETTLE_MS = 45_000;
+const SETTLE_POLL_MS = 2_000;
+
+/**
+ * The checks after a repair. Services the repair restarted need a few seconds before their units
+ * are active, /health answers and a worker heartbeats: while a services check fails, check again
+ * (every 2 s, up to 45 s) and report the last pass. Other failures are reported at once.
+ */
+export async function runHealthAfterRepair(
+  stack: Stack,
+  target: ProvisionTarget,
+  options: HealthOptions = {},
+): Promise<HealthReport> {
+  const until = Date.now() + SETTLE_MS;
+  for (;;) {
+    const report = await runHealth(stack, target, options);
+    const settling = report.checks.some((c) => c.status === 'fail' && c.group === 'services');
+    if (!settling || Date.now() + SETTLE_POLL_MS > until) return report;
+    await new Promise((r) => setTimeout(r, SETTLE_POLL_MS));
+  }
+}
