@@ -1,5 +1,5 @@
 import { Option, type Command } from 'commander';
-import { createContext, type AppContext } from '../context.js';
+import type { AppContext, createContext } from '../context.js';
 import { OUTPUT_FORMATS, type OutputFormat } from './output.js';
 
 /**
@@ -13,12 +13,18 @@ export interface CliEnv {
   env: NodeJS.ProcessEnv;
 }
 
-export function createCliEnv(env: NodeJS.ProcessEnv): CliEnv {
+/**
+ * makeContext is createContext, passed in by main() so that commands which never use the context
+ * (the provisioning toolkit's) start without loading the orchestrator and its database layer.
+ */
+export function createCliEnv(env: NodeJS.ProcessEnv, makeContext?: typeof createContext): CliEnv {
   let ctx: AppContext | undefined;
   return {
     env,
     context() {
-      ctx ??= createContext({ env, onWarning: (m) => process.stderr.write(`WARNING: ${m}\n`) });
+      if (!makeContext)
+        throw new Error('internal: this command was registered without the orchestrator context');
+      ctx ??= makeContext({ env, onWarning: (m) => process.stderr.write(`WARNING: ${m}\n`) });
       return ctx;
     },
     async dispose() {
@@ -31,12 +37,22 @@ export function outputOption(): Option {
   return new Option('-o, --output <format>', 'output format').choices(OUTPUT_FORMATS).default('table');
 }
 
+/**
+ * `-o/--output` for a command whose usual output is Airflow's message (`dags trigger`, `tasks
+ * state`…): without the option it prints that message, as Airflow does; with it, the record.
+ */
+export function recordOutputOption(what: string): Option {
+  return new Option('-o, --output <format>', `print ${what} in this format`).choices(OUTPUT_FORMATS);
+}
+
 /** `--json`: the scripting shorthand for `-o json` that every listing command also takes. */
 export function jsonOption(): Option {
   return new Option('--json', 'shorthand for --output json').implies({ output: 'json' });
 }
 
 export type OutputOpts = { output: OutputFormat };
+/** The options of a command that takes recordOutputOption(). */
+export type RecordOutputOpts = { output?: OutputFormat };
 
 /** A command module adds its subcommands to the program. */
 export type RegisterCommand = (program: Command, cli: CliEnv) => void;

@@ -3,15 +3,16 @@ import { createRequire } from 'node:module';
 import { errorMessage, isUpdraftError } from '../errors.js';
 import { createCliEnv, type RegisterCommand } from './command-kit.js';
 import { EXIT_CODES } from './exit-codes.js';
-import { commandModules } from './commands/index.js';
+import { toolkitCommands } from './commands/toolkit.js';
 
 const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
 
 export function buildProgram(
   register: RegisterCommand[],
   env: NodeJS.ProcessEnv,
+  makeContext?: Parameters<typeof createCliEnv>[1],
 ): { program: Command; dispose: () => Promise<void> } {
-  const cli = createCliEnv(env);
+  const cli = createCliEnv(env, makeContext);
   const program = new Command('updraft')
     .description('Updraft: a workflow orchestrator for TypeScript, in the shape Apache Airflow users know.')
     .version(version, '-V, --version', 'print the version')
@@ -32,9 +33,26 @@ export function buildProgram(
   return { program, dispose: () => cli.dispose() };
 }
 
+/**
+ * The program for argv: a toolkit command (provision, health, …) gets a program of the toolkit's
+ * commands alone, which loads nothing of the orchestrator; anything else (help included) gets every
+ * command.
+ */
+async function programFor(argv: string[], env: NodeJS.ProcessEnv): Promise<ReturnType<typeof buildProgram>> {
+  const toolkit = buildProgram(toolkitCommands, env);
+  const name = argv[2];
+  if (name && toolkit.program.commands.some((c) => c.name() !== 'version' && c.name() === name))
+    return toolkit;
+  const [{ orchestratorCommands }, { createContext }] = await Promise.all([
+    import('./commands/index.js'),
+    import('../context.js'),
+  ]);
+  return buildProgram([...orchestratorCommands, ...toolkitCommands], env, createContext);
+}
+
 /** Run the CLI; returns the exit code. The one place where errors become exit codes. */
 export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
-  const { program, dispose } = buildProgram(commandModules, env);
+  const { program, dispose } = await programFor(argv, env);
   try {
     await program.parseAsync(argv);
     return typeof process.exitCode === 'number' ? process.exitCode : 0;

@@ -3,6 +3,7 @@ import { Migrator, sql, type Kysely, type Migration, type MigrationProvider } fr
 import { DatabaseError } from '../errors.js';
 import { assertOwnSchema } from './foreign-schema.js';
 import { columnKit } from './migrations/column-types.js';
+import { MIGRATION_NAMES, MIGRATION_TABLE } from './migration-names.js';
 import * as m0001 from './migrations/0001_initial.js';
 import * as m0002 from './migrations/0002_ti_queue_order_index.js';
 import * as m0003 from './migrations/0003_dag_code_dependencies.js';
@@ -25,9 +26,10 @@ const MIGRATIONS = {
   '0006_sign_in_limits_and_sessions': m0006,
 } as const;
 
-/** Every migration this build knows, oldest first (the provisioning toolkit's health check compares a node's table with it). */
-export const MIGRATION_NAMES: readonly string[] = Object.keys(MIGRATIONS).sort();
-export const MIGRATION_TABLE = 'updraft_migration';
+export { MIGRATION_NAMES, MIGRATION_TABLE };
+// The list kept apart in migration-names.ts must name exactly these migrations.
+if (Object.keys(MIGRATIONS).sort().join() !== MIGRATION_NAMES.join())
+  throw new Error('internal: src/db/migration-names.ts does not list the migrations of src/db/migrate.ts');
 export const MIGRATION_LOCK_TABLE = 'updraft_migration_lock';
 
 function migrator(db: MetadataDb, kysely: Kysely<unknown> = db.kysely as Kysely<unknown>): Migrator {

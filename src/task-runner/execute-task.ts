@@ -126,6 +126,13 @@ export async function executeOperator(options: ExecuteOptions): Promise<ExecuteR
       await killAll();
       return { outcome: abortOutcome(reason, settledSoon), tainted: false, leftNoProcesses: false };
     }
+    if (options.ownsProcess && atAbort.length === 0 && listTaskProcesses(process.pid).length === 0) {
+      // Only JavaScript is left running, and nothing stops it but the end of this process: waiting
+      // longer would let it carry on with its side effects after the timeout. The caller records
+      // the failure and discards the process (tainted).
+      log.error('The task ignored the abort; this task process will be discarded.');
+      return { outcome: abortOutcome(reason, null), tainted: true, leftNoProcesses: false };
+    }
     log.warn('The task did not stop after the abort; killing its processes.');
     await killAll();
     const late = await Promise.race([

@@ -13,6 +13,8 @@ export interface RunMessage {
   key: TaskInstanceKey;
   fileloc: string;
   queuedTi?: TaskWorkItem['queuedTi'];
+  /** Send the try's log lines to the parent as they are written (`dags test` prints them). */
+  echo?: boolean;
 }
 export type ToChild = RunMessage | { type: 'terminate'; reason: string } | { type: 'shutdown' };
 
@@ -36,6 +38,8 @@ export type ToParent =
   | { type: 'executing'; key: TaskInstanceKey; executionTimeoutMs: number }
   /** Still starting: the metadata database is unreachable and the process waits for it. */
   | { type: 'waiting'; message: string }
+  /** Log lines of the running try (only when its run message asked for echo). */
+  | { type: 'log'; key: TaskInstanceKey; text: string }
   | { type: 'fatal'; message: string };
 
 export function isToParent(value: unknown): value is ToParent {

@@ -62,6 +62,11 @@ export interface ProcessPoolOptions {
    * they happen.
    */
   onEvent?: (event: WorkerEvent) => void;
+  /**
+   * The tries' log lines as they are written (`dags test` prints them). They travel on the IPC
+   * channel, so every line of a try arrives before its `finished` event.
+   */
+  onLog?: (key: TaskInstanceKey, text: string) => void;
 }
 
 /** The small surface the LocalExecutor and a remote worker use. */
@@ -238,6 +243,7 @@ export class ProcessPool implements TaskProcessPool {
           key: next.item.key,
           fileloc: next.item.fileloc,
           queuedTi: next.item.queuedTi,
+          ...(this.options.onLog ? { echo: true } : {}),
         })
       ) {
         // It died between idle and now; its exit handler cleans up. Put the try back.
@@ -328,6 +334,9 @@ export class ProcessPool implements TaskProcessPool {
         this.dispatch();
         return;
       }
+      case 'log':
+        this.options.onLog?.(message.key, message.text);
+        return;
       case 'executing':
         if (
           proc.state === 'busy' &&

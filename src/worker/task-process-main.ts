@@ -19,6 +19,12 @@ import { warmBashLauncher } from './bash-starter.js';
 const send = (message: ToParent): void => {
   if (process.connected) process.send?.(message);
 };
+/** send, resolved once the message is handed to the channel (before the process exits). */
+const sendNow = (message: ToParent): Promise<void> =>
+  new Promise((resolve) => {
+    if (process.connected && process.send) process.send(message, () => resolve());
+    else resolve();
+  });
 
 const MAX_TASKS = Number(process.env.UPDRAFT_TASK_PROCESS_MAX_TASKS ?? '0');
 const HEAP_LIMIT_MB = Number(process.env.UPDRAFT_TASK_PROCESS_HEAP_MB ?? '0');
@@ -77,6 +83,7 @@ async function main(): Promise<void> {
           signal: controller.signal,
           services: { triggerDagRun: taskTriggerService(db) },
           reuseDagModule: ctx.config.values.core.task_runner_cache_dag_files,
+          echo: message.echo ? (text) => send({ type: 'log', key: message.key, text }) : undefined,
           onExecuteStart: (executionTimeoutMs) => {
             if (executionTimeoutMs !== null && executionTimeoutMs > 0)
               send({ type: 'executing', key: message.key, executionTimeoutMs });
@@ -84,6 +91,20 @@ async function main(): Promise<void> {
         },
       );
       tasksRun += 1;
+      if (result.ran && result.tainted) {
+        // Task code that ignored its abort (a timed-out async function) still runs in this
+        // process: end the process as soon as the parent has the outcome, before that code can
+        // do anything more (such as write its side effect after the try was recorded failed).
+        await sendNow({
+          type: 'done',
+          key: message.key,
+          ran: true,
+          state: result.state,
+          message: result.error,
+          reusable: false,
+        });
+        process.exit(0);
+      }
       reusable =
         !controller.signal.aborted &&
         !(result.ran && result.tainted) &&

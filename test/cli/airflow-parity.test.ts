@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -34,6 +35,29 @@ export const dag = new DAG({ dagId: 'fid', schedule: null, startDate: '2024-01-0
     expect(r.stdout).toMatch(/\{task\} INFO - ts=.*\n.*\{task\} INFO - second line\n/);
     expect(r.stdout).not.toMatch(/\n\s*\n/);
     testRunId = /DAG run (\S+): success/.exec(r.stdout)![1]!;
+  }, 60_000);
+
+  it('dags test stops a timed-out async task: its side effect never happens', async () => {
+    const marker = join(home, 'late-write');
+    await writeFile(
+      join(home, 'dags', 'late.ts'),
+      `import { writeFile } from 'node:fs/promises';
+import { DAG, task } from 'updraft';
+export const dag = new DAG({ dagId: 'late', schedule: null, startDate: '2024-01-01' }).build(() => {
+  task({ taskId: 'slow', executionTimeout: 1 }, async () => {
+    await new Promise((r) => setTimeout(r, 3000));
+    await writeFile(${JSON.stringify(marker)}, 'written after the timeout');
+  })();
+});
+`,
+    );
+    expect((await cli('dags', 'list')).code).toBe(0);
+    const r = await cli('dags', 'test', 'late');
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/Timeout: the task ran longer than its executionTimeout of 1 s/);
+    expect(r.stdout).toMatch(/DAG run \S+: failed/);
+    await new Promise((done) => setTimeout(done, 4000));
+    expect(existsSync(marker)).toBe(false);
   }, 60_000);
 
   it('tasks states-for-dag-run and tasks logs read a run', async () => {

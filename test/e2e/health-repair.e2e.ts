@@ -152,6 +152,8 @@ describe('updraft health and repair on a provisioned node', () => {
     expect(failing(report)).toEqual([]);
     expect(report.checks.filter((c) => c.status === 'warn')).toEqual([]);
     expect(code).toBe(0);
+    // Each check says how long it took (its speed is measured in docs/benchmarks.md, not here).
+    for (const c of report.checks) expect(c.durationMs, c.id).toEqual(expect.any(Number));
     for (const id of [
       'host.ssh',
       'redis.auth',

@@ -4,7 +4,9 @@ import { listenAddresses } from '../../src/provision/health/checks/redis.js';
 import { extraGrants } from '../../src/provision/health/checks/mysql.js';
 import { settingDrift } from '../../src/provision/health/checks/config.js';
 import { planRepair } from '../../src/provision/health/repair.js';
-import type { CheckResult, HealthReport } from '../../src/provision/health/types.js';
+import { unitStates } from '../../src/provision/health/checks/systemd.js';
+import { timed, type CheckResult, type HealthReport } from '../../src/provision/health/types.js';
+import type { RemoteHost } from '../../src/provision/remote/types.js';
 import type { HostFacts } from '../../src/provision/engine/facts.js';
 
 const debian: HostFacts = {
@@ -66,6 +68,45 @@ describe('health findings', () => {
     expect(settingDrift(expected, expected)).toEqual([]);
     const drifted = expected.replace('redis://:pw@127.0.0.1:6379/0', 'redis://10.0.0.9:6379/0');
     expect(settingDrift(drifted, expected)).toEqual(['[celery] broker_url']);
+  });
+});
+
+describe('health probes', () => {
+  it('reads several units from one systemctl show, by Id, and by position for an alias', async () => {
+    const commands: string[] = [];
+    const host = {
+      async exec(command: string) {
+        commands.push(command);
+        return {
+          code: 0,
+          stderr: '',
+          stdout: [
+            'Id=redis-server.service\nActiveState=active\nSubState=running\nNRestarts=0\nUnitFileState=enabled\nDropInPaths=',
+            // Asked for as `mysql`, an alias: systemd names the real unit.
+            'Id=mariadb.service\nActiveState=failed\nSubState=failed\nNRestarts=4\nUnitFileState=enabled\nDropInPaths=/etc/systemd/system/mariadb.service.d/x.conf',
+            'Id=updraft-worker.service\nActiveState=inactive\nSubState=dead\nNRestarts=0\nUnitFileState=disabled\nDropInPaths=',
+          ].join('\n\n'),
+        };
+      },
+    } as unknown as RemoteHost;
+    const [redis, mysql, worker] = await unitStates(host, ['redis-server', 'mysql', 'updraft-worker']);
+    expect(commands).toHaveLength(1);
+    expect(redis).toMatchObject({ active: 'active', enabled: 'enabled', restarts: 0, dropIns: [] });
+    expect(mysql).toMatchObject({ active: 'failed', restarts: 4 });
+    expect(mysql!.dropIns).toEqual(['/etc/systemd/system/mariadb.service.d/x.conf']);
+    expect(worker).toMatchObject({ active: 'inactive', sub: 'dead', enabled: 'disabled' });
+  });
+
+  it('stamps the findings of a probe with its duration, keeping one a finding has', async () => {
+    const found = await timed(async () => {
+      await new Promise((r) => setTimeout(r, 60));
+      return [
+        { id: 'a.one', group: 'host', status: 'ok', finding: 'x' },
+        { id: 'a.two', group: 'host', status: 'ok', finding: 'y', durationMs: 5 },
+      ] satisfies CheckResult[];
+    });
+    expect(found[0]!.durationMs).toBeGreaterThanOrEqual(55);
+    expect(found[1]!.durationMs).toBe(5);
   });
 });
 

@@ -15,13 +15,13 @@ import { registerTaskReports } from './tasks/reports.js';
 import { registerJobs } from './jobs.js';
 import { registerStandalone } from './standalone.js';
 import { registerCelery } from './celery.js';
-import { registerProvision } from './provision.js';
-import { registerAwsStack } from './aws-stack.js';
-import { registerHealth } from './health.js';
-import { registerRepair } from './repair.js';
 
-/** Every command group (one module or folder each, named after it), in the order `updraft --help` lists them. */
-export const commandModules: RegisterCommand[] = [
+/**
+ * The orchestrator's command groups (one module or folder each, named after it), in the order
+ * `updraft --help` lists them; the provisioning toolkit's follow (toolkit.ts). main() loads this
+ * module only for a command of its own.
+ */
+export const orchestratorCommands: RegisterCommand[] = [
   registerDb,
   registerConfig,
   registerUsers,
@@ -38,8 +38,4 @@ export const commandModules: RegisterCommand[] = [
   registerJobs,
   registerStandalone,
   registerCelery,
-  registerProvision,
-  registerAwsStack,
-  registerHealth,
-  registerRepair,
 ];

@@ -1,6 +1,12 @@
 import { hostname as osHostname } from 'node:os';
 import { ConflictError, ValidationError } from '../../errors.js';
-import type { RegisterCommand } from '../command-kit.js';
+import {
+  jsonOption,
+  recordOutputOption,
+  type RecordOutputOpts,
+  type RegisterCommand,
+} from '../command-kit.js';
+import { printRows } from '../output.js';
 
 export const registerJobs: RegisterCommand = (program, cli) => {
   const jobs = program.command('jobs').description('Manage jobs');
@@ -16,20 +22,24 @@ export const registerJobs: RegisterCommand = (program, cli) => {
     .option('--local', 'only jobs on this host (the machine’s host name)')
     .option('--limit <n>', 'how many of the most recent jobs to check', (v) => Number(v), 1)
     .option('--allow-multiple', 'accept more than one alive job')
+    .addOption(recordOutputOption('the alive jobs'))
+    .addOption(jsonOption())
     .action(
-      async (opts: {
-        jobType: string;
-        hostname?: string;
-        local?: boolean;
-        limit: number;
-        allowMultiple?: boolean;
-      }) => {
+      async (
+        opts: RecordOutputOpts & {
+          jobType: string;
+          hostname?: string;
+          local?: boolean;
+          limit: number;
+          allowMultiple?: boolean;
+        },
+      ) => {
         const ctx = cli.context();
         const db = (await ctx.db()).kysely;
         const threshold = ctx.config.values.scheduler.scheduler_health_check_threshold * 1000;
         let q = db
           .selectFrom('job')
-          .select(['id', 'hostname', 'latest_heartbeat'])
+          .select(['id', 'job_type', 'hostname', 'latest_heartbeat'])
           .where('job_type', '=', opts.jobType)
           .where('state', '=', 'running')
           .where('latest_heartbeat', '>=', Date.now() - threshold);
@@ -42,6 +52,19 @@ export const registerJobs: RegisterCommand = (program, cli) => {
         if (alive.length === 0) throw new ConflictError(`No alive jobs found${host ? ` on ${host}` : ''}.`);
         if (alive.length > 1 && !opts.allowMultiple)
           throw new ConflictError(`Found ${alive.length} alive jobs. Expected only one.`);
+        if (opts.output) {
+          printRows(
+            alive.map((j) => ({
+              id: j.id,
+              job_type: j.job_type,
+              hostname: j.hostname,
+              latest_heartbeat: new Date(j.latest_heartbeat).toISOString(),
+            })),
+            ['id', 'job_type', 'hostname', 'latest_heartbeat'],
+            opts.output,
+          );
+          return;
+        }
         console.log(alive.length === 1 ? 'Found one alive job.' : `Found ${alive.length} alive jobs.`);
       },
     );

@@ -8,7 +8,14 @@ import {
   validateSlots,
   type PoolInfo,
 } from '../../pools/index.js';
-import { outputOption, jsonOption, type OutputOpts, type RegisterCommand } from '../command-kit.js';
+import {
+  outputOption,
+  jsonOption,
+  recordOutputOption,
+  type OutputOpts,
+  type RecordOutputOpts,
+  type RegisterCommand,
+} from '../command-kit.js';
 import { printRows } from '../output.js';
 import { readJsonObject, writeJsonFile } from '../json-file.js';
 import { migratedStore } from '../metadata-store.js';
@@ -65,14 +72,22 @@ export const registerPools: RegisterCommand = (program, cli) => {
   pools
     .command('delete <name>')
     .description('Delete a pool (default_pool cannot be deleted)')
-    .action(async (name: string) => {
-      await deletePool(await migratedStore(cli), name);
-      console.log(`Pool ${name} deleted`);
+    .addOption(recordOutputOption('the deleted pool'))
+    .addOption(jsonOption())
+    .action(async (name: string, opts: RecordOutputOpts) => {
+      const store = await migratedStore(cli);
+      // Read first so that -o can show what was deleted (Airflow prints the pool).
+      const pool = opts.output ? await getPool(store, name) : undefined;
+      await deletePool(store, name);
+      if (opts.output && pool) printRows([row(pool)], COLUMNS, opts.output);
+      else console.log(`Pool ${name} deleted`);
     });
   pools
     .command('import <file>')
     .description('Create or update pools from a JSON file {"name": {"slots": n, "description": "..."}}')
-    .action(async (file: string) => {
+    .addOption(recordOutputOption('the imported pools'))
+    .addOption(jsonOption())
+    .action(async (file: string, opts: RecordOutputOpts) => {
       const entries = Object.entries(await readJsonObject(file)).map(([name, spec]) => {
         const s = (spec ?? {}) as { slots?: unknown; description?: unknown; include_deferred?: unknown };
         if (typeof spec !== 'object' || s.slots === undefined) {
@@ -87,10 +102,14 @@ export const registerPools: RegisterCommand = (program, cli) => {
         };
       });
       const store = await migratedStore(cli);
+      const saved: PoolInfo[] = [];
       for (const p of entries) {
-        await setPool(store, p.name, p.slots, p.description, { includeDeferred: p.includeDeferred });
+        saved.push(
+          await setPool(store, p.name, p.slots, p.description, { includeDeferred: p.includeDeferred }),
+        );
       }
-      console.log(`Uploaded ${entries.length} pool(s)`);
+      if (opts.output) printRows(saved.map(row), COLUMNS, opts.output);
+      else console.log(`Uploaded ${entries.length} pool(s)`);
     });
 
   pools

@@ -25,7 +25,7 @@ export const registerRepair: RegisterCommand = (program: Command, cli) => {
     .option('--json', 'print before, plan and after as JSON')
     .action(async (flags: RepairFlags & NodeTargetFlags) => {
       const { resolveStack, targetOf } = await import('../../provision/stack/resolve.js');
-      const { runHealth } = await import('../../provision/health/run.js');
+      const { runHealth, runHealthAfterRepair } = await import('../../provision/health/run.js');
       const { planRepair, applyRepair } = await import('../../provision/health/repair.js');
       const { renderReport, renderRepairPlan } = await import('../../provision/health/render.js');
       const { healthExitCode } = await import('../../provision/health/types.js');
@@ -65,7 +65,7 @@ export const registerRepair: RegisterCommand = (program: Command, cli) => {
           env: cli.env,
           ...(reporter ? { reporter } : {}),
         });
-        const after = await runHealth(stack, targetOf(stack), { env: cli.env, host });
+        const after = await runHealthAfterRepair(stack, targetOf(stack), { env: cli.env, host });
         say(`\nAfter repair:\n${renderReport(after)}`);
         if (result && !result.ok)
           say(`The repair run stopped: ${result.error ?? 'see its log'} (log: ${result.logPath})`);

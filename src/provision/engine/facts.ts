@@ -54,11 +54,14 @@ export function familyFromOsRelease(text: string): { family: OsFamily; prettyNam
 }
 
 export async function gatherFacts(host: RemoteHost): Promise<HostFacts> {
-  const osRelease = await host.readFile('/etc/os-release');
+  // Both at once: each is a round trip to the host.
+  const [osRelease, probe] = await Promise.all([
+    host.readFile('/etc/os-release'),
+    host.exec('uname -m; test -d /run/systemd/system && echo systemd || echo no-systemd'),
+  ]);
   if (osRelease === null)
     throw new ValidationError(`${host.label}: /etc/os-release is missing; cannot tell the operating system.`);
   const { family, prettyName } = familyFromOsRelease(osRelease);
-  const probe = await host.exec('uname -m; test -d /run/systemd/system && echo systemd || echo no-systemd');
   const [machine, init] = probe.stdout.trim().split('\n');
   const arch = machine === 'aarch64' ? 'arm64' : machine === 'x86_64' ? 'x64' : undefined;
   if (!arch)

@@ -11,7 +11,7 @@ import type { Stack } from '../stack/schema.js';
 import { secretValues, stackDir, type StackSecrets } from '../stack/secrets.js';
 import { configChecks } from './checks/config.js';
 import { hostChecks } from './checks/host.js';
-import { mysqlChecks } from './checks/mysql.js';
+import { databaseSession, mysqlChecks } from './checks/mysql.js';
 import { redisChecks } from './checks/redis.js';
 import { serviceChecks } from './checks/services.js';
 import { overall, type Check, type CheckResult, type HealthContext, type HealthReport } from './types.js';
@@ -94,9 +94,22 @@ export async function runHealth(
       checks: [check],
     };
   }
+  const connectMs = Date.now() - started;
+  let database: ReturnType<typeof databaseSession> | undefined;
   try {
+    const factsStarted = Date.now();
     const facts = await gatherFacts(host);
-    const checks = await checkHost({ host, facts, stack, secrets, mask });
+    const factsMs = Date.now() - factsStarted;
+    database = databaseSession({ host, facts, stack, secrets });
+    const checks = await checkHost({
+      host,
+      facts,
+      stack,
+      secrets,
+      mask,
+      database: database.get,
+      timings: { connectMs, factsMs },
+    });
     return {
       stack: stack.name,
       host: host.label,
@@ -107,6 +120,30 @@ export async function runHealth(
       checks,
     };
   } finally {
+    await database?.close().catch(() => {});
     if (!options.host) await host.close().catch(() => {});
+  }
+}
+
+/** How long the checks after a repair wait for restarted services to come up. */
+const SETTLE_MS = 45_000;
+const SETTLE_POLL_MS = 2_000;
+
+/**
+ * The checks after a repair. Services the repair restarted need a few seconds before their units
+ * are active, /health answers and a worker heartbeats: while a services check fails, check again
+ * (every 2 s, up to 45 s) and report the last pass. Other failures are reported at once.
+ */
+export async function runHealthAfterRepair(
+  stack: Stack,
+  target: ProvisionTarget,
+  options: HealthOptions = {},
+): Promise<HealthReport> {
+  const until = Date.now() + SETTLE_MS;
+  for (;;) {
+    const report = await runHealth(stack, target, options);
+    const settling = report.checks.some((c) => c.status === 'fail' && c.group === 'services');
+    if (!settling || Date.now() + SETTLE_POLL_MS > until) return report;
+    await new Promise((r) => setTimeout(r, SETTLE_POLL_MS));
   }
 }

@@ -1,3 +1,4 @@
+import type { Connection } from 'mysql2/promise';
 import type { HostFacts } from '../engine/facts.js';
 import type { RemoteHost } from '../remote/types.js';
 import type { Stack } from '../stack/schema.js';
@@ -31,6 +32,11 @@ export interface CheckResult {
   evidence?: string;
   /** The repair that addresses it; absent when repair cannot (the finding says what a person should do). */
   fix?: FixId;
+  /**
+   * How long the check took, from the start of its probe to its finding (checks read from one
+   * probe share its time; they run concurrently, so these do not add up to the report's).
+   */
+  durationMs?: number;
 }
 
 export interface HealthReport {
@@ -50,9 +56,27 @@ export interface HealthContext {
   stack: Stack;
   secrets: StackSecrets;
   mask(text: string): string;
+  /**
+   * The one session as the stack's database user, through the tunnel (opened on first use, shared
+   * by the checks that read the database; rejects when it cannot sign in).
+   */
+  database(): Promise<Connection>;
+  /** How long opening the connection and reading the host's facts took (host.ssh and host.os). */
+  timings: { connectMs: number; factsMs: number };
 }
 
 export type Check = (ctx: HealthContext) => Promise<CheckResult[]>;
+
+/** Run one probe and stamp the findings it yields with its duration. */
+export async function timed(probe: () => Promise<CheckResult | CheckResult[]>): Promise<CheckResult[]> {
+  const started = performance.now();
+  const found = await probe();
+  const durationMs = Math.round(performance.now() - started);
+  return (Array.isArray(found) ? found : [found]).map((c) => ({
+    ...c,
+    durationMs: c.durationMs ?? durationMs,
+  }));
+}
 
 export function overall(checks: CheckResult[]): CheckStatus {
   if (checks.some((c) => c.status === 'fail')) return 'fail';

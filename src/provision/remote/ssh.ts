@@ -249,9 +249,14 @@ class SshHost implements RemoteHost {
     const server = createServer((socket) => {
       sockets.add(socket);
       socket.once('close', () => sockets.delete(socket));
+      // A reset by the client, or the channel refused below, must not become an uncaught error.
+      socket.on('error', () => {});
       open((err, stream) => {
-        if (err) return socket.destroy(err);
+        // Nothing listens on the host's side (the service is down): the client sees its
+        // connection closed, as it would connecting there directly.
+        if (err) return socket.destroy();
         socket.pipe(stream).pipe(socket);
+        stream.on('error', () => socket.destroy());
         stream.once('close', () => socket.destroy());
         socket.once('close', () => stream.destroy());
       });

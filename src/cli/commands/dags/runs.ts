@@ -14,8 +14,15 @@ import {
 } from '../../../dag-runs/index.js';
 import type { DagRunRow } from '../../../db/tables.js';
 import { NotFoundError, ValidationError } from '../../../errors.js';
-import { outputOption, jsonOption, type OutputOpts, type RegisterCommand } from '../../command-kit.js';
-import { OUTPUT_FORMATS, printRows, type OutputFormat } from '../../output.js';
+import {
+  outputOption,
+  jsonOption,
+  recordOutputOption,
+  type OutputOpts,
+  type RecordOutputOpts,
+  type RegisterCommand,
+} from '../../command-kit.js';
+import { printRows } from '../../output.js';
 import { confirm } from '../../confirm.js';
 import { dagsCommand, withDag } from '../../dag-access.js';
 
@@ -66,17 +73,17 @@ export const registerDagRuns: RegisterCommand = (program, cli) => {
       '--no-replace-microseconds',
       'keep the sub-second part of the default logical date (dropped by default, as in Airflow)',
     )
-    .addOption(new Option('-o, --output <format>', 'print the run as a record').choices(OUTPUT_FORMATS))
+    .addOption(recordOutputOption('the created run'))
+    .addOption(jsonOption())
     .action(
       async (
         dagId: string,
-        opts: {
+        opts: RecordOutputOpts & {
           conf?: string;
           runId?: string;
           execDate?: string;
           logicalDate?: string;
           replaceMicroseconds: boolean;
-          output?: OutputFormat;
         },
       ) => {
         const when = opts.execDate ?? opts.logicalDate;
@@ -166,10 +173,12 @@ export const registerDagRuns: RegisterCommand = (program, cli) => {
   dags
     .command('state <dag_id> <logical_date>')
     .description('Print the state of the DAG run at a logical date (or with a run id)')
-    .action(async (dagId: string, when: string) => {
+    .addOption(recordOutputOption('the run'))
+    .addOption(jsonOption())
+    .action(async (dagId: string, when: string, opts: RecordOutputOpts) => {
       const db = (await cli.context().db()).kysely;
       await withDag(cli, () => getDagRow(db, dagId));
-      let q = db.selectFrom('dag_run').select(['state', 'conf']).where('dag_id', '=', dagId);
+      let q = db.selectFrom('dag_run').selectAll().where('dag_id', '=', dagId);
       const byDate = (() => {
         try {
           return parseDate(when);
@@ -180,45 +189,66 @@ export const registerDagRuns: RegisterCommand = (program, cli) => {
       q = byDate !== undefined ? q.where('logical_date', '=', byDate) : q.where('run_id', '=', when);
       const run = await q.executeTakeFirst();
       if (!run) throw new NotFoundError(`DAG '${dagId}' has no run at ${when}`);
-      console.log(run.conf ? `${run.state}, ${run.conf}` : run.state);
+      if (opts.output) printRows([dagRunRecord(run)], DAG_RUN_RECORD_COLUMNS, opts.output);
+      else console.log(run.conf ? `${run.state}, ${run.conf}` : run.state);
     });
 
   dags
     .command('next-execution <dag_id>')
     .description('Print the logical dates of the next scheduled runs')
     .option('-n, --num-executions <n>', 'how many', (v) => Number(v), 1)
-    .action(async (dagId: string, opts: { numExecutions: number }) => {
+    .addOption(recordOutputOption('the runs (logical date and data interval)'))
+    .addOption(jsonOption())
+    .action(async (dagId: string, opts: RecordOutputOpts & { numExecutions: number }) => {
       if (!Number.isInteger(opts.numExecutions) || opts.numExecutions < 1)
         throw new ValidationError('--num-executions must be a positive whole number');
       const db = (await cli.context().db()).kysely;
       const row = await withDag(cli, () => getDagRow(db, dagId));
       const dag = await getSerializedDag(db, dagId);
-      if (row.is_paused) console.log('[INFO] Please be reminded this DAG is PAUSED now.');
+      const paused = '[INFO] Please be reminded this DAG is PAUSED now.';
+      if (row.is_paused) {
+        if (opts.output) process.stderr.write(`${paused}\n`);
+        else console.log(paused);
+      }
       let last = await lastAutomatedInterval(db, dagId);
       const now = Date.now();
+      const upcoming: Record<string, unknown>[] = [];
       for (let i = 0; i < opts.numExecutions; i++) {
         const next = nextRunAfter(dag, last, now);
-        if (!next) {
-          console.log('None');
-          break;
-        }
-        console.log(iso(next.logicalDate));
+        if (!next) break;
+        upcoming.push({
+          logical_date: iso(next.logicalDate),
+          data_interval_start: iso(next.dataInterval.start),
+          data_interval_end: iso(next.dataInterval.end),
+        });
         last = next.dataInterval;
       }
+      if (opts.output) {
+        printRows(upcoming, ['logical_date', 'data_interval_start', 'data_interval_end'], opts.output);
+        return;
+      }
+      for (const u of upcoming) console.log(u['logical_date']);
+      if (upcoming.length < opts.numExecutions) console.log('None');
     });
 
   dags
     .command('test <dag_id> [logical_date]')
-    .description('Run one DAG run in this process, without scheduler or executor, and print its task states')
+    .description(
+      'Run one DAG run without scheduler or executor (tries run in a task process, as under an executor), and print its task states',
+    )
     .option('-c, --conf <json>', 'JSON conf for the run')
-    .action(async (dagId: string, when: string | undefined, opts: { conf?: string }) => {
+    .addOption(outputOption())
+    .addOption(jsonOption())
+    .action(async (dagId: string, when: string | undefined, opts: OutputOpts & { conf?: string }) => {
       const ctx = cli.context();
       const logicalDate = when ? parseDate(when, 'logical date') : undefined;
+      // For a script (-o json…), stdout holds only the records: the log and the summary go to stderr.
+      const out = opts.output === 'table' ? process.stdout : process.stderr;
       const { run, tis } = await withDag(cli, () =>
         testDag(ctx, dagId, {
           logicalDate,
           conf: opts.conf ?? null,
-          echo: (line) => process.stdout.write(line),
+          echo: (line) => out.write(line),
         }),
       );
       printRows(
@@ -229,9 +259,9 @@ export const registerDagRuns: RegisterCommand = (program, cli) => {
           try_number: t.try_number,
         })),
         ['task_id', 'map_index', 'state', 'try_number'],
-        'table',
+        opts.output,
       );
-      console.log(`DAG run ${run.run_id}: ${run.state}`);
+      out.write(`DAG run ${run.run_id}: ${run.state}\n`);
       if (run.state !== 'success') process.exitCode = 1;
     });
 
@@ -245,10 +275,12 @@ export const registerDagRuns: RegisterCommand = (program, cli) => {
     .option('--rerun-failed-tasks', 'clear failed tasks of existing runs in the range')
     .option('-y, --yes', 'do not ask before --reset-dagruns')
     .option('-c, --conf <json>', 'JSON conf for the new runs')
+    .addOption(recordOutputOption('the runs (created, existing, or with --dry-run to be created)'))
+    .addOption(jsonOption())
     .action(
       async (
         dagId: string,
-        opts: {
+        opts: RecordOutputOpts & {
           startDate: string;
           endDate: string;
           dryRun?: boolean;
@@ -284,6 +316,33 @@ export const registerDagRuns: RegisterCommand = (program, cli) => {
             conf,
           }),
         );
+        const notice = opts.dryRun ? null : await pausedRunNotice(await ctx.db(), dagId);
+        if (opts.output) {
+          const runs = opts.dryRun
+            ? plan.intervals.map((i) => ({
+                dag_id: dagId,
+                run_id: null,
+                logical_date: iso(i.logicalDate),
+                outcome: 'would_create',
+              }))
+            : [
+                ...plan.created.map((r) => ({
+                  dag_id: dagId,
+                  run_id: r.run_id,
+                  logical_date: iso(r.logical_date),
+                  outcome: 'created',
+                })),
+                ...plan.existing.map((runId) => ({
+                  dag_id: dagId,
+                  run_id: runId,
+                  logical_date: null,
+                  outcome: opts.rerunFailedTasks ? 'exists_failed_cleared' : 'exists',
+                })),
+              ];
+          printRows(runs, ['dag_id', 'run_id', 'logical_date', 'outcome'], opts.output);
+          if (notice) process.stderr.write(`[INFO] ${notice}\n`);
+          return;
+        }
         if (opts.dryRun) {
           for (const i of plan.intervals)
             console.log(
@@ -298,7 +357,6 @@ export const registerDagRuns: RegisterCommand = (program, cli) => {
         console.log(
           `${plan.created.length} backfill run(s) created; the scheduler runs them (up to the DAG's maxActiveRuns at a time).`,
         );
-        const notice = await pausedRunNotice(await ctx.db(), dagId);
         if (notice) console.log(`[INFO] ${notice}`);
       },
     );

@@ -1,6 +1,12 @@
 import { clearTaskInstances, getDagRow, getSerializedDag, parseDate } from '../../../dag-runs/index.js';
 import { NotFoundError } from '../../../errors.js';
-import type { RegisterCommand } from '../../command-kit.js';
+import {
+  jsonOption,
+  recordOutputOption,
+  type RecordOutputOpts,
+  type RegisterCommand,
+} from '../../command-kit.js';
+import { printRows } from '../../output.js';
 import { confirm } from '../../confirm.js';
 import { tasksCommand, withDag } from '../../dag-access.js';
 
@@ -11,32 +17,54 @@ export const registerTaskInstances: RegisterCommand = (program, cli) => {
     .command('state <dag_id> <task_id> <logical_date_or_run_id>')
     .description('Print the state of a task instance')
     .option('-m, --map-index <n>', 'map index of a mapped task', (v) => Number(v), -1)
-    .action(async (dagId: string, taskId: string, when: string, opts: { mapIndex: number }) => {
-      const db = (await cli.context().db()).kysely;
-      await withDag(cli, () => getDagRow(db, dagId));
-      const dag = await getSerializedDag(db, dagId);
-      if (!dag.tasks.some((t) => t.taskId === taskId))
-        throw new NotFoundError(`Task '${taskId}' not found in DAG '${dagId}'`);
-      let runQ = db.selectFrom('dag_run').select('run_id').where('dag_id', '=', dagId);
-      let byDate: number | undefined;
-      try {
-        byDate = parseDate(when);
-      } catch {
-        byDate = undefined;
-      }
-      runQ = byDate !== undefined ? runQ.where('logical_date', '=', byDate) : runQ.where('run_id', '=', when);
-      const run = await runQ.executeTakeFirst();
-      if (!run) throw new NotFoundError(`DAG '${dagId}' has no run at ${when}`);
-      const ti = await db
-        .selectFrom('task_instance')
-        .select('state')
-        .where('dag_id', '=', dagId)
-        .where('run_id', '=', run.run_id)
-        .where('task_id', '=', taskId)
-        .where('map_index', '=', opts.mapIndex)
-        .executeTakeFirst();
-      console.log(ti?.state ?? 'None');
-    });
+    .addOption(recordOutputOption('the task instance'))
+    .addOption(jsonOption())
+    .action(
+      async (dagId: string, taskId: string, when: string, opts: RecordOutputOpts & { mapIndex: number }) => {
+        const db = (await cli.context().db()).kysely;
+        await withDag(cli, () => getDagRow(db, dagId));
+        const dag = await getSerializedDag(db, dagId);
+        if (!dag.tasks.some((t) => t.taskId === taskId))
+          throw new NotFoundError(`Task '${taskId}' not found in DAG '${dagId}'`);
+        let runQ = db.selectFrom('dag_run').select('run_id').where('dag_id', '=', dagId);
+        let byDate: number | undefined;
+        try {
+          byDate = parseDate(when);
+        } catch {
+          byDate = undefined;
+        }
+        runQ =
+          byDate !== undefined ? runQ.where('logical_date', '=', byDate) : runQ.where('run_id', '=', when);
+        const run = await runQ.executeTakeFirst();
+        if (!run) throw new NotFoundError(`DAG '${dagId}' has no run at ${when}`);
+        const ti = await db
+          .selectFrom('task_instance')
+          .select('state')
+          .where('dag_id', '=', dagId)
+          .where('run_id', '=', run.run_id)
+          .where('task_id', '=', taskId)
+          .where('map_index', '=', opts.mapIndex)
+          .executeTakeFirst();
+        if (!opts.output) {
+          console.log(ti?.state ?? 'None');
+          return;
+        }
+        // A task instance not created yet is printed with state null, as `tasks state` prints None.
+        printRows(
+          [
+            {
+              dag_id: dagId,
+              task_id: taskId,
+              run_id: run.run_id,
+              map_index: opts.mapIndex,
+              state: ti?.state ?? null,
+            },
+          ],
+          ['dag_id', 'task_id', 'run_id', 'map_index', 'state'],
+          opts.output,
+        );
+      },
+    );
 
   tasks
     .command('clear <dag_id>')

@@ -56,7 +56,13 @@ export function diskFinding(usages: DiskUsage[]): CheckResult {
 export const hostChecks: Check = async (ctx) => {
   const results: CheckResult[] = [];
   const label = OS_FAMILIES[ctx.facts.family].label;
-  results.push({ id: 'host.ssh', group: 'host', status: 'ok', finding: `reachable as ${ctx.host.label}` });
+  results.push({
+    id: 'host.ssh',
+    group: 'host',
+    status: 'ok',
+    finding: `reachable as ${ctx.host.label}`,
+    durationMs: ctx.timings.connectMs,
+  });
   results.push(
     ctx.facts.family === 'al2'
       ? {
@@ -64,16 +70,19 @@ export const hostChecks: Check = async (ctx) => {
           group: 'host',
           status: 'warn',
           finding: `${ctx.facts.prettyName}: Amazon Linux 2 reached end of support on 2026-06-30; move to a new host with the current profile (Amazon Linux 2023)`,
+          durationMs: ctx.timings.factsMs,
         }
       : {
           id: 'host.os',
           group: 'host',
           status: 'ok',
           finding: `${ctx.facts.prettyName} (${label}, supported)`,
+          durationMs: ctx.timings.factsMs,
         },
   );
 
   const home = ctx.stack.airflow.home;
+  const probed = results.length;
   const before = Date.now();
   const probe = await ctx.host.exec(
     // The node's home, its task logs (often a volume of their own) and the root file system.
@@ -115,5 +124,6 @@ export const hostChecks: Check = async (ctx) => {
       finding: `${(available / 1024 ** 2).toFixed(1)} GiB of ${(total / 1024 ** 2).toFixed(1)} GiB memory available`,
     });
   }
-  return results;
+  // Clock, disk and memory come from the one probe.
+  return results.map((r, i) => (i < probed ? r : { ...r, durationMs: after - before }));
 };

@@ -1,9 +1,9 @@
 import { createConnection, type Connection, type RowDataPacket } from 'mysql2/promise';
 import { errorMessage } from '../../../errors.js';
-import { MIGRATION_NAMES, MIGRATION_TABLE } from '../../../db/migrate.js';
+import { MIGRATION_NAMES, MIGRATION_TABLE } from '../../../db/migration-names.js';
 import { DATABASE_LAYOUT } from '../../playbooks/mysql.js';
-import type { Endpoint } from '../../remote/types.js';
-import type { Check, CheckResult, HealthContext } from '../types.js';
+import type { Endpoint, Reach } from '../../remote/types.js';
+import { timed, type Check, type CheckResult, type HealthContext } from '../types.js';
 import { journal, unitState } from './systemd.js';
 
 function connect(endpoint: Endpoint, user: string, password: string, database: string): Promise<Connection> {
@@ -29,25 +29,27 @@ async function rows<T extends RowDataPacket>(conn: Connection, sql: string): Pro
   return r;
 }
 
-async function sessionChecks(ctx: HealthContext, conn: Connection): Promise<CheckResult[]> {
+async function grantsCheck(ctx: HealthContext, conn: Connection): Promise<CheckResult> {
   const { name: db } = ctx.stack.database;
-  const results: CheckResult[] = [];
   const grants = (await rows<RowDataPacket>(conn, 'SHOW GRANTS FOR CURRENT_USER()')).map((r) =>
     String(Object.values(r)[0]),
   );
   const extra = extraGrants(grants, db);
-  results.push(
-    extra.length > 0
-      ? {
-          id: 'mysql.grants',
-          group: 'mysql',
-          status: 'fail',
-          finding: `the ${ctx.stack.database.user} user has privileges beyond ${db}.*`,
-          evidence: extra.join('\n'),
-          fix: 'database-grants',
-        }
-      : { id: 'mysql.grants', group: 'mysql', status: 'ok', finding: `privileges limited to ${db}.*` },
-  );
+  return extra.length > 0
+    ? {
+        id: 'mysql.grants',
+        group: 'mysql',
+        status: 'fail',
+        finding: `the ${ctx.stack.database.user} user has privileges beyond ${db}.*`,
+        evidence: extra.join('\n'),
+        fix: 'database-grants',
+      }
+    : { id: 'mysql.grants', group: 'mysql', status: 'ok', finding: `privileges limited to ${db}.*` };
+}
+
+async function settingsChecks(ctx: HealthContext, conn: Connection): Promise<CheckResult[]> {
+  const { name: db } = ctx.stack.database;
+  const results: CheckResult[] = [];
   const vars = await rows<RowDataPacket>(
     conn,
     'SELECT @@explicit_defaults_for_timestamp AS edt, @@character_set_database AS cs, @@version AS version',
@@ -77,6 +79,10 @@ async function sessionChecks(ctx: HealthContext, conn: Connection): Promise<Chec
       finding: `database ${db} uses ${String(v['cs'])}, not utf8mb4; DAG and task names outside ASCII may not store`,
     });
   }
+  return results;
+}
+
+async function schemaCheck(conn: Connection): Promise<CheckResult> {
   let applied: string[] = [];
   try {
     applied = (await rows<RowDataPacket>(conn, `SELECT name FROM ${MIGRATION_TABLE}`)).map((r) =>
@@ -87,85 +93,129 @@ async function sessionChecks(ctx: HealthContext, conn: Connection): Promise<Chec
   }
   const missing = MIGRATION_NAMES.filter((m) => !applied.includes(m));
   const unknown = applied.filter((m) => !MIGRATION_NAMES.includes(m));
-  results.push(
-    missing.length > 0
+  return missing.length > 0
+    ? {
+        id: 'mysql.schema',
+        group: 'mysql',
+        status: 'fail',
+        finding: `schema is behind: ${missing.length} migration(s) not applied`,
+        evidence: missing.join('\n'),
+        fix: 'schema',
+      }
+    : unknown.length > 0
       ? {
           id: 'mysql.schema',
           group: 'mysql',
-          status: 'fail',
-          finding: `schema is behind: ${missing.length} migration(s) not applied`,
-          evidence: missing.join('\n'),
-          fix: 'schema',
+          status: 'warn',
+          finding: `schema has migrations this toolkit does not know (${unknown.join(', ')}): the node runs a newer Updraft`,
         }
-      : unknown.length > 0
-        ? {
-            id: 'mysql.schema',
-            group: 'mysql',
-            status: 'warn',
-            finding: `schema has migrations this toolkit does not know (${unknown.join(', ')}): the node runs a newer Updraft`,
-          }
-        : {
-            id: 'mysql.schema',
-            group: 'mysql',
-            status: 'ok',
-            finding: `schema at the newest migration (${MIGRATION_NAMES.at(-1) ?? 'none'})`,
-          },
-  );
-  return results;
+      : {
+          id: 'mysql.schema',
+          group: 'mysql',
+          status: 'ok',
+          finding: `schema at the newest migration (${MIGRATION_NAMES.at(-1) ?? 'none'})`,
+        };
+}
+
+/** The stack database's DAG import errors, read from the table the DAG processor fills. */
+export async function importErrorRows(conn: Connection): Promise<{ filename: string; stacktrace: string }[]> {
+  return (
+    await rows<RowDataPacket>(conn, 'SELECT filename, stacktrace FROM import_error ORDER BY filename')
+  ).map((r) => ({ filename: String(r['filename']), stacktrace: String(r['stacktrace'] ?? '') }));
+}
+
+/**
+ * The health checks' one database session as the stack's user, opened on first use: through the
+ * server's Unix socket (over the SSH tunnel), so the account matched is user@localhost, as the
+ * services use it. close() ends the session and the tunnel.
+ */
+export function databaseSession(ctx: Pick<HealthContext, 'host' | 'facts' | 'stack' | 'secrets'>): {
+  get(): Promise<Connection>;
+  close(): Promise<void>;
+} {
+  let opening: Promise<{ conn?: Connection; reach: Reach }> | undefined;
+  const open = async () => {
+    const reach = await ctx.host.reach({ socketPath: DATABASE_LAYOUT[ctx.facts.family].socket });
+    try {
+      const { user, name } = ctx.stack.database;
+      return { conn: await connect(reach.endpoint, user, ctx.secrets.mysql_airflow_password, name), reach };
+    } catch (e) {
+      await reach.close();
+      throw e;
+    }
+  };
+  return {
+    async get() {
+      opening ??= open();
+      const { conn } = await opening;
+      return conn!;
+    },
+    async close() {
+      const opened = await opening?.catch(() => undefined);
+      await opened?.conn?.end().catch(() => {});
+      await opened?.reach.close();
+    },
+  };
 }
 
 export const mysqlChecks: Check = async (ctx) => {
   const layout = DATABASE_LAYOUT[ctx.facts.family];
-  const results: CheckResult[] = [];
-  const unit = await unitState(ctx.host, layout.service);
-  if (unit.active !== 'active') {
-    results.push({
-      id: 'mysql.service',
-      group: 'mysql',
-      status: 'fail',
-      finding: `${layout.service} is ${unit.active}`,
-      evidence: await journal(ctx.host, layout.service),
-      fix: 'database-service',
-    });
-    return results;
-  }
-  results.push({
-    id: 'mysql.service',
-    group: 'mysql',
-    status: 'ok',
-    finding: `${layout.service} active, ${unit.enabled} at boot`,
+  // Sign in while systemctl answers: the two round trips overlap.
+  const signInStarted = performance.now();
+  const signedInAfter = () => Math.round(performance.now() - signInStarted);
+  const signingIn = ctx.database().then(
+    (conn) => ({ conn, ms: signedInAfter() }),
+    (e: unknown) => ({ error: e, ms: signedInAfter() }),
+  );
+  const service = await timed(async () => {
+    const unit = await unitState(ctx.host, layout.service);
+    return unit.active !== 'active'
+      ? {
+          id: 'mysql.service',
+          group: 'mysql',
+          status: 'fail',
+          finding: `${layout.service} is ${unit.active}`,
+          evidence: await journal(ctx.host, layout.service),
+          fix: 'database-service',
+        }
+      : {
+          id: 'mysql.service',
+          group: 'mysql',
+          status: 'ok',
+          finding: `${layout.service} active, ${unit.enabled} at boot`,
+        };
   });
+  if (service[0]!.status !== 'ok') return service;
   const { user, name: db } = ctx.stack.database;
-  // Through the server's Unix socket, so the account matched is user@localhost, as the services use it.
-  const reach = await ctx.host.reach({ socketPath: layout.socket });
-  try {
-    let conn: Connection;
-    try {
-      conn = await connect(reach.endpoint, user, ctx.secrets.mysql_airflow_password, db);
-    } catch (e) {
-      results.push({
+  const session = await signingIn;
+  if (!('conn' in session))
+    return [
+      ...service,
+      {
         id: 'mysql.user',
         group: 'mysql',
         status: 'fail',
         finding: `${user}@localhost cannot sign in to ${db} with the stack's password`,
-        evidence: ctx.mask(errorMessage(e)),
+        evidence: ctx.mask(errorMessage(session.error)),
         fix: 'database-user',
-      });
-      return results;
-    }
-    try {
-      results.push({
-        id: 'mysql.user',
-        group: 'mysql',
-        status: 'ok',
-        finding: `${user}@localhost signs in to ${db}`,
-      });
-      results.push(...(await sessionChecks(ctx, conn)));
-    } finally {
-      await conn.end().catch(() => {});
-    }
-  } finally {
-    await reach.close();
-  }
-  return results;
+        durationMs: session.ms,
+      },
+    ];
+  const { conn } = session;
+  const checks = await Promise.all([
+    timed(() => grantsCheck(ctx, conn)),
+    timed(() => settingsChecks(ctx, conn)),
+    timed(() => schemaCheck(conn)),
+  ]);
+  return [
+    ...service,
+    {
+      id: 'mysql.user',
+      group: 'mysql',
+      status: 'ok',
+      finding: `${user}@localhost signs in to ${db}`,
+      durationMs: session.ms,
+    },
+    ...checks.flat(),
+  ];
 };

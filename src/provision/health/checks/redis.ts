@@ -2,7 +2,7 @@ import { Redis } from 'ioredis';
 import { REDIS_LAYOUT } from '../../playbooks/redis.js';
 import { errorMessage } from '../../../errors.js';
 import type { Endpoint } from '../../remote/types.js';
-import type { Check, CheckResult, HealthContext } from '../types.js';
+import { timed, type Check, type CheckResult, type HealthContext } from '../types.js';
 import { journal, unitState } from './systemd.js';
 
 function client(endpoint: Endpoint, password?: string): Redis {
@@ -33,7 +33,11 @@ async function ask(
   } catch (e) {
     return { ok: false, error: errorMessage(e) };
   } finally {
-    r.disconnect();
+    // ioredis's disconnect() ends its side and waits up to 2 s for the close, holding the CLI open:
+    // the close does not come back through the tunnel, and never comes for a connection Redis
+    // already closed (one refused without a password). QUIT has Redis close it at once.
+    if (r.status === 'ready') await r.quit().catch(() => r.disconnect());
+    else if (r.status !== 'end' && r.status !== 'close') r.disconnect();
   }
 }
 
@@ -91,79 +95,92 @@ async function listening(ctx: HealthContext, port: number): Promise<CheckResult>
       };
 }
 
+/** PING with the stack's password, then the persistence settings on the same connection. */
+async function authChecks(ctx: HealthContext, endpoint: Endpoint): Promise<CheckResult[]> {
+  const session = await ask(endpoint, ctx.secrets.redis_password, async (r) => {
+    await r.ping();
+    const [save, aof] = await Promise.all([r.config('GET', 'save'), r.config('GET', 'appendonly')]);
+    return { save: save as string[], aof: aof as string[] };
+  });
+  if (!session.ok)
+    return [
+      {
+        id: 'redis.auth',
+        group: 'redis',
+        status: 'fail',
+        finding: `refuses the stack's password: the scheduler and workers cannot reach the broker`,
+        evidence: ctx.mask(session.error),
+        fix: 'redis-config',
+      },
+    ];
+  const { save, aof } = session.value as { save: string[]; aof: string[] };
+  const saveValue = String(save[1] ?? '');
+  const aofValue = String(aof[1] ?? '');
+  return [
+    { id: 'redis.auth', group: 'redis', status: 'ok', finding: `answers PING with the stack's password` },
+    {
+      id: 'redis.persistence',
+      group: 'redis',
+      status: 'ok',
+      finding:
+        saveValue === '' && aofValue !== 'yes'
+          ? 'no persistence: queued work is re-sent by the scheduler after a Redis restart'
+          : `persistence: ${saveValue ? `snapshots (save ${saveValue})` : ''}${aofValue === 'yes' ? ' append-only file' : ''}`.trim(),
+    },
+  ];
+}
+
+async function noAuthCheck(endpoint: Endpoint): Promise<CheckResult> {
+  const anonymous = await ask(endpoint, undefined, (r) => r.ping());
+  return anonymous.ok
+    ? {
+        id: 'redis.noauth',
+        group: 'redis',
+        status: 'fail',
+        finding: 'answers clients without a password (anyone who reaches it can read or flush the queue)',
+        fix: 'redis-config',
+      }
+    : { id: 'redis.noauth', group: 'redis', status: 'ok', finding: 'refuses unauthenticated clients' };
+}
+
 export const redisChecks: Check = async (ctx) => {
   const layout = REDIS_LAYOUT[ctx.facts.family];
   const port = ctx.stack.redis.port;
-  const results: CheckResult[] = [];
-  const unit = await unitState(ctx.host, layout.service);
-  if (unit.active !== 'active') {
-    results.push({
-      id: 'redis.service',
-      group: 'redis',
-      status: 'fail',
-      finding: `${layout.service} is ${unit.active} (${unit.enabled} at boot)`,
-      evidence: await journal(ctx.host, layout.service),
-      fix: 'redis-service',
-    });
-    return results;
-  }
-  results.push({
-    id: 'redis.service',
-    group: 'redis',
-    status: 'ok',
-    finding: `${layout.service} active, ${unit.enabled} at boot`,
+  const service = await timed(async () => {
+    const unit = await unitState(ctx.host, layout.service);
+    return unit.active !== 'active'
+      ? {
+          id: 'redis.service',
+          group: 'redis',
+          status: 'fail',
+          finding: `${layout.service} is ${unit.active} (${unit.enabled} at boot)`,
+          evidence: await journal(ctx.host, layout.service),
+          fix: 'redis-service',
+        }
+      : {
+          id: 'redis.service',
+          group: 'redis',
+          status: 'ok',
+          finding: `${layout.service} active, ${unit.enabled} at boot`,
+        };
   });
-  results.push(await listening(ctx, port));
-
+  if (service[0]!.status !== 'ok') return service;
   const reach = await ctx.host.reach({ port });
   try {
-    const ping = await ask(reach.endpoint, ctx.secrets.redis_password, (r) => r.ping());
-    results.push(
-      ping.ok
-        ? {
-            id: 'redis.auth',
-            group: 'redis',
-            status: 'ok',
-            finding: `answers PING with the stack's password`,
-          }
-        : {
-            id: 'redis.auth',
-            group: 'redis',
-            status: 'fail',
-            finding: `refuses the stack's password: the scheduler and workers cannot reach the broker`,
-            evidence: ctx.mask(ping.error),
-            fix: 'redis-config',
-          },
-    );
-    const anonymous = await ask(reach.endpoint, undefined, (r) => r.ping());
-    results.push(
-      anonymous.ok
-        ? {
-            id: 'redis.noauth',
-            group: 'redis',
-            status: 'fail',
-            finding: 'answers clients without a password (anyone who reaches it can read or flush the queue)',
-            fix: 'redis-config',
-          }
-        : { id: 'redis.noauth', group: 'redis', status: 'ok', finding: 'refuses unauthenticated clients' },
-    );
-    if (ping.ok) {
-      const save = await ask(reach.endpoint, ctx.secrets.redis_password, (r) => r.config('GET', 'save'));
-      const aof = await ask(reach.endpoint, ctx.secrets.redis_password, (r) => r.config('GET', 'appendonly'));
-      const saveValue = save.ok ? String((save.value as string[])[1] ?? '') : '';
-      const aofValue = aof.ok ? String((aof.value as string[])[1] ?? '') : '';
-      results.push({
-        id: 'redis.persistence',
-        group: 'redis',
-        status: 'ok',
-        finding:
-          saveValue === '' && aofValue !== 'yes'
-            ? 'no persistence: queued work is re-sent by the scheduler after a Redis restart'
-            : `persistence: ${saveValue ? `snapshots (save ${saveValue})` : ''}${aofValue === 'yes' ? ' append-only file' : ''}`.trim(),
-      });
-    }
+    const [listen, auth, noauth] = await Promise.all([
+      timed(() => listening(ctx, port)),
+      timed(() => authChecks(ctx, reach.endpoint)),
+      timed(() => noAuthCheck(reach.endpoint)),
+    ]);
+    // In the order a reader expects: service, listen, auth, noauth, persistence.
+    return [
+      ...service,
+      ...listen,
+      ...auth.filter((c) => c.id === 'redis.auth'),
+      ...noauth,
+      ...auth.filter((c) => c.id !== 'redis.auth'),
+    ];
   } finally {
     await reach.close();
   }
-  return results;
 };

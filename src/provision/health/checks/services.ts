@@ -1,8 +1,9 @@
-import { NODE_BIN, COMPONENTS } from '../../playbooks/layout.js';
+import { errorMessage } from '../../../errors.js';
+import { COMPONENTS } from '../../playbooks/layout.js';
 import { componentsFor } from '../../playbooks/services.js';
-import { sq } from '../../remote/shell.js';
-import type { Check, CheckResult, HealthContext } from '../types.js';
-import { journal, unitState } from './systemd.js';
+import { timed, type Check, type CheckResult, type HealthContext } from '../types.js';
+import { importErrorRows } from './mysql.js';
+import { journal, unitStates } from './systemd.js';
 
 /** A unit that restarted this often since it was last started on purpose is looping. */
 const RESTART_LOOP = 3;
@@ -15,39 +16,40 @@ interface NodeHealth {
 }
 
 async function nodeHealth(ctx: HealthContext): Promise<NodeHealth | string> {
-  const js = `fetch('http://127.0.0.1:${ctx.stack.airflow.web_port}/api/v1/health').then(r=>r.text()).then(t=>console.log(t),e=>{console.error(String(e.cause??e));process.exit(1)})`;
-  const r = await ctx.host.exec(`${NODE_BIN}/node -e ${sq(js)}`, {
-    quiet: true,
-    allowFailure: true,
-    timeoutMs: 15_000,
-  });
-  if (r.code !== 0) return (r.stderr || r.stdout).trim() || `exit ${r.code}`;
+  // Through a tunnel to the host's loopback, from this process: no Node start on the host.
+  const reach = await ctx.host.reach({ port: ctx.stack.airflow.web_port });
   try {
-    return JSON.parse(r.stdout) as NodeHealth;
-  } catch {
-    return r.stdout.trim().slice(0, 500);
+    const { endpoint } = reach;
+    if (endpoint.kind !== 'tcp') return 'the webserver port cannot be reached over TCP';
+    const res = await fetch(`http://${endpoint.host}:${endpoint.port}/api/v1/health`, {
+      signal: AbortSignal.timeout(15_000),
+    });
+    const text = await res.text();
+    try {
+      return JSON.parse(text) as NodeHealth;
+    } catch {
+      return `HTTP ${res.status}: ${text.trim().slice(0, 500)}`;
+    }
+  } catch (e) {
+    const cause = (e as { cause?: unknown }).cause;
+    return `no answer from port ${ctx.stack.airflow.web_port} on the host: ${errorMessage(cause ?? e)}`;
+  } finally {
+    await reach.close();
   }
 }
 
+/** Import errors from the metadata DB's import_error table, on the checks' shared database session. */
 async function importErrors(ctx: HealthContext): Promise<CheckResult> {
-  const r = await ctx.host.exec(
-    `runuser -u ${sq(ctx.stack.airflow.user)} -- /usr/local/bin/updraft dags list-import-errors --no-parse -o json`,
-    {
-      quiet: true,
-      allowFailure: true,
-      timeoutMs: 60_000,
-    },
-  );
-  let errors: { filepath?: string; filename?: string; error?: string; stacktrace?: string }[] = [];
+  let errors: { filename: string; stacktrace: string }[];
   try {
-    errors = JSON.parse(r.stdout) as typeof errors;
-  } catch {
+    errors = await importErrorRows(await ctx.database());
+  } catch (e) {
     return {
       id: 'services.import-errors',
       group: 'services',
       status: 'warn',
-      finding: 'could not list DAG import errors',
-      evidence: ctx.mask((r.stderr || r.stdout).trim().slice(-1500)),
+      finding: 'could not list DAG import errors (the metadata database cannot be read)',
+      evidence: ctx.mask(errorMessage(e)),
     };
   }
   return errors.length > 0
@@ -56,54 +58,54 @@ async function importErrors(ctx: HealthContext): Promise<CheckResult> {
         group: 'services',
         status: 'warn',
         finding: `${errors.length} DAG file(s) fail to import`,
-        evidence: errors
-          .map((e) => `${e.filepath ?? e.filename ?? '?'}: ${(e.error ?? e.stacktrace ?? '').split('\n')[0]}`)
-          .join('\n'),
+        evidence: errors.map((e) => `${e.filename}: ${e.stacktrace.split('\n')[0]}`).join('\n'),
       }
     : { id: 'services.import-errors', group: 'services', status: 'ok', finding: 'no DAG import errors' };
 }
 
-export const serviceChecks: Check = async (ctx) => {
-  const results: CheckResult[] = [];
-  const components = componentsFor(ctx.stack.airflow.executor);
-  for (const c of components) {
-    const unit = COMPONENTS[c].unit;
-    const s = await unitState(ctx.host, unit);
-    const ours = (p: string) => p.startsWith(`/etc/systemd/system/${unit}.service.d/`);
-    const overrides = s.dropIns.filter(ours);
-    if (s.active === 'active' && s.restarts < RESTART_LOOP && s.enabled === 'enabled') {
-      results.push({
+async function unitChecks(ctx: HealthContext, units: string[]): Promise<CheckResult[]> {
+  const states = await unitStates(ctx.host, units);
+  return Promise.all(
+    units.map(async (unit, i): Promise<CheckResult> => {
+      const s = states[i]!;
+      const ours = (p: string) => p.startsWith(`/etc/systemd/system/${unit}.service.d/`);
+      const overrides = s.dropIns.filter(ours);
+      if (s.active === 'active' && s.restarts < RESTART_LOOP && s.enabled === 'enabled') {
+        return {
+          id: `services.${unit}`,
+          group: 'services',
+          status: 'ok',
+          finding: `${unit} active, enabled${s.restarts ? `, ${s.restarts} restart(s)` : ''}`,
+        };
+      }
+      const looping = s.restarts >= RESTART_LOOP || s.sub === 'auto-restart';
+      return {
         id: `services.${unit}`,
         group: 'services',
-        status: 'ok',
-        finding: `${unit} active, enabled${s.restarts ? `, ${s.restarts} restart(s)` : ''}`,
-      });
-      continue;
-    }
-    const looping = s.restarts >= RESTART_LOOP || s.sub === 'auto-restart';
-    results.push({
-      id: `services.${unit}`,
-      group: 'services',
-      status: 'fail',
-      finding: looping
-        ? `${unit} is restart-looping (${s.restarts} restarts, now ${s.active}/${s.sub})${overrides.length ? `; local overrides: ${overrides.join(', ')}` : ''}`
-        : `${unit} is ${s.active}/${s.sub}, ${s.enabled} at boot`,
-      evidence: await journal(ctx.host, unit),
-      fix: overrides.length > 0 ? 'unit-overrides' : 'units',
-    });
-  }
-  const health = await nodeHealth(ctx);
-  if (typeof health === 'string') {
-    results.push({
-      id: 'services.health',
-      group: 'services',
-      status: 'fail',
-      finding: `/health does not answer on port ${ctx.stack.airflow.web_port}`,
-      evidence: ctx.mask(health),
-      fix: 'units',
-    });
-    return results;
-  }
+        status: 'fail',
+        finding: looping
+          ? `${unit} is restart-looping (${s.restarts} restarts, now ${s.active}/${s.sub})${overrides.length ? `; local overrides: ${overrides.join(', ')}` : ''}`
+          : `${unit} is ${s.active}/${s.sub}, ${s.enabled} at boot`,
+        evidence: await journal(ctx.host, unit),
+        fix: overrides.length > 0 ? 'unit-overrides' : 'units',
+      };
+    }),
+  );
+}
+
+function healthChecks(ctx: HealthContext, health: NodeHealth | string, withWorkers: boolean): CheckResult[] {
+  if (typeof health === 'string')
+    return [
+      {
+        id: 'services.health',
+        group: 'services',
+        status: 'fail',
+        finding: `/health does not answer on port ${ctx.stack.airflow.web_port}`,
+        evidence: ctx.mask(health),
+        fix: 'units',
+      },
+    ];
+  const results: CheckResult[] = [];
   const db = health.metadatabase?.status;
   const sched = health.scheduler;
   results.push(
@@ -139,7 +141,7 @@ export const serviceChecks: Check = async (ctx) => {
           fix: 'units',
         },
   );
-  if (components.includes('worker')) {
+  if (withWorkers) {
     const alive = health.workers?.alive ?? 0;
     results.push(
       alive > 0
@@ -153,6 +155,21 @@ export const serviceChecks: Check = async (ctx) => {
           },
     );
   }
-  results.push(await importErrors(ctx));
   return results;
+}
+
+/** Units, the orchestrator's own /health report and the import errors, read at the same time. */
+export const serviceChecks: Check = async (ctx) => {
+  const components = componentsFor(ctx.stack.airflow.executor);
+  const [units, health, imports] = await Promise.all([
+    timed(() =>
+      unitChecks(
+        ctx,
+        components.map((c) => COMPONENTS[c].unit),
+      ),
+    ),
+    timed(async () => healthChecks(ctx, await nodeHealth(ctx), components.includes('worker'))),
+    timed(() => importErrors(ctx)),
+  ]);
+  return [...units, ...health, ...imports];
 };
