@@ -17,7 +17,7 @@ import { ProcessPool } from './process-pool.js';
 import { keyString, type TaskInstanceKey } from './work-item.js';
 import type { Logger } from '../log.js';
 import { recordLostTry } from '../task-runner/external-failure.js';
-import { checkDagFile, localFileloc } from './dag-file-check.js';
+import { DagFileChecker, localFileloc } from './dag-file-check.js';
 import { startLogServer } from './log-server.js';
 import { endWorkerJob, heartbeatWorkerJob, startWorkerJob } from './worker-job.js';
 
@@ -54,6 +54,7 @@ export class CeleryWorker {
   private readonly connections: Redis[] = [];
   private pool: ProcessPool | null = null;
   private metadata: MetadataDb | null = null;
+  private dagFiles: DagFileChecker | null = null;
   private jobId: number | null = null;
   private logServer: Server | null = null;
   private heartbeat: NodeJS.Timeout | null = null;
@@ -101,6 +102,7 @@ export class CeleryWorker {
     if (c.celery.result_backend)
       this.log.info('[celery] result_backend is set but not used: task states live in the metadata DB.');
     this.metadata = await this.ctx.db();
+    this.dagFiles = new DagFileChecker(this.metadata.kysely);
     this.jobId = await startWorkerJob(this.metadata.kysely, { hostname, executorClass: 'CeleryExecutor' });
     this.pool = new ProcessPool({
       size: this.options.concurrency,
@@ -177,10 +179,9 @@ export class CeleryWorker {
     await this.acquireSlot();
     const k = keyString(item.key);
     try {
-      const db = this.metadata!.kysely;
       const workerDags = this.ctx.config.values.core.dags_folder;
       const problem = await this.waitForDb('DAG file check', () =>
-        checkDagFile(db, {
+        this.dagFiles!.check({
           fileloc: item.fileloc,
           schedulerDagsFolder: dagsFolder,
           workerDagsFolder: workerDags,
