@@ -47,7 +47,7 @@ afterAll(async () => f?.close());
 
 describe('GET /api/v1/jobs', () => {
   it('lists workers newest first, with is_alive from the heartbeat, filtered by type, host, state and liveness', async () => {
-    let res = await get('/jobs?job_type=WorkerJob');
+    const res = await get('/jobs?job_type=WorkerJob');
     expect(res.statusCode, res.body).toBe(200);
     let body = res.json();
     expect(body.total_entries).toBe(3);
