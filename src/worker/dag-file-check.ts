@@ -1,7 +1,7 @@
 import { isAbsolute, join, relative } from 'node:path';
 import type { Kysely } from 'kysely';
 import type { Database } from '../db/tables.js';
-import { combineHashes, decodeDependencies, fileHash } from '../dag-processing/source-hash.js';
+import { combineHashes, decodeDependencies, fileHash, knownFileHash } from '../dag-processing/source-hash.js';
 
 /**
  * DAG files on a worker come from its own dags_folder, as in Airflow. The scheduler sends the path
@@ -83,7 +83,7 @@ export async function checkDagFile(
   readParsed: () => Promise<ParsedCode | undefined> = () => readParsedCode(db, options.fileloc),
 ): Promise<string | null> {
   const local = localFileloc(options.fileloc, options.schedulerDagsFolder, options.workerDagsFolder);
-  const own = await fileHash(local);
+  const own = knownFileHash(local) ?? (await fileHash(local));
   if (!own) {
     return `DAG file ${local} is missing on worker ${options.hostname} (the scheduler parsed ${options.fileloc}); every host needs the same dags_folder contents`;
   }
@@ -94,7 +94,7 @@ export async function checkDagFile(
   const hashed: { file: string; hash: string }[] = [];
   for (const dep of dependencies) {
     const localDep = localFileloc(dep, options.schedulerDagsFolder, options.workerDagsFolder);
-    const h = await fileHash(localDep);
+    const h = knownFileHash(localDep) ?? (await fileHash(localDep));
     if (!h)
       return `Module ${localDep} imported by DAG file ${local} is missing on worker ${options.hostname}`;
     // Combined under the scheduler's path names, as the DAG processor recorded them.
