@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { statSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 
 /**
@@ -14,6 +15,23 @@ export const sha256 = (text: string): string => createHash('sha256').update(text
 
 /** Content hashes by (mtime, size): an unchanged file costs one stat per pass. */
 const hashCache = new Map<string, { mtimeMs: number; size: number; hash: string }>();
+
+/**
+ * The hash of a file whose size and mtime are those last hashed, with a synchronous stat; undefined
+ * when it must be read again (or is gone): then fileHash. For a worker's check before every try:
+ * the stat is a metadata lookup the kernel answers from its cache (NFS's attribute cache too),
+ * while as an async call it cost a thread-pool round trip, 3 ms p50 on a loaded 2-core host.
+ */
+export function knownFileHash(file: string): { hash: string } | undefined {
+  const cached = hashCache.get(file);
+  if (!cached) return undefined;
+  try {
+    const info = statSync(file);
+    return info.mtimeMs === cached.mtimeMs && info.size === cached.size ? { hash: cached.hash } : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 /** sha256 of a file's content, and the content when it had to be read; undefined if it is gone. */
 export async function fileHash(file: string): Promise<{ hash: string; source?: string } | undefined> {

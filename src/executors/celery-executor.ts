@@ -45,6 +45,12 @@ export interface CeleryExecutorOptions {
   log: Logger;
 }
 
+interface QueueHandles {
+  queue: Queue;
+  events: QueueEvents;
+  eventsConnection: Redis;
+}
+
 interface InFlight {
   key: TaskInstanceKey;
   queue: string;
@@ -57,7 +63,8 @@ const RECONCILE_MS = 5000;
 export class CeleryExecutor implements Executor {
   readonly name = 'CeleryExecutor';
   private connection: Redis | null = null;
-  private readonly queues = new Map<string, { queue: Queue; events: QueueEvents; eventsConnection: Redis }>();
+  /** Per queue name, as a promise: tries sent at once share the first one's set-up. */
+  private readonly queues = new Map<string, Promise<QueueHandles>>();
   private readonly inFlight = new Map<string, InFlight>();
   private readonly events = new ExecutorEventQueue();
   private started = false;
@@ -154,7 +161,10 @@ export class CeleryExecutor implements Executor {
     // their own end), and what is still queued in Redis is taken by the next scheduler's workers.
     this.stopping = true;
     if (this.reconcileTimer) clearInterval(this.reconcileTimer);
-    for (const { queue, events, eventsConnection } of this.queues.values()) {
+    for (const handles of this.queues.values()) {
+      const opened = await handles.catch(() => null);
+      if (!opened) continue;
+      const { queue, events, eventsConnection } = opened;
       await events.close().catch(() => undefined);
       await queue.close().catch(() => undefined);
       // BullMQ does not close a connection it was given.
@@ -171,9 +181,19 @@ export class CeleryExecutor implements Executor {
     return `${this.options.broker.prefix}:${CONTROL_CHANNEL}`;
   }
 
-  private async queueFor(name: string): Promise<{ queue: Queue; events: QueueEvents }> {
+  private queueFor(name: string): Promise<QueueHandles> {
     const existing = this.queues.get(name);
     if (existing) return existing;
+    const opening = this.openQueue(name);
+    this.queues.set(name, opening);
+    // A queue that could not be opened is tried again by the next try sent to it.
+    opening.catch(() => {
+      if (this.queues.get(name) === opening) this.queues.delete(name);
+    });
+    return opening;
+  }
+
+  private async openQueue(name: string): Promise<QueueHandles> {
     checkQueueName(name);
     const { broker, log } = this.options;
     const queue = new Queue(name, { connection: this.connection!, prefix: broker.prefix });
@@ -190,11 +210,16 @@ export class CeleryExecutor implements Executor {
       log.warn(`A worker could not run job ${jobId}: ${failedReason}`);
       this.finish(jobId, { exitCode: 1, signal: null });
     });
-    const pair = { queue, events, eventsConnection };
-    this.queues.set(name, pair);
     // Listening before the first job is added, so its completion cannot be missed.
-    await events.waitUntilReady();
-    return pair;
+    try {
+      await events.waitUntilReady();
+    } catch (error) {
+      await events.close().catch(() => undefined);
+      await queue.close().catch(() => undefined);
+      eventsConnection.disconnect();
+      throw error;
+    }
+    return { queue, events, eventsConnection };
   }
 
   private onCompleted(jobId: string, raw: unknown): void {

@@ -34,6 +34,7 @@ export async function queueScheduledTasks(
   if (free <= 0) return 0;
   const chooser = new Chooser(dags, free, options);
   const queued = await store.queueBatch(chooser, options);
+  const sends: Promise<void>[] = [];
   for (const ti of queued) {
     const cached = await dags.get(ti.dag_id, options.now);
     const task = cached?.graph.byId.get(ti.task_id);
@@ -56,14 +57,18 @@ export async function queueScheduledTasks(
         dagRun: options.runContext?.(ti.dag_id, ti.run_id),
       },
     };
-    try {
-      await executor.queue(item);
-    } catch (error) {
-      // The executor refused (stopping, duplicate): put the TI back so it is not stuck in queued.
-      options.log.error(`Executor refused ${ti.dag_id}.${ti.task_id}: ${errorMessage(error)}`);
-      await store.requeue(ti, options.now);
-    }
+    // Handed over together, not one after another: a remote executor (CeleryExecutor) then has
+    // all of a loop's sends in flight on its connection at once (one round trip instead of one per
+    // task while a fan-out refills its slots), and the loop gets back to the finished tries sooner.
+    sends.push(
+      executor.queue(item).catch(async (error: unknown) => {
+        // The executor refused (stopping, duplicate): put the TI back so it is not stuck in queued.
+        options.log.error(`Executor refused ${ti.dag_id}.${ti.task_id}: ${errorMessage(error)}`);
+        await store.requeue(ti, options.now);
+      }),
+    );
   }
+  await Promise.all(sends);
   return queued.length;
 }
 

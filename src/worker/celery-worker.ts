@@ -17,7 +17,7 @@ import { ProcessPool } from './process-pool.js';
 import { keyString, type TaskInstanceKey } from './work-item.js';
 import type { Logger } from '../log.js';
 import { recordLostTry } from '../task-runner/external-failure.js';
-import { checkDagFile, localFileloc } from './dag-file-check.js';
+import { DagFileChecker, localFileloc } from './dag-file-check.js';
 import { startLogServer } from './log-server.js';
 import { endWorkerJob, heartbeatWorkerJob, startWorkerJob } from './worker-job.js';
 
@@ -54,6 +54,7 @@ export class CeleryWorker {
   private readonly connections: Redis[] = [];
   private pool: ProcessPool | null = null;
   private metadata: MetadataDb | null = null;
+  private dagFiles: DagFileChecker | null = null;
   private jobId: number | null = null;
   private logServer: Server | null = null;
   private heartbeat: NodeJS.Timeout | null = null;
@@ -76,14 +77,32 @@ export class CeleryWorker {
 
   /** Run until stop(); throws at start when Redis or the metadata DB cannot be used. */
   async run(): Promise<void> {
-    const c = this.ctx.config.values;
     const { hostname } = this.options;
     const connection = await connectChecked(this.broker, this.log);
     this.connections.push(connection);
     watchConnection(connection, this.broker, this.log, 'worker');
+    const untilStop = new Promise<void>((resolve) => {
+      this.stopRequested = resolve;
+    });
+    // From here on every failure releases what was opened: the watched Redis connection alone
+    // keeps the process alive, so a metadata DB that refuses the worker at start (a pg_hba.conf
+    // without this host, a wrong password) left it hanging after printing the error, instead of
+    // exiting with the error's code.
+    try {
+      await this.start(hostname);
+      if (!this.stopping) await untilStop;
+      await this.shutdown();
+    } finally {
+      await this.release();
+    }
+  }
+
+  private async start(hostname: string): Promise<void> {
+    const c = this.ctx.config.values;
     if (c.celery.result_backend)
       this.log.info('[celery] result_backend is set but not used: task states live in the metadata DB.');
     this.metadata = await this.ctx.db();
+    this.dagFiles = new DagFileChecker(this.metadata.kysely);
     this.jobId = await startWorkerJob(this.metadata.kysely, { hostname, executorClass: 'CeleryExecutor' });
     this.pool = new ProcessPool({
       size: this.options.concurrency,
@@ -106,33 +125,24 @@ export class CeleryWorker {
       db: () => this.ctx.db(),
       log: this.log,
     });
-    const untilStop = new Promise<void>((resolve) => {
-      this.stopRequested = resolve;
-    });
-    try {
-      await this.pool.start();
-      this.startHeartbeat();
-      if (this.options.logServerPort > 0) {
-        this.logServer = await startLogServer({
-          host: this.options.logServerHost ?? '0.0.0.0',
-          port: this.options.logServerPort,
-          baseLogFolder: c.logging.base_log_folder,
-          secretKey: c.webserver.secret_key,
-          log: this.log,
-        });
-      }
-      await this.listenForControl();
-      for (const queue of this.options.queues) this.bullWorkers.push(this.createBullWorker(queue));
-      await Promise.all(this.bullWorkers.map((w) => w.waitUntilReady()));
-      this.log.info(
-        `Worker ${hostname} (job ${this.jobId}, pid ${process.pid}) listening on ${this.options.queues.join(', ')} at ${this.broker.target.display}, concurrency ${this.options.concurrency}` +
-          (this.logServer ? `, logs served on port ${this.options.logServerPort}` : ''),
-      );
-      if (!this.stopping) await untilStop;
-      await this.shutdown();
-    } finally {
-      await this.release();
+    await this.pool.start();
+    this.startHeartbeat();
+    if (this.options.logServerPort > 0) {
+      this.logServer = await startLogServer({
+        host: this.options.logServerHost ?? '0.0.0.0',
+        port: this.options.logServerPort,
+        baseLogFolder: c.logging.base_log_folder,
+        secretKey: c.webserver.secret_key,
+        log: this.log,
+      });
     }
+    await this.listenForControl();
+    for (const queue of this.options.queues) this.bullWorkers.push(this.createBullWorker(queue));
+    await Promise.all(this.bullWorkers.map((w) => w.waitUntilReady()));
+    this.log.info(
+      `Worker ${hostname} (job ${this.jobId}, pid ${process.pid}) listening on ${this.options.queues.join(', ')} at ${this.broker.target.display}, concurrency ${this.options.concurrency}` +
+        (this.logServer ? `, logs served on port ${this.options.logServerPort}` : ''),
+    );
   }
 
   /** Ask the worker to stop (SIGTERM, SIGINT): it drains within the grace period, then returns from run(). */
@@ -169,10 +179,9 @@ export class CeleryWorker {
     await this.acquireSlot();
     const k = keyString(item.key);
     try {
-      const db = this.metadata!.kysely;
       const workerDags = this.ctx.config.values.core.dags_folder;
       const problem = await this.waitForDb('DAG file check', () =>
-        checkDagFile(db, {
+        this.dagFiles!.check({
           fileloc: item.fileloc,
           schedulerDagsFolder: dagsFolder,
           workerDagsFolder: workerDags,

@@ -25,11 +25,13 @@ export function startWorker(env: Record<string, string>, args: string[] = []): W
 export async function waitFor(
   cond: () => Promise<boolean> | boolean,
   timeoutMs: number,
-  what: string,
+  /** A function when the message should show the state at the timeout (a process's output so far). */
+  what: string | (() => string),
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
+    if (Date.now() > deadline)
+      throw new Error(`Timed out waiting for ${typeof what === 'function' ? what() : what}`);
     await new Promise((r) => setTimeout(r, 50));
   }
 }
@@ -211,8 +213,17 @@ function serverProcess(command: string, args: string[], user?: { uid: number; gi
   };
 }
 
-/** PostgreSQL 15 (initdb as the postgres user, trust on `host`), with a database `updraft`. */
-export async function privatePostgres(dir: string, host = '127.0.0.1'): Promise<PrivateDatabase> {
+/**
+ * PostgreSQL 15 (initdb as the postgres user), listening on `host`, with a database `updraft`.
+ * pg_hba.conf trusts connections from `clients` only (CIDR ranges; by default `host` itself, where
+ * the test's own connections come from): a client on another address, such as a worker in a
+ * network namespace, must be named.
+ */
+export async function privatePostgres(
+  dir: string,
+  host = '127.0.0.1',
+  clients: string[] = [`${host}/32`],
+): Promise<PrivateDatabase> {
   const data = `${dir}/pg`;
   // The postgres user must be able to reach its data directory inside the test's temp folder.
   execFileSync('chmod', ['755', dir]);
@@ -227,7 +238,10 @@ export async function privatePostgres(dir: string, host = '127.0.0.1'): Promise<
     ...user,
   });
   const { writeFileSync } = await import('node:fs');
-  writeFileSync(`${data}/pg_hba.conf`, `local all all trust\nhost all all ${host}/32 trust\n`);
+  writeFileSync(
+    `${data}/pg_hba.conf`,
+    ['local all all trust', ...clients.map((c) => `host all all ${c} trust`), ''].join('\n'),
+  );
   const port = await freePort();
   // Started as the postgres user directly, so the process we hold is the postmaster itself.
   const server = serverProcess(

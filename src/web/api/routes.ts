@@ -8,6 +8,7 @@ import type { Action } from '../auth/roles.js';
 import { recordAudit } from '../data/audit.js';
 import { getDag, getSerializedDag, listImportErrors, tagsOf } from '../data/dags.js';
 import { healthReport } from '../data/health.js';
+import { JOB_STATES, listJobs } from '../data/jobs.js';
 import { readTryLog } from '../data/logs.js';
 import * as ops from '../data/operations.js';
 import * as res from '../data/resources.js';
@@ -27,6 +28,7 @@ import {
   dagRunJson,
   eventLogJson,
   importErrorJson,
+  jobJson,
   taskInstanceJson,
   taskJson,
   userJson,
@@ -875,6 +877,42 @@ export function apiEndpoints(web: WebContext): Endpoint[] {
         const row = await db.selectFrom('import_error').selectAll().where('id', '=', id).executeTakeFirst();
         if (!row) throw new NotFoundError(`Import error ${id} not found.`);
         return importErrorJson(row);
+      },
+    },
+    {
+      method: 'GET',
+      path: '/jobs',
+      action: 'read',
+      tag: 'Job',
+      summary:
+        'Scheduler, DAG processor, worker and task jobs (filters: job_type, hostname, state, is_alive), newest first',
+      handler: async (r) => {
+        const query = q(r);
+        const { limit, offset } = paging(web, query);
+        const text = (name: string) => {
+          const value = query[name];
+          if (value === undefined || value === '') return undefined;
+          if (typeof value !== 'string') throw new ValidationError(`${name} must be given once.`);
+          return value;
+        };
+        const state = text('state');
+        if (state !== undefined && !(JOB_STATES as readonly string[]).includes(state))
+          throw new ValidationError(`state must be one of ${JOB_STATES.join(', ')}, got "${state}".`);
+        const { rows, total } = await listJobs(
+          db,
+          {
+            jobType: text('job_type'),
+            hostname: text('hostname'),
+            state: state as (typeof JOB_STATES)[number] | undefined,
+            isAlive: optionalBool(query.is_alive, 'is_alive'),
+          },
+          { limit, offset },
+          { thresholdMs: healthThresholds(web.app).schedulerSeconds * 1000, now: Date.now() },
+        );
+        return {
+          jobs: rows.map((j) => ({ ...jobJson(j), is_alive: j.is_alive })),
+          total_entries: total,
+        };
       },
     },
     {
