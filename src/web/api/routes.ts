@@ -886,25 +886,26 @@ export function apiEndpoints(web: WebContext): Endpoint[] {
       tag: 'Job',
       summary:
         'Scheduler, DAG processor, worker and task jobs (filters: job_type, hostname, state, is_alive), newest first',
+      query: {
+        ...PAGING,
+        job_type: { kind: 'string', description: 'SchedulerJob, DagProcessorJob, WorkerJob or LocalTaskJob' },
+        hostname: { kind: 'string' },
+        state: { kind: 'list', values: JOB_STATES },
+        is_alive: { kind: 'bool', description: 'Running with a heartbeat within the health threshold' },
+      },
       handler: async (r) => {
         const query = q(r);
         const { limit, offset } = paging(web, query);
-        const text = (name: string) => {
-          const value = query[name];
-          if (value === undefined || value === '') return undefined;
-          if (typeof value !== 'string') throw new ValidationError(`${name} must be given once.`);
-          return value;
-        };
-        const state = text('state');
-        if (state !== undefined && !(JOB_STATES as readonly string[]).includes(state))
-          throw new ValidationError(`state must be one of ${JOB_STATES.join(', ')}, got "${state}".`);
+        const states = query.state as string[] | undefined;
+        if (states !== undefined && states.length > 1)
+          throw new ValidationError('state must be given once.');
         const { rows, total } = await listJobs(
           db,
           {
-            jobType: text('job_type'),
-            hostname: text('hostname'),
-            state: state as (typeof JOB_STATES)[number] | undefined,
-            isAlive: optionalBool(query.is_alive, 'is_alive'),
+            jobType: query.job_type as string | undefined,
+            hostname: query.hostname as string | undefined,
+            state: states?.[0] as (typeof JOB_STATES)[number] | undefined,
+            isAlive: query.is_alive as boolean | undefined,
           },
           { limit, offset },
           { thresholdMs: healthThresholds(web.app).schedulerSeconds * 1000, now: Date.now() },
