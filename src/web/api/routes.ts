@@ -897,8 +897,7 @@ export function apiEndpoints(web: WebContext): Endpoint[] {
         const query = q(r);
         const { limit, offset } = paging(web, query);
         const states = query.state as string[] | undefined;
-        if (states !== undefined && states.length > 1)
-          throw new ValidationError('state must be given once.');
+        if (states !== undefined && states.length > 1) throw new ValidationError('state must be given once.');
         const { rows, total } = await listJobs(
           db,
           {
