@@ -5,6 +5,9 @@ import type { Logger } from '../log.js';
 import type { DagCache } from './dag-cache.js';
 import { endRun } from './request-dag-callback.js';
 import { SCHEDULER_JOB_TYPE } from './job.js';
+
+/** The runner's job rows (job-queries.ts writes them). */
+const LOCAL_TASK_JOB_TYPE = 'LocalTaskJob';
 import { failTry } from './task-failure.js';
 
 /**
@@ -157,6 +160,36 @@ export async function resetOrphanedQueued(
     }
   }
   return reset;
+}
+
+/**
+ * Running tries that a user changed from outside (marked success/failed/skipped, or cleared to
+ * `restarting`) while their runner is still at work: the executor is asked to stop them. The runner
+ * notices such a change itself on its next heartbeat, but only one that can reach the metadata DB,
+ * and only every job_heartbeat_sec; this tells it through the executor (a CeleryExecutor publishes
+ * on the workers' control channel). The TI keeps the state the user set: the runner's end is
+ * guarded on `running`. Only tries this scheduler's executor sent are reached; others are left to
+ * their runner's heartbeat. Returns how many were asked (again on each sweep until the job ends).
+ */
+export async function stopChangedRunning(db: Kysely<Database>, executor: Executor): Promise<number> {
+  const rows = await db
+    .selectFrom('job')
+    .innerJoin('task_instance as ti', 'ti.job_id', 'job.id')
+    .select(['ti.dag_id', 'ti.run_id', 'ti.task_id', 'ti.map_index', 'ti.try_number'])
+    .where('job.job_type', '=', LOCAL_TASK_JOB_TYPE)
+    .where('job.state', '=', 'running')
+    .where('ti.state', 'in', ['success', 'failed', 'skipped', 'upstream_failed', 'restarting', 'removed'])
+    .execute();
+  for (const row of rows) {
+    await executor.terminate({
+      dagId: row.dag_id,
+      runId: row.run_id,
+      taskId: row.task_id,
+      mapIndex: row.map_index,
+      tryNumber: row.try_number,
+    });
+  }
+  return rows.length;
 }
 
 /** Cleared while running (`restarting`): once the old runner has stopped, the TI may run again. */

@@ -14,6 +14,7 @@ import { createExecutor } from '../executors/index.js';
 import {
   handleZombies,
   releaseRestarting,
+  stopChangedRunning,
   resetOrphanedQueued,
   timeOutRuns,
   type RepairOptions,
@@ -310,6 +311,8 @@ export class Scheduler {
           this.stats.zombies += zombies;
           work += zombies;
           work += await resetOrphanedQueued(db, executor, h);
+          // Not counted as work: the same tries are asked again on each sweep until they end.
+          await stopChangedRunning(db, executor);
           work += await releaseRestarting(db, h);
           work += await timeOutRuns(db, dags, h);
           lap('repair');
