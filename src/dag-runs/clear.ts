@@ -25,8 +25,9 @@ const ACTIVE: readonly (TaskInstanceState | null)[] = ['running', 'queued'];
 
 /**
  * Airflow's clear: the selected task instances go back to state none with max_tries extended so
- * they get their retries again; a running one becomes `restarting` (its runner notices on its next
- * heartbeat and stops; the scheduler then reschedules it). Their runs go back to queued.
+ * they get their retries again; a running one becomes `restarting` (the scheduler asks its executor
+ * to stop it, and its runner notices on its next heartbeat too; once it stopped the scheduler
+ * reschedules it). Their runs go back to queued.
  */
 export async function clearTaskInstances(
   store: MetadataDb,

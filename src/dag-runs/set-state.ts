@@ -30,7 +30,8 @@ export interface MarkTaskOptions {
 
 /**
  * Mark task instances success/failed/skipped (the UI's Mark buttons, the API's
- * updateTaskInstancesState). A running one is stopped by its runner's next heartbeat. A finished
+ * updateTaskInstancesState). A running one is stopped through the scheduler's executor (see
+ * stopChangedRunning) or by its runner's next heartbeat. A finished
  * run goes back to running so the scheduler settles its state again.
  */
 export async function setTaskInstanceState(

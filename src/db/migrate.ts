@@ -10,6 +10,7 @@ import * as m0003 from './migrations/0003_dag_code_dependencies.js';
 import * as m0004 from './migrations/0004_callback_request.js';
 import * as m0005 from './migrations/0005_ti_active_count_index.js';
 import * as m0006 from './migrations/0006_sign_in_limits_and_sessions.js';
+import * as m0007 from './migrations/0007_job_try_key.js';
 import type { MetadataDb } from './open.js';
 
 /**
@@ -24,6 +25,7 @@ const MIGRATIONS = {
   '0004_callback_request': m0004,
   '0005_ti_active_count_index': m0005,
   '0006_sign_in_limits_and_sessions': m0006,
+  '0007_job_try_key': m0007,
 } as const;
 
 export { MIGRATION_NAMES, MIGRATION_TABLE };

@@ -11,5 +11,6 @@ export const MIGRATION_NAMES: readonly string[] = [
   '0004_callback_request',
   '0005_ti_active_count_index',
   '0006_sign_in_limits_and_sessions',
+  '0007_job_try_key',
 ];
 export const MIGRATION_TABLE = 'updraft_migration';

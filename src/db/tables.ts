@@ -187,6 +187,11 @@ export interface JobTable {
   hostname: string;
   unixname: string | null;
   pid: number | null;
+  /** The try a LocalTaskJob ran (null for other job types, and for rows older than migration 0007). */
+  run_id: string | null;
+  task_id: string | null;
+  map_index: number | null;
+  try_number: number | null;
 }
 
 export interface VariableTable {

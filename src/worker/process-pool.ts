@@ -182,7 +182,8 @@ export class ProcessPool implements TaskProcessPool {
     }
     const proc = [...this.processes].find((p) => p.state === 'busy' && p.task && keyString(p.task) === k);
     // Asked again while it is already stopping (the scheduler repeats the request): nothing to add.
-    if (proc && !proc.terminating) await this.terminateProcess(proc, 'The task was terminated by the executor');
+    if (proc && !proc.terminating)
+      await this.terminateProcess(proc, 'The task was terminated by the executor');
   }
 
   async stop(graceMs: number): Promise<void> {

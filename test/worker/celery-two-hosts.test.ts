@@ -181,7 +181,13 @@ export const dag = new DAG({ dagId: 'two_hosts', schedule: null, startDate: '202
     await expect(
       readFile(taskLogPath(h.ctx.config.values.logging.base_log_folder, key), 'utf8'),
     ).rejects.toThrow();
-    const chunk = await readTryLog(h.ctx.config.values, key, 0, tis.where!.hostname);
+    const chunk = await readTryLog(
+      h.ctx.config.values,
+      (await h.ctx.db()).kysely,
+      key,
+      0,
+      tis.where!.hostname,
+    );
     expect(chunk.exists).toBe(true);
     // The command ran inside the namespace: the namespace's veth is there.
     expect(chunk.content).toContain('running on 1 veth');

@@ -3,10 +3,8 @@ import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config/index.js';
 import { silentLogger } from '../../src/log.js';
 import { taskLogPath } from '../../src/task-runner/task-log.js';
-import { readTryLog } from '../../src/web/data/logs.js';
 import { readRemoteTaskLog } from '../../src/worker/log-client.js';
 import { startLogServer } from '../../src/worker/log-server.js';
 import { checkLogToken, createLogToken, LOG_TOKEN_LIFETIME_MS } from '../../src/worker/log-token.js';
@@ -14,7 +12,8 @@ import { freePort } from './celery-support.js';
 
 /**
  * The worker log server (a real HTTP server on a free loopback port) and its token: the webserver's
- * reader gets a remote try's log with the shared secret_key, and nothing without it.
+ * reader gets a remote try's log with the shared secret_key, and nothing without it. Which host a
+ * try is read from: celery-try-logs.test.ts.
  */
 const KEY = {
   dagId: 'd',
@@ -87,27 +86,5 @@ describe('worker log server', () => {
     const token = createLogToken('k', 'f.log', t0);
     expect(checkLogToken('k', token, 'f.log', t0 + 1000)).toBeNull();
     expect(checkLogToken('k', token, 'f.log', t0 + LOG_TOKEN_LIFETIME_MS + 1)).toMatch(/expired/);
-  });
-
-  it('readTryLog (webserver, API) reads a try that ran on another host through its worker, and says when the worker is gone', async () => {
-    const config = (logPort: number) =>
-      loadConfig({
-        env: {
-          AIRFLOW_HOME: dir,
-          AIRFLOW__LOGGING__BASE_LOG_FOLDER: join(dir, 'webserver-logs'),
-          AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT: String(logPort),
-          AIRFLOW__WEBSERVER__SECRET_KEY: 'shared-secret',
-          AIRFLOW__CORE__HOSTNAME: 'webserver-host',
-        },
-      }).values;
-    const remote = await readTryLog(config(port), KEY, 0, '127.0.0.1');
-    expect(remote.content).toBe('line one\nline two\n');
-    const gonePort = await freePort();
-    const gone = await readTryLog(config(gonePort), KEY, 0, '127.0.0.1');
-    expect(gone.exists).toBe(false);
-    expect(gone.content).toContain(`on worker 127.0.0.1, which cannot be reached at 127.0.0.1:${gonePort}`);
-    // A try of this host is only looked for here.
-    const here = await readTryLog(config(port), KEY, 0, 'webserver-host');
-    expect(here).toMatchObject({ exists: false, content: '' });
   });
 });

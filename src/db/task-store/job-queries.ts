@@ -11,6 +11,11 @@ import type { DialectName } from '../connection-url.js';
  */
 export interface JobIdentity {
   dagId: string;
+  /** The try the job runs (recorded on the row: the host of each try, for its log). */
+  runId: string;
+  taskId: string;
+  mapIndex: number;
+  tryNumber: number;
   hostname: string;
   unixname: string;
   pid: number;
@@ -21,6 +26,10 @@ export interface JobIdentity {
 export function taskJobValues(who: JobIdentity, now: number) {
   return {
     dag_id: who.dagId,
+    run_id: who.runId,
+    task_id: who.taskId,
+    map_index: who.mapIndex,
+    try_number: who.tryNumber,
     state: 'running' as const,
     job_type: 'LocalTaskJob',
     start_date: now,
@@ -33,7 +42,18 @@ export function taskJobValues(who: JobIdentity, now: number) {
   };
 }
 
-const JOB_VALUES = ['dagId', 'hostname', 'unixname', 'pid', 'executorClass', 'now'] as const;
+const JOB_VALUES = [
+  'dagId',
+  'runId',
+  'taskId',
+  'mapIndex',
+  'tryNumber',
+  'hostname',
+  'unixname',
+  'pid',
+  'executorClass',
+  'now',
+] as const;
 const insertJob = queryTemplate(JOB_VALUES, (db, v) => db.insertInto('job').values(taskJobValues(v, v.now)));
 // PostgreSQL reports no insert id without RETURNING.
 const insertJobReturningId = queryTemplate(JOB_VALUES, (db, v) =>
@@ -46,8 +66,8 @@ export function insertTaskJobStatement(db: Kysely<Database>, who: JobIdentity, n
 }
 
 function jobValues(who: JobIdentity, now: number) {
-  const { dagId, hostname, unixname, pid, executorClass } = who;
-  return { dagId, hostname, unixname, pid, executorClass, now };
+  const { dagId, runId, taskId, mapIndex, tryNumber, hostname, unixname, pid, executorClass } = who;
+  return { dagId, runId, taskId, mapIndex, tryNumber, hostname, unixname, pid, executorClass, now };
 }
 
 export async function createTaskJob(

@@ -25,9 +25,15 @@ import { clearXComs, clearXComsQuery, insertXCom, replaceXCom, XCOM_OWNER_VALUES
 /** Thrown inside a transaction to roll it back when a guard did not match. */
 class GuardMissed extends Error {}
 
-export interface ClaimTryInfo extends JobIdentity {
+export interface ClaimTryInfo extends Omit<JobIdentity, 'runId' | 'taskId' | 'mapIndex' | 'tryNumber'> {
   startDate: number;
   renderedFields: Record<string, unknown> | null;
+}
+
+/** The job row's identity: the runner's, and the try it claims. */
+function jobIdentity(key: TaskInstanceKeyLike, info: ClaimTryInfo): JobIdentity {
+  const { runId, taskId, mapIndex, tryNumber } = key;
+  return { ...info, runId, taskId, mapIndex, tryNumber };
 }
 
 /** What the claim writes on the TI, but for the job id. */
@@ -52,7 +58,7 @@ export async function claimTry(
   if (store.batches) return claimTryInOneBatch(db, store.batches, key, info);
   try {
     return await transactionWithRetry(db, async (trx) => {
-      const jobId = await createTaskJob(trx, info, info.startDate, store.dialect);
+      const jobId = await createTaskJob(trx, jobIdentity(key, info), info.startDate, store.dialect);
       const claimed = await claimTaskInstance(trx, key, { ...claimFields(info), jobId });
       if (!claimed) throw new GuardMissed();
       // A new try starts without the XComs of the last one (Airflow clears them too).
@@ -93,7 +99,7 @@ async function claimTryInOneBatch(
   const CLAIM = 2;
   const statements = [
     CompiledQuery.raw('start transaction'),
-    insertTaskJobStatement(db, info, info.startDate),
+    insertTaskJobStatement(db, jobIdentity(key, info), info.startDate),
     // The connection's last generated id is the job row's from the insert to the end of the batch:
     // nothing in between inserts into a table with an auto-increment key.
     claimTaskInstanceStatement(db, key, claimFields(info), 'last_insert_id'),

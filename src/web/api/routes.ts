@@ -455,6 +455,7 @@ export function apiEndpoints(web: WebContext): Endpoint[] {
         const offset = (q(r).token as number | undefined) ?? 0;
         const chunk = await readTryLog(
           web.app.config.values,
+          db,
           { dagId: dag_id!, runId: dag_run_id!, taskId: task_id!, mapIndex, tryNumber },
           offset,
           ti.hostname,

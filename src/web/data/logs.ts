@@ -1,5 +1,7 @@
 import { open } from 'node:fs/promises';
+import type { Kysely } from 'kysely';
 import type { UpdraftConfig } from '../../config/schema.js';
+import type { Database } from '../../db/tables.js';
 import { runnerHostname } from '../../task-runner/run-task-instance.js';
 import { taskLogPath } from '../../task-runner/task-log.js';
 import { readRemoteTaskLog } from '../../worker/log-client.js';
@@ -25,21 +27,52 @@ export async function readTaskLog(
   return readLogFile(taskLogPath(baseLogFolder, key), offset);
 }
 
+type TryKey = { dagId: string; runId: string; taskId: string; mapIndex: number; tryNumber: number };
+
+/**
+ * The host that ran this try: its task job row names it (each try has its own). A try without one
+ * (its job row was cleaned away, or written before the job table named the try) falls back to the
+ * TI's hostname, which is the latest try's.
+ */
+export async function tryHostname(
+  db: Kysely<Database>,
+  key: TryKey,
+  tiHostname: string | null,
+): Promise<string | null> {
+  const job = await db
+    .selectFrom('job')
+    .select('hostname')
+    .where('dag_id', '=', key.dagId)
+    .where('run_id', '=', key.runId)
+    .where('task_id', '=', key.taskId)
+    .where('map_index', '=', key.mapIndex)
+    .where('try_number', '=', key.tryNumber)
+    .where('job_type', '=', 'LocalTaskJob')
+    // A run deleted and triggered again under the same id starts its tries anew: the newest row.
+    .orderBy('id', 'desc')
+    .limit(1)
+    .executeTakeFirst();
+  return job?.hostname ?? tiHostname;
+}
+
 /**
  * The log of a try wherever it ran: this host's log folder first; a try that ran on another host
- * (its TI's hostname, as a Celery worker records it) is read through that worker's log server.
+ * (the host of that try, see tryHostname) is read through that worker's log server.
  */
 export async function readTryLog(
   config: UpdraftConfig,
-  key: { dagId: string; runId: string; taskId: string; mapIndex: number; tryNumber: number },
+  db: Kysely<Database>,
+  key: TryKey,
   offset: number,
   tiHostname: string | null,
 ): Promise<LogChunk> {
   const local = await readTaskLog(config.logging.base_log_folder, key, offset);
-  if (local.exists || !tiHostname || tiHostname === runnerHostname(config)) return local;
+  if (local.exists) return local;
+  const host = await tryHostname(db, key, tiHostname);
+  if (!host || host === runnerHostname(config)) return local;
   return readRemoteTaskLog(
     {
-      hostname: tiHostname,
+      hostname: host,
       port: config.logging.worker_log_server_port,
       secretKey: config.webserver.secret_key,
     },

@@ -53,6 +53,7 @@ export function registerUi(server: FastifyInstance, web: WebContext): void {
     const ti = await getTaskInstance(web.db, q.dag_id, q.run_id, q.task_id, mapIndex);
     const chunk = await readTryLog(
       web.app.config.values,
+      web.db,
       { dagId: q.dag_id, runId: q.run_id, taskId: q.task_id, mapIndex, tryNumber },
       Number(q.token ?? 0) || 0,
       ti.hostname,

@@ -4,6 +4,7 @@ import { pipeline } from 'node:stream/promises';
 import { getDagRow } from '../../../dag-runs/index.js';
 import { NotFoundError, ValidationError } from '../../../errors.js';
 import { taskLogPath } from '../../../task-runner/task-log.js';
+import { readTryLog } from '../../../web/data/logs.js';
 import { outputOption, jsonOption, type OutputOpts, type RegisterCommand } from '../../command-kit.js';
 import { printRows } from '../../output.js';
 import { tasksCommand, withDag } from '../../dag-access.js';
@@ -75,7 +76,7 @@ export const registerTaskReports: RegisterCommand = (program, cli) => {
         await withDag(cli, () => getDagRow(db, dagId));
         const ti = await db
           .selectFrom('task_instance')
-          .select('try_number')
+          .select(['try_number', 'hostname'])
           .where('dag_id', '=', dagId)
           .where('run_id', '=', runId)
           .where('task_id', '=', taskId)
@@ -92,19 +93,26 @@ export const registerTaskReports: RegisterCommand = (program, cli) => {
               ? `${taskId} has not run yet in ${runId}`
               : `${taskId} in ${runId} has tries 1 to ${ti.try_number}; there is no try ${tryNumber}`,
           );
-        const path = taskLogPath(ctx.config.values.logging.base_log_folder, {
-          dagId,
-          runId,
-          taskId,
-          mapIndex: opts.mapIndex,
-          tryNumber,
-        });
+        const key = { dagId, runId, taskId, mapIndex: opts.mapIndex, tryNumber };
+        const path = taskLogPath(ctx.config.values.logging.base_log_folder, key);
         try {
           await access(path);
         } catch {
-          throw new NotFoundError(
-            `No log for try ${tryNumber} of ${taskId} in ${runId} (looked for ${path})`,
-          );
+          // Not on this host: the worker that ran this try serves it (read chunk by chunk).
+          let chunk = await readTryLog(ctx.config.values, db, key, 0, ti.hostname);
+          if (!chunk.exists) {
+            const why = chunk.content.trim();
+            throw new NotFoundError(
+              `No log for try ${tryNumber} of ${taskId} in ${runId} (looked for ${path})${why ? `\n${why}` : ''}`,
+            );
+          }
+          for (;;) {
+            process.stdout.write(chunk.content);
+            // The end of the log, or the worker stopped answering (its message was just printed).
+            if (chunk.content === '' || !chunk.exists) break;
+            chunk = await readTryLog(ctx.config.values, db, key, chunk.nextOffset, ti.hostname);
+          }
+          return;
         }
         await pipeline(createReadStream(path), process.stdout, { end: false });
       },
