@@ -1,6 +1,6 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { setTaskInstanceState, triggerDagRun } from '../../src/dag-runs/index.js';
+import { clearTaskInstances, setTaskInstanceState, triggerDagRun } from '../../src/dag-runs/index.js';
 import { createHarness, type Harness } from '../scheduler/support/harness.js';
 import {
   celeryEnv,
@@ -22,8 +22,8 @@ function alive(pid: number): boolean {
 }
 
 /**
- * A user marks a try failed while it runs on a worker: the scheduler sees the change and asks the
- * worker, over the control channel, to stop that try. The worker's runner is given a heartbeat of
+ * A user marks a try failed (or clears it) while it runs on a worker: the scheduler sees the change
+ * and asks the worker, over the control channel, to stop that try. The worker's runner is given a heartbeat of
  * 60 s so that its own check of the TI (the other way a marked try stops) cannot be what stops the
  * task within this test; the bash command sleeps 30 s, so only the control message ends it early.
  */
@@ -119,5 +119,56 @@ export const dag = new DAG({ dagId: 'celery_long', schedule: null, startDate: '2
     expect(existsSync(`${h.home}/end`)).toBe(false);
     expect(tree.filter(alive)).toEqual([]);
     console.log(`terminate: task processes gone ${stoppedAfter} ms after the mark`);
+  }, 300_000);
+
+  it('clearing the running TI kills try 1 at once, then try 2 runs', async () => {
+    const db = (await h.ctx.db()).kysely;
+    for (const f of ['start', 'bash.pid', 'end']) rmSync(`${h.home}/${f}`, { force: true });
+    h.startScheduler();
+    const run = await triggerDagRun(await h.ctx.db(), 'celery_long');
+    await waitFor(async () => existsSync(`${h.home}/bash.pid`), 60_000, 'try 1 to start');
+    const firstPid = Number(readFileSync(`${h.home}/bash.pid`, 'utf8').trim());
+    const tree = processTree(firstPid);
+    expect(tree.length).toBeGreaterThanOrEqual(2);
+
+    const clearedAt = Date.now();
+    // What `tasks clear` and the UI's Clear do: a running TI becomes restarting.
+    await clearTaskInstances(await h.ctx.db(), 'celery_long', { runId: run.run_id, taskIds: ['long'] });
+    await waitFor(async () => tree.every((p) => !alive(p)), 10_000, 'try 1 processes to end');
+    const stoppedAfter = Date.now() - clearedAt;
+
+    // Once try 1 stopped, the scheduler queues try 2, which starts a new command.
+    const pidNow = () => Number(readFileSync(`${h.home}/bash.pid`, 'utf8').trim());
+    await waitFor(async () => existsSync(`${h.home}/bash.pid`) && pidNow() !== firstPid, 60_000, 'try 2');
+    const second = processTree(pidNow());
+    const ti = (await h.tis('celery_long', run.run_id)).long!;
+    expect(ti.try_number).toBe(2);
+    expect(ti.state).toBe('running');
+
+    // End try 2 too (marked failed), so nothing of this test outlives it.
+    await setTaskInstanceState(await h.ctx.db(), {
+      dagId: 'celery_long',
+      runId: run.run_id,
+      taskId: 'long',
+      state: 'failed',
+    });
+    await waitFor(async () => second.every((p) => !alive(p)), 10_000, 'try 2 processes to end');
+    await waitFor(
+      async () =>
+        (
+          await db
+            .selectFrom('job')
+            .select('id')
+            .where('job_type', '=', 'LocalTaskJob')
+            .where('state', '=', 'running')
+            .execute()
+        ).length === 0,
+      10_000,
+      'the task job rows to end',
+    );
+    await h.stopScheduler();
+    expect((await h.tis('celery_long', run.run_id)).long!.state).toBe('failed');
+    expect(existsSync(`${h.home}/end`)).toBe(false);
+    console.log(`terminate: cleared try's processes gone ${stoppedAfter} ms after the clear`);
   }, 300_000);
 });
