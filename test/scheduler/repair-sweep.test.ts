@@ -7,6 +7,7 @@ import {
   handleZombies,
   releaseRestarting,
   resetOrphanedQueued,
+  stopChangedRunning,
   timeOutRuns,
   type RepairOptions,
 } from '../../src/scheduler/repair-sweep.js';
@@ -154,5 +155,67 @@ export const dag = new DAG({ dagId: 'repairs', schedule: null, startDate: '2024-
       (await db.selectFrom('dag_run').select('state').where('run_id', '=', 'r').executeTakeFirstOrThrow())
         .state,
     ).toBe('failed');
+  });
+
+  it('asks the executor to stop tries a user marked or cleared while their job still runs', async () => {
+    const metadata = await h.ctx.db();
+    const db = metadata.kysely;
+    const now = Date.now();
+    await createDagRun(db, {
+      dag: await getSerializedDag(db, 'repairs'),
+      runType: 'manual',
+      logicalDate: now + 1,
+      dataInterval: null,
+      runId: 'changed',
+      state: 'running',
+    });
+    const job = async (state: 'running' | 'success') => {
+      const values = {
+        dag_id: 'repairs',
+        state,
+        job_type: 'LocalTaskJob',
+        start_date: now,
+        end_date: null,
+        latest_heartbeat: now,
+        executor_class: null,
+        hostname: `changed-${state}-${Math.random()}`,
+        unixname: null,
+        pid: 1,
+      };
+      const ins = await db.insertInto('job').values(values).executeTakeFirst();
+      if (ins.insertId !== undefined && Number(ins.insertId) > 0) return Number(ins.insertId);
+      return (
+        await db
+          .selectFrom('job')
+          .select('id')
+          .where('hostname', '=', values.hostname)
+          .executeTakeFirstOrThrow()
+      ).id;
+    };
+    const set = async (task: string, state: string, tryNumber: number, jobId: number) =>
+      db
+        .updateTable('task_instance')
+        .set({ state: state as 'running', try_number: tryNumber, job_id: jobId })
+        .where('run_id', '=', 'changed')
+        .where('task_id', '=', task)
+        .execute();
+    await set('final', 'failed', 3, await job('running')); // marked failed while it ran
+    await set('restart_me', 'restarting', 1, await job('running')); // cleared while it ran
+    await set('retrying', 'running', 1, await job('running')); // still running: left alone
+    await set('orphan', 'success', 1, await job('success')); // ended by its runner: left alone
+    const asked: { taskId: string; tryNumber: number; runId: string }[] = [];
+    const recording = {
+      terminate: async (k: { taskId: string; tryNumber: number; runId: string }) => void asked.push(k),
+    } as unknown as Executor;
+    expect(await stopChangedRunning(db, recording)).toBe(2);
+    expect(
+      asked
+        .filter((k) => k.runId === 'changed')
+        .map((k) => [k.taskId, k.tryNumber])
+        .sort(),
+    ).toEqual([
+      ['final', 3],
+      ['restart_me', 1],
+    ]);
   });
 });
