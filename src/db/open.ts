@@ -170,6 +170,14 @@ async function createDialect(
   // An idle connection the server dropped (restart, outage) is reported here; unheard, the event
   // would crash the process. The pool discards the client and the next query opens a new one.
   pool.on('error', () => undefined);
+  // The pool listens only while a client is idle. A client checked out (inside a transaction,
+  // between two statements) that the server terminates (57P01 on a restart) emits 'error' with no
+  // query to hand it to, and unheard that crashes the process. Heard here, the client is marked
+  // unusable: its next query fails as a connection error (which the outage retry handles), and
+  // the pool discards it on release.
+  pool.on('connect', (client) => {
+    client.on('error', () => undefined);
+  });
   return new PostgresDialect({ pool });
 }
 
