@@ -7,7 +7,7 @@ import {
   dropPrefix,
   freshPrefix,
   startWorker,
-  waitFor,
+  waitForOneRunningWorker,
   type WorkerProcess,
 } from './celery-support.js';
 
@@ -55,19 +55,7 @@ export const dag = new DAG({ dagId: 'celery_shapes', schedule: null, startDate: 
 
   it('runs a DAG on the worker and records where each try ran', async () => {
     const db = (await h.ctx.db()).kysely;
-    await waitFor(
-      async () =>
-        (
-          await db
-            .selectFrom('job')
-            .select('id')
-            .where('job_type', '=', 'WorkerJob')
-            .where('state', '=', 'running')
-            .execute()
-        ).length === 1,
-      180_000,
-      'the worker job row',
-    );
+    await waitForOneRunningWorker(db);
     h.startScheduler();
     const run = await triggerDagRun(await h.ctx.db(), 'celery_shapes');
     const done = await h.waitForRun('celery_shapes', run.run_id, 60_000);

@@ -1,3 +1,5 @@
+import type { Kysely } from 'kysely';
+import type { Database } from '../../src/db/tables.js';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { UPDRAFT_BIN, REPO_ROOT } from '../support/cli.js';
@@ -346,4 +348,21 @@ export async function privateMariadb(dir: string, host = '127.0.0.1'): Promise<P
     },
     kill: () => server.kill(),
   };
+}
+
+/** Wait until exactly one worker has registered its running WorkerJob row (it is ready to take work). */
+export async function waitForOneRunningWorker(db: Kysely<Database>, timeoutMs = 180_000): Promise<void> {
+  await waitFor(
+    async () =>
+      (
+        await db
+          .selectFrom('job')
+          .select('id')
+          .where('job_type', '=', 'WorkerJob')
+          .where('state', '=', 'running')
+          .execute()
+      ).length === 1,
+    timeoutMs,
+    'the worker job row',
+  );
 }

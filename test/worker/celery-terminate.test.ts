@@ -9,6 +9,7 @@ import {
   processTree,
   startWorker,
   waitFor,
+  waitForOneRunningWorker,
   type WorkerProcess,
 } from './celery-support.js';
 
@@ -60,19 +61,7 @@ export const dag = new DAG({ dagId: 'celery_long', schedule: null, startDate: '2
 
   it('marking the running TI failed kills its process tree at once and keeps it failed', async () => {
     const db = (await h.ctx.db()).kysely;
-    await waitFor(
-      async () =>
-        (
-          await db
-            .selectFrom('job')
-            .select('id')
-            .where('job_type', '=', 'WorkerJob')
-            .where('state', '=', 'running')
-            .execute()
-        ).length === 1,
-      180_000,
-      'the worker job row',
-    );
+    await waitForOneRunningWorker(db);
     h.startScheduler();
     const run = await triggerDagRun(await h.ctx.db(), 'celery_long');
     await waitFor(async () => existsSync(`${h.home}/start`), 60_000, 'the task to start');
